@@ -1,0 +1,77 @@
+#include "core/config.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace berth {
+namespace {
+
+Error configError(std::string detail) { return makeError(ApiCode::Unknown, std::move(detail)); }
+
+}  // namespace
+
+Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) {
+  std::ifstream in(path);
+  if (!in) return configError("cannot read config file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  auto value = boost::json::parse(text.str(), ec);
+  if (ec || !value.is_object()) return configError(path + ": not a JSON object");
+  for (const auto& [key, v] : value.as_object()) {
+    auto str = [&](std::string& out) -> bool {
+      if (!v.is_string()) return false;
+      out = std::string(v.as_string());
+      return true;
+    };
+    auto num = [&](auto& out) -> bool {
+      if (!v.is_int64() || v.as_int64() < 0) return false;
+      out = static_cast<std::decay_t<decltype(out)>>(v.as_int64());
+      return true;
+    };
+    bool ok = false;
+    if (key == "listen") {
+      ok = str(config.listen);
+    } else if (key == "data") {
+      ok = str(config.dataDir);
+    } else if (key == "log_level") {
+      ok = str(config.logLevel);
+    } else if (key == "threads") {
+      ok = num(config.threads);
+    } else if (key == "idle_timeout_seconds") {
+      ok = num(config.idleTimeoutSeconds);
+    } else if (key == "manifest_cache_entries") {
+      ok = num(config.manifestCacheEntries);
+    } else {
+      return configError(path + ": unknown key \"" + std::string(key) + "\"");
+    }
+    if (!ok) return configError(path + ": bad value for \"" + std::string(key) + "\"");
+  }
+  return config;
+}
+
+Result<HostPort> parseHostPort(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return configError("listen address must be HOST:PORT, got \"" + text + "\"");
+  }
+  HostPort out;
+  out.host = text.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  if (out.host.empty()) out.host = "0.0.0.0";
+  const auto* first = text.data() + colon + 1;
+  const auto* last = text.data() + text.size();
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc() || ptr != last || port > 65535) {
+    return configError("bad port in listen address \"" + text + "\"");
+  }
+  out.port = static_cast<uint16_t>(port);
+  return out;
+}
+
+}  // namespace berth

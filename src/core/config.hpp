@@ -1,0 +1,29 @@
+#pragma once
+// The server's settings: defaults, then a JSON config file, then command-line flags.
+#include <cstdint>
+#include <string>
+
+#include "core/result.hpp"
+
+namespace berth {
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:5000";
+  std::string dataDir = "./data";
+  std::string logLevel = "info";
+  unsigned threads = 0;  // 0: one per core
+  uint32_t idleTimeoutSeconds = 60;
+  uint32_t manifestCacheEntries = 4096;
+};
+
+// Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.
+// Unknown keys are an error, so that a typo does not pass silently.
+Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig base = {});
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<HostPort> parseHostPort(const std::string& text);
+
+}  // namespace berth

@@ -1,0 +1,57 @@
+#pragma once
+// The registry's error codes: one table maps each to its wire string, message and HTTP status.
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace berth {
+
+enum class ApiCode {
+  BlobUnknown,
+  BlobUploadInvalid,
+  BlobUploadUnknown,
+  DigestInvalid,
+  ManifestBlobUnknown,
+  ManifestInvalid,
+  ManifestUnknown,
+  NameInvalid,
+  NameUnknown,
+  SizeInvalid,
+  Unauthorized,
+  Denied,
+  Unsupported,
+  TooManyRequests,
+  TagInvalid,
+  PaginationNumberInvalid,
+  RangeInvalid,
+  NotFound,
+  Unknown,
+  kCount,
+};
+
+struct ApiCodeInfo {
+  ApiCode code;
+  std::string_view wire;
+  std::string_view message;
+  int status;
+};
+
+const ApiCodeInfo& info(ApiCode code);
+
+// A domain error on its way to the wire. `status` overrides the table's status when non-zero.
+struct Error {
+  ApiCode code = ApiCode::Unknown;
+  std::string detail;
+  int status = 0;
+
+  int httpStatus() const { return status != 0 ? status : info(code).status; }
+};
+
+inline Error makeError(ApiCode code, std::string detail = {}, int status = 0) {
+  return Error{code, std::move(detail), status};
+}
+
+// {"errors":[{"code":..,"message":..,"detail":..}]}
+std::string errorBody(const Error& error);
+
+}  // namespace berth

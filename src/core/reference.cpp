@@ -1,0 +1,53 @@
+#include "core/reference.hpp"
+
+namespace berth {
+namespace {
+
+bool isAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// One path component: alphanumeric runs joined by ".", "_", "__" or one or more "-".
+bool isValidComponent(std::string_view part) {
+  if (part.empty() || !isAlnum(part.front()) || !isAlnum(part.back())) return false;
+  size_t i = 0;
+  while (i < part.size()) {
+    if (isAlnum(part[i])) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < part.size() && !isAlnum(part[j])) ++j;
+    const auto sep = part.substr(i, j - i);
+    const bool dashes = sep.find_first_not_of('-') == std::string_view::npos;
+    if (!(sep == "." || sep == "_" || sep == "__" || dashes)) return false;
+    i = j;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool isValidRepositoryName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  size_t start = 0;
+  while (true) {
+    const auto slash = name.find('/', start);
+    const auto part = name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
+    if (!isValidComponent(part)) return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
+  }
+}
+
+bool isValidTag(std::string_view tag) {
+  if (tag.empty() || tag.size() > 128) return false;
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  if (!word(tag.front())) return false;
+  for (char c : tag.substr(1)) {
+    if (!word(c) && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+}  // namespace berth

@@ -1,0 +1,78 @@
+#include "http/message.hpp"
+
+#include <strings.h>
+
+namespace berth::http {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+std::string_view methodName(Method method) {
+  switch (method) {
+    case Method::Get:
+      return "GET";
+    case Method::Head:
+      return "HEAD";
+    case Method::Post:
+      return "POST";
+    case Method::Put:
+      return "PUT";
+    case Method::Patch:
+      return "PATCH";
+    case Method::Delete:
+      return "DELETE";
+    case Method::Options:
+      return "OPTIONS";
+    case Method::Other:
+      break;
+  }
+  return "OTHER";
+}
+
+void Headers::set(std::string_view name, std::string value) {
+  for (auto& [k, v] : fields_) {
+    if (iequals(k, name)) {
+      v = std::move(value);
+      return;
+    }
+  }
+  fields_.emplace_back(std::string(name), std::move(value));
+}
+
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const auto& [k, v] : fields_) {
+    if (iequals(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+Response Response::error(const Error& error) {
+  return json(error.httpStatus(), errorBody(error));
+}
+
+Response Response::json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers.add("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+Response Response::empty(int status) {
+  Response r;
+  r.status = status;
+  return r;
+}
+
+}  // namespace berth::http

@@ -1,0 +1,121 @@
+#pragma once
+// Requests and responses as the planes see them. Nothing here includes Beast or Asio:
+// the server in server.cpp translates between these and the wire.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/unique_fd.hpp"
+
+namespace berth::http {
+
+enum class Method { Get, Head, Post, Put, Patch, Delete, Options, Other };
+std::string_view methodName(Method method);
+
+// Header fields with case-insensitive names, in arrival order.
+class Headers {
+ public:
+  void add(std::string name, std::string value) {
+    fields_.emplace_back(std::move(name), std::move(value));
+  }
+  void set(std::string_view name, std::string value);
+  std::optional<std::string_view> get(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& all() const { return fields_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+struct Request {
+  Method method = Method::Other;
+  std::string path;  // the target's path, percent-decoded
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  Headers headers;
+  std::string remote;
+  std::string requestId;
+  bool keepAlive = true;
+
+  std::optional<std::string_view> param(std::string_view name) const;
+  std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
+};
+
+// Bytes of an open file to go out with sendfile(2).
+struct FileRange {
+  UniqueFd fd;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  std::optional<FileRange> file;
+  // For HEAD: the length the GET would have had, when no body or file is attached.
+  std::optional<uint64_t> contentLength;
+
+  static Response error(const Error& error);
+  static Response json(int status, std::string body);
+  static Response empty(int status);
+};
+
+// Receives a request body piece by piece, so that uploads stream to storage.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Returns false to stop reading: finish() then explains why.
+  virtual bool write(const char* data, size_t size) = 0;
+  // `complete` is false when the client went away or sent a malformed body.
+  virtual Response finish(bool complete) = 0;
+};
+using BodySinkPtr = std::unique_ptr<BodySink>;
+
+// A sink that keeps a bounded body in memory (manifests, small JSON), then calls `done`.
+template <class Done>
+class BufferedSink final : public BodySink {
+ public:
+  BufferedSink(size_t limit, Error tooLarge, Done done)
+      : limit_(limit), tooLarge_(std::move(tooLarge)), done_(std::move(done)) {}
+  bool write(const char* data, size_t size) override {
+    if (body_.size() + size > limit_) {
+      overflow_ = true;
+      return false;
+    }
+    body_.append(data, size);
+    return true;
+  }
+  Response finish(bool complete) override {
+    if (overflow_) return Response::error(tooLarge_);
+    if (!complete) return Response::error(makeError(ApiCode::Unknown, "incomplete body", 400));
+    return done_(std::move(body_));
+  }
+
+ private:
+  size_t limit_;
+  Error tooLarge_;
+  Done done_;
+  std::string body_;
+  bool overflow_ = false;
+};
+
+// What a plane does with a request whose head has arrived: answer now, or take the body.
+struct Dispatch {
+  std::optional<Response> response;
+  BodySinkPtr sink;
+
+  static Dispatch reply(Response r) { return Dispatch{std::move(r), nullptr}; }
+  static Dispatch body(BodySinkPtr s) { return Dispatch{std::nullopt, std::move(s)}; }
+};
+
+class Application {
+ public:
+  virtual ~Application() = default;
+  virtual Dispatch dispatch(Request& request) = 0;
+};
+
+}  // namespace berth::http

@@ -1,0 +1,428 @@
+#include "http/server.hpp"
+
+#include <sys/sendfile.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <cerrno>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/log.hpp"
+
+namespace berth::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+Method toMethod(bhttp::verb verb) {
+  switch (verb) {
+    case bhttp::verb::get:
+      return Method::Get;
+    case bhttp::verb::head:
+      return Method::Head;
+    case bhttp::verb::post:
+      return Method::Post;
+    case bhttp::verb::put:
+      return Method::Put;
+    case bhttp::verb::patch:
+      return Method::Patch;
+    case bhttp::verb::delete_:
+      return Method::Delete;
+    case bhttp::verb::options:
+      return Method::Options;
+    default:
+      return Method::Other;
+  }
+}
+
+constexpr size_t kBodyChunk = 256 * 1024;
+
+}  // namespace
+
+// One client connection. Lives in the coroutine frame of run(); registered with the server so
+// that shutdown can wake connections idling between requests.
+class Connection {
+ public:
+  Connection(Server::Impl& server, tcp::socket socket);
+  asio::awaitable<void> run();
+  void wakeIfIdle(std::shared_ptr<Connection> self);
+
+ private:
+  asio::awaitable<Response> readBody(bhttp::request_parser<bhttp::buffer_body>& parser,
+                                     BodySink& sink, bool& bodyLeftUnread);
+  asio::awaitable<bool> discardBody(bhttp::request_parser<bhttp::buffer_body>& parser);
+  asio::awaitable<bool> write(const Request& req, Response& resp, unsigned version,
+                              bool keepAlive, uint64_t& bytes);
+  asio::awaitable<bool> sendFile(const FileRange& file);
+
+  Server::Impl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::vector<char> chunk_;
+  std::string remote_;
+  std::atomic<bool> idle_{false};
+};
+
+struct Server::Impl {
+  ServerOptions options;
+  Application& app;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> nextRequest{0};
+  std::mutex connectionsMutex;
+  std::list<std::weak_ptr<Connection>> connections;
+  // Shutdown steps run on one strand: the signal wait and the grace timer are not thread-safe.
+  asio::strand<asio::io_context::executor_type> control{ioc.get_executor()};
+  asio::steady_timer forceStop{control};
+  asio::signal_set signals{control};
+
+  Impl(ServerOptions o, Application& a) : options(std::move(o)), app(a) {}
+
+  asio::awaitable<void> acceptLoop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        log::warn("accept failed", {{"error", ec.message()}});
+        continue;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(
+          executor,
+          [this, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+            auto connection = std::make_shared<Connection>(*this, std::move(s));
+            std::list<std::weak_ptr<Connection>>::iterator self;
+            {
+              std::lock_guard lock(connectionsMutex);
+              self = connections.insert(connections.end(), connection);
+            }
+            try {
+              co_await connection->run();
+            } catch (const std::exception& e) {
+              log::error("connection failed", {{"error", e.what()}});
+            }
+            bool last = false;
+            {
+              std::lock_guard lock(connectionsMutex);
+              connections.erase(self);
+              last = connections.empty();
+            }
+            if (last && stopping.load()) {
+              asio::post(control, [this] { forceStop.cancel(); });
+            }
+          },
+          asio::detached);
+    }
+  }
+
+  void beginStop() {
+    if (stopping.exchange(true)) return;
+    asio::post(control, [this] {
+      boost::system::error_code ignored;
+      signals.cancel(ignored);
+      acceptor.close(ignored);
+      bool none = false;
+      {
+        std::lock_guard lock(connectionsMutex);
+        for (auto& weak : connections) {
+          if (auto c = weak.lock()) c->wakeIfIdle(c);
+        }
+        none = connections.empty();
+      }
+      if (none) return;
+      forceStop.expires_after(options.shutdownGrace);
+      forceStop.async_wait([this](boost::system::error_code ec) {
+        if (!ec) ioc.stop();
+      });
+    });
+  }
+
+  std::string nextRequestId() {
+    char text[24];
+    std::snprintf(text, sizeof text, "%016llx",
+                  static_cast<unsigned long long>(nextRequest.fetch_add(1) + 1));
+    return text;
+  }
+};
+
+Connection::Connection(Server::Impl& server, tcp::socket socket)
+    : server_(server), stream_(std::move(socket)) {
+  boost::system::error_code ec;
+  auto endpoint = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+}
+
+void Connection::wakeIfIdle(std::shared_ptr<Connection> self) {
+  if (!idle_.load()) return;
+  asio::post(stream_.get_executor(), [this, self = std::move(self)] {
+    if (idle_.load()) {
+      boost::system::error_code ignored;
+      stream_.socket().cancel(ignored);
+    }
+  });
+}
+
+asio::awaitable<void> Connection::run() {
+  for (;;) {
+    bhttp::request_parser<bhttp::buffer_body> parser;
+    parser.header_limit(server_.options.headerLimit);
+    parser.body_limit(boost::none);  // sinks bound their own bodies
+    stream_.expires_after(server_.options.idleTimeout);
+    idle_.store(true);
+    if (server_.stopping.load()) co_return;
+    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
+    idle_.store(false);
+    if (ec) {
+      if (ec == bhttp::error::header_limit || ec == bhttp::error::bad_target ||
+          ec == bhttp::error::bad_method || ec == bhttp::error::bad_version ||
+          ec == bhttp::error::bad_field || ec == bhttp::error::bad_value) {
+        Request none;
+        Response bad = Response::error(makeError(
+            ApiCode::Unknown, "malformed request: " + ec.message(),
+            ec == bhttp::error::header_limit ? 431 : 400));
+        uint64_t bytes = 0;
+        co_await write(none, bad, 11, false, bytes);
+      }
+      co_return;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto& head = parser.get();
+
+    Request req;
+    req.method = toMethod(head.method());
+    req.remote = remote_;
+    req.requestId = server_.nextRequestId();
+    req.keepAlive = head.keep_alive();
+    const auto target = head.target();
+    auto parsed = boost::urls::parse_origin_form(std::string_view(target.data(), target.size()));
+    bool targetOk = parsed.has_value();
+    if (targetOk) {
+      req.path = std::string(parsed->encoded_path());
+      for (auto param : parsed->params()) {
+        req.query.emplace_back(std::string(param.key), std::string(param.value));
+      }
+    }
+    for (const auto& field : head) {
+      req.headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+
+    Response resp;
+    bool keepAlive = req.keepAlive && !server_.stopping.load();
+    if (!targetOk) {
+      resp = Response::error(makeError(ApiCode::NotFound, "malformed request target", 400));
+      keepAlive = false;
+    } else {
+      Dispatch dispatch;
+      try {
+        dispatch = server_.app.dispatch(req);
+      } catch (const std::exception& e) {
+        log::error("handler failed", {{"request_id", req.requestId}, {"error", e.what()}});
+        dispatch = Dispatch::reply(Response::error(makeError(ApiCode::Unknown)));
+      }
+      if (dispatch.sink) {
+        bool leftUnread = false;
+        resp = co_await readBody(parser, *dispatch.sink, leftUnread);
+        if (leftUnread) keepAlive = false;
+      } else {
+        resp = std::move(*dispatch.response);
+        if (!parser.is_done() && !co_await discardBody(parser)) keepAlive = false;
+      }
+    }
+
+    uint64_t bytes = 0;
+    const bool written = co_await write(req, resp, head.version(), keepAlive, bytes);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+    log::info("request", {{"request_id", req.requestId},
+                          {"remote", req.remote},
+                          {"method", methodName(req.method)},
+                          {"path", req.path},
+                          {"status", resp.status},
+                          {"bytes", bytes},
+                          {"duration_us", static_cast<int64_t>(micros)}});
+    if (!written || !keepAlive) break;
+  }
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<Response> Connection::readBody(bhttp::request_parser<bhttp::buffer_body>& parser,
+                                               BodySink& sink, bool& bodyLeftUnread) {
+  const auto expect = parser.get()[bhttp::field::expect];
+  if (!parser.is_done() && beast::iequals(expect, "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kTuple);
+    if (ec) {
+      bodyLeftUnread = true;
+      co_return sink.finish(false);
+    }
+  }
+  if (chunk_.empty()) chunk_.resize(kBodyChunk);
+  bool complete = true;
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    stream_.expires_after(server_.options.idleTimeout);
+    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    const size_t got = chunk_.size() - body.size;
+    if (got > 0 && !sink.write(chunk_.data(), got)) {
+      bodyLeftUnread = !parser.is_done();
+      co_return sink.finish(true);
+    }
+    if (ec) {
+      complete = false;
+      bodyLeftUnread = true;
+      break;
+    }
+  }
+  co_return sink.finish(complete);
+}
+
+asio::awaitable<bool> Connection::discardBody(bhttp::request_parser<bhttp::buffer_body>& parser) {
+  // A body nobody asked for: read a little to keep the connection usable, else close it.
+  if (chunk_.empty()) chunk_.resize(kBodyChunk);
+  uint64_t total = 0;
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return false;
+    total += chunk_.size() - body.size;
+    if (total > server_.options.unexpectedBodyLimit) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::write(const Request& req, Response& resp, unsigned version,
+                                        bool keepAlive, uint64_t& bytes) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), version};
+  for (const auto& [name, value] : resp.headers.all()) out.insert(name, value);
+  out.set("Docker-Distribution-API-Version", "registry/2.0");
+  if (!req.requestId.empty()) out.set("X-Request-Id", req.requestId);
+  out.keep_alive(keepAlive);
+  const bool head = req.method == Method::Head;
+  const bool noBody = resp.status == 204 || resp.status == 304 || (resp.status >= 100 && resp.status < 200);
+  uint64_t length = resp.file ? resp.file->length : resp.contentLength.value_or(resp.body.size());
+  if (!noBody) out.content_length(length);
+  if (!head && !resp.file && !noBody) out.body() = std::move(resp.body);
+
+  stream_.expires_after(server_.options.idleTimeout);
+  if (resp.file && !head) {
+    bhttp::response_serializer<bhttp::string_body> serializer(out);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
+    if (ec) co_return false;
+    bytes += n;
+    const bool sent = co_await sendFile(*resp.file);
+    if (sent) bytes += resp.file->length;
+    co_return sent;
+  }
+  auto [ec, n] = co_await bhttp::async_write(stream_, out, kTuple);
+  bytes += n;
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::sendFile(const FileRange& file) {
+  auto& socket = stream_.socket();
+  boost::system::error_code ec;
+  socket.native_non_blocking(true, ec);
+  if (ec) co_return false;
+  off_t offset = static_cast<off_t>(file.offset);
+  uint64_t left = file.length;
+  asio::steady_timer deadline(stream_.get_executor());
+  while (left > 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(left, 1u << 30));
+    const ssize_t n = ::sendfile(socket.native_handle(), file.fd.get(), &offset, want);
+    if (n > 0) {
+      left -= static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n == 0) co_return false;  // the file shrank under us
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) co_return false;
+    // The socket buffer is full: wait until the client drains it, but not forever.
+    deadline.expires_after(server_.options.idleTimeout);
+    deadline.async_wait([&socket](boost::system::error_code timerEc) {
+      if (!timerEc) {
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+      }
+    });
+    auto [waitEc] = co_await socket.async_wait(tcp::socket::wait_write, kTuple);
+    deadline.cancel();
+    if (waitEc) co_return false;
+  }
+  co_return true;
+}
+
+Server::Server(ServerOptions options, Application& app)
+    : impl_(std::make_unique<Impl>(std::move(options), app)) {}
+
+Server::~Server() = default;
+
+void Server::bind() {
+  auto address = asio::ip::make_address(impl_->options.host);
+  tcp::endpoint endpoint(address, impl_->options.port);
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::run(bool handleSignals) {
+  if (!impl_->acceptor.is_open()) bind();
+  auto& impl = *impl_;
+  if (handleSignals) {
+    impl.signals.add(SIGINT);
+    impl.signals.add(SIGTERM);
+    impl.signals.async_wait([&impl](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      log::info("shutting down", {{"signal", signal}});
+      impl.beginStop();
+    });
+  }
+  const auto endpoint = impl.acceptor.local_endpoint();
+  log::info("listening", {{"address", endpoint.address().to_string() + ":" +
+                                          std::to_string(endpoint.port())}});
+  asio::co_spawn(impl.ioc, impl.acceptLoop(), asio::detached);
+
+  unsigned threads = impl.options.threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&impl] { impl.ioc.run(); });
+  impl.ioc.run();
+  for (auto& t : pool) t.join();
+  log::info("stopped");
+}
+
+void Server::stop() { impl_->beginStop(); }
+
+}  // namespace berth::http

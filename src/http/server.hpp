@@ -1,0 +1,44 @@
+#pragma once
+// The HTTP/1.1 server: one coroutine per connection, bodies streamed to the application,
+// files sent with sendfile(2). Beast and Asio stay behind this header.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/message.hpp"
+
+namespace berth::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 5000;
+  unsigned threads = 0;  // 0: one per core
+  std::chrono::seconds idleTimeout{60};
+  std::chrono::seconds shutdownGrace{10};
+  uint32_t headerLimit = 16 * 1024;
+  uint32_t unexpectedBodyLimit = 64 * 1024;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Application& app);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listening socket; after this, port() is the real port (useful with port 0).
+  void bind();
+  uint16_t port() const;
+  // Serves until stop() or SIGINT/SIGTERM; in-flight requests finish first.
+  void run(bool handleSignals = true);
+  // Thread-safe.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::http

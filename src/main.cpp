@@ -1,0 +1,97 @@
+// berth: a private container registry. `berth serve` runs the registry.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "http/server.hpp"
+#include "registry/app.hpp"
+
+namespace {
+
+std::optional<berth::log::Level> parseLevel(const std::string& name) {
+  using berth::log::Level;
+  if (name == "debug") return Level::Debug;
+  if (name == "info") return Level::Info;
+  if (name == "warn") return Level::Warn;
+  if (name == "error") return Level::Error;
+  return std::nullopt;
+}
+
+int fatal(const std::string& message) {
+  std::cerr << "berth: " << message << "\n";
+  return 1;
+}
+
+int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::App& cmd) {
+  berth::ServeConfig config;
+  if (!configFile.empty()) {
+    auto loaded = berth::loadConfigFile(configFile);
+    if (!loaded) return fatal(loaded.error().detail);
+    config = *loaded;
+  }
+  // Flags given on the command line win over the file.
+  if (cmd.count("--listen")) config.listen = flags.listen;
+  if (cmd.count("--data")) config.dataDir = flags.dataDir;
+  if (cmd.count("--log-level")) config.logLevel = flags.logLevel;
+  if (cmd.count("--threads")) config.threads = flags.threads;
+
+  auto level = parseLevel(config.logLevel);
+  if (!level) return fatal("unknown log level \"" + config.logLevel + "\"");
+  berth::log::setLevel(*level);
+  auto address = berth::parseHostPort(config.listen);
+  if (!address) return fatal(address.error().detail);
+
+  berth::registry::RegistryOptions options;
+  options.dataDir = config.dataDir;
+  options.manifestCacheEntries = config.manifestCacheEntries;
+  auto app = berth::registry::RegistryApp::open(
+      options, std::make_unique<berth::registry::AllowAllAuthorizer>());
+  if (!app) return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
+
+  berth::http::ServerOptions serverOptions;
+  serverOptions.host = address->host;
+  serverOptions.port = address->port;
+  serverOptions.threads = config.threads;
+  serverOptions.idleTimeout = std::chrono::seconds(config.idleTimeoutSeconds);
+  berth::http::Server server(serverOptions, **app);
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    return fatal("cannot listen on " + config.listen + ": " + e.what());
+  }
+  berth::log::info("berth serving", {{"data", config.dataDir}});
+  server.run();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"berth: a private container registry"};
+  app.set_version_flag("--version", std::string("berth 0.1.0"));
+  app.require_subcommand(1);
+
+  auto* serveCmd = app.add_subcommand("serve", "Run the registry server");
+  std::string configFile;
+  berth::ServeConfig flags;
+  serveCmd->add_option("--config", configFile, "JSON configuration file; flags override it")
+      ->check(CLI::ExistingFile);
+  serveCmd->add_option("--listen", flags.listen, "Address to listen on, HOST:PORT")
+      ->capture_default_str();
+  serveCmd->add_option("--data", flags.dataDir, "Data directory (metadata and blobs)")
+      ->capture_default_str();
+  serveCmd->add_option("--log-level", flags.logLevel, "debug, info, warn or error")
+      ->capture_default_str();
+  serveCmd->add_option("--threads", flags.threads, "Worker threads (0: one per core)")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (serveCmd->parsed()) return serve(configFile, flags, *serveCmd);
+  return 0;
+}

@@ -1,0 +1,111 @@
+// GET, HEAD and DELETE /v2/<name>/blobs/<digest>
+#include <charconv>
+
+#include "core/digest.hpp"
+#include "registry/handlers.hpp"
+
+namespace berth::registry {
+namespace {
+
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+};
+
+std::optional<uint64_t> parseNumber(std::string_view text) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+enum class RangeKind { None, Satisfiable, Unsatisfiable };
+
+// One range of "bytes=first-last", "bytes=first-" or "bytes=-suffix". Anything else (several
+// ranges, other units, malformed) is ignored and the whole blob is served, as RFC 9110 allows.
+RangeKind parseRange(std::string_view header, uint64_t size, ByteRange& out) {
+  constexpr std::string_view kPrefix = "bytes=";
+  if (!header.starts_with(kPrefix)) return RangeKind::None;
+  const auto spec = header.substr(kPrefix.size());
+  if (spec.find(',') != spec.npos) return RangeKind::None;
+  const auto dash = spec.find('-');
+  if (dash == spec.npos) return RangeKind::None;
+  const auto a = spec.substr(0, dash);
+  const auto b = spec.substr(dash + 1);
+  if (a.empty()) {
+    auto suffix = parseNumber(b);
+    if (!suffix) return RangeKind::None;
+    if (*suffix == 0 || size == 0) return RangeKind::Unsatisfiable;
+    out.first = *suffix >= size ? 0 : size - *suffix;
+    out.last = size - 1;
+    return RangeKind::Satisfiable;
+  }
+  auto first = parseNumber(a);
+  if (!first) return RangeKind::None;
+  std::optional<uint64_t> last = b.empty() ? std::optional<uint64_t>(UINT64_MAX) : parseNumber(b);
+  if (!last || *last < *first) return RangeKind::None;
+  if (*first >= size) return RangeKind::Unsatisfiable;
+  out.first = *first;
+  out.last = std::min(*last, size - 1);
+  return RangeKind::Satisfiable;
+}
+
+}  // namespace
+
+http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
+  auto digest = Digest::parse(t.ref);
+  if (!digest) return fail(ApiCode::DigestInvalid, "invalid digest");
+  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  if (!repository) return http::Dispatch::reply(errorResponse(repository.error()));
+  if (!*repository) return fail(ApiCode::BlobUnknown);
+
+  if (req.method == http::Method::Delete) {
+    auto removed = s.meta.unlinkBlob(**repository, digest->str());
+    if (!removed) return http::Dispatch::reply(errorResponse(removed.error()));
+    if (!*removed) return fail(ApiCode::BlobUnknown);
+    auto resp = http::Response::empty(202);
+    resp.headers.add("Docker-Content-Digest", digest->str());
+    return http::Dispatch::reply(std::move(resp));
+  }
+
+  auto linked = s.meta.linkedBlob(**repository, digest->str());
+  if (!linked) return http::Dispatch::reply(errorResponse(linked.error()));
+  if (!*linked) return fail(ApiCode::BlobUnknown);
+  const uint64_t size = **linked;
+
+  http::Response resp;
+  resp.headers.add("Content-Type", "application/octet-stream");
+  resp.headers.add("Docker-Content-Digest", digest->str());
+  resp.headers.add("Accept-Ranges", "bytes");
+  resp.headers.add("ETag", "\"" + digest->str() + "\"");
+  resp.headers.add("Cache-Control", "max-age=31536000");
+
+  ByteRange range{0, size == 0 ? 0 : size - 1};
+  RangeKind kind = RangeKind::None;
+  if (auto header = req.header("Range")) kind = parseRange(*header, size, range);
+  if (kind == RangeKind::Unsatisfiable) {
+    auto bad = errorResponse(makeError(ApiCode::RangeInvalid, "range not satisfiable", 416));
+    bad.headers.add("Content-Range", "bytes */" + std::to_string(size));
+    return http::Dispatch::reply(std::move(bad));
+  }
+  const uint64_t length = kind == RangeKind::Satisfiable ? range.last - range.first + 1 : size;
+  if (kind == RangeKind::Satisfiable) {
+    resp.status = 206;
+    resp.headers.add("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                          std::to_string(range.last) + "/" +
+                                          std::to_string(size));
+  }
+  if (req.method == http::Method::Head || length == 0) {
+    resp.contentLength = length;
+    return http::Dispatch::reply(std::move(resp));
+  }
+  auto blob = t.ctx.blobs->open(*digest);
+  if (!blob) {
+    // Linked in metadata but gone from storage: report it as unknown rather than fail.
+    return http::Dispatch::reply(errorResponse(blob.error()));
+  }
+  resp.file = http::FileRange{std::move(blob->fd), range.first, length};
+  return http::Dispatch::reply(std::move(resp));
+}
+
+}  // namespace berth::registry

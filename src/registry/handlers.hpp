@@ -1,0 +1,63 @@
+#pragma once
+// The handlers of the data plane, one file per resource. Internal to the registry component.
+#include <memory>
+#include <string>
+
+#include "core/lru_cache.hpp"
+#include "http/message.hpp"
+#include "meta/metadata_store.hpp"
+#include "registry/context.hpp"
+
+namespace berth::registry {
+
+inline constexpr size_t kMaxManifestBytes = 4 * 1024 * 1024;
+
+// Caches in front of the metadata store, invalidated on every write through this process.
+struct Caches {
+  explicit Caches(size_t entries) : manifests(entries), tags(entries) {}
+  // "<repository id>/<digest>" -> manifest
+  LruCache<std::string, std::shared_ptr<const meta::ManifestRecord>> manifests;
+  // "<repository id>/<tag>" -> digest
+  LruCache<std::string, std::string> tags;
+
+  static std::string key(meta::RepositoryId repository, std::string_view item) {
+    std::string k = std::to_string(repository);
+    k += '/';
+    k += item;
+    return k;
+  }
+  void forgetRepositoryTags(meta::RepositoryId repository);
+};
+
+struct Services {
+  meta::MetadataStore& meta;
+  Authorizer& authorizer;
+  Caches& caches;
+};
+
+// A request routed to a repository resource. Handlers that stream a body keep a copy in
+// their sink, so a Target owns everything it refers to (Services outlive every request).: `name` is validated, `ref` is the path's last
+// segment (digest, tag, upload id), still unvalidated.
+struct Target {
+  RequestContext ctx;
+  std::string name;
+  std::string ref;
+};
+
+http::Dispatch handleBlob(Services& s, http::Request& req, Target& t);
+http::Dispatch handleUploadStart(Services& s, http::Request& req, Target& t);
+http::Dispatch handleUpload(Services& s, http::Request& req, Target& t);
+http::Dispatch handleManifest(Services& s, http::Request& req, Target& t);
+http::Dispatch handleTags(Services& s, http::Request& req, Target& t);
+http::Dispatch handleReferrers(Services& s, http::Request& req, Target& t);
+http::Dispatch handleCatalog(Services& s, http::Request& req, const RequestContext& ctx);
+
+// Shared by handlers.
+http::Response errorResponse(const Error& error);
+http::Dispatch fail(ApiCode code, std::string detail = {}, int status = 0);
+std::string blobLocation(std::string_view name, std::string_view digest);
+std::string uploadLocation(std::string_view name, std::string_view uuid);
+// Parses the `n` parameter; nullopt when absent, an error when malformed.
+Result<std::optional<size_t>> pageSize(const http::Request& req);
+
+}  // namespace berth::registry

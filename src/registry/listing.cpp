@@ -1,0 +1,53 @@
+// GET /v2/<name>/tags/list and GET /v2/_catalog, paged with n= and last= and a Link header.
+#include <boost/json.hpp>
+#include <limits>
+
+#include "registry/handlers.hpp"
+
+namespace berth::registry {
+namespace {
+
+using http::Dispatch;
+
+// Without n= the whole list is returned, as the specification asks.
+constexpr size_t kUnbounded = static_cast<size_t>(std::numeric_limits<int64_t>::max() - 1);
+
+http::Response page(std::string_view key, const meta::Page& result, std::string_view linkPath,
+                    std::optional<size_t> n, boost::json::object body) {
+  boost::json::array items;
+  items.reserve(result.items.size());
+  for (const auto& item : result.items) items.emplace_back(item);
+  body[key] = std::move(items);
+  auto resp = http::Response::json(200, boost::json::serialize(body));
+  if (result.more && n && !result.items.empty()) {
+    resp.headers.add("Link", "<" + std::string(linkPath) + "?last=" + result.items.back() +
+                                 "&n=" + std::to_string(*n) + ">; rel=\"next\"");
+  }
+  return resp;
+}
+
+}  // namespace
+
+Dispatch handleTags(Services& s, http::Request& req, Target& t) {
+  auto n = pageSize(req);
+  if (!n) return Dispatch::reply(errorResponse(n.error()));
+  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  if (!repository) return Dispatch::reply(errorResponse(repository.error()));
+  if (!*repository) return fail(ApiCode::NameUnknown, t.name);
+  const auto last = req.param("last").value_or("");
+  auto tags = s.meta.listTags(**repository, last, n->value_or(kUnbounded));
+  if (!tags) return Dispatch::reply(errorResponse(tags.error()));
+  boost::json::object body{{"name", t.name}};
+  return Dispatch::reply(page("tags", *tags, "/v2/" + t.name + "/tags/list", *n, std::move(body)));
+}
+
+Dispatch handleCatalog(Services& s, http::Request& req, const RequestContext& ctx) {
+  auto n = pageSize(req);
+  if (!n) return Dispatch::reply(errorResponse(n.error()));
+  const auto last = req.param("last").value_or("");
+  auto names = s.meta.listRepositories(ctx.registry, last, n->value_or(kUnbounded));
+  if (!names) return Dispatch::reply(errorResponse(names.error()));
+  return Dispatch::reply(page("repositories", *names, "/v2/_catalog", *n, {}));
+}
+
+}  // namespace berth::registry

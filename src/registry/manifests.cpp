@@ -1,0 +1,179 @@
+// GET, HEAD, PUT and DELETE /v2/<name>/manifests/<tag|digest>
+#include "core/digest.hpp"
+#include "core/reference.hpp"
+#include "registry/handlers.hpp"
+#include "registry/manifest_parse.hpp"
+
+namespace berth::registry {
+namespace {
+
+using http::Dispatch;
+using http::Response;
+using ManifestPtr = std::shared_ptr<const meta::ManifestRecord>;
+
+Dispatch replyError(const Error& e) { return Dispatch::reply(errorResponse(e)); }
+
+// The manifest of `digest` in the repository, from the cache when it is there.
+Result<ManifestPtr> loadManifest(Services& s, meta::RepositoryId repository,
+                                 const std::string& digest) {
+  const auto key = Caches::key(repository, digest);
+  if (auto hit = s.caches.manifests.get(key)) return *hit;
+  auto found = s.meta.getManifest(repository, digest);
+  if (!found) return found.takeError();
+  if (!*found) return ManifestPtr();
+  auto manifest = std::make_shared<const meta::ManifestRecord>(std::move(**found));
+  s.caches.manifests.put(key, manifest);
+  return manifest;
+}
+
+Result<std::optional<std::string>> resolveTag(Services& s, meta::RepositoryId repository,
+                                              const std::string& tag) {
+  const auto key = Caches::key(repository, tag);
+  if (auto hit = s.caches.tags.get(key)) return std::optional<std::string>(*hit);
+  auto found = s.meta.resolveTag(repository, tag);
+  if (!found) return found.takeError();
+  if (*found) s.caches.tags.put(key, **found);
+  return found;
+}
+
+Dispatch getManifest(Services& s, http::Request& req, Target& t, bool isDigest) {
+  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  if (!repository) return replyError(repository.error());
+  if (!*repository) return replyError(makeError(ApiCode::NameUnknown, t.name));
+  std::string digest = t.ref;
+  if (!isDigest) {
+    auto resolved = resolveTag(s, **repository, t.ref);
+    if (!resolved) return replyError(resolved.error());
+    if (!*resolved) return replyError(makeError(ApiCode::ManifestUnknown, "tag " + t.ref));
+    digest = **resolved;
+  }
+  auto manifest = loadManifest(s, **repository, digest);
+  if (!manifest) return replyError(manifest.error());
+  if (!*manifest) return replyError(makeError(ApiCode::ManifestUnknown, digest));
+  const auto& m = **manifest;
+  Response resp;
+  resp.headers.add("Content-Type", m.mediaType);
+  resp.headers.add("Docker-Content-Digest", m.digest);
+  resp.headers.add("ETag", "\"" + m.digest + "\"");
+  if (req.method == http::Method::Head) {
+    resp.contentLength = m.size;
+  } else {
+    resp.body = m.payload;
+  }
+  return Dispatch::reply(std::move(resp));
+}
+
+Dispatch deleteManifest(Services& s, Target& t, bool isDigest) {
+  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  if (!repository) return replyError(repository.error());
+  if (!*repository) return replyError(makeError(ApiCode::NameUnknown, t.name));
+  const auto id = **repository;
+  auto removed = isDigest ? s.meta.deleteManifest(id, t.ref) : s.meta.deleteTag(id, t.ref);
+  if (!removed) return replyError(removed.error());
+  if (isDigest) {
+    s.caches.manifests.erase(Caches::key(id, t.ref));
+    s.caches.forgetRepositoryTags(id);
+  } else {
+    s.caches.tags.erase(Caches::key(id, t.ref));
+  }
+  if (!*removed) return replyError(makeError(ApiCode::ManifestUnknown, t.ref));
+  return Dispatch::reply(Response::empty(202));
+}
+
+// Every config and layer must be a blob of this repository, every index child a manifest.
+Result<std::vector<meta::ManifestRef>> checkReferences(Services& s, meta::RepositoryId repository,
+                                                       const ParsedManifest& parsed) {
+  std::vector<meta::ManifestRef> refs;
+  for (const auto& d : parsed.blobs) {
+    if (d.external) continue;
+    auto linked = s.meta.linkedBlob(repository, d.digest);
+    if (!linked) return linked.takeError();
+    if (!*linked) return makeError(ApiCode::ManifestBlobUnknown, "blob " + d.digest);
+    refs.push_back({d.digest, false});
+  }
+  for (const auto& d : parsed.manifests) {
+    auto present = s.meta.hasManifest(repository, d.digest);
+    if (!present) return present.takeError();
+    if (!*present) return makeError(ApiCode::ManifestBlobUnknown, "manifest " + d.digest);
+    refs.push_back({d.digest, true});
+  }
+  return refs;
+}
+
+Response putManifest(Services& s, const Target& t, const std::string& contentType,
+                     std::optional<Digest> byDigest, std::string body) {
+  std::string digest = sha256Digest(body);
+  if (byDigest) {
+    if (byDigest->algorithm() != "sha256") {
+      Hasher h(Hasher::Algorithm::Sha512);
+      h.update(body);
+      digest = h.finish();
+    }
+    if (digest != byDigest->str()) {
+      return errorResponse(makeError(ApiCode::DigestInvalid,
+                                     "manifest digest " + digest + " does not match reference"));
+    }
+  }
+  auto parsed = parseManifest(contentType, body);
+  if (!parsed) return errorResponse(parsed.error());
+  auto repository = s.meta.ensureRepository(t.ctx.registry, t.name);
+  if (!repository) return errorResponse(repository.error());
+  auto refs = checkReferences(s, *repository, *parsed);
+  if (!refs) return errorResponse(refs.error());
+
+  meta::ManifestRecord record;
+  record.digest = digest;
+  record.mediaType = parsed->mediaType;
+  record.artifactType = parsed->artifactType;
+  record.size = body.size();
+  record.subject = parsed->subject;
+  record.annotations = parsed->annotations;
+  record.payload = std::move(body);
+  std::optional<std::string_view> tag;
+  if (!byDigest) tag = t.ref;
+  if (auto r = s.meta.putManifest(t.ctx.registry, *repository, record, *refs, tag); !r) {
+    return errorResponse(r.error());
+  }
+  if (tag) s.caches.tags.erase(Caches::key(*repository, *tag));
+
+  auto resp = Response::empty(201);
+  resp.headers.add("Location", "/v2/" + t.name + "/manifests/" + digest);
+  resp.headers.add("Docker-Content-Digest", digest);
+  if (!parsed->subject.empty()) resp.headers.add("OCI-Subject", parsed->subject);
+  resp.contentLength = 0;
+  return resp;
+}
+
+}  // namespace
+
+Dispatch handleManifest(Services& s, http::Request& req, Target& t) {
+  std::optional<Digest> digest;
+  if (t.ref.find(':') != std::string::npos) {
+    digest = Digest::parse(t.ref);
+    if (!digest) return replyError(makeError(ApiCode::DigestInvalid, "invalid digest"));
+  } else if (!isValidTag(t.ref)) {
+    return replyError(makeError(ApiCode::TagInvalid, "invalid tag"));
+  }
+  const bool isDigest = digest.has_value();
+
+  switch (req.method) {
+    case http::Method::Get:
+    case http::Method::Head:
+      return getManifest(s, req, t, isDigest);
+    case http::Method::Delete:
+      return deleteManifest(s, t, isDigest);
+    case http::Method::Put: {
+      std::string contentType(req.header("Content-Type").value_or(""));
+      auto done = [&s, t, contentType, digest](std::string body) {
+        return putManifest(s, t, contentType, digest, std::move(body));
+      };
+      auto tooLarge = makeError(ApiCode::ManifestInvalid, "manifest exceeds 4 MiB", 413);
+      return Dispatch::body(std::make_unique<http::BufferedSink<decltype(done)>>(
+          kMaxManifestBytes, std::move(tooLarge), std::move(done)));
+    }
+    default:
+      return replyError(makeError(ApiCode::Unsupported));
+  }
+}
+
+}  // namespace berth::registry

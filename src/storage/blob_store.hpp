@@ -1,0 +1,54 @@
+#pragma once
+// BlobStore: content-addressed, immutable blobs and the upload sessions that create them.
+// All registry semantics (which repository sees which blob) live above this interface.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "core/digest.hpp"
+#include "core/result.hpp"
+#include "core/unique_fd.hpp"
+
+namespace berth::storage {
+
+struct BlobInfo {
+  std::string digest;
+  uint64_t size = 0;
+};
+
+// An open blob. The filesystem driver hands out a descriptor so bytes leave with sendfile(2).
+struct BlobReader {
+  UniqueFd fd;
+  uint64_t size = 0;
+};
+
+// Appends to one upload session; only one writer per session exists at a time.
+class UploadWriter {
+ public:
+  virtual ~UploadWriter() = default;
+  virtual Result<void> write(const char* data, size_t size) = 0;
+  // Bytes in the session so far, including what this writer appended.
+  virtual uint64_t size() const = 0;
+};
+using UploadWriterPtr = std::unique_ptr<UploadWriter>;
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  virtual Result<std::optional<uint64_t>> stat(const Digest& digest) = 0;
+  virtual Result<BlobReader> open(const Digest& digest) = 0;
+  virtual Result<void> remove(const Digest& digest) = 0;
+
+  // `id` must satisfy isUuid(); drivers refuse anything else.
+  virtual Result<void> createUpload(std::string_view id) = 0;
+  virtual Result<uint64_t> uploadSize(std::string_view id) = 0;
+  virtual Result<UploadWriterPtr> appendUpload(std::string_view id) = 0;
+  // Verifies the content against `expected`, then makes it the blob, atomically.
+  virtual Result<BlobInfo> commitUpload(std::string_view id, const Digest& expected) = 0;
+  virtual Result<void> cancelUpload(std::string_view id) = 0;
+};
+using BlobStorePtr = std::unique_ptr<BlobStore>;
+
+}  // namespace berth::storage

@@ -1,0 +1,283 @@
+#include "storage/fs/fs_blob_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/random.hpp"
+
+namespace berth::storage {
+namespace fs = std::filesystem;
+namespace {
+
+Error ioError(std::string_view what, const fs::path& path, int err = errno) {
+  log::error("storage i/o failed",
+             {{"op", what}, {"path", path.string()}, {"error", std::strerror(err)}});
+  return makeError(ApiCode::Unknown, "storage error");
+}
+
+Error uploadUnknown() { return makeError(ApiCode::BlobUploadUnknown); }
+
+Result<void> fsyncPath(const fs::path& path, int flags) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd) return ioError("open for fsync", path);
+  if (::fsync(fd.get()) != 0) return ioError("fsync", path);
+  return {};
+}
+
+Result<void> writeAll(int fd, const char* data, size_t size, const fs::path& path) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ioError("write", path);
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+class FsUploadWriter final : public UploadWriter {
+ public:
+  FsUploadWriter(FsBlobStore& store, std::string id, fs::path path, UniqueFd fd, uint64_t size,
+                 std::shared_ptr<FsBlobStore::HashState> state)
+      : store_(store),
+        id_(std::move(id)),
+        path_(std::move(path)),
+        fd_(std::move(fd)),
+        size_(size),
+        state_(std::move(state)) {}
+  ~FsUploadWriter() override { store_.release(id_); }
+
+  Result<void> write(const char* data, size_t size) override {
+    // Hash only while the running hash covers every byte before this one.
+    if (state_->hashed == size_) {
+      state_->hasher.update(data, size);
+      state_->hashed += size;
+    }
+    auto written = writeAll(fd_.get(), data, size, path_);
+    if (!written) {
+      // The file may hold part of this chunk: the running hash no longer describes it.
+      state_->hashed = UINT64_MAX;
+      return written;
+    }
+    size_ += size;
+    return {};
+  }
+  uint64_t size() const override { return size_; }
+
+ private:
+  FsBlobStore& store_;
+  std::string id_;
+  fs::path path_;
+  UniqueFd fd_;
+  uint64_t size_;
+  std::shared_ptr<FsBlobStore::HashState> state_;
+};
+
+Result<BlobStorePtr> FsBlobStore::open(const fs::path& root) {
+  std::error_code ec;
+  fs::create_directories(root / "blobs", ec);
+  if (!ec) fs::create_directories(root / "uploads", ec);
+  if (ec) return ioError("create directories", root, ec.value());
+  return BlobStorePtr(new FsBlobStore(root));
+}
+
+fs::path FsBlobStore::blobPath(const Digest& digest) const {
+  const auto hex = digest.hex();
+  return root_ / "blobs" / std::string(digest.algorithm()) / std::string(hex.substr(0, 2)) /
+         std::string(hex);
+}
+
+Result<fs::path> FsBlobStore::uploadPath(std::string_view id) const {
+  // The id comes from a request path: only our own uuid shape may become a file name.
+  if (!isUuid(id)) return uploadUnknown();
+  return root_ / "uploads" / std::string(id);
+}
+
+Result<std::optional<uint64_t>> FsBlobStore::stat(const Digest& digest) {
+  const auto path = blobPath(digest);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::optional<uint64_t>{};
+    return ioError("stat", path);
+  }
+  return std::optional<uint64_t>(static_cast<uint64_t>(st.st_size));
+}
+
+Result<BlobReader> FsBlobStore::open(const Digest& digest) {
+  const auto path = blobPath(digest);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return makeError(ApiCode::BlobUnknown);
+    return ioError("open", path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ioError("fstat", path);
+  return BlobReader{std::move(fd), static_cast<uint64_t>(st.st_size)};
+}
+
+Result<void> FsBlobStore::remove(const Digest& digest) {
+  const auto path = blobPath(digest);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ioError("unlink", path);
+  return {};
+}
+
+Result<void> FsBlobStore::createUpload(std::string_view id) {
+  auto path = uploadPath(id);
+  if (!path) return path.takeError();
+  UniqueFd fd(::open(path->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd) return ioError("create upload", *path);
+  std::lock_guard lock(mutex_);
+  hashes_[std::string(id)] = std::make_shared<HashState>();
+  return {};
+}
+
+Result<uint64_t> FsBlobStore::uploadSize(std::string_view id) {
+  auto path = uploadPath(id);
+  if (!path) return path.takeError();
+  struct stat st {};
+  if (::stat(path->c_str(), &st) != 0) {
+    if (errno == ENOENT) return uploadUnknown();
+    return ioError("stat upload", *path);
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+std::shared_ptr<FsBlobStore::HashState> FsBlobStore::claim(std::string_view id, bool& busy) {
+  std::lock_guard lock(mutex_);
+  auto& state = hashes_[std::string(id)];
+  if (!state) state = std::make_shared<HashState>();
+  busy = state->busy;
+  if (!busy) state->busy = true;
+  return state;
+}
+
+void FsBlobStore::release(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto it = hashes_.find(std::string(id));
+  if (it != hashes_.end()) it->second->busy = false;
+}
+
+Result<UploadWriterPtr> FsBlobStore::appendUpload(std::string_view id) {
+  auto path = uploadPath(id);
+  if (!path) return path.takeError();
+  UniqueFd fd(::open(path->c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return uploadUnknown();
+    return ioError("open upload", *path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ioError("fstat upload", *path);
+  bool busy = false;
+  auto state = claim(id, busy);
+  if (busy) {
+    return makeError(ApiCode::BlobUploadInvalid, "another request is writing to this upload", 409);
+  }
+  return UploadWriterPtr(new FsUploadWriter(*this, std::string(id), *path, std::move(fd),
+                                            static_cast<uint64_t>(st.st_size), std::move(state)));
+}
+
+Result<BlobInfo> FsBlobStore::commitUpload(std::string_view id, const Digest& expected) {
+  auto path = uploadPath(id);
+  if (!path) return path.takeError();
+  UniqueFd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return uploadUnknown();
+    return ioError("open upload", *path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ioError("fstat upload", *path);
+  const auto size = static_cast<uint64_t>(st.st_size);
+
+  bool busy = false;
+  auto state = claim(id, busy);
+  if (busy) {
+    return makeError(ApiCode::BlobUploadInvalid, "another request is writing to this upload", 409);
+  }
+  std::string actual;
+  const auto algorithm = Hasher::forName(expected.algorithm()).value_or(Hasher::Algorithm::Sha256);
+  if (algorithm == Hasher::Algorithm::Sha256 && state->hashed == size) {
+    actual = state->hasher.finish();
+    state->hasher = Hasher();
+    state->hashed = 0;
+  } else {
+    // No usable running hash (restart, failed write, sha512): read the session back.
+    Hasher hasher(algorithm);
+    std::vector<char> buffer(1 << 20);
+    for (;;) {
+      const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        release(id);
+        return ioError("read upload", *path);
+      }
+      if (n == 0) break;
+      hasher.update(buffer.data(), static_cast<size_t>(n));
+    }
+    actual = hasher.finish();
+    state->hasher = Hasher();
+    state->hashed = 0;
+  }
+  if (actual != expected.str()) {
+    // The running hash was consumed: from here on the session can only be re-hashed.
+    state->hashed = UINT64_MAX;
+    release(id);
+    return makeError(ApiCode::DigestInvalid,
+                     "content digest " + actual + " does not match " + expected.str());
+  }
+
+  const auto target = blobPath(expected);
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) {
+    release(id);
+    return ioError("create blob directory", target.parent_path(), ec.value());
+  }
+  struct stat existing {};
+  if (::stat(target.c_str(), &existing) == 0) {
+    // Content-addressed: the same bytes are already stored.
+    ::unlink(path->c_str());
+  } else {
+    if (::fsync(fd.get()) != 0) {
+      release(id);
+      return ioError("fsync upload", *path);
+    }
+    if (::rename(path->c_str(), target.c_str()) != 0) {
+      release(id);
+      return ioError("rename upload", target);
+    }
+    auto synced = fsyncPath(target.parent_path(), O_RDONLY | O_DIRECTORY);
+    if (!synced) {
+      release(id);
+      return synced.takeError();
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    hashes_.erase(std::string(id));
+  }
+  return BlobInfo{expected.str(), size};
+}
+
+Result<void> FsBlobStore::cancelUpload(std::string_view id) {
+  auto path = uploadPath(id);
+  if (!path) return path.takeError();
+  if (::unlink(path->c_str()) != 0) {
+    if (errno == ENOENT) return uploadUnknown();
+    return ioError("unlink upload", *path);
+  }
+  std::lock_guard lock(mutex_);
+  hashes_.erase(std::string(id));
+  return {};
+}
+
+}  // namespace berth::storage

@@ -1,0 +1,49 @@
+#pragma once
+// The filesystem BlobStore: blobs at <root>/blobs/<alg>/<2 hex>/<hex>, sessions at
+// <root>/uploads/<uuid>. Commit is fsync + rename, so a blob is whole or absent.
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "storage/blob_store.hpp"
+
+namespace berth::storage {
+
+class FsBlobStore final : public BlobStore {
+ public:
+  // Creates the directory layout under `root` when missing.
+  static Result<BlobStorePtr> open(const std::filesystem::path& root);
+
+  Result<std::optional<uint64_t>> stat(const Digest& digest) override;
+  Result<BlobReader> open(const Digest& digest) override;
+  Result<void> remove(const Digest& digest) override;
+
+  Result<void> createUpload(std::string_view id) override;
+  Result<uint64_t> uploadSize(std::string_view id) override;
+  Result<UploadWriterPtr> appendUpload(std::string_view id) override;
+  Result<BlobInfo> commitUpload(std::string_view id, const Digest& expected) override;
+  Result<void> cancelUpload(std::string_view id) override;
+
+  // The running hash of a session, kept while the process lives so that commit need not
+  // re-read the data. After a restart, commit re-hashes the file instead.
+  struct HashState {
+    Hasher hasher;
+    uint64_t hashed = 0;
+    bool busy = false;
+  };
+
+ private:
+  explicit FsBlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+  std::filesystem::path blobPath(const Digest& digest) const;
+  Result<std::filesystem::path> uploadPath(std::string_view id) const;
+  std::shared_ptr<HashState> claim(std::string_view id, bool& busy);
+  void release(std::string_view id);
+
+  std::filesystem::path root_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<HashState>> hashes_;
+  friend class FsUploadWriter;
+};
+
+}  // namespace berth::storage
