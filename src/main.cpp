@@ -48,7 +48,8 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   options.manifestCacheEntries = config.manifestCacheEntries;
   auto app = berth::registry::RegistryApp::open(
       options, std::make_unique<berth::registry::AllowAllAuthorizer>());
-  if (!app) return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
+  if (!app)
+    return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
 
   berth::http::ServerOptions serverOptions;
   serverOptions.host = address->host;

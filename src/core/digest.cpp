@@ -48,9 +48,7 @@ Hasher::~Hasher() = default;
 Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
-void Hasher::update(const void* data, size_t size) {
-  EVP_DigestUpdate(ctx_->md, data, size);
-}
+void Hasher::update(const void* data, size_t size) { EVP_DigestUpdate(ctx_->md, data, size); }
 
 std::string Hasher::finish() {
   unsigned char out[EVP_MAX_MD_SIZE];

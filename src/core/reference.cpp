@@ -31,7 +31,8 @@ bool isValidRepositoryName(std::string_view name) {
   size_t start = 0;
   while (true) {
     const auto slash = name.find('/', start);
-    const auto part = name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
+    const auto part =
+        name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
     if (!isValidComponent(part)) return false;
     if (slash == std::string_view::npos) return true;
     start = slash + 1;

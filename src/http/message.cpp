@@ -57,9 +57,7 @@ std::optional<std::string_view> Request::param(std::string_view name) const {
   return std::nullopt;
 }
 
-Response Response::error(const Error& error) {
-  return json(error.httpStatus(), errorBody(error));
-}
+Response Response::error(const Error& error) { return json(error.httpStatus(), errorBody(error)); }
 
 Response Response::json(int status, std::string body) {
   Response r;

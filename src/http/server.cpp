@@ -71,8 +71,8 @@ class Connection {
   asio::awaitable<Response> readBody(bhttp::request_parser<bhttp::buffer_body>& parser,
                                      BodySink& sink, bool& bodyLeftUnread);
   asio::awaitable<bool> discardBody(bhttp::request_parser<bhttp::buffer_body>& parser);
-  asio::awaitable<bool> write(const Request& req, Response& resp, unsigned version,
-                              bool keepAlive, uint64_t& bytes);
+  asio::awaitable<bool> write(const Request& req, Response& resp, unsigned version, bool keepAlive,
+                              uint64_t& bytes);
   asio::awaitable<bool> sendFile(const FileRange& file);
 
   Server::Impl& server_;
@@ -199,9 +199,9 @@ asio::awaitable<void> Connection::run() {
           ec == bhttp::error::bad_method || ec == bhttp::error::bad_version ||
           ec == bhttp::error::bad_field || ec == bhttp::error::bad_value) {
         Request none;
-        Response bad = Response::error(makeError(
-            ApiCode::Unknown, "malformed request: " + ec.message(),
-            ec == bhttp::error::header_limit ? 431 : 400));
+        Response bad =
+            Response::error(makeError(ApiCode::Unknown, "malformed request: " + ec.message(),
+                                      ec == bhttp::error::header_limit ? 431 : 400));
         uint64_t bytes = 0;
         co_await write(none, bad, 11, false, bytes);
       }
@@ -328,7 +328,8 @@ asio::awaitable<bool> Connection::write(const Request& req, Response& resp, unsi
   if (!req.requestId.empty()) out.set("X-Request-Id", req.requestId);
   out.keep_alive(keepAlive);
   const bool head = req.method == Method::Head;
-  const bool noBody = resp.status == 204 || resp.status == 304 || (resp.status >= 100 && resp.status < 200);
+  const bool noBody =
+      resp.status == 204 || resp.status == 304 || (resp.status >= 100 && resp.status < 200);
   uint64_t length = resp.file ? resp.file->length : resp.contentLength.value_or(resp.body.size());
   if (!noBody) out.content_length(length);
   if (!head && !resp.file && !noBody) out.body() = std::move(resp.body);
@@ -410,8 +411,8 @@ void Server::run(bool handleSignals) {
     });
   }
   const auto endpoint = impl.acceptor.local_endpoint();
-  log::info("listening", {{"address", endpoint.address().to_string() + ":" +
-                                          std::to_string(endpoint.port())}});
+  log::info("listening",
+            {{"address", endpoint.address().to_string() + ":" + std::to_string(endpoint.port())}});
   asio::co_spawn(impl.ioc, impl.acceptLoop(), asio::detached);
 
   unsigned threads = impl.options.threads;

@@ -79,8 +79,7 @@ class MetadataStore {
   virtual Result<std::optional<std::string>> resolveTag(RepositoryId repository,
                                                         std::string_view tag) = 0;
   virtual Result<bool> deleteTag(RepositoryId repository, std::string_view tag) = 0;
-  virtual Result<Page> listTags(RepositoryId repository, std::string_view after,
-                                size_t limit) = 0;
+  virtual Result<Page> listTags(RepositoryId repository, std::string_view after, size_t limit) = 0;
 
   // Manifests whose subject is `subject`, without payloads, ordered by digest.
   virtual Result<std::vector<ManifestRecord>> referrers(RepositoryId repository,

@@ -28,9 +28,8 @@ Result<std::unique_ptr<RegistryApp>> RegistryApp::open(const RegistryOptions& op
   std::error_code ec;
   std::filesystem::create_directories(options.dataDir, ec);
   if (ec) {
-    return makeError(ApiCode::Unknown,
-                     "cannot create data directory " + options.dataDir.string() + ": " +
-                         ec.message());
+    return makeError(ApiCode::Unknown, "cannot create data directory " + options.dataDir.string() +
+                                           ": " + ec.message());
   }
   auto state = std::make_unique<State>(options.manifestCacheEntries);
   auto meta = meta::openSqliteStore(options.dataDir / "berth.db");
@@ -39,8 +38,8 @@ Result<std::unique_ptr<RegistryApp>> RegistryApp::open(const RegistryOptions& op
   auto id = state->meta->ensureRegistry(kDefaultRegistry);
   if (!id) return id.takeError();
   state->defaultRegistry = *id;
-  auto blobs = storage::FsBlobStore::open(options.dataDir / "registries" /
-                                          std::string(kDefaultRegistry));
+  auto blobs =
+      storage::FsBlobStore::open(options.dataDir / "registries" / std::string(kDefaultRegistry));
   if (!blobs) return blobs.takeError();
   state->blobs = std::move(*blobs);
   state->authorizer = std::move(authorizer);
@@ -108,7 +107,8 @@ std::optional<Route> matchRepositoryRoute(std::string_view rest) {
   if (n >= 3 && at(2) == "tags" && at(1) == "list") {
     return Route{Resource::Tags, join(seg, n - 2), {}};
   }
-  if (n >= 3 && at(2) == "blobs") return Route{Resource::Blob, join(seg, n - 2), std::string(at(1))};
+  if (n >= 3 && at(2) == "blobs")
+    return Route{Resource::Blob, join(seg, n - 2), std::string(at(1))};
   if (n >= 3 && at(2) == "manifests") {
     return Route{Resource::Manifest, join(seg, n - 2), std::string(at(1))};
   }

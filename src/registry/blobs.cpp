@@ -92,8 +92,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
   if (kind == RangeKind::Satisfiable) {
     resp.status = 206;
     resp.headers.add("Content-Range", "bytes " + std::to_string(range.first) + "-" +
-                                          std::to_string(range.last) + "/" +
-                                          std::to_string(size));
+                                          std::to_string(range.last) + "/" + std::to_string(size));
   }
   if (req.method == http::Method::Head || length == 0) {
     resp.contentLength = length;

@@ -29,8 +29,7 @@ enum class Action { Pull, Push, Delete, Catalog };
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  virtual bool allowed(const RequestContext& ctx, std::string_view repository,
-                       Action action) = 0;
+  virtual bool allowed(const RequestContext& ctx, std::string_view repository, Action action) = 0;
 };
 
 // Until authentication exists every request is allowed.

@@ -36,8 +36,8 @@ struct Services {
 };
 
 // A request routed to a repository resource. Handlers that stream a body keep a copy in
-// their sink, so a Target owns everything it refers to (Services outlive every request).: `name` is validated, `ref` is the path's last
-// segment (digest, tag, upload id), still unvalidated.
+// their sink, so a Target owns everything it refers to (Services outlive every request).: `name` is
+// validated, `ref` is the path's last segment (digest, tag, upload id), still unvalidated.
 struct Target {
   RequestContext ctx;
   std::string name;

@@ -35,8 +35,8 @@ struct ParsedManifest {
   // The manifest's artifactType, or for an image manifest without one its config media type,
   // as the referrers API reports it.
   std::string artifactType;
-  std::string subject;      // digest, empty when none
-  std::string annotations;  // serialized JSON object, empty when none
+  std::string subject;                // digest, empty when none
+  std::string annotations;            // serialized JSON object, empty when none
   std::vector<Descriptor> blobs;      // config and layers
   std::vector<Descriptor> manifests;  // index children
 };

@@ -20,9 +20,7 @@ http::Dispatch handleReferrers(Services& s, http::Request& req, Target& t) {
     if (!referrers) return http::Dispatch::reply(errorResponse(referrers.error()));
     for (const auto& m : *referrers) {
       if (filter && m.artifactType != *filter) continue;
-      boost::json::object d{{"mediaType", m.mediaType},
-                            {"digest", m.digest},
-                            {"size", m.size}};
+      boost::json::object d{{"mediaType", m.mediaType}, {"digest", m.digest}, {"size", m.size}};
       if (!m.artifactType.empty()) d["artifactType"] = m.artifactType;
       if (!m.annotations.empty()) {
         boost::system::error_code ec;
@@ -32,9 +30,8 @@ http::Dispatch handleReferrers(Services& s, http::Request& req, Target& t) {
       manifests.emplace_back(std::move(d));
     }
   }
-  boost::json::object index{{"schemaVersion", 2},
-                            {"mediaType", media::kOciIndex},
-                            {"manifests", std::move(manifests)}};
+  boost::json::object index{
+      {"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", std::move(manifests)}};
   http::Response resp;
   resp.headers.add("Content-Type", std::string(media::kOciIndex));
   if (filter) resp.headers.add("OCI-Filters-Applied", "artifactType");

@@ -17,12 +17,9 @@ using http::Response;
 Dispatch reply(Response r) { return Dispatch::reply(std::move(r)); }
 Dispatch replyError(const Error& e) { return reply(errorResponse(e)); }
 
-std::string rangeHeader(uint64_t size) {
-  return "0-" + std::to_string(size == 0 ? 0 : size - 1);
-}
+std::string rangeHeader(uint64_t size) { return "0-" + std::to_string(size == 0 ? 0 : size - 1); }
 
-Response sessionResponse(int status, std::string_view name, std::string_view uuid,
-                         uint64_t size) {
+Response sessionResponse(int status, std::string_view name, std::string_view uuid, uint64_t size) {
   auto resp = Response::empty(status);
   resp.headers.add("Location", uploadLocation(name, uuid));
   resp.headers.add("Range", rangeHeader(size));

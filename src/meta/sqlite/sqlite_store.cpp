@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <mutex>
-#include <vector>
 #include <unordered_map>
+#include <vector>
 
 #include "core/log.hpp"
 
@@ -20,8 +20,7 @@ class SqliteStore final : public MetadataStore {
   Result<std::optional<RepositoryId>> findRepository(RegistryId registry,
                                                      std::string_view name) override;
   Result<RepositoryId> ensureRepository(RegistryId registry, std::string_view name) override;
-  Result<Page> listRepositories(RegistryId registry, std::string_view after,
-                                size_t limit) override;
+  Result<Page> listRepositories(RegistryId registry, std::string_view after, size_t limit) override;
   Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
                         uint64_t size) override;
   Result<std::optional<uint64_t>> linkedBlob(RepositoryId repository,
@@ -68,7 +67,6 @@ class SqliteStore final : public MetadataStore {
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;
 };
-
 
 namespace {
 
@@ -257,9 +255,9 @@ class Transaction {
 Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
     const std::filesystem::path& file) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> db(raw, &sqlite3_close_v2);
   if (rc != SQLITE_OK) {
     log::error("cannot open database",
@@ -294,7 +292,8 @@ Result<SqliteStore::Lease> SqliteStore::lease() {
   auto db = openDb(file_);
   if (!db) return db.takeError();
   auto c = std::make_unique<Connection>(db->release());
-  auto pragmas = c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  auto pragmas =
+      c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
   if (!pragmas) return pragmas.takeError();
   return Lease(*this, std::move(c));
 }
@@ -447,8 +446,7 @@ Result<bool> SqliteStore::unlinkBlob(RepositoryId repository, std::string_view d
 }
 
 Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId repository,
-                                      const ManifestRecord& m,
-                                      const std::vector<ManifestRef>& refs,
+                                      const ManifestRecord& m, const std::vector<ManifestRef>& refs,
                                       std::optional<std::string_view> tag) {
   auto c = lease();
   if (!c) return c.takeError();
@@ -575,8 +573,7 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
   return sqlite3_changes((*c)->db()) > 0;
 }
 
-Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view after,
-                                   size_t limit) {
+Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view after, size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(

@@ -1,0 +1,133 @@
+// The BlobStore contract, typed over every driver. A new driver adds one Factory below.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/random.hpp"
+#include "storage/fs/fs_blob_store.hpp"
+
+namespace berth::storage {
+namespace {
+
+struct FsFactory {
+  std::filesystem::path root =
+      std::filesystem::temp_directory_path() / ("berth-blobs-" + newUuid());
+  BlobStorePtr make() { return *FsBlobStore::open(root); }
+  ~FsFactory() { std::filesystem::remove_all(root); }
+};
+
+template <class Factory>
+class BlobStoreConformance : public ::testing::Test {
+ protected:
+  Factory factory;
+  BlobStorePtr store = factory.make();
+
+  Digest digestOf(std::string_view data) { return *Digest::parse(sha256Digest(data)); }
+
+  std::string readAll(const Digest& d) {
+    auto reader = store->open(d);
+    EXPECT_TRUE(reader);
+    std::string out(reader->size, '\0');
+    EXPECT_EQ(::pread(reader->fd.get(), out.data(), out.size(), 0),
+              static_cast<ssize_t>(out.size()));
+    return out;
+  }
+
+  void append(const std::string& id, std::string_view data) {
+    auto w = store->appendUpload(id);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write(data.data(), data.size()));
+  }
+};
+
+using Drivers = ::testing::Types<FsFactory>;
+TYPED_TEST_SUITE(BlobStoreConformance, Drivers);
+
+TYPED_TEST(BlobStoreConformance, ChunkedUploadCommitsUnderItsDigest) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  this->append(id, "hello ");
+  this->append(id, "world");
+  EXPECT_EQ(*this->store->uploadSize(id), 11u);
+  const auto d = this->digestOf("hello world");
+  auto info = this->store->commitUpload(id, d);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size, 11u);
+  EXPECT_EQ(this->readAll(d), "hello world");
+  EXPECT_EQ(**this->store->stat(d), 11u);
+  // The session is gone once committed.
+  EXPECT_EQ(this->store->uploadSize(id).error().code, ApiCode::BlobUploadUnknown);
+}
+
+TYPED_TEST(BlobStoreConformance, WrongDigestIsRefusedAndNothingIsStored) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  this->append(id, "abc");
+  const auto wrong = this->digestOf("abd");
+  auto info = this->store->commitUpload(id, wrong);
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code, ApiCode::DigestInvalid);
+  EXPECT_FALSE(*this->store->stat(wrong));
+  // The session still holds its bytes and commits under the right digest, re-hashing them.
+  auto right = this->store->commitUpload(id, this->digestOf("abc"));
+  ASSERT_TRUE(right);
+  EXPECT_EQ(this->readAll(this->digestOf("abc")), "abc");
+}
+
+TYPED_TEST(BlobStoreConformance, Sha512DigestsAreVerified) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  this->append(id, "abc");
+  Hasher h(Hasher::Algorithm::Sha512);
+  h.update("abc");
+  auto d = *Digest::parse(h.finish());
+  ASSERT_TRUE(this->store->commitUpload(id, d));
+  EXPECT_EQ(this->readAll(d), "abc");
+}
+
+TYPED_TEST(BlobStoreConformance, OneWriterPerSession) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  auto first = this->store->appendUpload(id);
+  ASSERT_TRUE(first);
+  auto second = this->store->appendUpload(id);
+  ASSERT_FALSE(second);
+  first->reset();
+  EXPECT_TRUE(this->store->appendUpload(id));
+}
+
+TYPED_TEST(BlobStoreConformance, SameContentTwiceIsStoredOnce) {
+  const auto d = this->digestOf("same");
+  for (int i = 0; i < 2; ++i) {
+    const auto id = newUuid();
+    ASSERT_TRUE(this->store->createUpload(id));
+    this->append(id, "same");
+    ASSERT_TRUE(this->store->commitUpload(id, d));
+  }
+  EXPECT_EQ(this->readAll(d), "same");
+}
+
+TYPED_TEST(BlobStoreConformance, CancelRemovesTheSession) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  ASSERT_TRUE(this->store->cancelUpload(id));
+  EXPECT_EQ(this->store->appendUpload(id).error().code, ApiCode::BlobUploadUnknown);
+  EXPECT_EQ(this->store->cancelUpload(id).error().code, ApiCode::BlobUploadUnknown);
+}
+
+TYPED_TEST(BlobStoreConformance, SessionIdsThatAreNotUuidsNeverTouchTheDisk) {
+  for (const char* bad : {"../../etc/passwd", "", "x", "/tmp/a"}) {
+    EXPECT_EQ(this->store->createUpload(bad).error().code, ApiCode::BlobUploadUnknown) << bad;
+    EXPECT_EQ(this->store->appendUpload(bad).error().code, ApiCode::BlobUploadUnknown) << bad;
+  }
+}
+
+TYPED_TEST(BlobStoreConformance, MissingBlobsAreUnknown) {
+  const auto d = this->digestOf("never stored");
+  EXPECT_FALSE(*this->store->stat(d));
+  EXPECT_EQ(this->store->open(d).error().code, ApiCode::BlobUnknown);
+  EXPECT_TRUE(this->store->remove(d));
+}
+
+}  // namespace
+}  // namespace berth::storage

@@ -1,0 +1,153 @@
+// The MetadataStore contract, typed over every driver. A new driver adds one Factory below.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/random.hpp"
+#include "meta/sqlite/sqlite_store.hpp"
+
+namespace berth::meta {
+namespace {
+
+struct SqliteFactory {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("berth-meta-" + newUuid());
+  MetadataStorePtr make() {
+    std::filesystem::create_directories(dir);
+    return *openSqliteStore(dir / "berth.db");
+  }
+  ~SqliteFactory() { std::filesystem::remove_all(dir); }
+};
+
+const std::string kD1 = "sha256:" + std::string(64, '1');
+const std::string kD2 = "sha256:" + std::string(64, '2');
+const std::string kD3 = "sha256:" + std::string(64, '3');
+
+template <class Factory>
+class MetadataStoreConformance : public ::testing::Test {
+ protected:
+  Factory factory;
+  MetadataStorePtr store = factory.make();
+  RegistryId registry = *store->ensureRegistry("default");
+  RepositoryId repo = *store->ensureRepository(registry, "team/app");
+
+  ManifestRecord manifest(const std::string& digest, std::string subject = {}) {
+    ManifestRecord m;
+    m.digest = digest;
+    m.mediaType = "application/vnd.oci.image.manifest.v1+json";
+    m.payload = "{\"x\":\"" + digest + "\"}";
+    m.size = m.payload.size();
+    m.subject = std::move(subject);
+    m.artifactType = "application/vnd.example";
+    return m;
+  }
+};
+
+using Drivers = ::testing::Types<SqliteFactory>;
+TYPED_TEST_SUITE(MetadataStoreConformance, Drivers);
+
+TYPED_TEST(MetadataStoreConformance, RegistriesAndRepositoriesAreIdempotent) {
+  EXPECT_EQ(*this->store->ensureRegistry("default"), this->registry);
+  EXPECT_EQ(*this->store->ensureRepository(this->registry, "team/app"), this->repo);
+  EXPECT_EQ(**this->store->findRepository(this->registry, "team/app"), this->repo);
+  EXPECT_FALSE(*this->store->findRepository(this->registry, "other"));
+  // Another registry does not see this one's repositories.
+  auto other = *this->store->ensureRegistry("second");
+  EXPECT_NE(other, this->registry);
+  EXPECT_FALSE(*this->store->findRepository(other, "team/app"));
+}
+
+TYPED_TEST(MetadataStoreConformance, BlobLinksArePerRepository) {
+  ASSERT_TRUE(this->store->linkBlob(this->registry, this->repo, kD1, 42));
+  EXPECT_EQ(**this->store->linkedBlob(this->repo, kD1), 42u);
+  auto other = *this->store->ensureRepository(this->registry, "other");
+  EXPECT_FALSE(*this->store->linkedBlob(other, kD1));
+  EXPECT_TRUE(*this->store->unlinkBlob(this->repo, kD1));
+  EXPECT_FALSE(*this->store->unlinkBlob(this->repo, kD1));
+  EXPECT_FALSE(*this->store->linkedBlob(this->repo, kD1));
+}
+
+TYPED_TEST(MetadataStoreConformance, ManifestsTagsAndDeletion) {
+  auto m = this->manifest(kD1);
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, m, {{kD2, false}}, "v1"));
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, m, {}, "v2"));
+  auto got = *this->store->getManifest(this->repo, kD1);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->payload, m.payload);
+  EXPECT_EQ(got->mediaType, m.mediaType);
+  EXPECT_EQ(**this->store->resolveTag(this->repo, "v1"), kD1);
+  EXPECT_TRUE(*this->store->hasManifest(this->repo, kD1));
+
+  // Deleting a tag keeps the manifest.
+  EXPECT_TRUE(*this->store->deleteTag(this->repo, "v1"));
+  EXPECT_FALSE(*this->store->resolveTag(this->repo, "v1"));
+  EXPECT_TRUE(*this->store->hasManifest(this->repo, kD1));
+  // Deleting the manifest takes its remaining tags along.
+  EXPECT_TRUE(*this->store->deleteManifest(this->repo, kD1));
+  EXPECT_FALSE(*this->store->resolveTag(this->repo, "v2"));
+  EXPECT_FALSE(*this->store->getManifest(this->repo, kD1));
+  EXPECT_FALSE(*this->store->deleteManifest(this->repo, kD1));
+}
+
+TYPED_TEST(MetadataStoreConformance, RetaggingMovesTheTag) {
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, "t"));
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD2), {}, "t"));
+  EXPECT_EQ(**this->store->resolveTag(this->repo, "t"), kD2);
+}
+
+TYPED_TEST(MetadataStoreConformance, ListingPagesInByteOrder) {
+  for (const char* tag : {"d", "b", "a", "c", "B"}) {
+    ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, tag));
+  }
+  auto first = *this->store->listTags(this->repo, "", 2);
+  EXPECT_EQ(first.items, (std::vector<std::string>{"B", "a"}));
+  EXPECT_TRUE(first.more);
+  auto rest = *this->store->listTags(this->repo, "a", 10);
+  EXPECT_EQ(rest.items, (std::vector<std::string>{"b", "c", "d"}));
+  EXPECT_FALSE(rest.more);
+  auto exact = *this->store->listTags(this->repo, "b", 2);
+  EXPECT_EQ(exact.items.size(), 2u);
+  EXPECT_FALSE(exact.more);
+
+  ASSERT_TRUE(this->store->ensureRepository(this->registry, "alpha"));
+  auto repos = *this->store->listRepositories(this->registry, "", 1);
+  EXPECT_EQ(repos.items, (std::vector<std::string>{"alpha"}));
+  EXPECT_TRUE(repos.more);
+}
+
+TYPED_TEST(MetadataStoreConformance, ReferrersBySubject) {
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, {}));
+  ASSERT_TRUE(
+      this->store->putManifest(this->registry, this->repo, this->manifest(kD3, kD1), {}, {}));
+  ASSERT_TRUE(
+      this->store->putManifest(this->registry, this->repo, this->manifest(kD2, kD1), {}, {}));
+  auto refs = *this->store->referrers(this->repo, kD1);
+  ASSERT_EQ(refs.size(), 2u);
+  EXPECT_EQ(refs[0].digest, kD2);
+  EXPECT_EQ(refs[1].digest, kD3);
+  EXPECT_EQ(refs[0].artifactType, "application/vnd.example");
+  EXPECT_TRUE(this->store->referrers(this->repo, kD2)->empty());
+  EXPECT_TRUE(this->store->referrers(this->repo, "")->empty());
+}
+
+TYPED_TEST(MetadataStoreConformance, UploadSessions) {
+  UploadRecord u{newUuid(), this->registry, "team/app", 0};
+  ASSERT_TRUE(this->store->createUpload(u));
+  auto got = *this->store->getUpload(u.uuid);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->repository, "team/app");
+  EXPECT_EQ(got->registry, this->registry);
+  ASSERT_TRUE(this->store->deleteUpload(u.uuid));
+  EXPECT_FALSE(*this->store->getUpload(u.uuid));
+}
+
+TYPED_TEST(MetadataStoreConformance, DataSurvivesReopening) {
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v"));
+  this->store.reset();
+  this->store = this->factory.make();
+  auto repo = *this->store->findRepository(this->registry, "team/app");
+  ASSERT_TRUE(repo);
+  EXPECT_EQ(**this->store->resolveTag(*repo, "v"), kD1);
+}
+
+}  // namespace
+}  // namespace berth::meta
