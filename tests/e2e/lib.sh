@@ -1,0 +1,264 @@
+# shellcheck shell=bash
+# Shared helpers for berth end-to-end tests. Source it, then call
+# e2e_start "$@" (start registry + client config) before anything else.
+#
+# Environment:
+#   E2E_REGISTRY=host:port  test an already running registry (nothing started)
+#   BERTH_BIN=/path/berth   server binary (or pass it as the script's first argument)
+#   E2E_KEEP=1              keep the temp dir (printed at the end)
+set -euo pipefail
+shopt -s inherit_errexit
+
+TEST_NAME=$(basename "$0" .sh)
+TMP=""          # per-test temp dir
+REG=""          # host:port of the registry under test
+SERVER_PID=""   # set when we started the server ourselves
+HTTP_STATUS=""  # set by http()
+CMD_TIMEOUT=120 # seconds for any one skopeo/podman/docker command (exit 124 when hit)
+
+log() { echo "--- [$TEST_NAME] $*" >&2; }
+fail() { echo "FAIL [$TEST_NAME]: $*" >&2; exit 1; }
+# assert_eq ACTUAL EXPECTED MSG
+assert_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Stop the server (SIGTERM, must exit 0 within 10s), show its log on failure,
+# remove the temp dir. Runs on every exit.
+_e2e_cleanup() {
+  local rc=$? status i
+  set +e
+  if [[ -n "$SERVER_PID" ]]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "FAIL [$TEST_NAME]: server still running 10s after SIGTERM; killing it" >&2
+      kill -KILL -- "-$SERVER_PID"
+      rc=1
+    fi
+    wait "$SERVER_PID"
+    status=$?
+    if ((status != 0)); then
+      echo "FAIL [$TEST_NAME]: server exited with status $status after SIGTERM (want 0)" >&2
+      ((rc != 0)) || rc=1
+    fi
+  fi
+  if ((rc != 0)) && [[ -s "$TMP/server.log" ]]; then
+    echo "--- [$TEST_NAME] last lines of server stderr:" >&2
+    tail -n 40 "$TMP/server.log" >&2
+  fi
+  if [[ -n "$TMP" ]]; then
+    if [[ "${E2E_KEEP:-}" == 1 ]]; then echo "--- kept $TMP" >&2; else rm -rf "$TMP"; fi
+  fi
+  if ((rc == 0)); then echo "PASS [$TEST_NAME]"; else echo "FAILED [$TEST_NAME] (exit $rc)" >&2; fi
+  exit "$rc"
+}
+
+# ERR trap: name the failed command and where it was called from.
+_e2e_err() {
+  local rc=$? i where
+  where="$(basename "${BASH_SOURCE[1]}"):$1"
+  for ((i = 1; i < ${#FUNCNAME[@]} - 1; i++)); do
+    where+=" <- $(basename "${BASH_SOURCE[i + 1]}"):${BASH_LINENO[i]}"
+  done
+  echo "FAIL [$TEST_NAME]: status $rc from: $2  (at $where)" >&2
+}
+
+# e2e_start [BERTH_BIN]: temp dir, registry, isolated client configuration.
+e2e_start() {
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/e2e-$TEST_NAME.XXXXXX")
+  trap _e2e_cleanup EXIT
+  set -o errtrace
+  trap '_e2e_err "$LINENO" "$BASH_COMMAND"' ERR
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  _start_registry "${1:-${BERTH_BIN:-}}"
+  _setup_clients
+  log "registry under test: $REG (temp dir $TMP)"
+}
+
+_start_registry() {
+  local bin=$1 port status deadline=$((SECONDS + 10))
+  if [[ -n "${E2E_REGISTRY:-}" ]]; then
+    REG=$E2E_REGISTRY
+    curl -fsS --max-time 10 -o /dev/null "http://$REG/v2/" || fail "E2E_REGISTRY=$REG: GET /v2/ failed"
+    return
+  fi
+  [[ -n "$bin" ]] || fail "usage: $0 /path/to/berth  (or set BERTH_BIN, or E2E_REGISTRY=host:port)"
+  [[ -x "$bin" ]] || fail "server binary '$bin' is not executable"
+  port=$(free_port)
+  REG=127.0.0.1:$port
+  mkdir -p "$TMP/data"
+  # own process group (setsid execs, same pid), so a hung server can be killed with its children
+  setsid "$bin" serve --listen "$REG" --data "$TMP/data" >"$TMP/server.out" 2>"$TMP/server.log" &
+  SERVER_PID=$!
+  while ((SECONDS < deadline)); do
+    curl -fsS --max-time 2 -o /dev/null "http://$REG/v2/" 2>/dev/null && return 0
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      status=0
+      wait "$SERVER_PID" || status=$?
+      SERVER_PID=""
+      fail "server exited with status $status before answering GET /v2/"
+    fi
+    sleep 0.1
+  done
+  fail "server did not answer GET http://$REG/v2/ within 10s"
+}
+
+# Client configuration lives in the temp dir; nothing global is modified
+# (except skopeo's blob-info cache, which it always keeps in /var/lib/containers/cache as root).
+_setup_clients() {
+  CONTAINERS_DIR=$TMP/c  # short: podman wants a runroot under 50 chars
+  mkdir -p "$CONTAINERS_DIR/tmp" "$CONTAINERS_DIR/registries.d" "$TMP/docker"
+  POLICY=$CONTAINERS_DIR/policy.json
+  echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$POLICY"
+  cat >"$CONTAINERS_DIR/registries.conf" <<EOF
+unqualified-search-registries = []
+[[registry]]
+location = "$REG"
+insecure = true
+EOF
+  cat >"$CONTAINERS_DIR/containers.conf" <<EOF
+[engine]
+events_logger = "none"
+cgroup_manager = "cgroupfs"
+image_copy_tmp_dir = "$CONTAINERS_DIR/tmp"
+[network]
+# cni keeps its state in network_config_dir; rootful netavark would use /run/containers
+network_backend = "cni"
+network_config_dir = "$CONTAINERS_DIR/networks"
+EOF
+  echo '{}' >"$CONTAINERS_DIR/auth.json"
+  echo '{}' >"$TMP/docker/config.json"
+  export CONTAINERS_REGISTRIES_CONF=$CONTAINERS_DIR/registries.conf
+  export CONTAINERS_CONF=$CONTAINERS_DIR/containers.conf
+  export REGISTRY_AUTH_FILE=$CONTAINERS_DIR/auth.json
+  export DOCKER_CONFIG=$TMP/docker
+}
+
+# skopeo with the test's policy; TLS verification is disabled per command by callers.
+# (Every skopeo/podman/docker invocation first tries TLS on the plain-HTTP port, then falls back.)
+skopeo_cmd() {
+  timeout --foreground "$CMD_TIMEOUT" skopeo --policy "$POLICY" --registries.d "$CONTAINERS_DIR/registries.d" "$@"
+}
+
+# podman on a private vfs store inside the temp dir.
+podman_cmd() {
+  TMPDIR=$CONTAINERS_DIR/tmp timeout --foreground "$CMD_TIMEOUT" podman \
+    --root "$CONTAINERS_DIR/root" --runroot "$CONTAINERS_DIR/run" --storage-driver vfs \
+    --tmpdir "$CONTAINERS_DIR/tmp" --events-backend none --cgroup-manager cgroupfs "$@"
+}
+podman_pull() { podman_cmd pull --quiet --tls-verify=false --signature-policy "$POLICY" "$@"; }
+podman_push() { podman_cmd push --quiet --tls-verify=false --signature-policy "$POLICY" "$@"; }
+# docker CLI without a daemon: only `docker manifest inspect` is usable.
+docker_manifest_inspect() { timeout --foreground "$CMD_TIMEOUT" docker manifest inspect --insecure --verbose "$@"; }
+
+# --- OCI layouts --------------------------------------------------------------
+
+# make_image LAYOUT TAG NLAYERS [ARCH] [OS]: image with NLAYERS layers of
+# distinct random content (4 KiB - 1 MiB each) tagged TAG in the OCI layout.
+make_image() {
+  local layout=$1 tag=$2 n=$3 arch=${4:-amd64} os=${5:-linux} i size f
+  [[ -f "$layout/oci-layout" ]] || umoci init --layout "$layout"
+  umoci new --image "$layout:$tag"
+  for ((i = 1; i <= n; i++)); do
+    size=$(shuf -i 4096-1048576 -n 1)
+    f=$TMP/layer-content.bin
+    head -c "$size" /dev/urandom >"$f"
+    umoci insert --rootless --image "$layout:$tag" "$f" "/data/$tag-layer$i.bin"
+  done
+  rm -f "$f"
+  umoci config --image "$layout:$tag" --architecture "$arch" --os "$os" \
+    --config.cmd /bin/true --author berth-e2e
+  umoci gc --layout "$layout"
+}
+
+# layout_digest LAYOUT TAG: manifest (or index) digest the layout's index.json gives TAG.
+layout_digest() {
+  jq -er --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+    "$1/index.json"
+}
+
+# layout_blob LAYOUT DIGEST: path of a blob in the layout.
+layout_blob() { echo "$1/blobs/${2%%:*}/${2#*:}"; }
+
+# layout_manifest LAYOUT TAG: path of the manifest blob TAG points at.
+layout_manifest() { layout_blob "$1" "$(layout_digest "$1" "$2")"; }
+
+# manifest_blobs MANIFEST_FILE: config and layer digests, one a line.
+manifest_blobs() { jq -r '.config.digest, .layers[].digest' "$1"; }
+
+# assert_same_image LAYOUT_A TAG_A LAYOUT_B TAG_B: same manifest digest, same
+# config/layer digests, and every blob in B has the content its digest names.
+assert_same_image() {
+  local da db b
+  da=$(layout_digest "$1" "$2")
+  db=$(layout_digest "$3" "$4")
+  assert_eq "$db" "$da" "manifest digest of $4 copied back"
+  assert_eq "$(manifest_blobs "$(layout_manifest "$3" "$4")")" \
+    "$(manifest_blobs "$(layout_manifest "$1" "$2")")" "config/layer digests of $4"
+  for b in $(manifest_blobs "$(layout_manifest "$3" "$4")"); do
+    assert_eq "$(file_digest "$(layout_blob "$3" "$b")")" "$b" "content of blob $b in $3"
+  done
+}
+
+# layout_config LAYOUT TAG: path of the config blob of TAG's manifest.
+layout_config() { layout_blob "$1" "$(jq -r .config.digest "$(layout_manifest "$1" "$2")")"; }
+
+# sha256 of stdin as "sha256:<hex>".
+sha256() { echo "sha256:$(sha256sum | cut -d' ' -f1)"; }
+file_digest() { sha256 <"$1"; }
+
+# remote_digest REPO[:TAG|@DIGEST]: digest of the manifest bytes skopeo reads back.
+remote_digest() {
+  skopeo_cmd inspect --raw --tls-verify=false "docker://$REG/$1" | sha256
+}
+
+# --- raw HTTP -----------------------------------------------------------------
+
+# url PATH_OR_URL: absolute URL (Location headers may be relative).
+url() { if [[ "$1" == http* ]]; then echo "$1"; else echo "http://$REG$1"; fi; }
+
+# http METHOD PATH [curl args...]: sets HTTP_STATUS; headers in $TMP/http.headers, body in $TMP/http.body.
+http() {
+  local method=$1 target
+  target=$(url "$2")
+  shift 2
+  local how=(-X "$method")
+  [[ "$method" == HEAD ]] && how=(--head)
+  HTTP_STATUS=$(curl -sS --max-time 60 "${how[@]}" -D "$TMP/http.headers" -o "$TMP/http.body" \
+    -w '%{http_code}' "$@" "$target") || fail "curl $method $target failed"
+}
+# header NAME: value of a header of the last http() response ("" if absent).
+header() {
+  grep -i "^$1:" "$TMP/http.headers" | tail -n 1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//' || true
+}
+body() { cat "$TMP/http.body"; }
+# expect_status CODE WHAT: check the last http() status, show the body otherwise.
+expect_status() {
+  [[ "$HTTP_STATUS" == "$1" ]] || fail "$2: HTTP $HTTP_STATUS (want $1): $(head -c 500 "$TMP/http.body")"
+}
+
+# upload_blob REPO FILE: monolithic upload (POST, then PUT ?digest= with the body).
+upload_blob() {
+  local repo=$1 file=$2 digest loc
+  digest=$(file_digest "$file")
+  http POST "/v2/$repo/blobs/uploads/"
+  expect_status 202 "POST upload for $repo"
+  loc=$(header Location)
+  [[ -n "$loc" ]] || fail "POST upload for $repo: no Location header"
+  if [[ "$loc" == *\?* ]]; then loc="$loc&digest=$digest"; else loc="$loc?digest=$digest"; fi
+  http PUT "$loc" -H 'Content-Type: application/octet-stream' --data-binary "@$file"
+  expect_status 201 "PUT upload of $digest to $repo"
+  assert_eq "$(header Docker-Content-Digest)" "$digest" "Docker-Content-Digest of uploaded blob"
+}
+
+# put_manifest REPO REF FILE MEDIATYPE: PUT a manifest; caller checks HTTP_STATUS and headers.
+put_manifest() {
+  http PUT "/v2/$1/manifests/$2" -H "Content-Type: $4" --data-binary "@$3"
+}
