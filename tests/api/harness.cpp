@@ -1,0 +1,887 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace berth_test {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+std::string trim(std::string_view s) {
+  std::size_t b = 0;
+  std::size_t e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::mt19937_64& rng() {
+  static thread_local std::mt19937_64 gen([] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), static_cast<unsigned>(::getpid())};
+    return std::mt19937_64(seq);
+  }());
+  return gen;
+}
+
+void curlGlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    curl_global_init(CURL_GLOBAL_ALL);
+    std::atexit([] { curl_global_cleanup(); });
+  });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Response
+// ---------------------------------------------------------------------------
+std::optional<std::string> Response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return v;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Response::headerAll(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) out.push_back(v);
+  }
+  return out;
+}
+
+std::string Response::headerOr(std::string_view name, std::string_view fallback) const {
+  auto v = header(name);
+  return v ? *v : std::string(fallback);
+}
+
+std::string Response::describe() const {
+  std::ostringstream os;
+  os << method << " " << url << " -> ";
+  if (!transportError.empty()) {
+    os << "[transport error: " << transportError << "] ";
+    if (status == 0) return os.str();
+  }
+  os << status << "\n";
+  for (const auto& [k, v] : headers) os << "  " << k << ": " << v << "\n";
+  constexpr std::size_t kMax = 600;
+  bool printable = std::all_of(
+      body.begin(), body.begin() + static_cast<std::ptrdiff_t>(std::min(body.size(), kMax)),
+      [](char c) { return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c < 0x7f); });
+  if (body.empty()) {
+    os << "  <empty body>";
+  } else if (printable) {
+    os << "  body: " << body.substr(0, kMax) << (body.size() > kMax ? "...(truncated)" : "");
+  } else {
+    os << "  <" << body.size() << " bytes binary body>";
+  }
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Response& r) { return os << r.describe(); }
+
+// ---------------------------------------------------------------------------
+// HttpClient
+// ---------------------------------------------------------------------------
+struct HttpClient::Impl {
+  struct Deleter {
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  };
+  std::unique_ptr<CURL, Deleter> handle;
+};
+
+namespace {
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+struct Collector {
+  Response* resp;
+};
+
+size_t onBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
+  auto* c = static_cast<Collector*>(userdata);
+  c->resp->body.append(ptr, size * nmemb);
+  return size * nmemb;
+}
+
+size_t onHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
+  auto* c = static_cast<Collector*>(userdata);
+  std::string_view line(buffer, size * nitems);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new status line (e.g. after an interim 1xx response): start over.
+    c->resp->headers.clear();
+    return size * nitems;
+  }
+  if (line.empty()) return size * nitems;
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * nitems;
+  c->resp->headers.emplace_back(std::string(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  return size * nitems;
+}
+
+}  // namespace
+
+HttpClient::HttpClient(std::string baseUrl)
+    : impl_(std::make_unique<Impl>()), base_(std::move(baseUrl)) {
+  curlGlobalInit();
+  while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  impl_->handle.reset(curl_easy_init());
+  if (!impl_->handle) throw std::runtime_error("curl_easy_init failed");
+}
+
+HttpClient::~HttpClient() = default;
+
+std::string HttpClient::url(std::string_view target) const {
+  if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0)
+    return std::string(target);
+  std::string u = base_;
+  if (target.empty() || target.front() != '/') u += '/';
+  u += target;
+  return u;
+}
+
+Response HttpClient::request(std::string_view method, std::string_view target,
+                             const Headers& headers, std::optional<std::string_view> body) {
+  CURL* h = impl_->handle.get();
+  curl_easy_reset(h);  // keeps the connection cache: connections are reused
+
+  Response resp;
+  resp.method = std::string(method);
+  resp.url = url(target);
+  Collector col{&resp};
+
+  curl_easy_setopt(h, CURLOPT_URL, resp.url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // send "../" etc. verbatim
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, timeoutSeconds_);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &onBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &col);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &onHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &col);
+  curl_easy_setopt(h, CURLOPT_PROXY, "");  // never go through an environment proxy
+  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);
+
+  bool hasContentType = false;
+  curl_slist* raw = nullptr;
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, "Content-Type")) hasContentType = true;
+    std::string line = v.empty() ? k + ";" : k + ": " + v;  // "Name;" sends an empty header
+    raw = curl_slist_append(raw, line.c_str());
+  }
+  raw = curl_slist_append(raw, "Expect:");
+  if (body && !hasContentType) {
+    // libcurl would otherwise add application/x-www-form-urlencoded.
+    raw = curl_slist_append(raw, "Content-Type:");
+  }
+  std::unique_ptr<curl_slist, SlistDeleter> slist(raw);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, slist.get());
+
+  std::string m(method);
+  if (m == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (body) {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->empty() ? "" : body->data());
+    if (m != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m.c_str());
+  } else {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    if (m != "GET") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m.c_str());
+  }
+
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  CURLcode rc = curl_easy_perform(h);
+  // The status is kept when headers arrived (e.g. a body shorter than its
+  // Content-Length), but any transport error is a failure of the exchange.
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+  if (rc != CURLE_OK) {
+    resp.transportError =
+        std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+    if (reportTransportErrors_) {
+      ADD_FAILURE() << "HTTP transport error (bad framing, reset or timeout): " << resp.describe();
+    }
+  }
+
+  if (checkApiVersion_ && resp.status != 0) {
+    auto v = resp.header("Docker-Distribution-API-Version");
+    if (!v || *v != "registry/2.0") {
+      ADD_FAILURE() << "response lacks 'Docker-Distribution-API-Version: registry/2.0' (got "
+                    << (v ? *v : "<absent>") << "):\n"
+                    << resp.describe();
+    }
+  }
+  return resp;
+}
+
+// ---------------------------------------------------------------------------
+// Utilities
+// ---------------------------------------------------------------------------
+std::string sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("EVP_Digest failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 0xF];
+  }
+  return out;
+}
+
+std::string sha256Digest(std::string_view data) { return "sha256:" + sha256Hex(data); }
+
+std::string randomBytes(std::size_t n) {
+  std::string out(n, '\0');
+  auto& g = rng();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v = g();
+    std::memcpy(&out[i], &v, 8);
+  }
+  if (i < n) {
+    std::uint64_t v = g();
+    std::memcpy(&out[i], &v, n - i);
+  }
+  return out;
+}
+
+std::string randomHex(std::size_t nChars) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(nChars);
+  auto& g = rng();
+  for (std::size_t i = 0; i < nChars; ++i) out += hex[g() & 0xF];
+  return out;
+}
+
+std::string randomDigest() { return "sha256:" + randomHex(64); }
+
+std::string stripSpaces(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (!std::isspace(static_cast<unsigned char>(c))) out += c;
+  return out;
+}
+
+std::string urlEncode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string appendQuery(std::string_view url, std::string_view kv) {
+  std::string out(url);
+  out += (out.find('?') == std::string::npos) ? '?' : '&';
+  out += kv;
+  return out;
+}
+
+std::string stripOrigin(std::string_view url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string_view::npos || url.find('/') < scheme) return std::string(url);
+  auto pathStart = url.find('/', scheme + 3);
+  if (pathStart == std::string_view::npos) return "/";
+  return std::string(url.substr(pathStart));
+}
+
+std::string pathOnly(std::string_view url) {
+  std::string p = stripOrigin(url);
+  auto q = p.find_first_of("?#");
+  if (q != std::string::npos) p.resize(q);
+  return p;
+}
+
+namespace {
+std::string urlDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> queryParams(std::string_view url) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto q = url.find('?');
+  if (q == std::string_view::npos) return out;
+  std::string_view rest = url.substr(q + 1);
+  if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view part = rest.substr(0, amp);
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos)
+      out.emplace_back(urlDecode(part), "");
+    else
+      out.emplace_back(urlDecode(part.substr(0, eq)), urlDecode(part.substr(eq + 1)));
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return out;
+}
+
+std::optional<std::string> queryParam(std::string_view url, std::string_view key) {
+  for (auto& [k, v] : queryParams(url))
+    if (k == key) return v;
+  return std::nullopt;
+}
+
+std::optional<LinkHeader> parseLink(std::string_view value) {
+  auto lt = value.find('<');
+  auto gt = value.find('>', lt == std::string_view::npos ? 0 : lt);
+  if (lt == std::string_view::npos || gt == std::string_view::npos) return std::nullopt;
+  LinkHeader l;
+  l.url = std::string(value.substr(lt + 1, gt - lt - 1));
+  std::string_view params = value.substr(gt + 1);
+  auto relPos = params.find("rel=");
+  if (relPos != std::string_view::npos) {
+    std::string_view r = params.substr(relPos + 4);
+    if (!r.empty() && r.front() == '"') {
+      r.remove_prefix(1);
+      r = r.substr(0, r.find('"'));
+    } else {
+      r = r.substr(0, r.find_first_of("; ,"));
+    }
+    l.rel = std::string(r);
+  }
+  return l;
+}
+
+std::vector<std::string> errorCodes(const Response& r) {
+  std::vector<std::string> out;
+  auto doc = json::parse(r.body);
+  if (!doc || !doc->isObject()) return out;
+  const json::Value* errs = doc->find("errors");
+  if (errs == nullptr || !errs->isArray()) return out;
+  for (const auto& e : errs->asArray()) {
+    if (auto c = e.getString("code")) out.push_back(*c);
+  }
+  return out;
+}
+
+std::string errorCode(const Response& r) {
+  auto codes = errorCodes(r);
+  return codes.empty() ? std::string() : codes.front();
+}
+
+::testing::AssertionResult HasContentType(const Response& r, std::string_view expected) {
+  auto ct = r.header("Content-Type");
+  if (!ct)
+    return ::testing::AssertionFailure() << "no Content-Type (expected " << expected << ")\n" << r;
+  std::string base = lower(trim(std::string_view(*ct).substr(0, ct->find(';'))));
+  if (base != lower(expected))
+    return ::testing::AssertionFailure()
+           << "Content-Type is '" << *ct << "', expected '" << expected << "'\n"
+           << r;
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult HasLocationPath(const Response& r, std::string_view path) {
+  auto loc = r.header("Location");
+  if (!loc)
+    return ::testing::AssertionFailure() << "no Location header (expected path " << path << ")\n"
+                                         << r;
+  if (pathOnly(*loc) != path)
+    return ::testing::AssertionFailure()
+           << "Location is '" << *loc << "', expected path '" << path << "'\n"
+           << r;
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult IsError(const Response& r, long status, std::vector<std::string> codes) {
+  std::ostringstream want;
+  want << status << " with code ";
+  for (std::size_t i = 0; i < codes.size(); ++i) want << (i ? " or " : "") << codes[i];
+  if (r.status != status)
+    return ::testing::AssertionFailure()
+           << "expected " << want.str() << ", got status " << r.status << "\n"
+           << r;
+  if (r.method == "HEAD") return ::testing::AssertionSuccess();  // no body to inspect
+  auto ct = HasContentType(r, "application/json");
+  if (!ct) return ::testing::AssertionFailure() << "error response: " << ct.message();
+  auto doc = json::parse(r.body);
+  if (!doc)
+    return ::testing::AssertionFailure()
+           << "error body is not JSON (expected " << want.str() << ")\n"
+           << r;
+  const json::Value* errs = doc->find("errors");
+  if (errs == nullptr || !errs->isArray() || errs->asArray().empty())
+    return ::testing::AssertionFailure() << "error body has no non-empty 'errors' array\n" << r;
+  for (const auto& e : errs->asArray()) {
+    auto code = e.getString("code");
+    if (!code) return ::testing::AssertionFailure() << "error entry without string 'code'\n" << r;
+    if (!e.find("message") || !e.find("message")->isString())
+      return ::testing::AssertionFailure() << "error entry without string 'message'\n" << r;
+  }
+  auto got = errorCodes(r);
+  for (const auto& c : codes) {
+    if (std::find(got.begin(), got.end(), c) != got.end()) return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "expected " << want.str() << ", got code(s) "
+         << (got.empty() ? std::string("<none>") : got.front()) << "\n"
+         << r;
+}
+
+// ---------------------------------------------------------------------------
+// Manifests
+// ---------------------------------------------------------------------------
+namespace {
+std::string annotationsJson(const std::vector<std::pair<std::string, std::string>>& a) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (i) out += ',';
+    out += json::quote(a[i].first) + ":" + json::quote(a[i].second);
+  }
+  return out + "}";
+}
+}  // namespace
+
+std::string Descriptor::json() const {
+  std::string out = "{\"mediaType\":" + json::quote(mediaType) +
+                    ",\"digest\":" + json::quote(digest) + ",\"size\":" + std::to_string(size);
+  if (!artifactType.empty()) out += ",\"artifactType\":" + json::quote(artifactType);
+  if (!urls.empty()) {
+    out += ",\"urls\":[";
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+      if (i) out += ',';
+      out += json::quote(urls[i]);
+    }
+    out += "]";
+  }
+  if (!platformJson.empty()) out += ",\"platform\":" + platformJson;
+  if (!annotations.empty()) out += ",\"annotations\":" + annotationsJson(annotations);
+  return out + "}";
+}
+
+Descriptor describe(std::string_view mediaType, std::string_view data) {
+  Descriptor d;
+  d.mediaType = std::string(mediaType);
+  d.digest = sha256Digest(data);
+  d.size = data.size();
+  return d;
+}
+
+Descriptor emptyConfigDescriptor() {
+  Descriptor d;
+  d.mediaType = mt::kOciEmpty;
+  d.digest = kEmptyJsonDigest;
+  d.size = 2;
+  return d;
+}
+
+std::string makeImageManifest(const Descriptor& config, const std::vector<Descriptor>& layers,
+                              const ManifestOptions& opts) {
+  std::string out = "{\"schemaVersion\":2";
+  if (!opts.mediaType.empty()) out += ",\"mediaType\":" + json::quote(opts.mediaType);
+  if (!opts.artifactType.empty()) out += ",\"artifactType\":" + json::quote(opts.artifactType);
+  out += ",\"config\":" + config.json() + ",\"layers\":[";
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (i) out += ',';
+    out += layers[i].json();
+  }
+  out += "]";
+  if (opts.subject) out += ",\"subject\":" + opts.subject->json();
+  if (!opts.annotations.empty()) out += ",\"annotations\":" + annotationsJson(opts.annotations);
+  return out + "}";
+}
+
+std::string makeIndex(const std::vector<Descriptor>& manifests, ManifestOptions opts) {
+  std::string out = "{\"schemaVersion\":2";
+  if (!opts.mediaType.empty()) out += ",\"mediaType\":" + json::quote(opts.mediaType);
+  if (!opts.artifactType.empty()) out += ",\"artifactType\":" + json::quote(opts.artifactType);
+  out += ",\"manifests\":[";
+  for (std::size_t i = 0; i < manifests.size(); ++i) {
+    if (i) out += ',';
+    out += manifests[i].json();
+  }
+  out += "]";
+  if (opts.subject) out += ",\"subject\":" + opts.subject->json();
+  if (!opts.annotations.empty()) out += ",\"annotations\":" + annotationsJson(opts.annotations);
+  return out + "}";
+}
+
+Headers manifestAccept() {
+  return {{"Accept", std::string(mt::kOciManifest) + ", " + mt::kOciIndex + ", " +
+                         mt::kDockerManifest + ", " + mt::kDockerManifestList}};
+}
+
+// ---------------------------------------------------------------------------
+// Server process
+// ---------------------------------------------------------------------------
+namespace {
+
+struct Server {
+  std::string baseUrl;
+  pid_t pid = -1;
+  fs::path tmpDir;
+  fs::path logFile;
+  std::string error;  // non-empty: the suite cannot run
+};
+
+Server& server() {
+  static Server s;
+  return s;
+}
+
+std::string readTail(const fs::path& p, std::size_t maxBytes = 16 * 1024) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return "<no server log>";
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (all.size() > maxBytes) return "...\n" + all.substr(all.size() - maxBytes);
+  return all;
+}
+
+int freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// Polls GET /v2/ until 200. Returns "" on success, else a reason.
+std::string waitReady(const std::string& base, pid_t pid, std::chrono::milliseconds timeout) {
+  HttpClient c(base);
+  c.setCheckApiVersion(false);
+  c.setReportTransportErrors(false);  // connection refused while starting is expected
+  c.setTimeoutSeconds(2);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last = "no attempt";
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pid > 0) {
+      int st = 0;
+      pid_t w = ::waitpid(pid, &st, WNOHANG);
+      if (w == pid) {
+        server().pid = -1;
+        std::ostringstream os;
+        os << "server exited during startup ("
+           << (WIFEXITED(st) ? "status " + std::to_string(WEXITSTATUS(st))
+                             : "signal " + std::to_string(WTERMSIG(st)))
+           << ")";
+        return os.str();
+      }
+    }
+    Response r = c.get("/v2/");
+    if (r.status == 200) return "";
+    last = r.transportError.empty() ? "status " + std::to_string(r.status) : r.transportError;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "GET /v2/ did not answer 200 within " + std::to_string(timeout.count()) +
+         " ms (last: " + last + ")";
+}
+
+void startServer() {
+  Server& s = server();
+  s = Server{};
+  if (const char* url = std::getenv("REGISTRY_URL"); url != nullptr && *url != '\0') {
+    s.baseUrl = url;
+    while (!s.baseUrl.empty() && s.baseUrl.back() == '/') s.baseUrl.pop_back();
+    std::string why = waitReady(s.baseUrl, -1, std::chrono::seconds(10));
+    if (!why.empty()) s.error = "REGISTRY_URL=" + s.baseUrl + ": " + why;
+    return;
+  }
+  const char* bin = std::getenv("BERTH_BIN");
+  if (bin == nullptr || *bin == '\0') {
+    s.error = "neither REGISTRY_URL nor BERTH_BIN is set: cannot start a registry";
+    return;
+  }
+  if (::access(bin, X_OK) != 0) {
+    s.error = std::string("BERTH_BIN=") + bin + " is not an executable file";
+    return;
+  }
+
+  char tmpl[] = "/tmp/berth-api-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    s.error = std::string("mkdtemp failed: ") + std::strerror(errno);
+    return;
+  }
+  s.tmpDir = tmpl;
+  fs::path dataDir = s.tmpDir / "data";
+  fs::create_directories(dataDir);
+  s.logFile = s.tmpDir / "server.stderr";
+
+  int port = freePort();
+  if (port <= 0) {
+    s.error = "could not find a free port";
+    return;
+  }
+  std::string listen = "127.0.0.1:" + std::to_string(port);
+  s.baseUrl = "http://" + listen;
+
+  // Everything the child needs is prepared before fork (only async-signal-safe calls after).
+  std::string binS = bin, data = dataDir.string(), log = s.logFile.string();
+  std::vector<std::string> args = {binS, "serve", "--listen", listen, "--data", data};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int logFd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int nullFd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (logFd < 0 || nullFd < 0) {
+    s.error = "cannot open server log file " + log;
+    if (logFd >= 0) ::close(logFd);
+    if (nullFd >= 0) ::close(nullFd);
+    return;
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    s.error = std::string("fork failed: ") + std::strerror(errno);
+    ::close(logFd);
+    ::close(nullFd);
+    return;
+  }
+  if (pid == 0) {
+    // Child: die with the test process, stdin=/dev/null, stdout+stderr -> log.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);
+    ::dup2(nullFd, 0);
+    ::dup2(logFd, 1);
+    ::dup2(logFd, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(logFd);
+  ::close(nullFd);
+  s.pid = pid;
+
+  std::string why = waitReady(s.baseUrl, pid, std::chrono::seconds(10));
+  if (!why.empty()) {
+    s.error = "berth did not become ready: " + why + "\ncommand: " + binS + " serve --listen " +
+              listen + " --data " + data + "\n---- server stderr ----\n" + readTail(s.logFile);
+  }
+}
+
+void stopServer() {
+  Server& s = server();
+  if (s.pid > 0) {
+    ::kill(s.pid, SIGTERM);
+    int st = 0;
+    bool exited = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pid_t w = ::waitpid(s.pid, &st, WNOHANG);
+      if (w == s.pid) {
+        exited = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!exited) {
+      ::kill(s.pid, SIGKILL);
+      ::waitpid(s.pid, &st, 0);
+      ADD_FAILURE()
+          << "berth did not exit within 10 s of SIGTERM (killed)\n---- server stderr ----\n"
+          << readTail(s.logFile);
+    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      ADD_FAILURE() << "berth did not exit cleanly on SIGTERM: "
+                    << (WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
+                                      : "killed by signal " + std::to_string(WTERMSIG(st)))
+                    << "\n---- server stderr ----\n"
+                    << readTail(s.logFile);
+    }
+    s.pid = -1;
+  }
+  if (!s.tmpDir.empty()) {
+    std::error_code ec;
+    fs::remove_all(s.tmpDir, ec);
+    s.tmpDir.clear();
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Fixture
+// ---------------------------------------------------------------------------
+void RegistryTest::SetUpTestSuite() {
+  startServer();
+  if (!server().error.empty()) {
+    // Reported once per suite; each test fails in SetUp as well.
+    std::fprintf(stderr, "[berth-api] registry unavailable: %s\n", server().error.c_str());
+  }
+}
+
+void RegistryTest::TearDownTestSuite() { stopServer(); }
+
+void RegistryTest::SetUp() {
+  if (!server().error.empty()) GTEST_FAIL() << "registry unavailable: " << server().error;
+  client_ = std::make_unique<HttpClient>(server().baseUrl);
+}
+
+const std::string& RegistryTest::baseUrl() { return server().baseUrl; }
+
+std::string RegistryTest::serverLogPath() {
+  return server().pid > 0 ? server().logFile.string() : std::string();
+}
+
+std::string RegistryTest::serverLog() {
+  std::string p = serverLogPath();
+  if (p.empty()) return {};
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+const std::string& RegistryTest::runPrefix() {
+  // Unique per process so that runs against a long-lived $REGISTRY_URL do not collide.
+  static const std::string p = "t" + randomHex(10);
+  return p;
+}
+
+std::string RegistryTest::repo(std::string_view suffix) {
+  return runPrefix() + "/" + std::string(suffix);
+}
+
+std::string RegistryTest::pushBlob(const std::string& repoName, std::string_view data) {
+  std::string d = sha256Digest(data);
+  Response r = http().post("/v2/" + repoName + "/blobs/uploads/?digest=" + d, data,
+                           {{"Content-Type", "application/octet-stream"}});
+  if (r.status == 202 && r.header("Location")) {
+    // OCI allows a registry to ignore the single-POST form and open a session
+    // instead (CONTRACT.md requires 201, which UploadsTest.MonolithicPostWithDigest
+    // checks); as a helper, finish like any client would.
+    r = http().put(appendQuery(*r.header("Location"), "digest=" + d), data,
+                   {{"Content-Type", "application/octet-stream"}});
+  }
+  if (r.status != 201) {
+    ADD_FAILURE() << "pushBlob(" << repoName << ") expected 201\n" << r;
+    throw HelperFailure("pushBlob failed");
+  }
+  return d;
+}
+
+Descriptor RegistryTest::pushBlobAs(const std::string& repoName, std::string_view mediaType,
+                                    std::string_view data) {
+  pushBlob(repoName, data);
+  return describe(mediaType, data);
+}
+
+Response RegistryTest::putManifest(const std::string& repoName, std::string_view ref,
+                                   std::string_view mediaType, std::string_view body) {
+  return http().put("/v2/" + repoName + "/manifests/" + std::string(ref), body,
+                    {{"Content-Type", std::string(mediaType)}});
+}
+
+std::string RegistryTest::pushManifest(const std::string& repoName, std::string_view ref,
+                                       std::string_view mediaType, std::string_view body) {
+  Response r = putManifest(repoName, ref, mediaType, body);
+  if (r.status != 201) {
+    ADD_FAILURE() << "pushManifest(" << repoName << ":" << ref << ") expected 201\n" << r;
+    throw HelperFailure("pushManifest failed");
+  }
+  return sha256Digest(body);
+}
+
+Descriptor RegistryTest::pushRandomImage(const std::string& repoName, std::string_view tag,
+                                         const ManifestOptions& opts) {
+  std::string config =
+      "{\"architecture\":\"amd64\",\"os\":\"linux\",\"nonce\":\"" + randomHex(16) + "\"}";
+  Descriptor c = pushBlobAs(repoName, mt::kOciConfig, config);
+  Descriptor l = pushBlobAs(repoName, mt::kOciLayerGzip, randomBytes(64));
+  std::string body = makeImageManifest(c, {l}, opts);
+  std::string digest = sha256Digest(body);
+  pushManifest(repoName, tag.empty() ? std::string_view(digest) : tag,
+               opts.mediaType.empty() ? mt::kOciManifest : opts.mediaType, body);
+  Descriptor d = describe(opts.mediaType.empty() ? mt::kOciManifest : opts.mediaType, body);
+  return d;
+}
+
+Response RegistryTest::getManifest(const std::string& repoName, std::string_view ref) {
+  return http().get("/v2/" + repoName + "/manifests/" + std::string(ref), manifestAccept());
+}
+
+Response RegistryTest::headManifest(const std::string& repoName, std::string_view ref) {
+  return http().head("/v2/" + repoName + "/manifests/" + std::string(ref), manifestAccept());
+}
+
+std::string RegistryTest::startUpload(const std::string& repoName) {
+  Response r = http().post("/v2/" + repoName + "/blobs/uploads/");
+  auto loc = r.header("Location");
+  if (r.status != 202 || !loc) {
+    ADD_FAILURE() << "startUpload(" << repoName << ") expected 202 with Location\n" << r;
+    throw HelperFailure("startUpload failed");
+  }
+  return *loc;
+}
+
+}  // namespace berth_test
