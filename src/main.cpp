@@ -3,10 +3,11 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/node.hpp"
+#include "cli/admin.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "http/server.hpp"
-#include "registry/app.hpp"
 
 namespace {
 
@@ -36,6 +37,12 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   if (cmd.count("--data")) config.dataDir = flags.dataDir;
   if (cmd.count("--log-level")) config.logLevel = flags.logLevel;
   if (cmd.count("--threads")) config.threads = flags.threads;
+  if (cmd.count("--token-lifetime")) config.tokenLifetimeSeconds = flags.tokenLifetimeSeconds;
+  if (cmd.count("--tls-cert")) config.tlsCert = flags.tlsCert;
+  if (cmd.count("--tls-key")) config.tlsKey = flags.tlsKey;
+  if (config.tlsCert.empty() != config.tlsKey.empty()) {
+    return fatal("--tls-cert and --tls-key go together");
+  }
 
   auto level = parseLevel(config.logLevel);
   if (!level) return fatal("unknown log level \"" + config.logLevel + "\"");
@@ -43,19 +50,22 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   auto address = berth::parseHostPort(config.listen);
   if (!address) return fatal(address.error().detail);
 
-  berth::registry::RegistryOptions options;
+  berth::app::NodeOptions options;
   options.dataDir = config.dataDir;
   options.manifestCacheEntries = config.manifestCacheEntries;
-  auto app = berth::registry::RegistryApp::open(
-      options, std::make_unique<berth::registry::AllowAllAuthorizer>());
-  if (!app)
+  options.auth.tokenLifetime = std::chrono::seconds(config.tokenLifetimeSeconds);
+  auto app = berth::app::Node::open(std::move(options));
+  if (!app) {
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
+  }
 
   berth::http::ServerOptions serverOptions;
   serverOptions.host = address->host;
   serverOptions.port = address->port;
   serverOptions.threads = config.threads;
   serverOptions.idleTimeout = std::chrono::seconds(config.idleTimeoutSeconds);
+  serverOptions.tlsCert = config.tlsCert;
+  serverOptions.tlsKey = config.tlsKey;
   berth::http::Server server(serverOptions, **app);
   try {
     server.bind();
@@ -87,6 +97,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serveCmd->add_option("--threads", flags.threads, "Worker threads (0: one per core)")
       ->capture_default_str();
+  serveCmd
+      ->add_option("--token-lifetime", flags.tokenLifetimeSeconds,
+                   "Lifetime of access tokens, in seconds")
+      ->capture_default_str();
+  serveCmd->add_option("--tls-cert", flags.tlsCert, "PEM certificate chain: serve HTTPS")
+      ->check(CLI::ExistingFile);
+  serveCmd->add_option("--tls-key", flags.tlsKey, "PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
+
+  std::function<int()> adminAction;
+  berth::cli::addAdminCommands(app, adminAction);
 
   try {
     app.parse(argc, argv);
@@ -94,5 +115,6 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serveCmd->parsed()) return serve(configFile, flags, *serveCmd);
+  if (adminAction) return berth::cli::runCommand(adminAction);
   return 0;
 }

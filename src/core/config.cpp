@@ -44,6 +44,12 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = num(config.idleTimeoutSeconds);
     } else if (key == "manifest_cache_entries") {
       ok = num(config.manifestCacheEntries);
+    } else if (key == "token_lifetime_seconds") {
+      ok = num(config.tokenLifetimeSeconds);
+    } else if (key == "tls_cert") {
+      ok = str(config.tlsCert);
+    } else if (key == "tls_key") {
+      ok = str(config.tlsKey);
     } else {
       return configError(path + ": unknown key \"" + std::string(key) + "\"");
     }

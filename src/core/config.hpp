@@ -14,6 +14,9 @@ struct ServeConfig {
   unsigned threads = 0;  // 0: one per core
   uint32_t idleTimeoutSeconds = 60;
   uint32_t manifestCacheEntries = 4096;
+  uint32_t tokenLifetimeSeconds = 300;
+  std::string tlsCert;  // PEM files; both set: the listener serves HTTPS
+  std::string tlsKey;
 };
 
 // Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.

@@ -27,6 +27,7 @@ constexpr std::array<ApiCodeInfo, static_cast<size_t>(ApiCode::kCount)> kTable{{
      "invalid number of results requested", 400},
     {ApiCode::RangeInvalid, "BLOB_UPLOAD_INVALID", "requested range not satisfiable", 416},
     {ApiCode::NotFound, "NOT_FOUND", "no route matches the request", 404},
+    {ApiCode::Conflict, "CONFLICT", "the resource already exists", 409},
     {ApiCode::Unknown, "UNKNOWN", "unknown error", 500},
 }};
 

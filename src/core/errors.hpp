@@ -25,6 +25,7 @@ enum class ApiCode {
   PaginationNumberInvalid,
   RangeInvalid,
   NotFound,
+  Conflict,
   Unknown,
   kCount,
 };

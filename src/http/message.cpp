@@ -2,6 +2,9 @@
 
 #include <strings.h>
 
+#include <boost/url/params_encoded_view.hpp>
+#include <boost/url/parse_query.hpp>
+
 namespace berth::http {
 namespace {
 
@@ -55,6 +58,26 @@ std::optional<std::string_view> Request::param(std::string_view name) const {
     if (k == name) return std::string_view(v);
   }
   return std::nullopt;
+}
+
+std::string Request::baseUrl() const {
+  std::string out = secure ? "https://" : "http://";
+  out += host();
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> parseForm(std::string_view body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto params = boost::urls::parse_query(body);
+  if (!params) return out;
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;  // a form encodes spaces as '+'
+  for (auto p : *params) {
+    std::string key = p.key.decode(opts);
+    std::string value = p.has_value ? p.value.decode(opts) : std::string();
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
 }
 
 Response Response::error(const Error& error) { return json(error.httpStatus(), errorBody(error)); }

@@ -39,10 +39,18 @@ struct Request {
   std::string remote;
   std::string requestId;
   bool keepAlive = true;
+  bool secure = false;  // arrived over TLS
 
   std::optional<std::string_view> param(std::string_view name) const;
   std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
+  // The Host header as sent ("registry.example:5000"), or "localhost" when absent.
+  std::string_view host() const { return header("Host").value_or("localhost"); }
+  // "<scheme>://<host>", the base of absolute URLs such as the token realm.
+  std::string baseUrl() const;
 };
+
+// Decodes an application/x-www-form-urlencoded body into its pairs, in order.
+std::vector<std::pair<std::string, std::string>> parseForm(std::string_view body);
 
 // Bytes of an open file to go out with sendfile(2).
 struct FileRange {

@@ -18,6 +18,8 @@ struct ServerOptions {
   std::chrono::seconds shutdownGrace{10};
   uint32_t headerLimit = 16 * 1024;
   uint32_t unexpectedBodyLimit = 64 * 1024;
+  std::string tlsCert;  // PEM certificate chain and key: when set, HTTPS only
+  std::string tlsKey;
 };
 
 class Server {

@@ -4,51 +4,45 @@
 #include <vector>
 
 #include "core/reference.hpp"
-#include "meta/sqlite/sqlite_store.hpp"
 #include "registry/handlers.hpp"
-#include "storage/fs/fs_blob_store.hpp"
 
 namespace berth::registry {
 
-inline constexpr std::string_view kDefaultRegistry = "default";
-
 struct RegistryApp::State {
-  meta::MetadataStorePtr meta;
-  storage::BlobStorePtr blobs;
-  meta::RegistryId defaultRegistry = 0;
-  std::unique_ptr<Authorizer> authorizer;
+  RegistryDeps deps;
+  ScopeAuthorizer authorizer;
   Caches caches;
-  std::optional<Services> services;  // set once the stores above exist
+  Services services;
 
-  explicit State(size_t cacheEntries) : caches(cacheEntries) {}
+  explicit State(RegistryDeps d)
+      : deps(d), caches(d.manifestCacheEntries), services{d.meta, authorizer, caches} {}
 };
 
-Result<std::unique_ptr<RegistryApp>> RegistryApp::open(const RegistryOptions& options,
-                                                       std::unique_ptr<Authorizer> authorizer) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.dataDir, ec);
-  if (ec) {
-    return makeError(ApiCode::Unknown, "cannot create data directory " + options.dataDir.string() +
-                                           ": " + ec.message());
-  }
-  auto state = std::make_unique<State>(options.manifestCacheEntries);
-  auto meta = meta::openSqliteStore(options.dataDir / "berth.db");
-  if (!meta) return meta.takeError();
-  state->meta = std::move(*meta);
-  auto id = state->meta->ensureRegistry(kDefaultRegistry);
-  if (!id) return id.takeError();
-  state->defaultRegistry = *id;
-  auto blobs =
-      storage::FsBlobStore::open(options.dataDir / "registries" / std::string(kDefaultRegistry));
-  if (!blobs) return blobs.takeError();
-  state->blobs = std::move(*blobs);
-  state->authorizer = std::move(authorizer);
-  state->services.emplace(Services{*state->meta, *state->authorizer, state->caches});
-  return std::unique_ptr<RegistryApp>(new RegistryApp(std::move(state)));
-}
-
-RegistryApp::RegistryApp(std::unique_ptr<State> state) : state_(std::move(state)) {}
+RegistryApp::RegistryApp(RegistryDeps deps) : state_(std::make_unique<State>(deps)) {}
 RegistryApp::~RegistryApp() = default;
+
+bool ScopeAuthorizer::allowed(const RequestContext& ctx, std::string_view repository,
+                              Action action) {
+  const auto& caller = ctx.caller;
+  if (caller.anonymous()) {
+    return ctx.anonymousPull && (action == Action::Pull || action == Action::ListTags);
+  }
+  if (action == Action::Catalog) return caller.catalog;
+  const uint8_t mask = caller.permissions.actionsOn(repository);
+  switch (action) {
+    case Action::Pull:
+      return mask & auth::kContentRead;
+    case Action::ListTags:
+      return mask & (auth::kContentRead | auth::kMetadataRead);
+    case Action::Push:
+      return mask & auth::kContentWrite;
+    case Action::Delete:
+      return mask & auth::kContentDelete;
+    case Action::Catalog:
+      break;
+  }
+  return false;
+}
 
 namespace {
 
@@ -56,11 +50,44 @@ using http::Method;
 
 bool isRead(Method m) { return m == Method::Get || m == Method::Head; }
 
-Action actionFor(Method m) {
+std::string_view dockerActionsFor(Method m) {
   switch (m) {
     case Method::Get:
     case Method::Head:
-      return Action::Pull;
+      return "pull";
+    case Method::Delete:
+      return "delete";
+    default:
+      return "pull,push";
+  }
+}
+
+// 401 with the challenge that sends clients to the token endpoint.
+http::Dispatch challenge(const http::Request& req, std::string_view scope, std::string_view detail,
+                         bool insufficientScope = false) {
+  auto resp = errorResponse(makeError(ApiCode::Unauthorized, std::string(detail)));
+  std::string value = "Bearer realm=\"" + req.baseUrl() + "/oauth2/token\",service=\"" +
+                      std::string(req.host()) + "\"";
+  if (!scope.empty()) value += ",scope=\"" + std::string(scope) + "\"";
+  if (insufficientScope) value += ",error=\"insufficient_scope\"";
+  resp.headers.add("WWW-Authenticate", std::move(value));
+  return http::Dispatch::reply(std::move(resp));
+}
+
+// The refusal for a caller that may not do what it asks.
+http::Dispatch refuse(const http::Request& req, const RequestContext& ctx, std::string_view scope) {
+  if (ctx.caller.anonymous()) return challenge(req, scope, "authentication required");
+  if (ctx.caller.kind == auth::Identity::Kind::Bearer) {
+    return challenge(req, scope, "token lacks the access this request needs", true);
+  }
+  return fail(ApiCode::Denied, "requested access to the resource is denied");
+}
+
+Action actionFor(Method m, bool tags) {
+  switch (m) {
+    case Method::Get:
+    case Method::Head:
+      return tags ? Action::ListTags : Action::Pull;
     case Method::Delete:
       return Action::Delete;
     default:
@@ -139,22 +166,43 @@ bool methodAllowed(Resource r, Method m) {
 
 http::Dispatch RegistryApp::dispatch(http::Request& req) {
   auto& st = *state_;
-  Services& services = *st.services;
+  Services& services = st.services;
+  const std::string_view path = req.path;
+  if (!path.starts_with("/v2")) return fail(ApiCode::NotFound);
+
   // The seam for many registries: the Host header will select the tenant here.
+  auto settings = st.deps.identities.registrySettings(st.deps.defaultRegistry);
+  if (!settings) return http::Dispatch::reply(errorResponse(settings.error()));
+  if (!*settings) return fail(ApiCode::NotFound, "no such registry");
   RequestContext ctx;
-  ctx.registry = st.defaultRegistry;
-  ctx.registryName = std::string(kDefaultRegistry);
-  ctx.blobs = st.blobs.get();
+  ctx.registry = (*settings)->id;
+  ctx.registryName = (*settings)->name;
+  ctx.anonymousPull = (*settings)->anonymousPull;
+  ctx.blobs = &st.deps.blobs;
   ctx.requestId = req.requestId;
 
-  const std::string_view path = req.path;
+  auto authn = st.deps.authenticator.authenticate(req.header("Authorization"), **settings,
+                                                  req.host(), req.remote);
+  if (authn.failure == auth::AuthFailure::Throttled) {
+    auto resp = errorResponse(makeError(ApiCode::TooManyRequests, authn.detail));
+    resp.headers.add("Retry-After", std::to_string(authn.retryAfter));
+    return http::Dispatch::reply(std::move(resp));
+  }
+
   if (path == "/v2/" || path == "/v2") {
+    if (!authn.ok()) return challenge(req, "", authn.detail);
+    if (authn.identity.anonymous()) return challenge(req, "", "authentication required");
     if (!isRead(req.method)) return fail(ApiCode::Unsupported);
     return http::Dispatch::reply(http::Response::json(200, "{}"));
   }
   if (path == "/v2/_catalog") {
+    constexpr std::string_view kScope = "registry:catalog:*";
+    if (!authn.ok()) return challenge(req, kScope, authn.detail);
+    ctx.caller = std::move(authn.identity);
     if (req.method != Method::Get) return fail(ApiCode::Unsupported);
-    if (!st.authorizer->allowed(ctx, "", Action::Catalog)) return fail(ApiCode::Denied);
+    if (ctx.caller.anonymous() || !st.authorizer.allowed(ctx, "", Action::Catalog)) {
+      return refuse(req, ctx, kScope);
+    }
     return handleCatalog(services, req, ctx);
   }
   if (!path.starts_with("/v2/")) return fail(ApiCode::NotFound);
@@ -164,9 +212,12 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
     return fail(ApiCode::NameInvalid, "invalid repository name");
   }
   if (!methodAllowed(route->resource, req.method)) return fail(ApiCode::Unsupported);
-  if (!st.authorizer->allowed(ctx, route->name, actionFor(req.method))) {
-    return fail(ApiCode::Denied);
-  }
+  const std::string scope =
+      "repository:" + route->name + ":" + std::string(dockerActionsFor(req.method));
+  if (!authn.ok()) return challenge(req, scope, authn.detail);
+  ctx.caller = std::move(authn.identity);
+  const auto action = actionFor(req.method, route->resource == Resource::Tags);
+  if (!st.authorizer.allowed(ctx, route->name, action)) return refuse(req, ctx, scope);
 
   Target target{std::move(ctx), std::move(route->name), std::move(route->ref)};
   switch (route->resource) {

@@ -1,26 +1,29 @@
 #pragma once
-// The data plane: resolves the registry, routes /v2/ paths, authorizes, and hands the request
-// to the handler of its resource.
-#include <filesystem>
+// The data plane: authenticates the caller, routes /v2/ paths, authorizes, and hands the
+// request to the handler of its resource.
 #include <memory>
 
+#include "auth/authenticator.hpp"
 #include "http/message.hpp"
+#include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
 #include "registry/context.hpp"
 #include "storage/blob_store.hpp"
 
 namespace berth::registry {
 
-struct RegistryOptions {
-  std::filesystem::path dataDir;
+struct RegistryDeps {
+  meta::MetadataStore& meta;
+  meta::IdentityStore& identities;
+  storage::BlobStore& blobs;  // the default registry's
+  auth::Authenticator& authenticator;
+  meta::RegistryId defaultRegistry = 0;
   size_t manifestCacheEntries = 4096;
 };
 
 class RegistryApp final : public http::Application {
  public:
-  // Opens (creating when missing) the metadata database and the default registry's storage.
-  static Result<std::unique_ptr<RegistryApp>> open(const RegistryOptions& options,
-                                                   std::unique_ptr<Authorizer> authorizer);
+  explicit RegistryApp(RegistryDeps deps);
   ~RegistryApp() override;
 
   http::Dispatch dispatch(http::Request& request) override;
@@ -28,7 +31,6 @@ class RegistryApp final : public http::Application {
   struct State;
 
  private:
-  explicit RegistryApp(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
 

@@ -3,27 +3,22 @@
 #include <string>
 #include <string_view>
 
+#include "auth/authenticator.hpp"
 #include "meta/metadata_store.hpp"
 #include "storage/blob_store.hpp"
 
 namespace berth::registry {
 
-// The authenticated caller. Authentication arrives in a later component; today every caller
-// is anonymous.
-struct Caller {
-  std::string subject;
-  bool anonymous = true;
-};
-
 struct RequestContext {
   meta::RegistryId registry = 0;
   std::string registryName;
+  bool anonymousPull = false;
   storage::BlobStore* blobs = nullptr;
-  Caller caller;
+  auth::Identity caller;
   std::string requestId;
 };
 
-enum class Action { Pull, Push, Delete, Catalog };
+enum class Action { Pull, ListTags, Push, Delete, Catalog };
 
 // Decides every data-plane request from (caller, registry, repository, action).
 class Authorizer {
@@ -32,10 +27,11 @@ class Authorizer {
   virtual bool allowed(const RequestContext& ctx, std::string_view repository, Action action) = 0;
 };
 
-// Until authentication exists every request is allowed.
-class AllowAllAuthorizer final : public Authorizer {
+// Scope maps and token access claims, as carried by the caller's permissions; anonymous
+// callers may pull where the registry allows anonymous pull.
+class ScopeAuthorizer final : public Authorizer {
  public:
-  bool allowed(const RequestContext&, std::string_view, Action) override { return true; }
+  bool allowed(const RequestContext& ctx, std::string_view repository, Action action) override;
 };
 
 }  // namespace berth::registry

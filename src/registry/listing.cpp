@@ -44,10 +44,26 @@ Dispatch handleTags(Services& s, http::Request& req, Target& t) {
 Dispatch handleCatalog(Services& s, http::Request& req, const RequestContext& ctx) {
   auto n = pageSize(req);
   if (!n) return Dispatch::reply(errorResponse(n.error()));
-  const auto last = req.param("last").value_or("");
-  auto names = s.meta.listRepositories(ctx.registry, last, n->value_or(kUnbounded));
-  if (!names) return Dispatch::reply(errorResponse(names.error()));
-  return Dispatch::reply(page("repositories", *names, "/v2/_catalog", *n, {}));
+  const size_t want = n->value_or(kUnbounded);
+  std::string last(req.param("last").value_or(""));
+  // Only repositories the caller may read are listed: read batches until the page is full.
+  constexpr size_t kBatch = 1000;
+  meta::Page result;
+  for (;;) {
+    auto batch = s.meta.listRepositories(ctx.registry, last, kBatch);
+    if (!batch) return Dispatch::reply(errorResponse(batch.error()));
+    for (auto& name : batch->items) {
+      if (!s.authorizer.allowed(ctx, name, Action::ListTags)) continue;
+      if (result.items.size() == want) {
+        result.more = true;
+        break;
+      }
+      result.items.push_back(std::move(name));
+    }
+    if (result.more || !batch->more || batch->items.empty()) break;
+    last = batch->items.back();
+  }
+  return Dispatch::reply(page("repositories", result, "/v2/_catalog", *n, {}));
 }
 
 }  // namespace berth::registry

@@ -1,15 +1,14 @@
 #include "meta/sqlite/sqlite_store.hpp"
 
-#include <sqlite3.h>
-
-#include <chrono>
-#include <mutex>
-#include <unordered_map>
-#include <vector>
-
 #include "core/log.hpp"
+#include "meta/sqlite/database.hpp"
 
 namespace berth::meta {
+
+using sqlite::nowSeconds;
+using sqlite::run;
+using sqlite::Stmt;
+using sqlite::Transaction;
 
 class SqliteStore final : public MetadataStore {
  public:
@@ -43,260 +42,12 @@ class SqliteStore final : public MetadataStore {
   Result<std::optional<UploadRecord>> getUpload(std::string_view uuid) override;
   Result<void> deleteUpload(std::string_view uuid) override;
 
-  class Connection;
-
  private:
-  explicit SqliteStore(std::filesystem::path file) : file_(std::move(file)) {}
+  explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  Result<sqlite::Database::Lease> lease() { return db_->lease(); }
 
-  // A connection borrowed from the pool for the length of one call.
-  class Lease {
-   public:
-    Lease(SqliteStore& store, std::unique_ptr<Connection> c);
-    ~Lease();
-    Lease(Lease&&) noexcept;
-    Connection& operator*() { return *c_; }
-    Connection* operator->() { return c_.get(); }
-
-   private:
-    SqliteStore& store_;
-    std::unique_ptr<Connection> c_;
-  };
-  Result<Lease> lease();
-
-  std::filesystem::path file_;
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  std::shared_ptr<sqlite::Database> db_;
 };
-
-namespace {
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS registries(
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  created INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS repositories(
-  id INTEGER PRIMARY KEY,
-  registry_id INTEGER NOT NULL REFERENCES registries(id),
-  name TEXT NOT NULL,
-  created INTEGER NOT NULL,
-  updated INTEGER NOT NULL,
-  UNIQUE(registry_id, name));
-CREATE TABLE IF NOT EXISTS blobs(
-  registry_id INTEGER NOT NULL,
-  digest TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  created INTEGER NOT NULL,
-  PRIMARY KEY(registry_id, digest)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS repository_blobs(
-  repository_id INTEGER NOT NULL,
-  digest TEXT NOT NULL,
-  registry_id INTEGER NOT NULL,
-  size INTEGER NOT NULL,
-  created INTEGER NOT NULL,
-  PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS manifests(
-  repository_id INTEGER NOT NULL,
-  digest TEXT NOT NULL,
-  registry_id INTEGER NOT NULL,
-  media_type TEXT NOT NULL,
-  artifact_type TEXT NOT NULL DEFAULT '',
-  size INTEGER NOT NULL,
-  payload BLOB NOT NULL,
-  subject TEXT NOT NULL DEFAULT '',
-  annotations TEXT NOT NULL DEFAULT '',
-  created INTEGER NOT NULL,
-  PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests(repository_id, subject)
-  WHERE subject <> '';
-CREATE TABLE IF NOT EXISTS manifest_refs(
-  repository_id INTEGER NOT NULL,
-  manifest_digest TEXT NOT NULL,
-  ref_digest TEXT NOT NULL,
-  registry_id INTEGER NOT NULL,
-  is_manifest INTEGER NOT NULL,
-  PRIMARY KEY(repository_id, manifest_digest, ref_digest)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tags(
-  repository_id INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  registry_id INTEGER NOT NULL,
-  digest TEXT NOT NULL,
-  updated INTEGER NOT NULL,
-  PRIMARY KEY(repository_id, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(repository_id, digest);
-CREATE TABLE IF NOT EXISTS uploads(
-  uuid TEXT PRIMARY KEY,
-  registry_id INTEGER NOT NULL,
-  repository TEXT NOT NULL,
-  created INTEGER NOT NULL) WITHOUT ROWID;
-)sql";
-
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
-// One SQLite connection with its prepared statements, keyed by the SQL literal's address.
-class SqliteStore::Connection {
- public:
-  explicit Connection(sqlite3* db) : db_(db) {}
-  ~Connection() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-    sqlite3_close_v2(db_);
-  }
-  sqlite3* db() { return db_; }
-
-  // A prepared statement, reset and ready to bind; the Statement resets it again on exit.
-  class Statement {
-   public:
-    explicit Statement(sqlite3_stmt* s) : s_(s) {}
-    ~Statement() {
-      sqlite3_reset(s_);
-      sqlite3_clear_bindings(s_);
-    }
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-
-    Statement& bind(int i, std::string_view v) {
-      sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-      return *this;
-    }
-    Statement& bindBlob(int i, std::string_view v) {
-      sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-      return *this;
-    }
-    Statement& bind(int i, int64_t v) {
-      sqlite3_bind_int64(s_, i, v);
-      return *this;
-    }
-    // SQLITE_ROW, SQLITE_DONE, or an error code.
-    int step() { return sqlite3_step(s_); }
-    int64_t integer(int col) { return sqlite3_column_int64(s_, col); }
-    std::string text(int col) {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(s_, col));
-      return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
-    }
-
-   private:
-    sqlite3_stmt* s_;
-  };
-
-  Result<std::unique_ptr<Statement>> prepare(const char* sql) {
-    auto it = statements_.find(sql);
-    if (it == statements_.end()) {
-      sqlite3_stmt* stmt = nullptr;
-      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-          SQLITE_OK) {
-        return fail("prepare");
-      }
-      it = statements_.emplace(sql, stmt).first;
-    }
-    return std::make_unique<Statement>(it->second);
-  }
-
-  Result<void> exec(const char* sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-      std::string text = message ? message : "";
-      sqlite3_free(message);
-      log::error("sqlite exec failed", {{"error", text}});
-      return makeError(ApiCode::Unknown, "metadata store error");
-    }
-    return {};
-  }
-
-  Error fail(std::string_view op) {
-    log::error("sqlite failed", {{"op", op}, {"error", sqlite3_errmsg(db_)}});
-    return makeError(ApiCode::Unknown, "metadata store error");
-  }
-
- private:
-  sqlite3* db_;
-  std::unordered_map<const char*, sqlite3_stmt*> statements_;
-};
-
-namespace {
-
-using Stmt = SqliteStore::Connection::Statement;
-
-// Runs a statement that returns no rows.
-Result<void> run(SqliteStore::Connection& c, Stmt& s) {
-  const int rc = s.step();
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return c.fail("step");
-  return {};
-}
-
-// BEGIN IMMEDIATE ... COMMIT, rolled back when the scope ends without commit().
-class Transaction {
- public:
-  explicit Transaction(SqliteStore::Connection& c) : c_(c) {}
-  Result<void> begin() {
-    auto r = c_.exec("BEGIN IMMEDIATE");
-    open_ = r.ok();
-    return r;
-  }
-  Result<void> commit() {
-    auto r = c_.exec("COMMIT");
-    if (r) open_ = false;
-    return r;
-  }
-  ~Transaction() {
-    if (open_) (void)c_.exec("ROLLBACK");
-  }
-
- private:
-  SqliteStore::Connection& c_;
-  bool open_ = false;
-};
-
-Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
-    const std::filesystem::path& file) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(file.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> db(raw, &sqlite3_close_v2);
-  if (rc != SQLITE_OK) {
-    log::error("cannot open database",
-               {{"path", file.string()}, {"error", raw ? sqlite3_errmsg(raw) : "out of memory"}});
-    return makeError(ApiCode::Unknown, "cannot open metadata database");
-  }
-  sqlite3_busy_timeout(db.get(), 10000);
-  return db;
-}
-
-}  // namespace
-
-SqliteStore::Lease::Lease(SqliteStore& store, std::unique_ptr<Connection> c)
-    : store_(store), c_(std::move(c)) {}
-SqliteStore::Lease::Lease(Lease&&) noexcept = default;
-
-SqliteStore::Lease::~Lease() {
-  if (!c_) return;
-  std::lock_guard lock(store_.mutex_);
-  store_.idle_.push_back(std::move(c_));
-}
-
-Result<SqliteStore::Lease> SqliteStore::lease() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(*this, std::move(c));
-    }
-  }
-  auto db = openDb(file_);
-  if (!db) return db.takeError();
-  auto c = std::make_unique<Connection>(db->release());
-  auto pragmas =
-      c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
-  if (!pragmas) return pragmas.takeError();
-  return Lease(*this, std::move(c));
-}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -305,12 +56,9 @@ Result<MetadataStorePtr> openSqliteStore(const std::filesystem::path& file) {
 }
 
 Result<MetadataStorePtr> SqliteStore::open(const std::filesystem::path& file) {
-  std::unique_ptr<SqliteStore> store(new SqliteStore(file));
-  auto c = store->lease();
-  if (!c) return c.takeError();
-  auto schema = (*c)->exec(kSchema);
-  if (!schema) return schema.takeError();
-  return MetadataStorePtr(std::move(store));
+  auto db = sqlite::Database::open(file);
+  if (!db) return db.takeError();
+  return MetadataStorePtr(new SqliteStore(std::move(*db)));
 }
 
 Result<RegistryId> SqliteStore::ensureRegistry(std::string_view name) {
@@ -367,7 +115,7 @@ Result<RepositoryId> SqliteStore::ensureRepository(RegistryId registry, std::str
 namespace {
 
 // Reads one keyset page: the statement yields names in order and was given limit + 1.
-Result<Page> readPage(SqliteStore::Connection& c, Stmt& s, size_t limit) {
+Result<Page> readPage(sqlite::Connection& c, Stmt& s, size_t limit) {
   Page page;
   for (;;) {
     const int rc = s.step();

@@ -1,0 +1,373 @@
+#include "auth/authenticator.hpp"
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "auth/base64url.hpp"
+#include "auth/password.hpp"
+#include "core/digest.hpp"
+#include "core/log.hpp"
+#include "core/random.hpp"
+
+namespace berth::auth {
+
+int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- LoginThrottle ----
+
+int LoginThrottle::blockedFor(const std::string& key, int64_t now) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return 0;
+  if (now - it->second.windowStart >= window_) {
+    entries_.erase(it);
+    return 0;
+  }
+  if (it->second.count < max_) return 0;
+  return static_cast<int>(window_ - (now - it->second.windowStart));
+}
+
+void LoginThrottle::failed(const std::string& key, int64_t now) {
+  std::lock_guard lock(mutex_);
+  if (entries_.size() > 100000) {
+    // Bounded: forget windows that have passed.
+    std::erase_if(entries_, [&](const auto& e) { return now - e.second.windowStart >= window_; });
+  }
+  auto& e = entries_[key];
+  if (e.count == 0 || now - e.windowStart >= window_) e = Entry{0, now};
+  ++e.count;
+}
+
+void LoginThrottle::succeeded(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  entries_.erase(key);
+}
+
+// ---- helpers ----
+
+std::optional<std::vector<Rule>> builtinScopeMap(std::string_view name) {
+  constexpr uint8_t kPull = kContentRead | kMetadataRead;
+  if (name == "_repositories_pull") return std::vector<Rule>{{"*", kContentRead}};
+  if (name == "_repositories_pull_metadata_read") return std::vector<Rule>{{"*", kPull}};
+  if (name == "_repositories_push") {
+    return std::vector<Rule>{{"*", kContentRead | kContentWrite}};
+  }
+  if (name == "_repositories_push_metadata_write") {
+    return std::vector<Rule>{{"*", kPull | kContentWrite | kMetadataWrite}};
+  }
+  if (name == "_repositories_admin") return std::vector<Rule>{{"*", kAllActions}};
+  return std::nullopt;
+}
+
+uint8_t actionBitsOf(const std::vector<std::string>& dockerActions) {
+  uint8_t mask = 0;
+  for (const auto& a : dockerActions) {
+    if (a == "pull") mask |= kContentRead;
+    if (a == "push") mask |= kContentWrite;
+    if (a == "delete") mask |= kContentDelete;
+    if (a == "metadata_read") mask |= kMetadataRead;
+    if (a == "*") mask |= kAllActions;
+  }
+  return mask;
+}
+
+namespace {
+
+std::string sourceOf(std::string_view remote) {
+  // "1.2.3.4:5678" or "::1:5678": the port goes, the address stays.
+  const auto colon = remote.rfind(':');
+  return std::string(colon == std::string_view::npos ? remote : remote.substr(0, colon));
+}
+
+AuthResult failure(AuthFailure kind, std::string detail, int retryAfter = 0) {
+  AuthResult r;
+  r.failure = kind;
+  r.detail = std::move(detail);
+  r.retryAfter = retryAfter;
+  return r;
+}
+
+}  // namespace
+
+// ---- Authenticator ----
+
+Authenticator::Authenticator(meta::IdentityStore& identities, AuthOptions options)
+    : identities_(identities),
+      options_(std::move(options)),
+      throttle_(options_.maxFailures, options_.failureWindow) {}
+
+Result<void> Authenticator::ensureSigningKey() {
+  auto keys = identities_.signingKeys();
+  if (!keys) return keys.takeError();
+  if (keys->empty()) {
+    auto kid = rotateSigningKey();
+    if (!kid) return kid.takeError();
+    return {};
+  }
+  return reloadKeys();
+}
+
+Result<std::string> Authenticator::rotateSigningKey() {
+  auto key = SigningKey::generate();
+  const auto now = unixNow();
+  meta::SigningKeyRecord record{key.kid(), key.privatePem(), now, std::nullopt};
+  if (auto r = identities_.addSigningKey(record); !r) return r.takeError();
+  if (auto r = identities_.retireSigningKeys(key.kid(), now); !r) return r.takeError();
+  if (auto r = reloadKeys(); !r) return r.takeError();
+  log::info("signing key created", {{"kid", key.kid()}});
+  return key.kid();
+}
+
+Result<void> Authenticator::reloadKeys() {
+  auto records = identities_.signingKeys();
+  if (!records) return records.takeError();
+  const auto now = unixNow();
+  // A retired key verifies for as long as a token it signed can live.
+  const int64_t horizon = std::max(options_.tokenLifetime, options_.refreshLifetime).count() + 60;
+  std::unordered_map<std::string, std::shared_ptr<const SigningKey>> loaded;
+  for (const auto& r : *records) {
+    if (r.retired && now - *r.retired > horizon) continue;
+    auto key = SigningKey::fromPem(r.privatePem);
+    if (!key) {
+      log::error("unreadable signing key", {{"kid", r.kid}});
+      continue;
+    }
+    loaded.emplace(r.kid, std::make_shared<const SigningKey>(std::move(*key)));
+  }
+  std::unique_lock lock(keysMutex_);
+  keys_ = std::move(loaded);
+  keysLoadedAt_ = now;
+  return {};
+}
+
+std::shared_ptr<const SigningKey> Authenticator::verifyingKey(std::string_view kid) {
+  {
+    std::shared_lock lock(keysMutex_);
+    auto it = keys_.find(std::string(kid));
+    if (it != keys_.end()) return it->second;
+    // An unknown kid may be a key another process just made; look again, at most once a second.
+    if (unixNow() == keysLoadedAt_) return nullptr;
+  }
+  if (!reloadKeys()) return nullptr;
+  std::shared_lock lock(keysMutex_);
+  auto it = keys_.find(std::string(kid));
+  return it == keys_.end() ? nullptr : it->second;
+}
+
+Result<std::shared_ptr<const SigningKey>> Authenticator::signingKey() {
+  // The newest key signs; it may have been rotated by `berth admin key rotate` meanwhile.
+  auto records = identities_.signingKeys();
+  if (!records) return records.takeError();
+  if (records->empty()) return makeError(ApiCode::Unknown, "no signing key");
+  auto key = verifyingKey(records->front().kid);
+  if (!key) {
+    if (auto r = reloadKeys(); !r) return r.takeError();
+    key = verifyingKey(records->front().kid);
+  }
+  if (!key) return makeError(ApiCode::Unknown, "signing key unreadable");
+  return key;
+}
+
+bool Authenticator::secretMatches(const std::string& hash, std::string_view secret) {
+  const std::string key = hash + "\n" + sha256Digest(secret);
+  if (verifiedSecrets_.get(key)) return true;
+  if (!verifySecret(hash, secret)) return false;
+  verifiedSecrets_.put(key, true);
+  return true;
+}
+
+Result<Identity> Authenticator::identityFor(const meta::RegistrySettings& registry,
+                                            std::string_view username) {
+  Identity id;
+  id.subject = std::string(username);
+  id.catalog = true;
+  if (username == registry.name) {
+    id.kind = Identity::Kind::Admin;
+    id.permissions = Permissions::all();
+    return id;
+  }
+  auto token = identities_.token(registry.id, username);
+  if (!token) return token.takeError();
+  if (!*token || !(*token)->enabled) return makeError(ApiCode::Unauthorized);
+  id.kind = Identity::Kind::Token;
+  if (auto builtin = builtinScopeMap((*token)->scopeMap)) {
+    id.permissions = Permissions(std::move(*builtin));
+    return id;
+  }
+  auto map = identities_.scopeMap(registry.id, (*token)->scopeMap);
+  if (!map) return map.takeError();
+  std::vector<Rule> rules;
+  if (*map) {
+    for (const auto& r : (*map)->rules) rules.push_back({r.pattern, r.actions});
+  }
+  id.permissions = Permissions(std::move(rules));
+  return id;
+}
+
+AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::string_view username,
+                                std::string_view password, std::string_view remote) {
+  const auto now = unixNow();
+  const std::string throttleKey = sourceOf(remote) + "\n" + std::string(username);
+  if (int wait = throttle_.blockedFor(throttleKey, now); wait > 0) {
+    return failure(AuthFailure::Throttled, "too many failed logins", wait);
+  }
+  auto bad = [&](std::string detail) {
+    throttle_.failed(throttleKey, now);
+    log::warn("login failed", {{"username", username}, {"remote", remote}, {"reason", detail}});
+    return failure(AuthFailure::BadCredentials, "invalid username or password");
+  };
+
+  std::vector<meta::StoredSecret> secrets;
+  if (username == registry.name) {
+    if (!registry.adminEnabled) return bad("admin account disabled");
+    auto admin = identities_.adminSecrets(registry.id);
+    if (!admin) return bad("identity store unavailable");
+    secrets = std::move(*admin);
+  } else {
+    auto token = identities_.token(registry.id, username);
+    if (!token) return bad("identity store unavailable");
+    if (!*token) return bad("unknown user");
+    if (!(*token)->enabled) return bad("token disabled");
+    secrets = std::move((*token)->secrets);
+  }
+  const bool matched = std::any_of(secrets.begin(), secrets.end(), [&](const auto& s) {
+    if (s.expiry && *s.expiry <= now) return false;
+    return secretMatches(s.hash, password);
+  });
+  if (!matched) return bad("wrong or expired password");
+  auto identity = identityFor(registry, username);
+  if (!identity) return bad("identity unavailable");
+  throttle_.succeeded(throttleKey);
+  AuthResult r;
+  r.identity = std::move(*identity);
+  return r;
+}
+
+AuthResult Authenticator::refresh(const meta::RegistrySettings& registry,
+                                  std::string_view refreshToken, std::string_view service) {
+  auto decoded = decodeJwt(
+      refreshToken, [this](std::string_view kid) { return verifyingKey(kid); }, options_.issuer,
+      service, unixNow(), "refresh");
+  if (auto* error = std::get_if<JwtError>(&decoded)) {
+    return failure(AuthFailure::BadToken, std::string(describe(*error)));
+  }
+  const auto& claims = std::get<Claims>(decoded);
+  // The identity must still be allowed in: a disabled admin or token loses its refresh tokens.
+  if (claims.sub == registry.name && !registry.adminEnabled) {
+    return failure(AuthFailure::BadToken, "admin account disabled");
+  }
+  auto identity = identityFor(registry, claims.sub);
+  if (!identity) return failure(AuthFailure::BadToken, "identity no longer valid");
+  AuthResult r;
+  r.identity = std::move(*identity);
+  return r;
+}
+
+AuthResult Authenticator::authenticate(std::optional<std::string_view> authorization,
+                                       const meta::RegistrySettings& registry,
+                                       std::string_view service, std::string_view remote) {
+  if (!authorization || authorization->empty()) return AuthResult{};
+  const auto header = *authorization;
+  const auto space = header.find(' ');
+  const auto scheme = header.substr(0, space);
+  const auto value = space == header.npos ? std::string_view() : header.substr(space + 1);
+  auto equalsIgnoreCase = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+
+  if (equalsIgnoreCase(scheme, "basic")) {
+    auto decoded = base64Decode(value);
+    if (!decoded) return failure(AuthFailure::BadCredentials, "malformed basic credentials");
+    const auto colon = decoded->find(':');
+    if (colon == std::string::npos) {
+      return failure(AuthFailure::BadCredentials, "malformed basic credentials");
+    }
+    return login(registry, std::string_view(*decoded).substr(0, colon),
+                 std::string_view(*decoded).substr(colon + 1), remote);
+  }
+  if (!equalsIgnoreCase(scheme, "bearer")) {
+    return failure(AuthFailure::BadCredentials, "unsupported authorization scheme");
+  }
+
+  const std::string token(value);
+  std::shared_ptr<const Claims> claims;
+  if (auto hit = verifiedTokens_.get(token)) {
+    claims = *hit;
+  } else {
+    auto decoded = decodeJwt(
+        token, [this](std::string_view kid) { return verifyingKey(kid); }, options_.issuer, service,
+        unixNow());
+    if (auto* error = std::get_if<JwtError>(&decoded)) {
+      return failure(AuthFailure::BadToken, std::string(describe(*error)));
+    }
+    claims = std::make_shared<const Claims>(std::move(std::get<Claims>(decoded)));
+    verifiedTokens_.put(token, claims);
+  }
+  // The cache holds verified signatures; time and audience are checked on every use.
+  const auto now = unixNow();
+  if (now > claims->exp + 30) return failure(AuthFailure::BadToken, "token expired");
+  if (claims->aud != service) return failure(AuthFailure::BadToken, "token for another service");
+
+  AuthResult r;
+  r.identity.kind = Identity::Kind::Bearer;
+  r.identity.subject = claims->sub;
+  std::vector<Rule> rules;
+  for (const auto& a : claims->access) {
+    if (a.type == "repository") rules.push_back({a.name, actionBitsOf(a.actions)});
+    if (a.type == "registry" && a.name == "catalog") r.identity.catalog = true;
+  }
+  r.identity.permissions = Permissions(std::move(rules));
+  return r;
+}
+
+Result<Authenticator::Issued> Authenticator::issueAccessToken(const std::string& subject,
+                                                              std::string_view service,
+                                                              std::vector<ResourceAccess> access) {
+  auto key = signingKey();
+  if (!key) return key.takeError();
+  Claims c;
+  c.iss = options_.issuer;
+  c.sub = subject;
+  c.aud = std::string(service);
+  c.iat = unixNow();
+  c.nbf = c.iat;
+  c.exp = c.iat + options_.tokenLifetime.count();
+  c.jti = newUuid();
+  c.access = std::move(access);
+  return Issued{encodeJwt(c, **key), c.iat, options_.tokenLifetime.count()};
+}
+
+Result<Authenticator::Issued> Authenticator::issueRefreshToken(const std::string& subject,
+                                                               std::string_view service) {
+  auto key = signingKey();
+  if (!key) return key.takeError();
+  Claims c;
+  c.iss = options_.issuer;
+  c.sub = subject;
+  c.aud = std::string(service);
+  c.iat = unixNow();
+  c.nbf = c.iat;
+  c.exp = c.iat + options_.refreshLifetime.count();
+  c.jti = newUuid();
+  c.use = "refresh";
+  return Issued{encodeJwt(c, **key), c.iat, options_.refreshLifetime.count()};
+}
+
+Result<std::string> Authenticator::jwks() {
+  if (auto r = reloadKeys(); !r) return r.takeError();
+  boost::json::array keys;
+  {
+    std::shared_lock lock(keysMutex_);
+    for (const auto& [kid, key] : keys_) keys.push_back(boost::json::parse(key->publicJwk()));
+  }
+  return boost::json::serialize(boost::json::object{{"keys", std::move(keys)}});
+}
+
+}  // namespace berth::auth

@@ -1,0 +1,134 @@
+#pragma once
+// Authentication: turns an Authorization header (Basic or Bearer) into an Identity, issues
+// access and refresh tokens, and slows down repeated failed logins.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/jwt.hpp"
+#include "auth/scope.hpp"
+#include "core/lru_cache.hpp"
+#include "meta/identity_store.hpp"
+
+namespace berth::auth {
+
+struct AuthOptions {
+  std::chrono::seconds tokenLifetime{300};
+  std::chrono::seconds refreshLifetime{3 * 3600};
+  std::string issuer = "berth";
+  int maxFailures = 5;
+  std::chrono::seconds failureWindow{60};
+};
+
+struct Identity {
+  enum class Kind { Anonymous, Admin, Token, Bearer };
+  Kind kind = Kind::Anonymous;
+  std::string subject;
+  Permissions permissions;
+  bool catalog = false;  // may list the catalog (filtered by what it may read)
+
+  bool anonymous() const { return kind == Kind::Anonymous; }
+};
+
+enum class AuthFailure { None, BadCredentials, BadToken, Throttled };
+
+struct AuthResult {
+  Identity identity;
+  AuthFailure failure = AuthFailure::None;
+  std::string detail;
+  int retryAfter = 0;  // seconds, when throttled
+
+  bool ok() const { return failure == AuthFailure::None; }
+};
+
+// Counts failed logins per (source, username) in a sliding window.
+class LoginThrottle {
+ public:
+  LoginThrottle(int maxFailures, std::chrono::seconds window)
+      : max_(maxFailures), window_(window.count()) {}
+  // Seconds to wait when blocked, 0 when the attempt may proceed.
+  int blockedFor(const std::string& key, int64_t now);
+  void failed(const std::string& key, int64_t now);
+  void succeeded(const std::string& key);
+
+ private:
+  struct Entry {
+    int count = 0;
+    int64_t windowStart = 0;
+  };
+  int max_;
+  int64_t window_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+class Authenticator {
+ public:
+  Authenticator(meta::IdentityStore& identities, AuthOptions options);
+
+  // Creates the first signing key when there is none. Called once at start-up.
+  Result<void> ensureSigningKey();
+  // Makes a new key the signing key; earlier ones keep verifying until they age out.
+  Result<std::string> rotateSigningKey();
+
+  // `authorization` is the header's value; `service` the login server the client reached
+  // (the audience of the tokens it may present); `remote` the client address.
+  AuthResult authenticate(std::optional<std::string_view> authorization,
+                          const meta::RegistrySettings& registry, std::string_view service,
+                          std::string_view remote);
+  // A username and password, from Basic credentials or an OAuth2 password grant.
+  AuthResult login(const meta::RegistrySettings& registry, std::string_view username,
+                   std::string_view password, std::string_view remote);
+  // Re-resolves the identity behind a refresh token.
+  AuthResult refresh(const meta::RegistrySettings& registry, std::string_view refreshToken,
+                     std::string_view service);
+
+  struct Issued {
+    std::string token;
+    int64_t issuedAt = 0;
+    int64_t expiresIn = 0;
+  };
+  Result<Issued> issueAccessToken(const std::string& subject, std::string_view service,
+                                  std::vector<ResourceAccess> access);
+  Result<Issued> issueRefreshToken(const std::string& subject, std::string_view service);
+  // {"keys":[...]} with every key that may still verify a token.
+  Result<std::string> jwks();
+
+  const AuthOptions& options() const { return options_; }
+
+ private:
+  Result<Identity> identityFor(const meta::RegistrySettings& registry, std::string_view username);
+  bool secretMatches(const std::string& hash, std::string_view secret);
+  std::shared_ptr<const SigningKey> verifyingKey(std::string_view kid);
+  Result<std::shared_ptr<const SigningKey>> signingKey();
+  Result<void> reloadKeys();
+
+  meta::IdentityStore& identities_;
+  AuthOptions options_;
+  LoginThrottle throttle_;
+  // Verified bearer tokens and password checks, so that each costs one lookup after the
+  // first: "<token>" -> claims, and "<hash>\n<sha256 of secret>" -> true.
+  LruCache<std::string, std::shared_ptr<const Claims>> verifiedTokens_{16384};
+  LruCache<std::string, bool> verifiedSecrets_{4096};
+  std::shared_mutex keysMutex_;
+  std::unordered_map<std::string, std::shared_ptr<const SigningKey>> keys_;
+  int64_t keysLoadedAt_ = 0;
+};
+
+// Scope-map rules of a built-in map (`_repositories_pull`, `_repositories_push`,
+// `_repositories_admin`, …); nullopt when `name` is not built in.
+std::optional<std::vector<Rule>> builtinScopeMap(std::string_view name);
+
+// The Docker actions of a token's access claim, as scope-map action bits.
+uint8_t actionBitsOf(const std::vector<std::string>& dockerActions);
+
+int64_t unixNow();
+
+}  // namespace berth::auth

@@ -1,0 +1,37 @@
+#pragma once
+// The auth plane: /oauth2/token (the Docker token flow on GET, OAuth2 password and refresh
+// grants on POST) and /oauth2/jwks.
+#include <functional>
+
+#include "auth/authenticator.hpp"
+#include "http/message.hpp"
+
+namespace berth::auth {
+
+// The registry a request addresses (today the default one; later chosen by Host).
+using RegistryResolver = std::function<Result<meta::RegistrySettings>(const http::Request&)>;
+
+class TokenEndpoint final : public http::Application {
+ public:
+  TokenEndpoint(Authenticator& authenticator, RegistryResolver resolver)
+      : auth_(authenticator), resolve_(std::move(resolver)) {}
+
+  http::Dispatch dispatch(http::Request& request) override;
+
+ private:
+  http::Response getToken(const http::Request& req, const meta::RegistrySettings& registry);
+  http::Response postToken(const http::Request& req, const meta::RegistrySettings& registry,
+                           const std::string& body);
+  http::Response grant(const http::Request& req, const meta::RegistrySettings& registry,
+                       const AuthResult& auth, const std::vector<std::string>& scopes, bool offline,
+                       std::optional<std::string> refreshToken);
+
+  Authenticator& auth_;
+  RegistryResolver resolve_;
+};
+
+// The access a caller gets for the scopes it asked: their intersection with what it may do.
+std::vector<ResourceAccess> grantAccess(const Identity& identity, bool anonymousPull,
+                                        const std::vector<std::string>& scopeParams);
+
+}  // namespace berth::auth

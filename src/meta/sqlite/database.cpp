@@ -1,0 +1,176 @@
+#include "meta/sqlite/database.hpp"
+
+#include <chrono>
+
+#include "core/log.hpp"
+
+namespace berth::meta::sqlite {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS registries(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created INTEGER NOT NULL,
+  admin_enabled INTEGER NOT NULL DEFAULT 0,
+  anonymous_pull INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS repositories(
+  id INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries(id),
+  name TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  UNIQUE(registry_id, name));
+CREATE TABLE IF NOT EXISTS blobs(
+  registry_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY(registry_id, digest)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS repository_blobs(
+  repository_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  registry_id INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS manifests(
+  repository_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  registry_id INTEGER NOT NULL,
+  media_type TEXT NOT NULL,
+  artifact_type TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  annotations TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL,
+  PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests(repository_id, subject)
+  WHERE subject <> '';
+CREATE TABLE IF NOT EXISTS manifest_refs(
+  repository_id INTEGER NOT NULL,
+  manifest_digest TEXT NOT NULL,
+  ref_digest TEXT NOT NULL,
+  registry_id INTEGER NOT NULL,
+  is_manifest INTEGER NOT NULL,
+  PRIMARY KEY(repository_id, manifest_digest, ref_digest)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags(
+  repository_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  registry_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY(repository_id, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(repository_id, digest);
+CREATE TABLE IF NOT EXISTS uploads(
+  uuid TEXT PRIMARY KEY,
+  registry_id INTEGER NOT NULL,
+  repository TEXT NOT NULL,
+  created INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS admin_passwords(
+  registry_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY(registry_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scope_maps(
+  id INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL,
+  UNIQUE(registry_id, name));
+CREATE TABLE IF NOT EXISTS scope_map_rules(
+  scope_map_id INTEGER NOT NULL,
+  registry_id INTEGER NOT NULL,
+  pattern TEXT NOT NULL,
+  actions INTEGER NOT NULL,
+  PRIMARY KEY(scope_map_id, pattern)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens(
+  id INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  scope_map TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  UNIQUE(registry_id, name));
+CREATE TABLE IF NOT EXISTS token_passwords(
+  token_id INTEGER NOT NULL,
+  registry_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  expiry INTEGER,
+  created INTEGER NOT NULL,
+  PRIMARY KEY(token_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signing_keys(
+  kid TEXT PRIMARY KEY,
+  private_pem TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  retired INTEGER);
+)sql";
+
+Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
+    const std::filesystem::path& file) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> db(raw, &sqlite3_close_v2);
+  if (rc != SQLITE_OK) {
+    log::error("cannot open database",
+               {{"path", file.string()}, {"error", raw ? sqlite3_errmsg(raw) : "out of memory"}});
+    return makeError(ApiCode::Unknown, "cannot open metadata database");
+  }
+  sqlite3_busy_timeout(db.get(), 10000);
+  return db;
+}
+
+}  // namespace
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<void> run(Connection& c, Stmt& s) {
+  const int rc = s.step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return c.fail("step");
+  return {};
+}
+
+Database::Lease::~Lease() {
+  if (!c_) return;
+  std::lock_guard lock(db_.mutex_);
+  db_.idle_.push_back(std::move(c_));
+}
+
+Result<Database::Lease> Database::lease() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(*this, std::move(c));
+    }
+  }
+  auto db = openDb(file_);
+  if (!db) return db.takeError();
+  auto c = std::make_unique<Connection>(db->release());
+  auto pragmas =
+      c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  if (!pragmas) return pragmas.takeError();
+  return Lease(*this, std::move(c));
+}
+
+Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& file) {
+  std::shared_ptr<Database> db(new Database(file));
+  auto c = db->lease();
+  if (!c) return c.takeError();
+  auto schema = (*c)->exec(kSchema);
+  if (!schema) return schema.takeError();
+  return db;
+}
+
+}  // namespace berth::meta::sqlite

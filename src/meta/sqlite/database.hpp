@@ -1,0 +1,157 @@
+#pragma once
+// The SQLite layer shared by berth's SQLite drivers: the schema, a pool of connections with
+// cached prepared statements, and transactions. Internal to src/meta/sqlite.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/result.hpp"
+
+namespace berth::meta::sqlite {
+
+int64_t nowSeconds();
+
+// One SQLite connection with its prepared statements, keyed by the SQL literal's address.
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  sqlite3* db() { return db_; }
+
+  // A prepared statement, reset and ready to bind; the Statement resets it again on exit.
+  class Statement {
+   public:
+    explicit Statement(sqlite3_stmt* s) : s_(s) {}
+    ~Statement() {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int i, std::string_view v) {
+      sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+      return *this;
+    }
+    Statement& bindBlob(int i, std::string_view v) {
+      sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+      return *this;
+    }
+    Statement& bind(int i, int64_t v) {
+      sqlite3_bind_int64(s_, i, v);
+      return *this;
+    }
+    // SQLITE_ROW, SQLITE_DONE, or an error code.
+    int step() { return sqlite3_step(s_); }
+    int64_t integer(int col) { return sqlite3_column_int64(s_, col); }
+    bool isNull(int col) { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+    std::string text(int col) {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(s_, col));
+      return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+    }
+
+   private:
+    sqlite3_stmt* s_;
+  };
+
+  // `sql` must be a string literal: its address is the cache key.
+  Result<std::unique_ptr<Statement>> prepare(const char* sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+          SQLITE_OK) {
+        return fail("prepare");
+      }
+      it = statements_.emplace(sql, stmt).first;
+    }
+    return std::make_unique<Statement>(it->second);
+  }
+
+  Result<void> exec(const char* sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string text = message ? message : "";
+      sqlite3_free(message);
+      log::error("sqlite exec failed", {{"error", text}});
+      return makeError(ApiCode::Unknown, "metadata store error");
+    }
+    return {};
+  }
+
+  Error fail(std::string_view op) {
+    log::error("sqlite failed", {{"op", op}, {"error", sqlite3_errmsg(db_)}});
+    return makeError(ApiCode::Unknown, "metadata store error");
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> statements_;
+};
+
+using Stmt = Connection::Statement;
+
+// Runs a statement that returns no rows.
+Result<void> run(Connection& c, Stmt& s);
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back when the scope ends without commit().
+class Transaction {
+ public:
+  explicit Transaction(Connection& c) : c_(c) {}
+  Result<void> begin() {
+    auto r = c_.exec("BEGIN IMMEDIATE");
+    open_ = r.ok();
+    return r;
+  }
+  Result<void> commit() {
+    auto r = c_.exec("COMMIT");
+    if (r) open_ = false;
+    return r;
+  }
+  ~Transaction() {
+    if (open_) (void)c_.exec("ROLLBACK");
+  }
+
+ private:
+  Connection& c_;
+  bool open_ = false;
+};
+
+// A pool of connections to one database file; the schema is created on open.
+class Database {
+ public:
+  static Result<std::shared_ptr<Database>> open(const std::filesystem::path& file);
+
+  // A connection borrowed from the pool for the length of one call.
+  class Lease {
+   public:
+    Lease(Database& db, std::unique_ptr<Connection> c) : db_(db), c_(std::move(c)) {}
+    ~Lease();
+    Lease(Lease&&) noexcept = default;
+    Connection& operator*() { return *c_; }
+    Connection* operator->() { return c_.get(); }
+
+   private:
+    Database& db_;
+    std::unique_ptr<Connection> c_;
+  };
+  Result<Lease> lease();
+
+ private:
+  explicit Database(std::filesystem::path file) : file_(std::move(file)) {}
+  std::filesystem::path file_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+}  // namespace berth::meta::sqlite
