@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <cerrno>
 #include <list>
@@ -59,15 +61,29 @@ constexpr size_t kBodyChunk = 256 * 1024;
 
 }  // namespace
 
-// One client connection. Lives in the coroutine frame of run(); registered with the server so
-// that shutdown can wake connections idling between requests.
-class Connection {
+// What shutdown needs of a connection, whatever its stream.
+class ConnectionBase {
  public:
-  Connection(Server::Impl& server, tcp::socket socket);
+  virtual ~ConnectionBase() = default;
+  virtual void wakeIfIdle(std::shared_ptr<ConnectionBase> self) = 0;
+};
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One client connection over plain TCP or TLS. Registered with the server so that shutdown
+// can wake connections idling between requests.
+template <class Stream>
+class Connection final : public ConnectionBase {
+ public:
+  Connection(Server::Impl& server, Stream stream);
   asio::awaitable<void> run();
-  void wakeIfIdle(std::shared_ptr<Connection> self);
+  void wakeIfIdle(std::shared_ptr<ConnectionBase> self) override;
 
  private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  asio::awaitable<void> serve();
   asio::awaitable<Response> readBody(bhttp::request_parser<bhttp::buffer_body>& parser,
                                      BodySink& sink, bool& bodyLeftUnread);
   asio::awaitable<Response> readSizedBody(bhttp::request_parser<bhttp::buffer_body>& parser,
@@ -78,7 +94,7 @@ class Connection {
   asio::awaitable<bool> sendFile(const FileRange& file);
 
   Server::Impl& server_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::vector<char> chunk_;
   std::string remote_;
@@ -93,7 +109,8 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> nextRequest{0};
   std::mutex connectionsMutex;
-  std::list<std::weak_ptr<Connection>> connections;
+  std::list<std::weak_ptr<ConnectionBase>> connections;
+  std::optional<asio::ssl::context> tls;
   // Shutdown steps run on one strand: the signal wait and the grace timer are not thread-safe.
   asio::strand<asio::io_context::executor_type> control{ioc.get_executor()};
   asio::steady_timer forceStop{control};
@@ -110,31 +127,40 @@ struct Server::Impl {
         continue;
       }
       auto executor = socket.get_executor();
-      asio::co_spawn(
-          executor,
-          [this, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-            auto connection = std::make_shared<Connection>(*this, std::move(s));
-            std::list<std::weak_ptr<Connection>>::iterator self;
-            {
-              std::lock_guard lock(connectionsMutex);
-              self = connections.insert(connections.end(), connection);
-            }
-            try {
-              co_await connection->run();
-            } catch (const std::exception& e) {
-              log::error("connection failed", {{"error", e.what()}});
-            }
-            bool last = false;
-            {
-              std::lock_guard lock(connectionsMutex);
-              connections.erase(self);
-              last = connections.empty();
-            }
-            if (last && stopping.load()) {
-              asio::post(control, [this] { forceStop.cancel(); });
-            }
-          },
-          asio::detached);
+      if (tls) {
+        asio::co_spawn(executor,
+                       serveConnection(std::make_shared<Connection<TlsStream>>(
+                           *this, TlsStream(std::move(socket), *tls))),
+                       asio::detached);
+      } else {
+        asio::co_spawn(executor,
+                       serveConnection(std::make_shared<Connection<PlainStream>>(
+                           *this, PlainStream(std::move(socket)))),
+                       asio::detached);
+      }
+    }
+  }
+
+  template <class C>
+  asio::awaitable<void> serveConnection(std::shared_ptr<C> connection) {
+    std::list<std::weak_ptr<ConnectionBase>>::iterator self;
+    {
+      std::lock_guard lock(connectionsMutex);
+      self = connections.insert(connections.end(), connection);
+    }
+    try {
+      co_await connection->run();
+    } catch (const std::exception& e) {
+      log::error("connection failed", {{"error", e.what()}});
+    }
+    bool last = false;
+    {
+      std::lock_guard lock(connectionsMutex);
+      connections.erase(self);
+      last = connections.empty();
+    }
+    if (last && stopping.load()) {
+      asio::post(control, [this] { forceStop.cancel(); });
     }
   }
 
@@ -168,30 +194,50 @@ struct Server::Impl {
   }
 };
 
-Connection::Connection(Server::Impl& server, tcp::socket socket)
-    : server_(server), stream_(std::move(socket)) {
+template <class Stream>
+Connection<Stream>::Connection(Server::Impl& server, Stream stream)
+    : server_(server), stream_(std::move(stream)) {
   boost::system::error_code ec;
-  auto endpoint = stream_.socket().remote_endpoint(ec);
+  auto endpoint = tcp().socket().remote_endpoint(ec);
   if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  tcp().socket().set_option(tcp::no_delay(true), ec);
 }
 
-void Connection::wakeIfIdle(std::shared_ptr<Connection> self) {
+template <class Stream>
+void Connection<Stream>::wakeIfIdle(std::shared_ptr<ConnectionBase> self) {
   if (!idle_.load()) return;
   asio::post(stream_.get_executor(), [this, self = std::move(self)] {
     if (idle_.load()) {
       boost::system::error_code ignored;
-      stream_.socket().cancel(ignored);
+      tcp().socket().cancel(ignored);
     }
   });
 }
 
-asio::awaitable<void> Connection::run() {
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::run() {
+  if constexpr (kTls) {
+    tcp().expires_after(server_.options.idleTimeout);
+    auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (ec) co_return;  // not TLS, or a client that gave up: nothing to answer
+  }
+  co_await serve();
+  if constexpr (kTls) {
+    tcp().expires_after(std::chrono::seconds(5));
+    co_await stream_.async_shutdown(kTuple);
+  } else {
+    boost::system::error_code ignored;
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::serve() {
   for (;;) {
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(server_.options.headerLimit);
     parser.body_limit(boost::none);  // sinks bound their own bodies
-    stream_.expires_after(server_.options.idleTimeout);
+    tcp().expires_after(server_.options.idleTimeout);
     idle_.store(true);
     if (server_.stopping.load()) co_return;
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
@@ -217,6 +263,7 @@ asio::awaitable<void> Connection::run() {
     req.remote = remote_;
     req.requestId = server_.nextRequestId();
     req.keepAlive = head.keep_alive();
+    req.secure = kTls;
     const auto target = head.target();
     auto parsed = boost::urls::parse_origin_form(std::string_view(target.data(), target.size()));
     bool targetOk = parsed.has_value();
@@ -267,12 +314,11 @@ asio::awaitable<void> Connection::run() {
                           {"duration_us", static_cast<int64_t>(micros)}});
     if (!written || !keepAlive) break;
   }
-  boost::system::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<Response> Connection::readBody(bhttp::request_parser<bhttp::buffer_body>& parser,
-                                               BodySink& sink, bool& bodyLeftUnread) {
+template <class Stream>
+asio::awaitable<Response> Connection<Stream>::readBody(
+    bhttp::request_parser<bhttp::buffer_body>& parser, BodySink& sink, bool& bodyLeftUnread) {
   const auto expect = parser.get()[bhttp::field::expect];
   if (!parser.is_done() && beast::iequals(expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -293,7 +339,7 @@ asio::awaitable<Response> Connection::readBody(bhttp::request_parser<bhttp::buff
     auto& body = parser.get().body();
     body.data = chunk_.data();
     body.size = chunk_.size();
-    stream_.expires_after(server_.options.idleTimeout);
+    tcp().expires_after(server_.options.idleTimeout);
     auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
     if (ec == bhttp::error::need_buffer) ec = {};
     const size_t got = chunk_.size() - body.size;
@@ -312,7 +358,8 @@ asio::awaitable<Response> Connection::readBody(bhttp::request_parser<bhttp::buff
 
 // A body of known length is read straight from the socket into one large buffer: no parser
 // copy, and few system calls.
-asio::awaitable<Response> Connection::readSizedBody(
+template <class Stream>
+asio::awaitable<Response> Connection<Stream>::readSizedBody(
     bhttp::request_parser<bhttp::buffer_body>& parser, BodySink& sink, bool& bodyLeftUnread) {
   uint64_t remaining = *parser.content_length();
   // Bytes that arrived together with the header.
@@ -329,7 +376,7 @@ asio::awaitable<Response> Connection::readSizedBody(
   }
   while (remaining > 0) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, chunk_.size()));
-    stream_.expires_after(server_.options.idleTimeout);
+    tcp().expires_after(server_.options.idleTimeout);
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(chunk_.data(), want), kTuple);
     if (n > 0) {
       remaining -= n;
@@ -346,7 +393,9 @@ asio::awaitable<Response> Connection::readSizedBody(
   co_return sink.finish(true);
 }
 
-asio::awaitable<bool> Connection::discardBody(bhttp::request_parser<bhttp::buffer_body>& parser) {
+template <class Stream>
+asio::awaitable<bool> Connection<Stream>::discardBody(
+    bhttp::request_parser<bhttp::buffer_body>& parser) {
   // A body nobody asked for: read a little to keep the connection usable, else close it.
   if (chunk_.empty()) chunk_.resize(kBodyChunk);
   uint64_t total = 0;
@@ -363,8 +412,9 @@ asio::awaitable<bool> Connection::discardBody(bhttp::request_parser<bhttp::buffe
   co_return true;
 }
 
-asio::awaitable<bool> Connection::write(const Request& req, Response& resp, unsigned version,
-                                        bool keepAlive, uint64_t& bytes) {
+template <class Stream>
+asio::awaitable<bool> Connection<Stream>::write(const Request& req, Response& resp,
+                                                unsigned version, bool keepAlive, uint64_t& bytes) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), version};
   for (const auto& [name, value] : resp.headers.all()) out.insert(name, value);
   out.set("Docker-Distribution-API-Version", "registry/2.0");
@@ -377,7 +427,7 @@ asio::awaitable<bool> Connection::write(const Request& req, Response& resp, unsi
   if (!noBody) out.content_length(length);
   if (!head && !resp.file && !noBody) out.body() = std::move(resp.body);
 
-  stream_.expires_after(server_.options.idleTimeout);
+  tcp().expires_after(server_.options.idleTimeout);
   if (resp.file && !head) {
     bhttp::response_serializer<bhttp::string_body> serializer(out);
     auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
@@ -392,14 +442,36 @@ asio::awaitable<bool> Connection::write(const Request& req, Response& resp, unsi
   co_return !ec;
 }
 
-asio::awaitable<bool> Connection::sendFile(const FileRange& file) {
-  auto& socket = stream_.socket();
+template <class Stream>
+asio::awaitable<bool> Connection<Stream>::sendFile(const FileRange& file) {
+  if constexpr (kTls) {
+    // The bytes must pass through OpenSSL: read and write in large pieces.
+    if (chunk_.empty()) chunk_.resize(kBodyChunk);
+    uint64_t offset = file.offset;
+    uint64_t left = file.length;
+    while (left > 0) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk_.size()));
+      const ssize_t n = ::pread(file.fd.get(), chunk_.data(), want, static_cast<off_t>(offset));
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        co_return false;
+      }
+      tcp().expires_after(server_.options.idleTimeout);
+      auto [ec, written] = co_await asio::async_write(
+          stream_, asio::buffer(chunk_.data(), static_cast<size_t>(n)), kTuple);
+      if (ec) co_return false;
+      offset += static_cast<uint64_t>(n);
+      left -= static_cast<uint64_t>(n);
+    }
+    co_return true;
+  }
+  auto& socket = tcp().socket();
   boost::system::error_code ec;
   socket.native_non_blocking(true, ec);
   if (ec) co_return false;
   off_t offset = static_cast<off_t>(file.offset);
   uint64_t left = file.length;
-  asio::steady_timer deadline(stream_.get_executor());
+  asio::steady_timer deadline(socket.get_executor());
   while (left > 0) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(left, 1u << 30));
     const ssize_t n = ::sendfile(socket.native_handle(), file.fd.get(), &offset, want);
@@ -431,6 +503,14 @@ Server::Server(ServerOptions options, Application& app)
 Server::~Server() = default;
 
 void Server::bind() {
+  if (!impl_->options.tlsCert.empty()) {
+    auto& tls = impl_->tls.emplace(asio::ssl::context::tls_server);
+    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    tls.use_certificate_chain_file(impl_->options.tlsCert);
+    tls.use_private_key_file(impl_->options.tlsKey, asio::ssl::context::pem);
+  }
   auto address = asio::ip::make_address(impl_->options.host);
   tcp::endpoint endpoint(address, impl_->options.port);
   impl_->acceptor.open(endpoint.protocol());
