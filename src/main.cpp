@@ -1,4 +1,6 @@
 // berth: a private container registry. `berth serve` runs the registry.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -23,6 +25,16 @@ std::optional<berth::log::Level> parseLevel(const std::string& name) {
 int fatal(const std::string& message) {
   std::cerr << "berth: " << message << "\n";
   return 1;
+}
+
+// Every connection and every cached open blob takes a descriptor: allow as many as the system
+// lets this process have.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::App& cmd) {
@@ -59,6 +71,7 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
   }
 
+  raiseDescriptorLimit();
   berth::http::ServerOptions serverOptions;
   serverOptions.host = address->host;
   serverOptions.port = address->port;

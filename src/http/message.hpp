@@ -54,7 +54,7 @@ std::vector<std::pair<std::string, std::string>> parseForm(std::string_view body
 
 // Bytes of an open file to go out with sendfile(2).
 struct FileRange {
-  UniqueFd fd;
+  std::shared_ptr<const UniqueFd> fd;  // shared: open blobs are cached and reused
   uint64_t offset = 0;
   uint64_t length = 0;
 };

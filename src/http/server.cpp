@@ -104,7 +104,13 @@ class Connection final : public ConnectionBase {
 struct Server::Impl {
   ServerOptions options;
   Application& app;
-  asio::io_context ioc;
+  // One single-threaded io_context per thread: a connection lives on one of them from accept
+  // to close, so its handlers never cross threads and need no strand. `ioc` is the first; it
+  // also runs the acceptor and shutdown.
+  asio::io_context ioc{1};
+  std::vector<std::unique_ptr<asio::io_context>> workers;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  size_t nextWorker = 0;
   tcp::acceptor acceptor{ioc};
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> nextRequest{0};
@@ -120,7 +126,9 @@ struct Server::Impl {
 
   asio::awaitable<void> acceptLoop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+      auto& target = nextWorker == 0 ? ioc : *workers[nextWorker - 1];
+      nextWorker = (nextWorker + 1) % (workers.size() + 1);
+      auto [ec, socket] = co_await acceptor.async_accept(target.get_executor(), kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         log::warn("accept failed", {{"error", ec.message()}});
@@ -160,7 +168,10 @@ struct Server::Impl {
       last = connections.empty();
     }
     if (last && stopping.load()) {
-      asio::post(control, [this] { forceStop.cancel(); });
+      asio::post(control, [this] {
+        forceStop.cancel();
+        guards.clear();
+      });
     }
   }
 
@@ -178,10 +189,15 @@ struct Server::Impl {
         }
         none = connections.empty();
       }
-      if (none) return;
+      if (none) {
+        guards.clear();
+        return;
+      }
       forceStop.expires_after(options.shutdownGrace);
       forceStop.async_wait([this](boost::system::error_code ec) {
-        if (!ec) ioc.stop();
+        if (ec) return;
+        ioc.stop();
+        for (auto& w : workers) w->stop();
       });
     });
   }
@@ -451,7 +467,7 @@ asio::awaitable<bool> Connection<Stream>::sendFile(const FileRange& file) {
     uint64_t left = file.length;
     while (left > 0) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk_.size()));
-      const ssize_t n = ::pread(file.fd.get(), chunk_.data(), want, static_cast<off_t>(offset));
+      const ssize_t n = ::pread(file.fd->get(), chunk_.data(), want, static_cast<off_t>(offset));
       if (n <= 0) {
         if (n < 0 && errno == EINTR) continue;
         co_return false;
@@ -474,7 +490,7 @@ asio::awaitable<bool> Connection<Stream>::sendFile(const FileRange& file) {
   asio::steady_timer deadline(socket.get_executor());
   while (left > 0) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(left, 1u << 30));
-    const ssize_t n = ::sendfile(socket.native_handle(), file.fd.get(), &offset, want);
+    const ssize_t n = ::sendfile(socket.native_handle(), file.fd->get(), &offset, want);
     if (n > 0) {
       left -= static_cast<uint64_t>(n);
       continue;
@@ -540,8 +556,12 @@ void Server::run(bool handleSignals) {
 
   unsigned threads = impl.options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 1; i < threads; ++i) {
+    auto& worker = impl.workers.emplace_back(std::make_unique<asio::io_context>(1));
+    impl.guards.push_back(asio::make_work_guard(*worker));
+  }
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&impl] { impl.ioc.run(); });
+  for (auto& worker : impl.workers) pool.emplace_back([w = worker.get()] { w->run(); });
   impl.ioc.run();
   for (auto& t : pool) t.join();
   log::info("stopped");

@@ -266,6 +266,15 @@ std::string uploadLocation(std::string_view name, std::string_view uuid) {
   return out;
 }
 
+Result<std::optional<meta::RepositoryId>> findRepository(Services& s, meta::RegistryId registry,
+                                                         std::string_view name) {
+  const auto key = Caches::key(registry, name);
+  if (auto hit = s.caches.repositories.get(key)) return std::optional<meta::RepositoryId>(*hit);
+  auto found = s.meta.findRepository(registry, name);
+  if (found && *found) s.caches.repositories.put(key, **found);
+  return found;
+}
+
 Result<std::optional<size_t>> pageSize(const http::Request& req) {
   auto n = req.param("n");
   if (!n) return std::optional<size_t>();

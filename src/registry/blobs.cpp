@@ -55,12 +55,15 @@ RangeKind parseRange(std::string_view header, uint64_t size, ByteRange& out) {
 http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
   auto digest = Digest::parse(t.ref);
   if (!digest) return fail(ApiCode::DigestInvalid, "invalid digest");
-  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  auto repository = findRepository(s, t.ctx.registry, t.name);
   if (!repository) return http::Dispatch::reply(errorResponse(repository.error()));
   if (!*repository) return fail(ApiCode::BlobUnknown);
 
+  const auto linkKey = Caches::key(**repository, digest->str());
   if (req.method == http::Method::Delete) {
+    s.caches.blobLinks.erase(linkKey);
     auto removed = s.meta.unlinkBlob(**repository, digest->str());
+    s.caches.blobLinks.erase(linkKey);  // again: a read may have cached it meanwhile
     if (!removed) return http::Dispatch::reply(errorResponse(removed.error()));
     if (!*removed) return fail(ApiCode::BlobUnknown);
     auto resp = http::Response::empty(202);
@@ -68,10 +71,16 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
     return http::Dispatch::reply(std::move(resp));
   }
 
-  auto linked = s.meta.linkedBlob(**repository, digest->str());
-  if (!linked) return http::Dispatch::reply(errorResponse(linked.error()));
-  if (!*linked) return fail(ApiCode::BlobUnknown);
-  const uint64_t size = **linked;
+  uint64_t size = 0;
+  if (auto cached = s.caches.blobLinks.get(linkKey)) {
+    size = *cached;
+  } else {
+    auto linked = s.meta.linkedBlob(**repository, digest->str());
+    if (!linked) return http::Dispatch::reply(errorResponse(linked.error()));
+    if (!*linked) return fail(ApiCode::BlobUnknown);
+    size = **linked;
+    s.caches.blobLinks.put(linkKey, size);
+  }
 
   http::Response resp;
   resp.headers.add("Content-Type", "application/octet-stream");

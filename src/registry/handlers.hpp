@@ -14,11 +14,15 @@ inline constexpr size_t kMaxManifestBytes = 4 * 1024 * 1024;
 
 // Caches in front of the metadata store, invalidated on every write through this process.
 struct Caches {
-  explicit Caches(size_t entries) : manifests(entries), tags(entries) {}
+  explicit Caches(size_t entries) : manifests(entries), tags(entries), blobLinks(entries * 4) {}
   // "<repository id>/<digest>" -> manifest
   LruCache<std::string, std::shared_ptr<const meta::ManifestRecord>> manifests;
   // "<repository id>/<tag>" -> digest
   LruCache<std::string, std::string> tags;
+  // "<repository id>/<digest>" -> size of a blob linked to the repository
+  LruCache<std::string, uint64_t> blobLinks;
+  // "<registry id>/<name>" -> repository id (only repositories that exist)
+  LruCache<std::string, meta::RepositoryId> repositories{4096};
 
   static std::string key(meta::RepositoryId repository, std::string_view item) {
     std::string k = std::to_string(repository);
@@ -57,6 +61,9 @@ http::Response errorResponse(const Error& error);
 http::Dispatch fail(ApiCode code, std::string detail = {}, int status = 0);
 std::string blobLocation(std::string_view name, std::string_view digest);
 std::string uploadLocation(std::string_view name, std::string_view uuid);
+// The repository's id, when it exists; from the cache when it is there.
+Result<std::optional<meta::RepositoryId>> findRepository(Services& s, meta::RegistryId registry,
+                                                         std::string_view name);
 // Parses the `n` parameter; nullopt when absent, an error when malformed.
 Result<std::optional<size_t>> pageSize(const http::Request& req);
 

@@ -31,7 +31,7 @@ http::Response page(std::string_view key, const meta::Page& result, std::string_
 Dispatch handleTags(Services& s, http::Request& req, Target& t) {
   auto n = pageSize(req);
   if (!n) return Dispatch::reply(errorResponse(n.error()));
-  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  auto repository = findRepository(s, t.ctx.registry, t.name);
   if (!repository) return Dispatch::reply(errorResponse(repository.error()));
   if (!*repository) return fail(ApiCode::NameUnknown, t.name);
   const auto last = req.param("last").value_or("");

@@ -37,7 +37,7 @@ Result<std::optional<std::string>> resolveTag(Services& s, meta::RepositoryId re
 }
 
 Dispatch getManifest(Services& s, http::Request& req, Target& t, bool isDigest) {
-  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  auto repository = findRepository(s, t.ctx.registry, t.name);
   if (!repository) return replyError(repository.error());
   if (!*repository) return replyError(makeError(ApiCode::NameUnknown, t.name));
   std::string digest = t.ref;
@@ -64,7 +64,7 @@ Dispatch getManifest(Services& s, http::Request& req, Target& t, bool isDigest) 
 }
 
 Dispatch deleteManifest(Services& s, Target& t, bool isDigest) {
-  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  auto repository = findRepository(s, t.ctx.registry, t.name);
   if (!repository) return replyError(repository.error());
   if (!*repository) return replyError(makeError(ApiCode::NameUnknown, t.name));
   const auto id = **repository;

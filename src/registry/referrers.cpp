@@ -13,7 +13,7 @@ http::Dispatch handleReferrers(Services& s, http::Request& req, Target& t) {
   const auto filter = req.param("artifactType");
 
   boost::json::array manifests;
-  auto repository = s.meta.findRepository(t.ctx.registry, t.name);
+  auto repository = findRepository(s, t.ctx.registry, t.name);
   if (!repository) return http::Dispatch::reply(errorResponse(repository.error()));
   if (*repository) {
     auto referrers = s.meta.referrers(**repository, digest->str());

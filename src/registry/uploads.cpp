@@ -101,7 +101,7 @@ Response commit(Services& s, Target& t, const std::string& uuid, const Digest& d
 Dispatch tryMount(Services& s, Target& t, const Digest& digest, std::string_view from) {
   if (!isValidRepositoryName(from)) return Dispatch{};
   if (!s.authorizer.allowed(t.ctx, from, Action::Pull)) return Dispatch{};
-  auto source = s.meta.findRepository(t.ctx.registry, from);
+  auto source = findRepository(s, t.ctx.registry, from);
   if (!source || !*source) return Dispatch{};
   auto linked = s.meta.linkedBlob(**source, digest.str());
   if (!linked || !*linked) return Dispatch{};

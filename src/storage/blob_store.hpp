@@ -18,8 +18,10 @@ struct BlobInfo {
 };
 
 // An open blob. The filesystem driver hands out a descriptor so bytes leave with sendfile(2).
+// Blobs are immutable, so one descriptor may serve many readers at once (with pread or
+// sendfile at an explicit offset, never moving the file position).
 struct BlobReader {
-  UniqueFd fd;
+  std::shared_ptr<const UniqueFd> fd;
   uint64_t size = 0;
 };
 

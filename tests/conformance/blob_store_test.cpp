@@ -28,7 +28,7 @@ class BlobStoreConformance : public ::testing::Test {
     auto reader = store->open(d);
     EXPECT_TRUE(reader);
     std::string out(reader->size, '\0');
-    EXPECT_EQ(::pread(reader->fd.get(), out.data(), out.size(), 0),
+    EXPECT_EQ(::pread(reader->fd->get(), out.data(), out.size(), 0),
               static_cast<ssize_t>(out.size()));
     return out;
   }

@@ -114,6 +114,7 @@ Result<std::optional<uint64_t>> FsBlobStore::stat(const Digest& digest) {
 }
 
 Result<BlobReader> FsBlobStore::open(const Digest& digest) {
+  if (auto cached = openBlobs_.get(digest.str())) return std::move(*cached);
   const auto path = blobPath(digest);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
@@ -122,10 +123,14 @@ Result<BlobReader> FsBlobStore::open(const Digest& digest) {
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ioError("fstat", path);
-  return BlobReader{std::move(fd), static_cast<uint64_t>(st.st_size)};
+  BlobReader reader{std::make_shared<const UniqueFd>(std::move(fd)),
+                    static_cast<uint64_t>(st.st_size)};
+  openBlobs_.put(digest.str(), reader);
+  return reader;
 }
 
 Result<void> FsBlobStore::remove(const Digest& digest) {
+  openBlobs_.erase(digest.str());
   const auto path = blobPath(digest);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ioError("unlink", path);
   return {};

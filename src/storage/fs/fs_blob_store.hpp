@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/lru_cache.hpp"
 #include "storage/blob_store.hpp"
 
 namespace berth::storage {
@@ -41,6 +42,8 @@ class FsBlobStore final : public BlobStore {
   void release(std::string_view id);
 
   std::filesystem::path root_;
+  // Open descriptors of recently read blobs: a small-blob GET then costs no open(2).
+  LruCache<std::string, BlobReader> openBlobs_{256};
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<HashState>> hashes_;
   friend class FsUploadWriter;
