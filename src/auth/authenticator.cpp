@@ -315,13 +315,29 @@ AuthResult Authenticator::authenticate(std::optional<std::string_view> authoriza
   if (now > claims->exp + 30) return failure(AuthFailure::BadToken, "token expired");
   if (claims->aud != service) return failure(AuthFailure::BadToken, "token for another service");
 
+  // A token outlives nothing it was issued to: a disabled admin or token loses its access
+  // tokens at once, as it loses its passwords.
+  if (!claims->sub.empty()) {
+    if (claims->sub == registry.name) {
+      if (!registry.adminEnabled) return failure(AuthFailure::BadToken, "admin account disabled");
+    } else {
+      auto token = identities_.token(registry.id, claims->sub);
+      if (!token || !*token || !(*token)->enabled) {
+        return failure(AuthFailure::BadToken, "token disabled or deleted");
+      }
+    }
+  }
+
   AuthResult r;
   r.identity.kind = Identity::Kind::Bearer;
   r.identity.subject = claims->sub;
   std::vector<Rule> rules;
   for (const auto& a : claims->access) {
     if (a.type == "repository") rules.push_back({a.name, actionBitsOf(a.actions)});
-    if (a.type == "registry" && a.name == "catalog") r.identity.catalog = true;
+    if (a.type == "registry" && a.name == "catalog" &&
+        std::find(a.actions.begin(), a.actions.end(), "*") != a.actions.end()) {
+      r.identity.catalog = true;
+    }
   }
   r.identity.permissions = Permissions(std::move(rules));
   return r;

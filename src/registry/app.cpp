@@ -50,6 +50,8 @@ using http::Method;
 
 bool isRead(Method m) { return m == Method::Get || m == Method::Head; }
 
+enum class Resource { Blob, UploadStart, Upload, Manifest, Tags, Referrers };
+
 std::string_view dockerActionsFor(Method m) {
   switch (m) {
     case Method::Get:
@@ -83,7 +85,10 @@ http::Dispatch refuse(const http::Request& req, const RequestContext& ctx, std::
   return fail(ApiCode::Denied, "requested access to the resource is denied");
 }
 
-Action actionFor(Method m, bool tags) {
+Action actionFor(Method m, Resource resource) {
+  // An upload session belongs to a push: reading its status or cancelling it is pushing.
+  if (resource == Resource::Upload || resource == Resource::UploadStart) return Action::Push;
+  const bool tags = resource == Resource::Tags;
   switch (m) {
     case Method::Get:
     case Method::Head:
@@ -94,8 +99,6 @@ Action actionFor(Method m, bool tags) {
       return Action::Push;
   }
 }
-
-enum class Resource { Blob, UploadStart, Upload, Manifest, Tags, Referrers };
 
 struct Route {
   Resource resource;
@@ -212,11 +215,13 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
     return fail(ApiCode::NameInvalid, "invalid repository name");
   }
   if (!methodAllowed(route->resource, req.method)) return fail(ApiCode::Unsupported);
-  const std::string scope =
-      "repository:" + route->name + ":" + std::string(dockerActionsFor(req.method));
+  const bool upload =
+      route->resource == Resource::Upload || route->resource == Resource::UploadStart;
+  const std::string scope = "repository:" + route->name + ":" +
+                            std::string(upload ? "pull,push" : dockerActionsFor(req.method));
   if (!authn.ok()) return challenge(req, scope, authn.detail);
   ctx.caller = std::move(authn.identity);
-  const auto action = actionFor(req.method, route->resource == Resource::Tags);
+  const auto action = actionFor(req.method, route->resource);
   if (!st.authorizer.allowed(ctx, route->name, action)) return refuse(req, ctx, scope);
 
   Target target{std::move(ctx), std::move(route->name), std::move(route->ref)};

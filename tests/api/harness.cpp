@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -211,12 +212,19 @@ Response HttpClient::request(std::string_view method, std::string_view target,
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);
 
   bool hasContentType = false;
+  bool hasAuthorization = false;
   curl_slist* raw = nullptr;
   for (const auto& [k, v] : headers) {
     if (iequals(k, "Content-Type")) hasContentType = true;
+    if (iequals(k, "Authorization")) {
+      hasAuthorization = true;  // replaces the default credentials
+      if (v.empty()) continue;  // noAuth(): no credentials at all
+    }
     std::string line = v.empty() ? k + ";" : k + ": " + v;  // "Name;" sends an empty header
     raw = curl_slist_append(raw, line.c_str());
   }
+  if (!hasAuthorization && !authorization_.empty())
+    raw = curl_slist_append(raw, ("Authorization: " + authorization_).c_str());
   raw = curl_slist_append(raw, "Expect:");
   if (body && !hasContentType) {
     // libcurl would otherwise add application/x-www-form-urlencoded.
@@ -282,6 +290,95 @@ std::string sha256Hex(std::string_view data) {
 }
 
 std::string sha256Digest(std::string_view data) { return "sha256:" + sha256Hex(data); }
+
+std::string base64(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string basicAuthorization(std::string_view user, std::string_view password) {
+  return "Basic " + base64(std::string(user) + ":" + std::string(password));
+}
+
+std::string bearerAuthorization(std::string_view token) { return "Bearer " + std::string(token); }
+
+std::string CommandResult::describe() const {
+  std::ostringstream os;
+  os << "exit status " << status << "\n---- stdout ----\n" << out << "\n---- stderr ----\n" << err;
+  return os.str();
+}
+
+CommandResult runCommand(const std::vector<std::string>& args, int timeoutSeconds) {
+  CommandResult res;
+  if (args.empty()) return res;
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int outPipe[2], errPipe[2];
+  if (::pipe2(outPipe, O_CLOEXEC) != 0) return res;
+  if (::pipe2(errPipe, O_CLOEXEC) != 0) {
+    ::close(outPipe[0]);
+    ::close(outPipe[1]);
+    return res;
+  }
+  int nullFd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(nullFd, 0);
+    ::dup2(outPipe[1], 1);
+    ::dup2(errPipe[1], 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(nullFd);
+  ::close(outPipe[1]);
+  ::close(errPipe[1]);
+  if (pid < 0) {
+    ::close(outPipe[0]);
+    ::close(errPipe[0]);
+    res.err = std::string("fork failed: ") + std::strerror(errno);
+    return res;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+  pollfd fds[2] = {{outPipe[0], POLLIN, 0}, {errPipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&res.out, &res.err};
+  int openPipes = 2;
+  bool killed = false;
+  while (openPipes > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --openPipes;
+      }
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  res.status = (!killed && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
+  if (killed) res.err += "\n[killed after " + std::to_string(timeoutSeconds) + " s]";
+  return res;
+}
 
 std::string randomBytes(std::size_t n) {
   std::string out(n, '\0');
@@ -587,13 +684,21 @@ struct Server {
   std::string baseUrl;
   pid_t pid = -1;
   fs::path tmpDir;
+  fs::path dataDir;
   fs::path logFile;
-  std::string error;  // non-empty: the suite cannot run
+  std::string bin;
+  std::string user, password;  // credentials of the fixture's client ("" = none)
+  std::string error;           // non-empty: the suite cannot run
 };
 
 Server& server() {
   static Server s;
   return s;
+}
+
+std::vector<std::string>& extraServeArgs() {
+  static std::vector<std::string> args;
+  return args;
 }
 
 std::string readTail(const fs::path& p, std::size_t maxBytes = 16 * 1024) {
@@ -620,9 +725,11 @@ int freePort() {
   return port;
 }
 
-// Polls GET /v2/ until 200. Returns "" on success, else a reason.
+// Polls GET /v2/ (with the fixture's credentials) until 200. Returns "" on success, else a reason.
 std::string waitReady(const std::string& base, pid_t pid, std::chrono::milliseconds timeout) {
   HttpClient c(base);
+  if (!server().user.empty())
+    c.setAuthorization(basicAuthorization(server().user, server().password));
   c.setCheckApiVersion(false);
   c.setReportTransportErrors(false);  // connection refused while starting is expected
   c.setTimeoutSeconds(2);
@@ -657,6 +764,8 @@ void startServer() {
   if (const char* url = std::getenv("REGISTRY_URL"); url != nullptr && *url != '\0') {
     s.baseUrl = url;
     while (!s.baseUrl.empty() && s.baseUrl.back() == '/') s.baseUrl.pop_back();
+    if (const char* u = std::getenv("REGISTRY_USER")) s.user = u;
+    if (const char* p = std::getenv("REGISTRY_PASSWORD")) s.password = p;
     std::string why = waitReady(s.baseUrl, -1, std::chrono::seconds(10));
     if (!why.empty()) s.error = "REGISTRY_URL=" + s.baseUrl + ": " + why;
     return;
@@ -679,7 +788,33 @@ void startServer() {
   s.tmpDir = tmpl;
   fs::path dataDir = s.tmpDir / "data";
   fs::create_directories(dataDir);
+  s.dataDir = dataDir;
   s.logFile = s.tmpDir / "server.stderr";
+  s.bin = bin;
+
+  // Authentication (tests/AUTH_CONTRACT.md): enable the admin account and give it a fresh
+  // password; the fixture's client sends it with every request.
+  const std::string dataArg = dataDir.string();
+  CommandResult enable =
+      runCommand({s.bin, "admin", "update", "--data", dataArg, "--admin-enabled", "true"});
+  CommandResult renew = runCommand(
+      {s.bin, "admin", "credential", "renew", "--data", dataArg, "--password-name", "password"});
+  if (enable.status != 0 || renew.status != 0) {
+    s.error = "cannot set up the admin account:\n" +
+              (enable.status != 0 ? enable.describe() : renew.describe());
+    return;
+  }
+  if (auto doc = json::parse(renew.out);
+      doc && doc->find("passwords") && doc->find("passwords")->isArray()) {
+    s.user = doc->getString("username").value_or("");
+    for (const auto& p : doc->find("passwords")->asArray())
+      if (p.getString("name") == "password") s.password = p.getString("value").value_or("");
+  }
+  if (s.user.empty() || s.password.empty()) {
+    s.error = "no username/password in the output of `berth admin credential renew`:\n" +
+              renew.describe();
+    return;
+  }
 
   int port = freePort();
   if (port <= 0) {
@@ -692,6 +827,7 @@ void startServer() {
   // Everything the child needs is prepared before fork (only async-signal-safe calls after).
   std::string binS = bin, data = dataDir.string(), log = s.logFile.string();
   std::vector<std::string> args = {binS, "serve", "--listen", listen, "--data", data};
+  args.insert(args.end(), extraServeArgs().begin(), extraServeArgs().end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -767,6 +903,7 @@ void stopServer() {
     fs::remove_all(s.tmpDir, ec);
     s.tmpDir.clear();
   }
+  s = Server{};
 }
 
 }  // namespace
@@ -787,6 +924,24 @@ void RegistryTest::TearDownTestSuite() { stopServer(); }
 void RegistryTest::SetUp() {
   if (!server().error.empty()) GTEST_FAIL() << "registry unavailable: " << server().error;
   client_ = std::make_unique<HttpClient>(server().baseUrl);
+  if (!server().user.empty())
+    client_->setAuthorization(basicAuthorization(server().user, server().password));
+}
+
+void RegistryTest::setExtraServeArgs(std::vector<std::string> args) {
+  extraServeArgs() = std::move(args);
+}
+
+const std::string& RegistryTest::registryUser() { return server().user; }
+const std::string& RegistryTest::registryPassword() { return server().password; }
+std::string RegistryTest::dataDir() { return server().dataDir.string(); }
+std::string RegistryTest::berthBin() { return server().bin; }
+
+std::string RegistryTest::hostPort() {
+  std::string b = server().baseUrl;
+  auto scheme = b.find("://");
+  if (scheme != std::string::npos) b = b.substr(scheme + 3);
+  return b.substr(0, b.find('/'));
 }
 
 const std::string& RegistryTest::baseUrl() { return server().baseUrl; }

@@ -4,7 +4,8 @@
 //   one named by $REGISTRY_URL (used as is) or a fresh `$BERTH_BIN serve`
 //   process on a free port with a temporary data directory.
 // - HttpClient: small RAII libcurl wrapper (no redirects, no Expect: 100-continue,
-//   HEAD via CURLOPT_NOBODY, any method via CURLOPT_CUSTOMREQUEST).
+//   HEAD via CURLOPT_NOBODY, any method via CURLOPT_CUSTOMREQUEST). Sends default
+//   credentials (the fixture's: the enabled admin account, tests/AUTH_CONTRACT.md).
 // - Helpers: digests, random data, blob/manifest pushing, manifest builders,
 //   error-body assertions.
 #pragma once
@@ -112,6 +113,12 @@ class HttpClient {
   const std::string& baseUrl() const { return base_; }
   std::string url(std::string_view target) const;
 
+  // `Authorization` value sent with every request ("" = none). A request whose headers
+  // contain `Authorization` sends that instead: {"Authorization", bearerAuthorization(t)},
+  // or noAuth() to send no credentials at all.
+  void setAuthorization(std::string value) { authorization_ = std::move(value); }
+  const std::string& authorization() const { return authorization_; }
+
   // When true (default) every response is checked for
   // `Docker-Distribution-API-Version: registry/2.0` (CONTRACT: every response).
   void setCheckApiVersion(bool on) { checkApiVersion_ = on; }
@@ -124,14 +131,22 @@ class HttpClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string base_;
+  std::string authorization_;
   bool checkApiVersion_ = true;
   bool reportTransportErrors_ = true;
   long timeoutSeconds_ = 120;
 };
 
+// Authorization header values, and the per-request header that suppresses the client's
+// default credentials (an empty Authorization value is not sent).
+std::string basicAuthorization(std::string_view user, std::string_view password);
+std::string bearerAuthorization(std::string_view token);
+inline std::pair<std::string, std::string> noAuth() { return {"Authorization", ""}; }
+
 // ---------------------------------------------------------------------------
 // Small utilities
 // ---------------------------------------------------------------------------
+std::string base64(std::string_view data);
 std::string sha256Hex(std::string_view data);
 // "sha256:" + lowercase hex.
 std::string sha256Digest(std::string_view data);
@@ -217,6 +232,16 @@ std::string makeIndex(const std::vector<Descriptor>& manifests,
 // Accept header listing all four supported manifest media types.
 Headers manifestAccept();
 
+// Runs a program (argv[0] is a path) with stdin /dev/null; waits at most `timeoutSeconds`
+// (then kills it: status -1).
+struct CommandResult {
+  int status = -1;  // exit status; -1 when it did not exit normally
+  std::string out;
+  std::string err;
+  std::string describe() const;  // status, stdout and stderr for failure messages
+};
+CommandResult runCommand(const std::vector<std::string>& argv, int timeoutSeconds = 60);
+
 // A (logical) failure in a helper: recorded with ADD_FAILURE and thrown so
 // that the calling test stops (GoogleTest reports the exception).
 struct HelperFailure : std::runtime_error {
@@ -240,6 +265,20 @@ class RegistryTest : public ::testing::Test {
   static std::string serverLogPath();
   // Full content of that log ("" when none).
   static std::string serverLog();
+
+  // Credentials the fixture's client sends (tests/AUTH_CONTRACT.md). With $BERTH_BIN the
+  // admin account of the spawned server is enabled and given a fresh `password` before it
+  // starts; with $REGISTRY_URL they come from $REGISTRY_USER / $REGISTRY_PASSWORD (none if
+  // unset).
+  static const std::string& registryUser();
+  static const std::string& registryPassword();
+  // Data directory and binary of the spawned server ("" with $REGISTRY_URL).
+  static std::string dataDir();
+  static std::string berthBin();
+  // More `berth serve` arguments for the servers started from now on.
+  static void setExtraServeArgs(std::vector<std::string> args);
+  // "host:port" of the registry (the Host header the client sends).
+  static std::string hostPort();
 
   // Repository name unique to this test process: "<runprefix>/<suffix>".
   static std::string repo(std::string_view suffix);

@@ -3,7 +3,8 @@
 # e2e_start "$@" (start registry + client config) before anything else.
 #
 # Environment:
-#   E2E_REGISTRY=host:port  test an already running registry (nothing started)
+#   E2E_REGISTRY=host:port  test an already running registry (nothing started); with
+#                           E2E_REGISTRY_USER/E2E_REGISTRY_PASSWORD the clients log in to it
 #   BERTH_BIN=/path/berth   server binary (or pass it as the script's first argument)
 #   E2E_KEEP=1              keep the temp dir (printed at the end)
 set -euo pipefail
@@ -13,6 +14,12 @@ TEST_NAME=$(basename "$0" .sh)
 TMP=""          # per-test temp dir
 REG=""          # host:port of the registry under test
 SERVER_PID=""   # set when we started the server ourselves
+EXTRA_PIDS=()   # other servers a test starts (stopped and checked like SERVER_PID)
+BERTH=""        # server binary, DATA its data directory (when we started it)
+DATA=""
+REG_USER=""     # credentials the clients are logged in with ("" = none)
+REG_PASS=""
+CURL_AUTH=()    # curl arguments sending them
 HTTP_STATUS=""  # set by http()
 CMD_TIMEOUT=120 # seconds for any one skopeo/podman/docker command (exit 124 when hit)
 
@@ -28,26 +35,26 @@ free_port() {
 # Stop the server (SIGTERM, must exit 0 within 10s), show its log on failure,
 # remove the temp dir. Runs on every exit.
 _e2e_cleanup() {
-  local rc=$? status i
+  local rc=$? status i pid
   set +e
-  if [[ -n "$SERVER_PID" ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null
+  for pid in $SERVER_PID "${EXTRA_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < 100; i++)); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "FAIL [$TEST_NAME]: server still running 10s after SIGTERM; killing it" >&2
-      kill -KILL -- "-$SERVER_PID"
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "FAIL [$TEST_NAME]: server $pid still running 10s after SIGTERM; killing it" >&2
+      kill -KILL -- "-$pid"
       rc=1
     fi
-    wait "$SERVER_PID"
+    wait "$pid"
     status=$?
     if ((status != 0)); then
-      echo "FAIL [$TEST_NAME]: server exited with status $status after SIGTERM (want 0)" >&2
+      echo "FAIL [$TEST_NAME]: server $pid exited with status $status after SIGTERM (want 0)" >&2
       ((rc != 0)) || rc=1
     fi
-  fi
+  done
   if ((rc != 0)) && [[ -s "$TMP/server.log" ]]; then
     echo "--- [$TEST_NAME] last lines of server stderr:" >&2
     tail -n 40 "$TMP/server.log" >&2
@@ -79,6 +86,7 @@ e2e_start() {
   trap 'exit 143' TERM
   _start_registry "${1:-${BERTH_BIN:-}}"
   _setup_clients
+  _login_clients
   log "registry under test: $REG (temp dir $TMP)"
 }
 
@@ -86,19 +94,26 @@ _start_registry() {
   local bin=$1 port status deadline=$((SECONDS + 10))
   if [[ -n "${E2E_REGISTRY:-}" ]]; then
     REG=$E2E_REGISTRY
-    curl -fsS --max-time 10 -o /dev/null "http://$REG/v2/" || fail "E2E_REGISTRY=$REG: GET /v2/ failed"
+    REG_USER=${E2E_REGISTRY_USER:-}
+    REG_PASS=${E2E_REGISTRY_PASSWORD:-}
+    [[ -z "$REG_USER" ]] || CURL_AUTH=(-u "$REG_USER:$REG_PASS")
+    curl -fsS --max-time 10 -o /dev/null "${CURL_AUTH[@]}" "http://$REG/v2/" ||
+      fail "E2E_REGISTRY=$REG: GET /v2/ failed"
     return
   fi
   [[ -n "$bin" ]] || fail "usage: $0 /path/to/berth  (or set BERTH_BIN, or E2E_REGISTRY=host:port)"
   [[ -x "$bin" ]] || fail "server binary '$bin' is not executable"
+  BERTH=$bin
+  DATA=$TMP/data
   port=$(free_port)
   REG=127.0.0.1:$port
-  mkdir -p "$TMP/data"
+  mkdir -p "$DATA"
+  admin_login_setup "$DATA"
   # own process group (setsid execs, same pid), so a hung server can be killed with its children
-  setsid "$bin" serve --listen "$REG" --data "$TMP/data" >"$TMP/server.out" 2>"$TMP/server.log" &
+  setsid "$bin" serve --listen "$REG" --data "$DATA" >"$TMP/server.out" 2>"$TMP/server.log" &
   SERVER_PID=$!
   while ((SECONDS < deadline)); do
-    curl -fsS --max-time 2 -o /dev/null "http://$REG/v2/" 2>/dev/null && return 0
+    curl -fsS --max-time 2 -o /dev/null "${CURL_AUTH[@]}" "http://$REG/v2/" 2>/dev/null && return 0
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
       status=0
       wait "$SERVER_PID" || status=$?
@@ -108,6 +123,16 @@ _start_registry() {
     sleep 0.1
   done
   fail "server did not answer GET http://$REG/v2/ within 10s"
+}
+
+# admin_login_setup DATA_DIR: enable the admin account of the registry in DATA_DIR, give it a
+# fresh password and make it the clients' credentials (REG_USER, REG_PASS, CURL_AUTH).
+admin_login_setup() {
+  "$BERTH" admin update --data "$1" --admin-enabled true >/dev/null || fail "berth admin update failed"
+  REG_PASS=$("$BERTH" admin credential renew --data "$1" --password-name password |
+    jq -er '.passwords[] | select(.name == "password") | .value') || fail "berth admin credential renew failed"
+  REG_USER=default
+  CURL_AUTH=(-u "$REG_USER:$REG_PASS")
 }
 
 # Client configuration lives in the temp dir; nothing global is modified
@@ -139,6 +164,16 @@ EOF
   export CONTAINERS_CONF=$CONTAINERS_DIR/containers.conf
   export REGISTRY_AUTH_FILE=$CONTAINERS_DIR/auth.json
   export DOCKER_CONFIG=$TMP/docker
+}
+
+# Log skopeo and podman in (both use $REGISTRY_AUTH_FILE) and give docker the same credentials.
+_login_clients() {
+  [[ -n "$REG_USER" ]] || return 0
+  skopeo_cmd login --tls-verify=false -u "$REG_USER" --password-stdin "$REG" <<<"$REG_PASS" >/dev/null
+  podman_cmd login --tls-verify=false -u "$REG_USER" --password-stdin "$REG" <<<"$REG_PASS" >/dev/null
+  # docker: the file `docker login` would write (older CLIs log in through the daemon).
+  jq -n --arg reg "$REG" --arg auth "$(printf '%s:%s' "$REG_USER" "$REG_PASS" | base64 -w0)" \
+    '{auths: {($reg): {auth: $auth}}}' >"$DOCKER_CONFIG/config.json"
 }
 
 # skopeo with the test's policy; TLS verification is disabled per command by callers.
@@ -232,7 +267,7 @@ http() {
   local how=(-X "$method")
   [[ "$method" == HEAD ]] && how=(--head)
   HTTP_STATUS=$(curl -sS --max-time 60 "${how[@]}" -D "$TMP/http.headers" -o "$TMP/http.body" \
-    -w '%{http_code}' "$@" "$target") || fail "curl $method $target failed"
+    -w '%{http_code}' "${CURL_AUTH[@]}" "$@" "$target") || fail "curl $method $target failed"
 }
 # header NAME: value of a header of the last http() response ("" if absent).
 header() {

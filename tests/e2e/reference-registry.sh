@@ -9,8 +9,19 @@
 # Exits 0 on SIGTERM, like berth must.
 set -euo pipefail
 
+# `admin` (the set-up lib.sh does): the reference registry has no authentication, so any
+# password works; answer with the JSON berth prints.
+if [[ "${1:-}" == admin ]]; then
+  case "${2:-} ${3:-}" in
+    "update "*) echo '{"name":"default","adminUserEnabled":true,"anonymousPullEnabled":false}' ;;
+    "credential renew") echo '{"username":"default","passwords":[{"name":"password","value":"unused"},{"name":"password2","value":null}]}' ;;
+    *) echo "reference-registry.sh: admin $2 ${3:-} is not supported" >&2; exit 2 ;;
+  esac
+  exit 0
+fi
+
 listen="" data=""
-[[ "${1:-}" == serve ]] || { echo "usage: $0 serve --listen HOST:PORT --data DIR" >&2; exit 2; }
+[[ "${1:-}" == serve ]] || { echo "usage: $0 serve --listen HOST:PORT --data DIR | admin ..." >&2; exit 2; }
 shift
 while (($#)); do
   case "$1" in
