@@ -49,6 +49,20 @@ TYPED_TEST(IdentityStoreConformance, RegistrySettingsStartClosedAndUpdatePartial
   EXPECT_FALSE(*this->store->registrySettings(this->registry + 1000));
 }
 
+TYPED_TEST(IdentityStoreConformance, AChangeThroughAnotherHandleIsSeenOnTheNextRead) {
+  // Another process (`berth admin`) writes through its own store on the same database.
+  auto other = this->factory.make();
+  EXPECT_FALSE((*this->store->registrySettings(this->registry))->adminEnabled);  // now cached
+  EXPECT_FALSE(*this->store->token(this->registry, "late-token"));
+  ASSERT_TRUE(other->updateRegistrySettings(this->registry, true, std::nullopt));
+  ASSERT_TRUE(
+      other->createToken(this->registry, {"late-token", "_repositories_pull", true, {}, 0}));
+  EXPECT_TRUE((*this->store->registrySettings(this->registry))->adminEnabled);
+  EXPECT_TRUE(*this->store->token(this->registry, "late-token"));
+  ASSERT_TRUE(other->setTokenEnabled(this->registry, "late-token", false));
+  EXPECT_FALSE((*this->store->token(this->registry, "late-token"))->enabled);
+}
+
 TYPED_TEST(IdentityStoreConformance, AdminSecretsAreReplacedByName) {
   ASSERT_TRUE(this->store->setAdminSecret(this->registry, "password", "h1"));
   ASSERT_TRUE(this->store->setAdminSecret(this->registry, "password2", "h2"));

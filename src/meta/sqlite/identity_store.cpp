@@ -1,5 +1,13 @@
 #include "meta/sqlite/identity_store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "core/unique_fd.hpp"
 #include "meta/sqlite/database.hpp"
 
 namespace berth::meta {
@@ -12,11 +20,84 @@ using sqlite::Transaction;
 
 Error conflict(std::string detail) { return makeError(ApiCode::Conflict, std::move(detail)); }
 
+// Identities are read on every request and change rarely, often from another process
+// (`berth admin`). Reads are cached; every write appends a byte to "<db>-identity", and a
+// reader whose stat(2) of that file differs from the cache's drops the cache. One stat per
+// read replaces a query and SQLite's file locking, and a change still counts from the next
+// request on.
+class GenerationFile {
+ public:
+  explicit GenerationFile(std::filesystem::path path) : path_(std::move(path)) {}
+  uint64_t read() const {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) return 0;
+    return static_cast<uint64_t>(st.st_size) * 1000003u ^
+           static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000u ^
+           static_cast<uint64_t>(st.st_mtim.tv_nsec);
+  }
+  void bump() const {
+    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (fd) [[maybe_unused]]
+      auto n = ::write(fd.get(), "+", 1);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
 class SqliteIdentityStore final : public IdentityStore {
  public:
-  explicit SqliteIdentityStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+  SqliteIdentityStore(std::shared_ptr<Database> db, std::filesystem::path generation)
+      : db_(std::move(db)), generation_(std::move(generation)) {}
 
   Result<std::optional<RegistrySettings>> registrySettings(RegistryId registry) override {
+    return cached(settings_, std::to_string(registry), [&] { return loadSettings(registry); });
+  }
+  Result<std::vector<StoredSecret>> loadAdminSecrets(RegistryId registry) {
+    return cached(adminSecrets_, std::to_string(registry),
+                  [&] { return loadAdminSecrets(registry); });
+  }
+  Result<std::optional<ScopeMapRecord>> scopeMap(RegistryId registry,
+                                                 std::string_view name) override {
+    return cached(scopeMaps_, std::to_string(registry) + "/" + std::string(name),
+                  [&] { return loadScopeMap(registry, name); });
+  }
+  Result<std::optional<TokenRecord>> token(RegistryId registry, std::string_view name) override {
+    return cached(tokens_, std::to_string(registry) + "/" + std::string(name),
+                  [&] { return loadToken(registry, name); });
+  }
+
+ private:
+  template <class T, class Load>
+  Result<T> cached(std::unordered_map<std::string, T>& map, const std::string& key, Load load) {
+    const uint64_t generation = generation_.read();
+    {
+      std::lock_guard lock(cacheMutex_);
+      if (generation != cachedGeneration_) {
+        settings_.clear();
+        adminSecrets_.clear();
+        scopeMaps_.clear();
+        tokens_.clear();
+        cachedGeneration_ = generation;
+      }
+      if (auto it = map.find(key); it != map.end()) return it->second;
+    }
+    Result<T> loaded = load();
+    if (!loaded) return loaded;
+    std::lock_guard lock(cacheMutex_);
+    // Bounded: a burst of unknown names must not grow the cache without end.
+    if (map.size() > 10000) map.clear();
+    if (generation == cachedGeneration_) map.emplace(key, *loaded);
+    return loaded;
+  }
+  template <class R>
+  R changed(R result) {
+    if (result) generation_.bump();
+    return result;
+  }
+
+ public:
+  Result<std::optional<RegistrySettings>> loadSettings(RegistryId registry) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     auto s =
@@ -32,6 +113,10 @@ class SqliteIdentityStore final : public IdentityStore {
 
   Result<void> updateRegistrySettings(RegistryId registry, std::optional<bool> adminEnabled,
                                       std::optional<bool> anonymousPull) override {
+    return changed(writeRegistrySettings(registry, adminEnabled, anonymousPull));
+  }
+  Result<void> writeRegistrySettings(RegistryId registry, std::optional<bool> adminEnabled,
+                                     std::optional<bool> anonymousPull) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(
@@ -61,6 +146,9 @@ class SqliteIdentityStore final : public IdentityStore {
 
   Result<void> setAdminSecret(RegistryId registry, std::string_view name,
                               std::string_view hash) override {
+    return changed(writeAdminSecret(registry, name, hash));
+  }
+  Result<void> writeAdminSecret(RegistryId registry, std::string_view name, std::string_view hash) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(
@@ -73,6 +161,9 @@ class SqliteIdentityStore final : public IdentityStore {
   }
 
   Result<void> createScopeMap(RegistryId registry, const ScopeMapRecord& map) override {
+    return changed(writeScopeMap(registry, map));
+  }
+  Result<void> writeScopeMap(RegistryId registry, const ScopeMapRecord& map) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     Transaction tx(**c);
@@ -99,8 +190,7 @@ class SqliteIdentityStore final : public IdentityStore {
     return tx.commit();
   }
 
-  Result<std::optional<ScopeMapRecord>> scopeMap(RegistryId registry,
-                                                 std::string_view name) override {
+  Result<std::optional<ScopeMapRecord>> loadScopeMap(RegistryId registry, std::string_view name) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(
@@ -122,6 +212,9 @@ class SqliteIdentityStore final : public IdentityStore {
   }
 
   Result<void> createToken(RegistryId registry, const TokenRecord& token) override {
+    return changed(writeToken(registry, token));
+  }
+  Result<void> writeToken(RegistryId registry, const TokenRecord& token) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     Transaction tx(**c);
@@ -151,7 +244,7 @@ class SqliteIdentityStore final : public IdentityStore {
     return tx.commit();
   }
 
-  Result<std::optional<TokenRecord>> token(RegistryId registry, std::string_view name) override {
+  Result<std::optional<TokenRecord>> loadToken(RegistryId registry, std::string_view name) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(
@@ -177,6 +270,9 @@ class SqliteIdentityStore final : public IdentityStore {
   }
 
   Result<bool> setTokenEnabled(RegistryId registry, std::string_view name, bool enabled) override {
+    return changed(writeTokenEnabled(registry, name, enabled));
+  }
+  Result<bool> writeTokenEnabled(RegistryId registry, std::string_view name, bool enabled) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     auto s = (*c)->prepare("UPDATE tokens SET enabled = ? WHERE registry_id = ? AND name = ?");
@@ -224,6 +320,13 @@ class SqliteIdentityStore final : public IdentityStore {
 
  private:
   std::shared_ptr<Database> db_;
+  GenerationFile generation_;
+  std::mutex cacheMutex_;
+  uint64_t cachedGeneration_ = 0;
+  std::unordered_map<std::string, std::optional<RegistrySettings>> settings_;
+  std::unordered_map<std::string, std::vector<StoredSecret>> adminSecrets_;
+  std::unordered_map<std::string, std::optional<ScopeMapRecord>> scopeMaps_;
+  std::unordered_map<std::string, std::optional<TokenRecord>> tokens_;
 };
 
 }  // namespace
@@ -231,7 +334,9 @@ class SqliteIdentityStore final : public IdentityStore {
 Result<IdentityStorePtr> openSqliteIdentityStore(const std::filesystem::path& file) {
   auto db = Database::open(file);
   if (!db) return db.takeError();
-  return IdentityStorePtr(new SqliteIdentityStore(std::move(*db)));
+  auto generation = file;
+  generation += "-identity";
+  return IdentityStorePtr(new SqliteIdentityStore(std::move(*db), std::move(generation)));
 }
 
 }  // namespace berth::meta
