@@ -20,8 +20,10 @@ http::Response page(std::string_view key, const meta::Page& result, std::string_
   body[key] = std::move(items);
   auto resp = http::Response::json(200, boost::json::serialize(body));
   if (result.more && n && !result.items.empty()) {
-    resp.headers.add("Link", "<" + std::string(linkPath) + "?last=" + result.items.back() +
-                                 "&n=" + std::to_string(*n) + ">; rel=\"next\"");
+    std::string link = "<";
+    link.append(linkPath).append("?last=").append(result.items.back());
+    link.append("&n=").append(std::to_string(*n)).append(">; rel=\"next\"");
+    resp.headers.add("Link", std::move(link));
   }
   return resp;
 }
