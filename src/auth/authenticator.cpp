@@ -343,9 +343,10 @@ AuthResult Authenticator::authenticate(std::optional<std::string_view> authoriza
   return r;
 }
 
-Result<Authenticator::Issued> Authenticator::issueAccessToken(const std::string& subject,
-                                                              std::string_view service,
-                                                              std::vector<ResourceAccess> access) {
+Result<Authenticator::Issued> Authenticator::issue(const std::string& subject,
+                                                   std::string_view service,
+                                                   std::vector<ResourceAccess> access,
+                                                   std::string use, std::chrono::seconds lifetime) {
   auto key = signingKey();
   if (!key) return key.takeError();
   Claims c;
@@ -354,26 +355,22 @@ Result<Authenticator::Issued> Authenticator::issueAccessToken(const std::string&
   c.aud = std::string(service);
   c.iat = unixNow();
   c.nbf = c.iat;
-  c.exp = c.iat + options_.tokenLifetime.count();
+  c.exp = c.iat + lifetime.count();
   c.jti = newUuid();
   c.access = std::move(access);
-  return Issued{encodeJwt(c, **key), c.iat, options_.tokenLifetime.count()};
+  c.use = std::move(use);
+  return Issued{encodeJwt(c, **key), c.iat, lifetime.count()};
+}
+
+Result<Authenticator::Issued> Authenticator::issueAccessToken(const std::string& subject,
+                                                              std::string_view service,
+                                                              std::vector<ResourceAccess> access) {
+  return issue(subject, service, std::move(access), "", options_.tokenLifetime);
 }
 
 Result<Authenticator::Issued> Authenticator::issueRefreshToken(const std::string& subject,
                                                                std::string_view service) {
-  auto key = signingKey();
-  if (!key) return key.takeError();
-  Claims c;
-  c.iss = options_.issuer;
-  c.sub = subject;
-  c.aud = std::string(service);
-  c.iat = unixNow();
-  c.nbf = c.iat;
-  c.exp = c.iat + options_.refreshLifetime.count();
-  c.jti = newUuid();
-  c.use = "refresh";
-  return Issued{encodeJwt(c, **key), c.iat, options_.refreshLifetime.count()};
+  return issue(subject, service, {}, "refresh", options_.refreshLifetime);
 }
 
 Result<std::string> Authenticator::jwks() {

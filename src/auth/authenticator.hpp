@@ -106,6 +106,9 @@ class Authenticator {
  private:
   Result<Identity> identityFor(const meta::RegistrySettings& registry, std::string_view username);
   bool secretMatches(const std::string& hash, std::string_view secret);
+  Result<Issued> issue(const std::string& subject, std::string_view service,
+                       std::vector<ResourceAccess> access, std::string use,
+                       std::chrono::seconds lifetime);
   std::shared_ptr<const SigningKey> verifyingKey(std::string_view kid);
   Result<std::shared_ptr<const SigningKey>> signingKey();
   Result<void> reloadKeys();
