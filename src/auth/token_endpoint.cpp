@@ -29,12 +29,18 @@ Response oauthError(int status, std::string_view code, std::string_view descript
   return Response::json(status, json::serialize(body));
 }
 
+}  // namespace
+
+Response throttled(const AuthResult& auth) {
+  auto r = Response::error(makeError(ApiCode::TooManyRequests, auth.detail));
+  r.headers.add("Retry-After", std::to_string(auth.retryAfter));
+  return r;
+}
+
+namespace {
+
 Response unauthorized(const AuthResult& auth) {
-  if (auth.failure == AuthFailure::Throttled) {
-    auto r = Response::error(makeError(ApiCode::TooManyRequests, auth.detail));
-    r.headers.add("Retry-After", std::to_string(auth.retryAfter));
-    return r;
-  }
+  if (auth.failure == AuthFailure::Throttled) return throttled(auth);
   auto r = Response::error(makeError(ApiCode::Unauthorized, auth.detail));
   r.headers.add("WWW-Authenticate", "Basic realm=\"berth\"");
   return r;

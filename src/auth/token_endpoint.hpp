@@ -30,6 +30,9 @@ class TokenEndpoint final : public http::Application {
   RegistryResolver resolve_;
 };
 
+// 429 with Retry-After, for a caller over the failed-login limit.
+http::Response throttled(const AuthResult& auth);
+
 // The access a caller gets for the scopes it asked: their intersection with what it may do.
 std::vector<ResourceAccess> grantAccess(const Identity& identity, bool anonymousPull,
                                         const std::vector<std::string>& scopeParams);

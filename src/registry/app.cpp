@@ -3,6 +3,7 @@
 #include <charconv>
 #include <vector>
 
+#include "auth/token_endpoint.hpp"
 #include "core/reference.hpp"
 #include "registry/handlers.hpp"
 
@@ -175,11 +176,10 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
 
   // The seam for many registries: the Host header will select the tenant here.
   auto settings = st.deps.identities.registrySettings(st.deps.defaultRegistry);
-  if (!settings) return http::Dispatch::reply(errorResponse(settings.error()));
+  if (!settings) return replyError(settings.error());
   if (!*settings) return fail(ApiCode::NotFound, "no such registry");
   RequestContext ctx;
   ctx.registry = (*settings)->id;
-  ctx.registryName = (*settings)->name;
   ctx.anonymousPull = (*settings)->anonymousPull;
   ctx.blobs = &st.deps.blobs;
   ctx.requestId = req.requestId;
@@ -187,9 +187,7 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   auto authn = st.deps.authenticator.authenticate(req.header("Authorization"), **settings,
                                                   req.host(), req.remote);
   if (authn.failure == auth::AuthFailure::Throttled) {
-    auto resp = errorResponse(makeError(ApiCode::TooManyRequests, authn.detail));
-    resp.headers.add("Retry-After", std::to_string(authn.retryAfter));
-    return http::Dispatch::reply(std::move(resp));
+    return http::Dispatch::reply(auth::throttled(authn));
   }
 
   if (path == "/v2/" || path == "/v2") {
@@ -251,8 +249,12 @@ void Caches::forgetRepositoryTags(meta::RepositoryId repository) {
 
 http::Response errorResponse(const Error& error) { return http::Response::error(error); }
 
+http::Dispatch replyError(const Error& error) {
+  return http::Dispatch::reply(errorResponse(error));
+}
+
 http::Dispatch fail(ApiCode code, std::string detail, int status) {
-  return http::Dispatch::reply(errorResponse(makeError(code, std::move(detail), status)));
+  return replyError(makeError(code, std::move(detail), status));
 }
 
 std::string blobLocation(std::string_view name, std::string_view digest) {

@@ -56,7 +56,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
   auto digest = Digest::parse(t.ref);
   if (!digest) return fail(ApiCode::DigestInvalid, "invalid digest");
   auto repository = findRepository(s, t.ctx.registry, t.name);
-  if (!repository) return http::Dispatch::reply(errorResponse(repository.error()));
+  if (!repository) return replyError(repository.error());
   if (!*repository) return fail(ApiCode::BlobUnknown);
 
   const auto linkKey = Caches::key(**repository, digest->str());
@@ -64,7 +64,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
     s.caches.blobLinks.erase(linkKey);
     auto removed = s.meta.unlinkBlob(**repository, digest->str());
     s.caches.blobLinks.erase(linkKey);  // again: a read may have cached it meanwhile
-    if (!removed) return http::Dispatch::reply(errorResponse(removed.error()));
+    if (!removed) return replyError(removed.error());
     if (!*removed) return fail(ApiCode::BlobUnknown);
     auto resp = http::Response::empty(202);
     resp.headers.add("Docker-Content-Digest", digest->str());
@@ -76,7 +76,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
     size = *cached;
   } else {
     auto linked = s.meta.linkedBlob(**repository, digest->str());
-    if (!linked) return http::Dispatch::reply(errorResponse(linked.error()));
+    if (!linked) return replyError(linked.error());
     if (!*linked) return fail(ApiCode::BlobUnknown);
     size = **linked;
     s.caches.blobLinks.put(linkKey, size);
@@ -110,7 +110,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
   auto blob = t.ctx.blobs->open(*digest);
   if (!blob) {
     // Linked in metadata but gone from storage: report it as unknown rather than fail.
-    return http::Dispatch::reply(errorResponse(blob.error()));
+    return replyError(blob.error());
   }
   resp.file = http::FileRange{std::move(blob->fd), range.first, length};
   return http::Dispatch::reply(std::move(resp));

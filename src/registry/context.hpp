@@ -11,7 +11,6 @@ namespace berth::registry {
 
 struct RequestContext {
   meta::RegistryId registry = 0;
-  std::string registryName;
   bool anonymousPull = false;
   storage::BlobStore* blobs = nullptr;
   auth::Identity caller;

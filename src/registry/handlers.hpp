@@ -58,6 +58,7 @@ http::Dispatch handleCatalog(Services& s, http::Request& req, const RequestConte
 
 // Shared by handlers.
 http::Response errorResponse(const Error& error);
+http::Dispatch replyError(const Error& error);
 http::Dispatch fail(ApiCode code, std::string detail = {}, int status = 0);
 std::string blobLocation(std::string_view name, std::string_view digest);
 std::string uploadLocation(std::string_view name, std::string_view uuid);

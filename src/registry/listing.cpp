@@ -32,20 +32,20 @@ http::Response page(std::string_view key, const meta::Page& result, std::string_
 
 Dispatch handleTags(Services& s, http::Request& req, Target& t) {
   auto n = pageSize(req);
-  if (!n) return Dispatch::reply(errorResponse(n.error()));
+  if (!n) return replyError(n.error());
   auto repository = findRepository(s, t.ctx.registry, t.name);
-  if (!repository) return Dispatch::reply(errorResponse(repository.error()));
+  if (!repository) return replyError(repository.error());
   if (!*repository) return fail(ApiCode::NameUnknown, t.name);
   const auto last = req.param("last").value_or("");
   auto tags = s.meta.listTags(**repository, last, n->value_or(kUnbounded));
-  if (!tags) return Dispatch::reply(errorResponse(tags.error()));
+  if (!tags) return replyError(tags.error());
   boost::json::object body{{"name", t.name}};
   return Dispatch::reply(page("tags", *tags, "/v2/" + t.name + "/tags/list", *n, std::move(body)));
 }
 
 Dispatch handleCatalog(Services& s, http::Request& req, const RequestContext& ctx) {
   auto n = pageSize(req);
-  if (!n) return Dispatch::reply(errorResponse(n.error()));
+  if (!n) return replyError(n.error());
   const size_t want = n->value_or(kUnbounded);
   std::string last(req.param("last").value_or(""));
   // Only repositories the caller may read are listed: read batches until the page is full.
@@ -53,7 +53,7 @@ Dispatch handleCatalog(Services& s, http::Request& req, const RequestContext& ct
   meta::Page result;
   for (;;) {
     auto batch = s.meta.listRepositories(ctx.registry, last, kBatch);
-    if (!batch) return Dispatch::reply(errorResponse(batch.error()));
+    if (!batch) return replyError(batch.error());
     for (auto& name : batch->items) {
       if (!s.authorizer.allowed(ctx, name, Action::ListTags)) continue;
       if (result.items.size() == want) {

@@ -11,8 +11,6 @@ using http::Dispatch;
 using http::Response;
 using ManifestPtr = std::shared_ptr<const meta::ManifestRecord>;
 
-Dispatch replyError(const Error& e) { return Dispatch::reply(errorResponse(e)); }
-
 // The manifest of `digest` in the repository, from the cache when it is there.
 Result<ManifestPtr> loadManifest(Services& s, meta::RepositoryId repository,
                                  const std::string& digest) {

@@ -14,10 +14,10 @@ http::Dispatch handleReferrers(Services& s, http::Request& req, Target& t) {
 
   boost::json::array manifests;
   auto repository = findRepository(s, t.ctx.registry, t.name);
-  if (!repository) return http::Dispatch::reply(errorResponse(repository.error()));
+  if (!repository) return replyError(repository.error());
   if (*repository) {
     auto referrers = s.meta.referrers(**repository, digest->str());
-    if (!referrers) return http::Dispatch::reply(errorResponse(referrers.error()));
+    if (!referrers) return replyError(referrers.error());
     for (const auto& m : *referrers) {
       if (filter && m.artifactType != *filter) continue;
       boost::json::object d{{"mediaType", m.mediaType}, {"digest", m.digest}, {"size", m.size}};

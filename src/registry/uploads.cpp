@@ -15,7 +15,6 @@ using http::Dispatch;
 using http::Response;
 
 Dispatch reply(Response r) { return Dispatch::reply(std::move(r)); }
-Dispatch replyError(const Error& e) { return reply(errorResponse(e)); }
 
 std::string rangeHeader(uint64_t size) { return "0-" + std::to_string(size == 0 ? 0 : size - 1); }
 

@@ -208,12 +208,16 @@ Result<BlobInfo> FsBlobStore::commitUpload(std::string_view id, const Digest& ex
   if (busy) {
     return makeError(ApiCode::BlobUploadInvalid, "another request is writing to this upload", 409);
   }
+  struct ReleaseOnExit {
+    FsBlobStore& store;
+    std::string_view id;
+    ~ReleaseOnExit() { store.release(id); }
+  } releaseOnExit{*this, id};
+
   std::string actual;
   const auto algorithm = Hasher::forName(expected.algorithm()).value_or(Hasher::Algorithm::Sha256);
   if (algorithm == Hasher::Algorithm::Sha256 && state->hashed == size) {
     actual = state->hasher.finish();
-    state->hasher = Hasher();
-    state->hashed = 0;
   } else {
     // No usable running hash (restart, failed write, sha512): read the session back.
     Hasher hasher(algorithm);
@@ -222,20 +226,17 @@ Result<BlobInfo> FsBlobStore::commitUpload(std::string_view id, const Digest& ex
       const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
       if (n < 0) {
         if (errno == EINTR) continue;
-        release(id);
         return ioError("read upload", *path);
       }
       if (n == 0) break;
       hasher.update(buffer.data(), static_cast<size_t>(n));
     }
     actual = hasher.finish();
-    state->hasher = Hasher();
-    state->hashed = 0;
   }
+  // The running hash is consumed: should this commit fail, the next one re-reads the file.
+  state->hasher = Hasher();
+  state->hashed = size == 0 ? 0 : UINT64_MAX;
   if (actual != expected.str()) {
-    // The running hash was consumed: from here on the session can only be re-hashed.
-    state->hashed = UINT64_MAX;
-    release(id);
     return makeError(ApiCode::DigestInvalid,
                      "content digest " + actual + " does not match " + expected.str());
   }
@@ -243,26 +244,15 @@ Result<BlobInfo> FsBlobStore::commitUpload(std::string_view id, const Digest& ex
   const auto target = blobPath(expected);
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
-  if (ec) {
-    release(id);
-    return ioError("create blob directory", target.parent_path(), ec.value());
-  }
+  if (ec) return ioError("create blob directory", target.parent_path(), ec.value());
   struct stat existing {};
   if (::stat(target.c_str(), &existing) == 0) {
     // Content-addressed: the same bytes are already stored.
     ::unlink(path->c_str());
   } else {
-    if (::fsync(fd.get()) != 0) {
-      release(id);
-      return ioError("fsync upload", *path);
-    }
-    if (::rename(path->c_str(), target.c_str()) != 0) {
-      release(id);
-      return ioError("rename upload", target);
-    }
-    auto synced = fsyncPath(target.parent_path(), O_RDONLY | O_DIRECTORY);
-    if (!synced) {
-      release(id);
+    if (::fsync(fd.get()) != 0) return ioError("fsync upload", *path);
+    if (::rename(path->c_str(), target.c_str()) != 0) return ioError("rename upload", target);
+    if (auto synced = fsyncPath(target.parent_path(), O_RDONLY | O_DIRECTORY); !synced) {
       return synced.takeError();
     }
   }
