@@ -154,11 +154,15 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
     cmd->callback([&action, data, adminEnabled, anonymous] {
       action = [data, adminEnabled, anonymous] {
         auto s = openStores(*data);
-        std::optional<bool> a, p;
-        if (!adminEnabled->empty()) a = parseBool(*adminEnabled, "--admin-enabled");
-        if (!anonymous->empty()) p = parseBool(*anonymous, "--anonymous-pull-enabled");
+        meta::RegistryChange change;
+        if (!adminEnabled->empty()) {
+          change.adminEnabled = parseBool(*adminEnabled, "--admin-enabled");
+        }
+        if (!anonymous->empty()) {
+          change.anonymousPull = parseBool(*anonymous, "--anonymous-pull-enabled");
+        }
         auto before = settingsOf(s);
-        check(s.identities->updateRegistrySettings(s.defaultRegistry, a, p));
+        check(s.identities->updateRegistry(s.defaultRegistry, change));
         auto after = settingsOf(s);
         auto out = registryJson(after);
         // Enabling the admin for the first time gives it its two passwords, shown once.

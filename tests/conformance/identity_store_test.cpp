@@ -2,7 +2,9 @@
 #include "meta/sqlite/identity_store.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "core/random.hpp"
@@ -19,8 +21,50 @@ struct SqliteFactory {
   }
   RegistryId registry() { return *(*openSqliteStore(file()))->ensureRegistry("default"); }
   IdentityStorePtr make() { return *openSqliteIdentityStore(file()); }
+  // The content metadata kept beside the identities.
+  MetadataStorePtr content() { return *openSqliteStore(file()); }
+  // Rows left of `registry` in every table of the schema that has a registry_id column, so
+  // that a table added later is covered without being named here.
+  int64_t rowsOf(RegistryId registry) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(file().c_str(), &db), SQLITE_OK);
+    auto count = [&](const std::string& sql) {
+      sqlite3_stmt* s = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sql;
+      sqlite3_bind_int64(s, 1, registry);
+      const int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+      sqlite3_finalize(s);
+      return n;
+    };
+    int64_t rows = count("SELECT COUNT(*) FROM registries WHERE id = ?");
+    sqlite3_stmt* tables = nullptr;
+    sqlite3_prepare_v2(db,
+                       "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS "
+                       "(SELECT 1 FROM pragma_table_info(m.name) c WHERE c.name = 'registry_id')",
+                       -1, &tables, nullptr);
+    std::vector<std::string> names;
+    while (sqlite3_step(tables) == SQLITE_ROW) {
+      names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(tables, 0)));
+    }
+    sqlite3_finalize(tables);
+    EXPECT_GE(names.size(), 12u);
+    for (const auto& table : names) {
+      rows += count("SELECT COUNT(*) FROM " + table + " WHERE registry_id = ?");
+    }
+    sqlite3_close(db);
+    return rows;
+  }
   ~SqliteFactory() { std::filesystem::remove_all(dir); }
 };
+
+int64_t now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const std::string kBlob = "sha256:" + std::string(64, 'b');
+const std::string kManifest = "sha256:" + std::string(64, 'm');
 
 template <class Factory>
 class IdentityStoreConformance : public ::testing::Test {
@@ -28,40 +72,219 @@ class IdentityStoreConformance : public ::testing::Test {
   Factory factory;
   RegistryId registry = factory.registry();
   IdentityStorePtr store = factory.make();
+
+  RegistrySettings premium(std::string name) {
+    RegistrySettings s;
+    s.name = std::move(name);
+    s.sku = "Premium";
+    s.quotaBytes = 5 * kGiB;
+    s.storagePath = "/srv/berth/" + s.name;
+    s.adminEnabled = true;
+    s.anonymousPull = true;
+    return s;
+  }
+  // A registry with a row in every table: content through the MetadataStore, identities here.
+  RegistryId populated(const std::string& name) {
+    const RegistryId id = *this->store->createRegistry(premium(name));
+    auto content = this->factory.content();
+    const RepositoryId repo = *content->ensureRepository(id, "team/app");
+    EXPECT_TRUE(content->linkBlob(id, repo, kBlob, 42));
+    ManifestRecord m;
+    m.digest = kManifest;
+    m.mediaType = "application/vnd.oci.image.manifest.v1+json";
+    m.payload = "{}";
+    m.size = m.payload.size();
+    EXPECT_TRUE(content->putManifest(id, repo, m, {{kBlob, false}}, "v1"));
+    EXPECT_TRUE(content->createUpload({"upload-" + name, id, "team/app", now()}));
+    EXPECT_TRUE(this->store->setAdminSecret(id, "password", "admin-hash"));
+    EXPECT_TRUE(this->store->createScopeMap(id, {"readers", "", {{"team/*", 1}}}));
+    EXPECT_TRUE(this->store->createToken(id, {"bot", "readers", true, {{"password1", "h"}}}));
+    return id;
+  }
 };
 
 using Drivers = ::testing::Types<SqliteFactory>;
 TYPED_TEST_SUITE(IdentityStoreConformance, Drivers);
 
+// ---- Registries ----
+
 TYPED_TEST(IdentityStoreConformance, RegistrySettingsStartClosedAndUpdatePartially) {
   auto s = **this->store->registrySettings(this->registry);
+  EXPECT_EQ(s.id, this->registry);
   EXPECT_EQ(s.name, "default");
   EXPECT_FALSE(s.adminEnabled);
   EXPECT_FALSE(s.anonymousPull);
-  ASSERT_TRUE(this->store->updateRegistrySettings(this->registry, true, std::nullopt));
+  EXPECT_EQ(s.sku, "Basic");
+  EXPECT_EQ(s.quotaBytes, 10 * kGiB);
+  EXPECT_EQ(s.storagePath, "");
+  EXPECT_GT(s.created, 0);
+  ASSERT_TRUE(this->store->updateRegistry(this->registry, {.adminEnabled = true}));
   s = **this->store->registrySettings(this->registry);
   EXPECT_TRUE(s.adminEnabled);
   EXPECT_FALSE(s.anonymousPull);
-  ASSERT_TRUE(this->store->updateRegistrySettings(this->registry, std::nullopt, true));
+  ASSERT_TRUE(this->store->updateRegistry(this->registry, {.anonymousPull = true}));
   s = **this->store->registrySettings(this->registry);
   EXPECT_TRUE(s.adminEnabled);
   EXPECT_TRUE(s.anonymousPull);
   EXPECT_FALSE(*this->store->registrySettings(this->registry + 1000));
 }
 
-TYPED_TEST(IdentityStoreConformance, AChangeThroughAnotherHandleIsSeenOnTheNextRead) {
-  // Another process (`berth admin`) writes through its own store on the same database.
-  auto other = this->factory.make();
-  EXPECT_FALSE((*this->store->registrySettings(this->registry))->adminEnabled);  // now cached
-  EXPECT_FALSE(*this->store->token(this->registry, "late-token"));
-  ASSERT_TRUE(other->updateRegistrySettings(this->registry, true, std::nullopt));
-  ASSERT_TRUE(
-      other->createToken(this->registry, {"late-token", "_repositories_pull", true, {}, 0}));
-  EXPECT_TRUE((*this->store->registrySettings(this->registry))->adminEnabled);
-  EXPECT_TRUE(*this->store->token(this->registry, "late-token"));
-  ASSERT_TRUE(other->setTokenEnabled(this->registry, "late-token", false));
-  EXPECT_FALSE((*this->store->token(this->registry, "late-token"))->enabled);
+TYPED_TEST(IdentityStoreConformance, CreateRegistryStoresEveryFieldAndRefusesATakenName) {
+  const auto before = now();
+  auto settings = this->premium("team");
+  settings.id = 999;        // ignored
+  settings.created = 1234;  // ignored
+  auto id = this->store->createRegistry(settings);
+  ASSERT_TRUE(id);
+  EXPECT_NE(*id, this->registry);
+  EXPECT_NE(*id, 999);
+  for (auto got : {**this->store->registrySettings(*id), **this->store->registryByName("team")}) {
+    EXPECT_EQ(got.id, *id);
+    EXPECT_EQ(got.name, "team");
+    EXPECT_EQ(got.sku, "Premium");
+    EXPECT_EQ(got.quotaBytes, 5 * kGiB);
+    EXPECT_EQ(got.storagePath, "/srv/berth/team");
+    EXPECT_TRUE(got.adminEnabled);
+    EXPECT_TRUE(got.anonymousPull);
+    EXPECT_GE(got.created, before);
+    EXPECT_LE(got.created, now());
+  }
+  EXPECT_EQ(this->store->createRegistry(settings).error().code, ApiCode::Conflict);
+  EXPECT_EQ(this->store->createRegistry(this->premium("default")).error().code, ApiCode::Conflict);
+  // The refused creations changed nothing.
+  EXPECT_EQ((*this->store->registryByName("default"))->sku, "Basic");
+  EXPECT_EQ(this->store->listRegistries()->size(), 2u);
 }
+
+TYPED_TEST(IdentityStoreConformance, RegistryByName) {
+  auto got = *this->store->registryByName("default");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->id, this->registry);
+  EXPECT_EQ(got->sku, "Basic");
+  EXPECT_FALSE(*this->store->registryByName("nope"));
+  EXPECT_FALSE(*this->store->registryByName(""));
+  EXPECT_FALSE(*this->store->registryByName("DEFAULT"));
+}
+
+TYPED_TEST(IdentityStoreConformance, ListRegistriesByName) {
+  const auto zeta = *this->store->createRegistry(this->premium("zeta"));
+  const auto alpha = *this->store->createRegistry(this->premium("alpha"));
+  auto list = *this->store->listRegistries();
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].name, "alpha");
+  EXPECT_EQ(list[0].id, alpha);
+  EXPECT_EQ(list[0].sku, "Premium");
+  EXPECT_EQ(list[0].storagePath, "/srv/berth/alpha");
+  EXPECT_GT(list[0].created, 0);
+  EXPECT_EQ(list[1].name, "default");
+  EXPECT_EQ(list[1].id, this->registry);
+  EXPECT_EQ(list[1].quotaBytes, 10 * kGiB);
+  EXPECT_EQ(list[2].name, "zeta");
+  EXPECT_EQ(list[2].id, zeta);
+}
+
+TYPED_TEST(IdentityStoreConformance, UpdateRegistryChangesOnlyTheGivenFields) {
+  const auto id = *this->store->createRegistry(this->premium("team"));
+  const auto original = **this->store->registryByName("team");  // now cached
+  auto expect = original;
+
+  ASSERT_TRUE(this->store->updateRegistry(id, {}));
+  auto got = **this->store->registryByName("team");
+  EXPECT_EQ(got.sku, expect.sku);
+  EXPECT_EQ(got.quotaBytes, expect.quotaBytes);
+  EXPECT_EQ(got.adminEnabled, expect.adminEnabled);
+  EXPECT_EQ(got.anonymousPull, expect.anonymousPull);
+
+  auto check = [&](const RegistryChange& change) {
+    ASSERT_TRUE(this->store->updateRegistry(id, change));
+    for (auto r : {**this->store->registryByName("team"), **this->store->registrySettings(id)}) {
+      EXPECT_EQ(r.sku, expect.sku);
+      EXPECT_EQ(r.quotaBytes, expect.quotaBytes);
+      EXPECT_EQ(r.adminEnabled, expect.adminEnabled);
+      EXPECT_EQ(r.anonymousPull, expect.anonymousPull);
+      EXPECT_EQ(r.storagePath, original.storagePath);
+      EXPECT_EQ(r.created, original.created);
+      EXPECT_EQ(r.name, "team");
+    }
+  };
+  expect.sku = "Standard";
+  check({.sku = "Standard"});
+  expect.quotaBytes = 100 * kGiB;
+  check({.quotaBytes = 100 * kGiB});
+  expect.adminEnabled = false;
+  check({.adminEnabled = false});
+  expect.anonymousPull = false;
+  check({.anonymousPull = false});
+  expect = original;
+  check({.sku = original.sku,
+         .quotaBytes = original.quotaBytes,
+         .adminEnabled = true,
+         .anonymousPull = true});
+  // Another registry is untouched.
+  auto other = **this->store->registrySettings(this->registry);
+  EXPECT_EQ(other.sku, "Basic");
+  EXPECT_FALSE(other.adminEnabled);
+}
+
+TYPED_TEST(IdentityStoreConformance, DeleteRegistryRemovesEveryRowOfItAndNoOther) {
+  const auto keep = this->populated("keep");
+  const auto id = this->populated("doomed");
+  ASSERT_GT(this->factory.rowsOf(id), 0);
+  const auto keepRows = this->factory.rowsOf(keep);
+  // Cached before the delete.
+  ASSERT_TRUE(*this->store->registrySettings(id));
+  ASSERT_TRUE(*this->store->token(id, "bot"));
+  ASSERT_TRUE(*this->store->scopeMap(id, "readers"));
+  ASSERT_EQ(this->store->adminSecrets(id)->size(), 1u);
+
+  EXPECT_TRUE(*this->store->deleteRegistry(id));
+  EXPECT_EQ(this->factory.rowsOf(id), 0);
+  EXPECT_FALSE(*this->store->registrySettings(id));
+  EXPECT_FALSE(*this->store->registryByName("doomed"));
+  EXPECT_TRUE(this->store->adminSecrets(id)->empty());
+  EXPECT_FALSE(*this->store->scopeMap(id, "readers"));
+  EXPECT_TRUE(this->store->listScopeMaps(id)->empty());
+  EXPECT_FALSE(*this->store->token(id, "bot"));
+  EXPECT_TRUE(this->store->listTokens(id)->empty());
+  auto content = this->factory.content();
+  EXPECT_FALSE(*content->findRepository(id, "team/app"));
+  EXPECT_FALSE(*content->getUpload("upload-doomed"));
+  EXPECT_FALSE(*this->store->deleteRegistry(id));
+
+  // The other registry keeps all it had.
+  EXPECT_EQ(this->factory.rowsOf(keep), keepRows);
+  EXPECT_TRUE(*this->store->registryByName("keep"));
+  EXPECT_TRUE(*this->store->token(keep, "bot"));
+  EXPECT_TRUE(*this->store->scopeMap(keep, "readers"));
+  auto repo = *content->findRepository(keep, "team/app");
+  ASSERT_TRUE(repo);
+  EXPECT_EQ(**content->resolveTag(*repo, "v1"), kManifest);
+  EXPECT_EQ(**content->linkedBlob(*repo, kBlob), 42u);
+  EXPECT_TRUE(*content->getUpload("upload-keep"));
+  EXPECT_FALSE(*this->store->deleteRegistry(this->registry + 1000));
+}
+
+TYPED_TEST(IdentityStoreConformance, ARecreatedRegistryStartsEmptyWithANewId) {
+  const auto old = this->populated("again");
+  ASSERT_TRUE(*this->store->deleteRegistry(old));
+  auto settings = this->premium("again");
+  settings.sku = "Standard";
+  settings.adminEnabled = false;
+  const auto id = this->store->createRegistry(settings);
+  ASSERT_TRUE(id);
+  EXPECT_NE(*id, old);
+  auto got = **this->store->registryByName("again");
+  EXPECT_EQ(got.id, *id);
+  EXPECT_EQ(got.sku, "Standard");
+  EXPECT_FALSE(got.adminEnabled);
+  EXPECT_TRUE(this->store->adminSecrets(*id)->empty());
+  EXPECT_TRUE(this->store->listScopeMaps(*id)->empty());
+  EXPECT_TRUE(this->store->listTokens(*id)->empty());
+  EXPECT_FALSE(*this->factory.content()->findRepository(*id, "team/app"));
+  EXPECT_EQ(this->factory.rowsOf(*id), 1);  // its own registries row
+}
+
+// ---- Admin passwords ----
 
 TYPED_TEST(IdentityStoreConformance, AdminSecretsAreReplacedByName) {
   ASSERT_TRUE(this->store->setAdminSecret(this->registry, "password", "h1"));
@@ -69,9 +292,13 @@ TYPED_TEST(IdentityStoreConformance, AdminSecretsAreReplacedByName) {
   ASSERT_TRUE(this->store->setAdminSecret(this->registry, "password", "h3"));
   auto secrets = *this->store->adminSecrets(this->registry);
   ASSERT_EQ(secrets.size(), 2u);
+  EXPECT_EQ(secrets[0].name, "password");
   EXPECT_EQ(secrets[0].hash, "h3");
+  EXPECT_GT(secrets[0].created, 0);
   EXPECT_EQ(secrets[1].hash, "h2");
 }
+
+// ---- Scope maps ----
 
 TYPED_TEST(IdentityStoreConformance, ScopeMapsAndTokens) {
   ScopeMapRecord map{"readers", "team read", {{"team/*", 1}, {"other", 2}}};
@@ -80,6 +307,7 @@ TYPED_TEST(IdentityStoreConformance, ScopeMapsAndTokens) {
   auto got = **this->store->scopeMap(this->registry, "readers");
   EXPECT_EQ(got.description, "team read");
   ASSERT_EQ(got.rules.size(), 2u);
+  EXPECT_GT(got.created, 0);
   EXPECT_FALSE(*this->store->scopeMap(this->registry, "nope"));
 
   TokenRecord token{
@@ -89,13 +317,226 @@ TYPED_TEST(IdentityStoreConformance, ScopeMapsAndTokens) {
   auto t = **this->store->token(this->registry, "ci-bot");
   EXPECT_EQ(t.scopeMap, "readers");
   EXPECT_TRUE(t.enabled);
+  EXPECT_GT(t.created, 0);
   ASSERT_EQ(t.secrets.size(), 2u);
   EXPECT_FALSE(t.secrets[0].expiry);
+  EXPECT_GT(t.secrets[0].created, 0);
   EXPECT_EQ(t.secrets[1].expiry, 99);
   EXPECT_TRUE(*this->store->setTokenEnabled(this->registry, "ci-bot", false));
   EXPECT_FALSE((*this->store->token(this->registry, "ci-bot"))->enabled);
   EXPECT_FALSE(*this->store->setTokenEnabled(this->registry, "nobody", false));
 }
+
+TYPED_TEST(IdentityStoreConformance, ListScopeMapsByNameWithTheirRules) {
+  ASSERT_TRUE(this->store->createScopeMap(this->registry, {"writers", "w", {{"b", 2}, {"a", 3}}}));
+  ASSERT_TRUE(this->store->createScopeMap(this->registry, {"empty", "", {}}));
+  ASSERT_TRUE(this->store->createScopeMap(this->registry, {"readers", "r", {{"x/*", 1}}}));
+  const auto other = *this->store->createRegistry(this->premium("other"));
+  ASSERT_TRUE(this->store->createScopeMap(other, {"elsewhere", "", {}}));
+  auto maps = *this->store->listScopeMaps(this->registry);
+  ASSERT_EQ(maps.size(), 3u);
+  EXPECT_EQ(maps[0].name, "empty");
+  EXPECT_TRUE(maps[0].rules.empty());
+  EXPECT_GT(maps[0].created, 0);
+  EXPECT_EQ(maps[1].name, "readers");
+  EXPECT_EQ(maps[1].description, "r");
+  ASSERT_EQ(maps[1].rules.size(), 1u);
+  EXPECT_EQ(maps[1].rules[0].pattern, "x/*");
+  EXPECT_EQ(maps[1].rules[0].actions, 1);
+  EXPECT_EQ(maps[2].name, "writers");
+  ASSERT_EQ(maps[2].rules.size(), 2u);
+  EXPECT_EQ(maps[2].rules[0].pattern, "a");
+  EXPECT_EQ(maps[2].rules[0].actions, 3);
+  EXPECT_EQ(maps[2].rules[1].pattern, "b");
+  EXPECT_EQ(this->store->listScopeMaps(other)->size(), 1u);
+}
+
+TYPED_TEST(IdentityStoreConformance, UpdateScopeMapReplacesDescriptionAndRules) {
+  ASSERT_TRUE(this->store->createScopeMap(this->registry, {"team", "old", {{"a", 1}, {"b", 2}}}));
+  const auto before = **this->store->scopeMap(this->registry, "team");  // now cached
+  EXPECT_TRUE(*this->store->updateScopeMap(this->registry,
+                                           {"team", "new", {{"c", 3}, {"b", 1}, {"c", 4}}}));
+  auto got = **this->store->scopeMap(this->registry, "team");
+  EXPECT_EQ(got.description, "new");
+  EXPECT_EQ(got.created, before.created);
+  ASSERT_EQ(got.rules.size(), 2u);
+  EXPECT_EQ(got.rules[0].pattern, "b");
+  EXPECT_EQ(got.rules[0].actions, 1);
+  EXPECT_EQ(got.rules[1].pattern, "c");
+  EXPECT_EQ(got.rules[1].actions, 7);  // rules for one pattern add up
+  EXPECT_TRUE(*this->store->updateScopeMap(this->registry, {"team", "", {}}));
+  got = **this->store->scopeMap(this->registry, "team");
+  EXPECT_EQ(got.description, "");
+  EXPECT_TRUE(got.rules.empty());
+  EXPECT_FALSE(*this->store->updateScopeMap(this->registry, {"nope", "", {{"a", 1}}}));
+  EXPECT_FALSE(*this->store->scopeMap(this->registry, "nope"));
+}
+
+TYPED_TEST(IdentityStoreConformance, AScopeMapInUseCannotBeDeleted) {
+  ASSERT_TRUE(this->store->createScopeMap(this->registry, {"team", "", {{"a", 1}}}));
+  ASSERT_TRUE(this->store->createScopeMap(this->registry, {"other", "", {}}));
+  ASSERT_TRUE(this->store->createToken(this->registry, {"bot", "team", false, {}}));
+  // A token of another registry with the same map name does not hold this one.
+  const auto second = *this->store->createRegistry(this->premium("second"));
+  ASSERT_TRUE(this->store->createToken(second, {"bot", "other", true, {}}));
+
+  EXPECT_EQ(this->store->deleteScopeMap(this->registry, "team").error().code, ApiCode::Conflict);
+  EXPECT_TRUE(*this->store->scopeMap(this->registry, "team"));
+  ASSERT_TRUE(*this->store->setTokenScopeMap(this->registry, "bot", "other"));
+  EXPECT_TRUE(*this->store->deleteScopeMap(this->registry, "team"));
+  EXPECT_FALSE(*this->store->scopeMap(this->registry, "team"));
+  EXPECT_FALSE(*this->store->deleteScopeMap(this->registry, "team"));
+  EXPECT_EQ(this->store->listScopeMaps(this->registry)->size(), 1u);
+  // A map of that name made again starts without the old rules.
+  ASSERT_TRUE(this->store->createScopeMap(this->registry, {"team", "", {}}));
+  EXPECT_TRUE((*this->store->scopeMap(this->registry, "team"))->rules.empty());
+
+  ASSERT_TRUE(*this->store->deleteToken(this->registry, "bot"));
+  EXPECT_TRUE(*this->store->deleteScopeMap(this->registry, "other"));
+}
+
+// ---- Tokens ----
+
+TYPED_TEST(IdentityStoreConformance, ATokensScopeMapChanges) {
+  ASSERT_TRUE(this->store->createToken(this->registry, {"bot", "readers", true, {{"p1", "h"}}}));
+  EXPECT_EQ((*this->store->token(this->registry, "bot"))->scopeMap, "readers");  // now cached
+  EXPECT_TRUE(*this->store->setTokenScopeMap(this->registry, "bot", "writers"));
+  auto t = **this->store->token(this->registry, "bot");
+  EXPECT_EQ(t.scopeMap, "writers");
+  EXPECT_TRUE(t.enabled);
+  EXPECT_EQ(t.secrets.size(), 1u);
+  EXPECT_FALSE(*this->store->setTokenScopeMap(this->registry, "nobody", "writers"));
+  EXPECT_FALSE(*this->store->token(this->registry, "nobody"));
+}
+
+TYPED_TEST(IdentityStoreConformance, TokenSecretsAreAddedOrReplacedByName) {
+  ASSERT_TRUE(this->store->createToken(this->registry, {"bot", "readers", true, {{"p1", "h1"}}}));
+  ASSERT_EQ((*this->store->token(this->registry, "bot"))->secrets.size(), 1u);  // now cached
+  const auto before = now();
+  EXPECT_TRUE(*this->store->setTokenSecret(this->registry, "bot", {"p2", "h2", 500}));
+  auto t = **this->store->token(this->registry, "bot");
+  ASSERT_EQ(t.secrets.size(), 2u);
+  EXPECT_EQ(t.secrets[1].name, "p2");
+  EXPECT_EQ(t.secrets[1].hash, "h2");
+  EXPECT_EQ(t.secrets[1].expiry, 500);
+  EXPECT_GE(t.secrets[1].created, before);  // stamped when not given
+
+  EXPECT_TRUE(*this->store->setTokenSecret(this->registry, "bot", {"p2", "h3", std::nullopt, 77}));
+  t = **this->store->token(this->registry, "bot");
+  ASSERT_EQ(t.secrets.size(), 2u);
+  EXPECT_EQ(t.secrets[0].hash, "h1");
+  EXPECT_EQ(t.secrets[1].hash, "h3");
+  EXPECT_FALSE(t.secrets[1].expiry);
+  EXPECT_EQ(t.secrets[1].created, 77);
+
+  EXPECT_FALSE(*this->store->setTokenSecret(this->registry, "nobody", {"p1", "h"}));
+  EXPECT_FALSE(*this->store->token(this->registry, "nobody"));
+}
+
+TYPED_TEST(IdentityStoreConformance, ListTokensByNameWithTheirSecrets) {
+  ASSERT_TRUE(this->store->createToken(this->registry, {"zed", "m1", false, {}}));
+  ASSERT_TRUE(this->store->createToken(
+      this->registry, {"alpha", "m2", true, {{"p2", "h2", 9}, {"p1", "h1", std::nullopt}}}));
+  const auto other = *this->store->createRegistry(this->premium("other"));
+  ASSERT_TRUE(this->store->createToken(other, {"elsewhere", "m1", true, {{"p1", "h"}}}));
+  auto tokens = *this->store->listTokens(this->registry);
+  ASSERT_EQ(tokens.size(), 2u);
+  EXPECT_EQ(tokens[0].name, "alpha");
+  EXPECT_EQ(tokens[0].scopeMap, "m2");
+  EXPECT_TRUE(tokens[0].enabled);
+  EXPECT_GT(tokens[0].created, 0);
+  ASSERT_EQ(tokens[0].secrets.size(), 2u);
+  EXPECT_EQ(tokens[0].secrets[0].name, "p1");
+  EXPECT_FALSE(tokens[0].secrets[0].expiry);
+  EXPECT_EQ(tokens[0].secrets[1].name, "p2");
+  EXPECT_EQ(tokens[0].secrets[1].expiry, 9);
+  EXPECT_EQ(tokens[1].name, "zed");
+  EXPECT_FALSE(tokens[1].enabled);
+  EXPECT_TRUE(tokens[1].secrets.empty());
+  EXPECT_EQ(this->store->listTokens(other)->size(), 1u);
+  EXPECT_TRUE(this->store->listTokens(this->registry + 1000)->empty());
+}
+
+TYPED_TEST(IdentityStoreConformance, DeleteTokenRemovesItsSecrets) {
+  ASSERT_TRUE(this->store->createToken(this->registry, {"bot", "m", true, {{"p1", "h1"}}}));
+  ASSERT_TRUE(this->store->createToken(this->registry, {"keep", "m", true, {{"p1", "h1"}}}));
+  ASSERT_TRUE(*this->store->token(this->registry, "bot"));  // now cached
+  EXPECT_TRUE(*this->store->deleteToken(this->registry, "bot"));
+  EXPECT_FALSE(*this->store->token(this->registry, "bot"));
+  EXPECT_FALSE(*this->store->deleteToken(this->registry, "bot"));
+  EXPECT_FALSE(*this->store->setTokenSecret(this->registry, "bot", {"p1", "h"}));
+  auto tokens = *this->store->listTokens(this->registry);
+  ASSERT_EQ(tokens.size(), 1u);
+  EXPECT_EQ(tokens[0].name, "keep");
+  EXPECT_EQ(tokens[0].secrets.size(), 1u);
+  // A token of that name made again has none of the old secrets.
+  ASSERT_TRUE(this->store->createToken(this->registry, {"bot", "m", true, {}}));
+  EXPECT_TRUE((*this->store->token(this->registry, "bot"))->secrets.empty());
+}
+
+// ---- Caching across handles ----
+
+TYPED_TEST(IdentityStoreConformance, AChangeThroughAnotherHandleIsSeenOnTheNextRead) {
+  // Another process (`berth admin`) writes through its own store on the same database.
+  auto other = this->factory.make();
+  EXPECT_FALSE((*this->store->registrySettings(this->registry))->adminEnabled);  // now cached
+  EXPECT_FALSE(*this->store->token(this->registry, "late-token"));
+  ASSERT_TRUE(other->updateRegistry(this->registry, {.adminEnabled = true}));
+  ASSERT_TRUE(
+      other->createToken(this->registry, {"late-token", "_repositories_pull", true, {}, 0}));
+  EXPECT_TRUE((*this->store->registrySettings(this->registry))->adminEnabled);
+  EXPECT_TRUE(*this->store->token(this->registry, "late-token"));
+  ASSERT_TRUE(other->setTokenEnabled(this->registry, "late-token", false));
+  EXPECT_FALSE((*this->store->token(this->registry, "late-token"))->enabled);
+}
+
+TYPED_TEST(IdentityStoreConformance, EveryNewKindOfChangeThroughAnotherHandleIsSeen) {
+  auto other = this->factory.make();
+  auto& mine = *this->store;
+
+  // Registries: a name unknown when cached, then created, updated and deleted elsewhere.
+  EXPECT_FALSE(*mine.registryByName("late"));
+  const auto id = *other->createRegistry(this->premium("late"));
+  ASSERT_TRUE(*mine.registryByName("late"));
+  EXPECT_EQ((*mine.registrySettings(id))->sku, "Premium");
+  ASSERT_TRUE(other->updateRegistry(id, {.sku = "Standard", .quotaBytes = 1}));
+  EXPECT_EQ((*mine.registryByName("late"))->sku, "Standard");
+  EXPECT_EQ((*mine.registrySettings(id))->quotaBytes, 1u);
+
+  // Admin passwords.
+  EXPECT_TRUE(mine.adminSecrets(id)->empty());
+  ASSERT_TRUE(other->setAdminSecret(id, "password", "h1"));
+  ASSERT_EQ(mine.adminSecrets(id)->size(), 1u);
+  ASSERT_TRUE(other->setAdminSecret(id, "password", "h2"));
+  EXPECT_EQ((*mine.adminSecrets(id))[0].hash, "h2");
+
+  // Scope maps.
+  EXPECT_FALSE(*mine.scopeMap(id, "team"));
+  ASSERT_TRUE(other->createScopeMap(id, {"team", "v1", {}}));
+  EXPECT_EQ((*mine.scopeMap(id, "team"))->description, "v1");
+  ASSERT_TRUE(*other->updateScopeMap(id, {"team", "v2", {{"a", 1}}}));
+  EXPECT_EQ((*mine.scopeMap(id, "team"))->description, "v2");
+  ASSERT_TRUE(*other->deleteScopeMap(id, "team"));
+  EXPECT_FALSE(*mine.scopeMap(id, "team"));
+
+  // Tokens.
+  ASSERT_TRUE(other->createToken(id, {"bot", "m1", true, {}}));
+  EXPECT_EQ((*mine.token(id, "bot"))->scopeMap, "m1");
+  ASSERT_TRUE(*other->setTokenScopeMap(id, "bot", "m2"));
+  EXPECT_EQ((*mine.token(id, "bot"))->scopeMap, "m2");
+  ASSERT_TRUE(*other->setTokenSecret(id, "bot", {"p1", "h"}));
+  EXPECT_EQ((*mine.token(id, "bot"))->secrets.size(), 1u);
+  ASSERT_TRUE(*other->deleteToken(id, "bot"));
+  EXPECT_FALSE(*mine.token(id, "bot"));
+
+  // The registry itself.
+  ASSERT_TRUE(*other->deleteRegistry(id));
+  EXPECT_FALSE(*mine.registrySettings(id));
+  EXPECT_FALSE(*mine.registryByName("late"));
+  EXPECT_TRUE(mine.adminSecrets(id)->empty());
+}
+
+// ---- Signing keys ----
 
 TYPED_TEST(IdentityStoreConformance, SigningKeysNewestFirstAndRetired) {
   ASSERT_TRUE(this->store->addSigningKey({"k1", "pem1", 10, std::nullopt}));

@@ -1,0 +1,132 @@
+#pragma once
+// The SQLite IdentityStore. Internal to src/meta/sqlite: identity_store.cpp holds the cache,
+// registries, admin passwords and signing keys; identity_tokens.cpp scope maps and tokens.
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "meta/identity_store.hpp"
+#include "meta/sqlite/database.hpp"
+#include "meta/sqlite/identity_store.hpp"
+
+namespace berth::meta {
+
+// Identities are read on every request and change rarely, often from another process
+// (`berth admin`). Reads are cached; every write appends a byte to "<db>-identity", and a
+// reader whose stat(2) of that file differs from the cache's drops the cache. One stat per
+// read replaces a query and SQLite's file locking, and a change still counts from the next
+// request on.
+class GenerationFile {
+ public:
+  explicit GenerationFile(std::filesystem::path path) : path_(std::move(path)) {}
+  uint64_t read() const;
+  void bump() const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+class SqliteIdentityStore final : public IdentityStore {
+ public:
+  SqliteIdentityStore(std::shared_ptr<sqlite::Database> db, std::filesystem::path generation)
+      : db_(std::move(db)), generation_(std::move(generation)) {}
+
+  Result<std::optional<RegistrySettings>> registrySettings(RegistryId registry) override;
+  Result<std::optional<RegistrySettings>> registryByName(std::string_view name) override;
+  Result<std::vector<RegistrySettings>> listRegistries() override;
+  Result<RegistryId> createRegistry(const RegistrySettings& settings) override;
+  Result<void> updateRegistry(RegistryId registry, const RegistryChange& change) override;
+  Result<bool> deleteRegistry(RegistryId registry) override;
+
+  Result<std::vector<StoredSecret>> adminSecrets(RegistryId registry) override;
+  Result<void> setAdminSecret(RegistryId registry, std::string_view name,
+                              std::string_view hash) override;
+
+  Result<void> createScopeMap(RegistryId registry, const ScopeMapRecord& map) override;
+  Result<std::optional<ScopeMapRecord>> scopeMap(RegistryId registry,
+                                                 std::string_view name) override;
+  Result<std::vector<ScopeMapRecord>> listScopeMaps(RegistryId registry) override;
+  Result<bool> updateScopeMap(RegistryId registry, const ScopeMapRecord& map) override;
+  Result<bool> deleteScopeMap(RegistryId registry, std::string_view name) override;
+
+  Result<void> createToken(RegistryId registry, const TokenRecord& token) override;
+  Result<std::optional<TokenRecord>> token(RegistryId registry, std::string_view name) override;
+  Result<bool> setTokenEnabled(RegistryId registry, std::string_view name, bool enabled) override;
+  Result<bool> setTokenScopeMap(RegistryId registry, std::string_view name,
+                                std::string_view scopeMap) override;
+  Result<bool> setTokenSecret(RegistryId registry, std::string_view name,
+                              const StoredSecret& secret) override;
+  Result<std::vector<TokenRecord>> listTokens(RegistryId registry) override;
+  Result<bool> deleteToken(RegistryId registry, std::string_view name) override;
+
+  Result<std::vector<SigningKeyRecord>> signingKeys() override;
+  Result<void> addSigningKey(const SigningKeyRecord& key) override;
+  Result<void> retireSigningKeys(std::string_view keep, int64_t when) override;
+
+ private:
+  // The value under `key` in `map`, loaded on a miss; the whole cache is dropped first when
+  // the generation file has changed since it was filled.
+  template <class T, class Load>
+  Result<T> cached(std::unordered_map<std::string, T>& map, const std::string& key, Load load) {
+    const uint64_t generation = generation_.read();
+    {
+      std::lock_guard lock(cacheMutex_);
+      if (generation != cachedGeneration_) {
+        settings_.clear();
+        registriesByName_.clear();
+        adminSecrets_.clear();
+        scopeMaps_.clear();
+        tokens_.clear();
+        cachedGeneration_ = generation;
+      }
+      if (auto it = map.find(key); it != map.end()) return it->second;
+    }
+    Result<T> loaded = load();
+    if (!loaded) return loaded;
+    std::lock_guard lock(cacheMutex_);
+    // Bounded: a burst of unknown names must not grow the cache without end.
+    if (map.size() > 10000) map.clear();
+    if (generation == cachedGeneration_) map.emplace(key, *loaded);
+    return loaded;
+  }
+  // Every successful write passes through here, so that every reader drops its cache.
+  template <class R>
+  R changed(R result) {
+    if (result) generation_.bump();
+    return result;
+  }
+
+  Result<std::optional<RegistrySettings>> loadRegistry(RegistryId registry);
+  Result<std::optional<RegistrySettings>> loadRegistry(std::string_view name);
+  Result<RegistryId> insertRegistry(const RegistrySettings& settings);
+  Result<void> writeRegistry(RegistryId registry, const RegistryChange& change);
+  Result<bool> removeRegistry(RegistryId registry);
+  Result<std::vector<StoredSecret>> loadAdminSecrets(RegistryId registry);
+  Result<void> writeAdminSecret(RegistryId registry, std::string_view name, std::string_view hash);
+
+  Result<void> insertScopeMap(RegistryId registry, const ScopeMapRecord& map);
+  Result<std::optional<ScopeMapRecord>> loadScopeMap(RegistryId registry, std::string_view name);
+  Result<bool> writeScopeMap(RegistryId registry, const ScopeMapRecord& map);
+  Result<bool> removeScopeMap(RegistryId registry, std::string_view name);
+  Result<void> insertToken(RegistryId registry, const TokenRecord& token);
+  Result<std::optional<TokenRecord>> loadToken(RegistryId registry, std::string_view name);
+  Result<bool> writeTokenEnabled(RegistryId registry, std::string_view name, bool enabled);
+  Result<bool> writeTokenScopeMap(RegistryId registry, std::string_view name,
+                                  std::string_view scopeMap);
+  Result<bool> writeTokenSecret(RegistryId registry, std::string_view name,
+                                const StoredSecret& secret);
+  Result<bool> removeToken(RegistryId registry, std::string_view name);
+
+  std::shared_ptr<sqlite::Database> db_;
+  GenerationFile generation_;
+  std::mutex cacheMutex_;
+  uint64_t cachedGeneration_ = 0;
+  std::unordered_map<std::string, std::optional<RegistrySettings>> settings_;  // by id
+  std::unordered_map<std::string, std::optional<RegistrySettings>> registriesByName_;
+  std::unordered_map<std::string, std::vector<StoredSecret>> adminSecrets_;
+  std::unordered_map<std::string, std::optional<ScopeMapRecord>> scopeMaps_;
+  std::unordered_map<std::string, std::optional<TokenRecord>> tokens_;
+};
+
+}  // namespace berth::meta
