@@ -52,7 +52,7 @@ Expected expected(Operation operation) {
     case Operation::ShowRegistry:
       return {"showRegistry", 200, withAuth({404}), "", {}, false};
     case Operation::UpdateRegistry:
-      return {"updateRegistry", 200, withAuth({400, 404, 413}), "RegistryUpdate", {}, true};
+      return {"updateRegistry", 200, withAuth({400, 404, 409, 413}), "RegistryUpdate", {}, true};
     case Operation::DeleteRegistry:
       return {"deleteRegistry", 204, withAuth({404, 409}), "", {}, true};
     case Operation::ShowUsage:
@@ -347,12 +347,13 @@ TEST_F(OpenApiDocument, ErrorResponsesUseTheErrorSchema) {
   for (const auto& [status, code] : kErrorCodes) {
     EXPECT_TRUE(described.contains(status)) << status << " " << code << " is not described";
   }
-  // The Error schema's codes are the table's.
+  // The Error schema's codes are the table's, and the server's INTERNAL_ERROR (500).
   const json::value* codes = at("/components/schemas/Error/properties/error/properties/code/enum");
   ASSERT_NE(codes, nullptr);
   std::set<std::string> got, want;
   for (const json::value& c : codes->as_array()) got.insert(std::string(c.as_string()));
   for (const auto& [status, code] : kErrorCodes) want.insert(std::string(code));
+  want.insert("INTERNAL_ERROR");
   EXPECT_EQ(got, want);
   // And every 4xx anywhere in paths uses Error.
   for (const auto& [path, item] : doc().at("paths").as_object()) {
