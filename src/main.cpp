@@ -7,6 +7,7 @@
 
 #include "app/node.hpp"
 #include "cli/admin.hpp"
+#include "cli/client/commands.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "http/server.hpp"
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
 
   std::function<int()> adminAction;
   berth::cli::addAdminCommands(app, adminAction);
+  std::function<int()> clientAction;
+  berth::cli::addClientCommands(app, clientAction);
 
   try {
     app.parse(argc, argv);
@@ -129,5 +132,6 @@ int main(int argc, char** argv) {
   }
   if (serveCmd->parsed()) return serve(configFile, flags, *serveCmd);
   if (adminAction) return berth::cli::runCommand(adminAction);
+  if (clientAction) return berth::cli::runCommand(clientAction);
   return 0;
 }

@@ -1,0 +1,18 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include "cli/client/command.hpp"
+
+// One function per command group, each in its own file.
+namespace berth::cli::client {
+
+void addConfigureCommand(CommandSet& set, CLI::App& root);
+void addRegistryCommands(CommandSet& set, CLI::App& root);
+void addCredentialCommands(CommandSet& set, CLI::App& root);
+void addLoginCommand(CommandSet& set, CLI::App& root);
+void addRepositoryCommands(CommandSet& set, CLI::App& root);
+void addTokenCommands(CommandSet& set, CLI::App& root);
+void addScopeMapCommands(CommandSet& set, CLI::App& root);
+void addCheckHealthCommand(CommandSet& set, CLI::App& root);
+
+}  // namespace berth::cli::client
