@@ -1,0 +1,459 @@
+// The control plane's front: routes from the table in routes.cpp, authenticates the operator
+// or a registry's own credentials, validates path parameters, authorizes, reads JSON bodies
+// of at most 64 KiB, and turns every error into {"error":{"code","message"}}.
+#include "control/app.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "auth/base64url.hpp"
+#include "control/errors.hpp"
+#include "control/handlers.hpp"
+#include "control/json.hpp"
+#include "control/routes.hpp"
+#include "core/digest.hpp"
+#include "core/log.hpp"
+#include "core/reference.hpp"
+
+namespace berth::control {
+namespace {
+
+constexpr size_t kMaxBody = 64 * 1024;
+
+// ---- routing ----
+
+struct PathParams {
+  std::string registry, repository, tag, digest, name;
+};
+
+// "/a/b/c" -> "a", "b", "c"
+std::vector<std::string_view> segmentsOf(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.starts_with('/')) path.remove_prefix(1);
+  for (;;) {
+    const auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool isParameter(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+void assign(PathParams& params, std::string_view name, std::string value) {
+  if (name == "{registry}") params.registry = std::move(value);
+  if (name == "{repository}") params.repository = std::move(value);
+  if (name == "{tag}") params.tag = std::move(value);
+  if (name == "{digest}") params.digest = std::move(value);
+  if (name == "{name}") params.name = std::move(value);
+}
+
+bool matchSegment(std::string_view pattern, std::string_view segment, PathParams& params) {
+  if (!isParameter(pattern)) return pattern == segment;
+  if (segment.empty()) return false;
+  assign(params, pattern, std::string(segment));
+  return true;
+}
+
+// Matches a path against a route template. {repository} spans one or more segments, up to
+// the template's fixed tail (`/_tags/{tag}`, `/_manifests`, ...), and never takes in a
+// `_tags` or `_manifests` segment, so that each path matches one template at most.
+std::optional<PathParams> matchRoute(std::string_view pattern,
+                                     const std::vector<std::string_view>& path) {
+  const auto tmpl = segmentsOf(pattern);
+  const auto spanning = std::find(tmpl.begin(), tmpl.end(), "{repository}");
+  PathParams params;
+  if (spanning == tmpl.end()) {
+    if (tmpl.size() != path.size()) return std::nullopt;
+    for (size_t i = 0; i < tmpl.size(); ++i) {
+      if (!matchSegment(tmpl[i], path[i], params)) return std::nullopt;
+    }
+    return params;
+  }
+  const size_t head = static_cast<size_t>(spanning - tmpl.begin());
+  const size_t tail = tmpl.size() - head - 1;
+  if (path.size() < head + tail + 1) return std::nullopt;
+  for (size_t i = 0; i < head; ++i) {
+    if (!matchSegment(tmpl[i], path[i], params)) return std::nullopt;
+  }
+  for (size_t i = 0; i < tail; ++i) {
+    if (!matchSegment(tmpl[head + 1 + i], path[path.size() - tail + i], params)) {
+      return std::nullopt;
+    }
+  }
+  std::string repository;
+  for (size_t i = head; i < path.size() - tail; ++i) {
+    if (path[i].empty() || path[i] == "_tags" || path[i] == "_manifests") return std::nullopt;
+    if (!repository.empty()) repository += '/';
+    repository += path[i];
+  }
+  params.repository = std::move(repository);
+  return params;
+}
+
+// ---- replies ----
+
+http::Response respond(const Call& c, Reply reply) {
+  if (reply) return std::move(*reply);
+  const auto& e = reply.error();
+  if (codeOf(e) == Code::Internal) {
+    log::error("control request failed", {{"request_id", c.requestId},
+                                          {"method", c.route->method},
+                                          {"route", c.route->path},
+                                          {"detail", e.detail}});
+  }
+  return errorResponse(e);
+}
+
+http::Dispatch fail(Error e) { return http::Dispatch::reply(errorResponse(e)); }
+
+// ---- authentication and authorization ----
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+Error unauthorized(std::string message) { return error(Code::Unauthorized, std::move(message)); }
+
+Result<std::optional<meta::RegistrySettings>> findRegistry(Call& c, std::string_view name) {
+  return c.deps.identities.registryByName(name);
+}
+
+// Sets the caller, and for routes under a registry the registry, or returns the refusal.
+std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
+  const auto header = req.header("Authorization");
+  if (!header || header->empty()) return errorResponse(unauthorized("authentication required"));
+  const auto space = header->find(' ');
+  const auto scheme = header->substr(0, space);
+  auto value = space == std::string_view::npos ? std::string_view() : header->substr(space + 1);
+  while (value.starts_with(' ')) value.remove_prefix(1);
+  const bool underRegistry = !c.registryName.empty();
+
+  if (equalsIgnoreCase(scheme, "bearer")) {
+    if (value.empty() || !c.deps.host.isOperatorToken(value)) {
+      return errorResponse(unauthorized("invalid operator token"));
+    }
+    c.caller.kind = Caller::Kind::Operator;
+    if (underRegistry) {
+      auto found = findRegistry(c, c.registryName);
+      if (!found) return respond(c, found.takeError());
+      if (!*found) {
+        return errorResponse(error(Code::NotFound, "registry " + c.registryName + " not found"));
+      }
+      c.registry = std::move(**found);
+    }
+    return std::nullopt;
+  }
+  if (!equalsIgnoreCase(scheme, "basic")) {
+    return errorResponse(unauthorized("unsupported authorization scheme"));
+  }
+  const auto decoded = auth::base64Decode(value);
+  const auto colon = decoded ? decoded->find(':') : std::string::npos;
+  if (colon == std::string::npos) return errorResponse(unauthorized("malformed basic credentials"));
+  const std::string_view user = std::string_view(*decoded).substr(0, colon);
+  const std::string_view password = std::string_view(*decoded).substr(colon + 1);
+  // Credentials belong to one registry: the one in the path, or, on routes above registries,
+  // the one whose admin the user would be (which may then be refused, but not mistaken).
+  auto found = findRegistry(c, underRegistry ? std::string_view(c.registryName) : user);
+  if (!found) return respond(c, found.takeError());
+  if (!*found) return errorResponse(unauthorized("invalid username or password"));
+  auto result = c.deps.authenticator.login(**found, user, password, req.remote);
+  if (result.failure == auth::AuthFailure::Throttled) {
+    auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
+    resp.headers.add("Retry-After", std::to_string(result.retryAfter));
+    return resp;
+  }
+  if (!result.ok()) return errorResponse(unauthorized(result.detail));
+  switch (result.identity.kind) {
+    case auth::Identity::Kind::Admin:
+      c.caller.kind = Caller::Kind::Admin;
+      break;
+    case auth::Identity::Kind::Token:
+      c.caller.kind = Caller::Kind::Token;
+      c.caller.permissions = std::move(result.identity.permissions);
+      break;
+    default:
+      return errorResponse(unauthorized("invalid username or password"));
+  }
+  c.registry = std::move(**found);
+  return std::nullopt;
+}
+
+// 400 for a repository name, tag or digest outside the grammar, before any store sees it.
+Result<void> validateParams(const Call& c) {
+  if (!c.repository.empty() && !isValidRepositoryName(c.repository)) {
+    return error(Code::InvalidArgument, "invalid repository name \"" + c.repository + "\"");
+  }
+  if (!c.tag.empty() && !isValidTag(c.tag)) {
+    return error(Code::InvalidArgument, "invalid tag \"" + c.tag + "\"");
+  }
+  if (!c.digest.empty() && !Digest::parse(c.digest)) {
+    return error(Code::InvalidArgument, "invalid digest \"" + c.digest + "\"");
+  }
+  return {};
+}
+
+Error denied(std::string message) { return error(Code::Denied, std::move(message)); }
+
+Result<void> authorize(const Call& c) {
+  using enum Operation;
+  const auto op = c.route->operation;
+  if (c.caller.kind == Caller::Kind::Operator) return {};
+  if (op == ListRegistries || op == CreateRegistry || op == CheckName || op == UpdateRegistry ||
+      op == DeleteRegistry) {
+    return denied("only the operator may list, create, change or delete registries");
+  }
+  if (c.caller.kind == Caller::Kind::Admin) return {};
+
+  uint8_t needed = 0;
+  switch (op) {
+    case ListRepositories:
+      if (!c.caller.permissions.any(auth::kMetadataRead)) {
+        return denied("the token's scope map grants metadata/read on no repository");
+      }
+      return {};
+    case ShowRepository:
+    case ListTags:
+    case ShowTag:
+    case ListManifests:
+    case ShowManifest:
+      needed = auth::kMetadataRead;
+      break;
+    case UpdateRepository:
+    case UpdateTag:
+    case UpdateManifest:
+      needed = auth::kMetadataWrite;
+      break;
+    case DeleteRepository:
+    case DeleteTag:
+    case DeleteManifest:
+      needed = auth::kContentDelete;
+      break;
+    default:
+      return denied("a token may use the repository routes only");
+  }
+  if ((c.caller.permissions.actionsOn(c.repository) & needed) == 0) {
+    return denied("the token's scope map does not grant " + auth::scopeActionNames(needed).front() +
+                  " on repository " + c.repository);
+  }
+  return {};
+}
+
+// ---- handlers ----
+
+Reply handle(Call& c) {
+  using enum Operation;
+  switch (c.route->operation) {
+    case OpenApi:
+      break;  // answered before authentication
+    case ListRegistries:
+      return listRegistries(c);
+    case CreateRegistry:
+      return createRegistry(c);
+    case CheckName:
+      return checkName(c);
+    case ShowRegistry:
+      return showRegistry(c);
+    case UpdateRegistry:
+      return updateRegistry(c);
+    case DeleteRegistry:
+      return deleteRegistry(c);
+    case ShowUsage:
+      return showUsage(c);
+    case ShowCredentials:
+      return showCredentials(c);
+    case RenewCredential:
+      return renewCredential(c);
+    case Login:
+      return login(c);
+    case ListRepositories:
+      return listRepositories(c);
+    case ShowRepository:
+      return showRepository(c);
+    case UpdateRepository:
+      return updateRepository(c);
+    case DeleteRepository:
+      return deleteRepository(c);
+    case ListTags:
+      return listTags(c);
+    case ShowTag:
+      return showTag(c);
+    case UpdateTag:
+      return updateTag(c);
+    case DeleteTag:
+      return deleteTag(c);
+    case ListManifests:
+      return listManifests(c);
+    case ShowManifest:
+      return showManifest(c);
+    case UpdateManifest:
+      return updateManifest(c);
+    case DeleteManifest:
+      return deleteManifest(c);
+    case ListScopeMaps:
+      return listScopeMaps(c);
+    case CreateScopeMap:
+      return createScopeMap(c);
+    case ShowScopeMap:
+      return showScopeMap(c);
+    case UpdateScopeMap:
+      return updateScopeMap(c);
+    case DeleteScopeMap:
+      return deleteScopeMap(c);
+    case ListTokens:
+      return listTokens(c);
+    case CreateToken:
+      return createToken(c);
+    case ShowToken:
+      return showToken(c);
+    case UpdateToken:
+      return updateToken(c);
+    case DeleteToken:
+      return deleteToken(c);
+    case GenerateTokenCredential:
+      return generateTokenCredential(c);
+  }
+  return error(Code::Internal, "operation without a handler");
+}
+
+http::Response run(Call& c) {
+  try {
+    return respond(c, handle(c));
+  } catch (const std::exception& e) {
+    return respond(c, error(Code::Internal, e.what()));
+  }
+}
+
+// Gathers a JSON body of at most kMaxBody bytes, then runs the call with it. (BufferedSink
+// answers in the data plane's error shape; the control plane has its own.)
+class JsonBodySink final : public http::BodySink {
+ public:
+  explicit JsonBodySink(Call call) : call_(std::move(call)) {}
+
+  bool write(const char* data, size_t size) override {
+    if (body_.size() + size > kMaxBody) {
+      overflow_ = true;
+      return false;
+    }
+    body_.append(data, size);
+    return true;
+  }
+
+  http::Response finish(bool complete) override {
+    if (overflow_) return errorResponse(tooLarge());
+    if (!complete) return errorResponse(error(Code::InvalidArgument, "incomplete request body"));
+    auto parsed = parseBody(body_);
+    if (!parsed) return respond(call_, parsed.takeError());
+    call_.body = std::move(*parsed);
+    return run(call_);
+  }
+
+  static Error tooLarge() {
+    return error(Code::TooLarge, "the request body exceeds " + std::to_string(kMaxBody) + " bytes");
+  }
+
+ private:
+  Call call_;
+  std::string body_;
+  bool overflow_ = false;
+};
+
+bool takesBody(const Route& route) {
+  return (route.method == "POST" || route.method == "PATCH") && route.operation != Operation::Login;
+}
+
+bool declaredTooLarge(const http::Request& req) {
+  const auto length = req.header("Content-Length");
+  if (!length) return false;
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(length->data(), length->data() + length->size(), value);
+  return ec == std::errc() && ptr == length->data() + length->size() && value > kMaxBody;
+}
+
+http::Dispatch route(ControlDeps& deps, http::Request& req) {
+  const auto method = http::methodName(req.method);
+  const auto path = segmentsOf(req.path);
+  const Route* chosen = nullptr;
+  PathParams params;
+  std::vector<std::string_view> allowed;
+  for (const auto& r : routes()) {
+    auto matched = matchRoute(r.path, path);
+    if (!matched) continue;
+    if (r.method == method) {
+      if (chosen == nullptr) {
+        chosen = &r;
+        params = std::move(*matched);
+      }
+    } else if (std::find(allowed.begin(), allowed.end(), r.method) == allowed.end()) {
+      allowed.push_back(r.method);
+    }
+  }
+  if (chosen == nullptr) {
+    if (allowed.empty()) {
+      return fail(error(Code::NotFound,
+                        "no such route: " + std::string(method) + " " + std::string(req.path)));
+    }
+    std::string allow;
+    for (auto m : allowed) {
+      if (!allow.empty()) allow += ", ";
+      allow += m;
+    }
+    auto resp =
+        errorResponse(error(Code::MethodNotAllowed, std::string(method) + " is not allowed on " +
+                                                        req.path + " (allowed: " + allow + ")"));
+    resp.headers.add("Allow", std::move(allow));
+    return http::Dispatch::reply(std::move(resp));
+  }
+  if (chosen->operation == Operation::OpenApi) {
+    return http::Dispatch::reply(http::Response::json(200, std::string(openApiDocument())));
+  }
+
+  Call call{deps,
+            chosen,
+            std::move(params.registry),
+            std::move(params.repository),
+            std::move(params.tag),
+            std::move(params.digest),
+            std::move(params.name),
+            std::nullopt,
+            {},
+            req.query,
+            req.requestId,
+            {}};
+  if (auto refusal = authenticate(call, req)) return http::Dispatch::reply(std::move(*refusal));
+  if (auto valid = validateParams(call); !valid) return fail(valid.takeError());
+  if (auto allowedCall = authorize(call); !allowedCall) return fail(allowedCall.takeError());
+  if (!takesBody(*chosen)) return http::Dispatch::reply(run(call));
+  if (declaredTooLarge(req)) return fail(JsonBodySink::tooLarge());
+  return http::Dispatch::body(std::make_unique<JsonBodySink>(std::move(call)));
+}
+
+}  // namespace
+
+std::optional<std::string_view> Call::param(std::string_view key) const {
+  for (const auto& [k, v] : query) {
+    if (k == key) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+ControlApp::ControlApp(ControlDeps deps) : deps_(deps) {}
+ControlApp::~ControlApp() = default;
+
+http::Dispatch ControlApp::dispatch(http::Request& request) {
+  try {
+    return route(deps_, request);
+  } catch (const std::exception& e) {
+    log::error("control request failed",
+               {{"request_id", request.requestId}, {"path", request.path}, {"detail", e.what()}});
+    return fail(error(Code::Internal, "internal error"));
+  }
+}
+
+}  // namespace berth::control

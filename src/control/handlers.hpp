@@ -1,0 +1,124 @@
+#pragma once
+// The handlers of the control plane, one file per resource family. Internal to the control
+// component: app.cpp routes, authenticates and authorizes, then hands a Call to one of these.
+#include <array>
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "auth/scope.hpp"
+#include "control/app.hpp"
+#include "control/routes.hpp"
+#include "core/result.hpp"
+#include "http/message.hpp"
+
+namespace berth::control {
+
+struct Caller {
+  enum class Kind { Operator, Admin, Token };
+  Kind kind = Kind::Operator;
+  auth::Permissions permissions;  // a token's; the others may do everything
+};
+
+// One routed, authenticated and authorized request. It owns what it refers to besides the
+// dependencies (which outlive every request), so that a body sink may keep it.
+struct Call {
+  ControlDeps deps;
+  const Route* route;  // in the static route table
+  // Path parameters, as matched ({registry}, {repository}, {tag}, {digest}, {name}).
+  std::string registryName, repository, tag, digest, name;
+  // The registry named in the path, for every route under /registries/{registry}.
+  std::optional<meta::RegistrySettings> registry;
+  Caller caller;
+  std::vector<std::pair<std::string, std::string>> query;
+  std::string requestId;
+  boost::json::object body;  // POST and PATCH
+
+  std::optional<std::string_view> param(std::string_view key) const;
+  const meta::RegistrySettings& settings() const { return *registry; }
+  meta::RegistryId registryId() const { return registry->id; }
+};
+
+using Reply = Result<http::Response>;
+
+// SKUs: included storage and the number of scope maps and of tokens each allows.
+struct Sku {
+  std::string_view name;
+  uint64_t quotaBytes;
+  uint64_t identityLimit;
+};
+inline constexpr std::array<Sku, 3> kSkus{{
+    {"Basic", 10 * meta::kGiB, 100},
+    {"Standard", 100 * meta::kGiB, 500},
+    {"Premium", 500 * meta::kGiB, 50000},
+}};
+// nullptr for an unknown name.
+const Sku* findSku(std::string_view name);
+// The SKU of a stored registry (Basic for a name berth does not know).
+const Sku& skuOf(const meta::RegistrySettings& registry);
+
+// Scope map and token names: up to 50 letters, digits and dashes, beginning with a letter or
+// digit (built-in maps begin with `_`).
+inline constexpr std::string_view kIdentityNameRule =
+    "has 1 to 50 letters, digits and dashes and begins with a letter or digit";
+bool isValidIdentityName(std::string_view name);
+
+// Scope maps and tokens of the registry that count against its SKU (built-ins excluded).
+Result<uint64_t> userScopeMapCount(Call& c);
+Result<uint64_t> tokenCount(Call& c);
+
+// {"deleteEnabled", "writeEnabled"[, "readEnabled", "listEnabled"]}: the last two only for
+// a repository.
+boost::json::object attributesJson(const meta::Attributes& attributes, bool repository);
+// The change a PATCH body asks for; `repository` admits readEnabled and listEnabled.
+Result<meta::AttributeChange> attributeChange(const boost::json::object& body, bool repository);
+// The id of the repository named in the path; NOT_FOUND when there is none.
+Result<meta::RepositoryId> repositoryId(Call& c);
+
+// registries.cpp
+Reply listRegistries(Call& c);
+Reply createRegistry(Call& c);
+Reply checkName(Call& c);
+Reply showRegistry(Call& c);
+Reply updateRegistry(Call& c);
+Reply deleteRegistry(Call& c);
+Reply showUsage(Call& c);
+
+// identities.cpp
+Reply showCredentials(Call& c);
+Reply renewCredential(Call& c);
+Reply login(Call& c);
+Reply listScopeMaps(Call& c);
+Reply createScopeMap(Call& c);
+Reply showScopeMap(Call& c);
+Reply updateScopeMap(Call& c);
+Reply deleteScopeMap(Call& c);
+
+// tokens.cpp
+Reply listTokens(Call& c);
+Reply createToken(Call& c);
+Reply showToken(Call& c);
+Reply updateToken(Call& c);
+Reply deleteToken(Call& c);
+Reply generateTokenCredential(Call& c);
+
+// repositories.cpp
+Reply listRepositories(Call& c);
+Reply showRepository(Call& c);
+Reply updateRepository(Call& c);
+Reply deleteRepository(Call& c);
+
+// artifacts.cpp
+Reply listTags(Call& c);
+Reply showTag(Call& c);
+Reply updateTag(Call& c);
+Reply deleteTag(Call& c);
+Reply listManifests(Call& c);
+Reply showManifest(Call& c);
+Reply updateManifest(Call& c);
+Reply deleteManifest(Call& c);
+
+}  // namespace berth::control

@@ -1,0 +1,148 @@
+// Repositories: /api/v1/registries/{registry}/repositories[/{repository}]. List (paged,
+// filtered by what a token may read), show, change attributes, delete.
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "control/errors.hpp"
+#include "control/handlers.hpp"
+#include "control/json.hpp"
+#include "core/log.hpp"
+
+namespace berth::control {
+namespace json = boost::json;
+namespace {
+
+constexpr size_t kDefaultPage = 100;
+constexpr size_t kMaxPage = 1000;
+
+Result<size_t> pageSize(const Call& c) {
+  const auto n = c.param("n");
+  if (!n) return kDefaultPage;
+  size_t value = 0;
+  auto [ptr, ec] = std::from_chars(n->data(), n->data() + n->size(), value);
+  if (n->empty() || ec != std::errc() || ptr != n->data() + n->size() || value == 0) {
+    return error(Code::InvalidArgument, "n must be a positive integer");
+  }
+  return std::min(value, kMaxPage);
+}
+
+json::object repositoryJson(Call& c, const meta::RepositoryInfo& r) {
+  return {{"registry", c.deps.host.loginServer(c.settings().name)},
+          {"imageName", r.name},
+          {"createdTime", rfc3339(r.created)},
+          {"lastUpdateTime", rfc3339(r.updated)},
+          {"manifestCount", r.manifestCount},
+          {"tagCount", r.tagCount},
+          {"changeableAttributes", attributesJson(r.attributes, true)}};
+}
+
+Reply show(Call& c) {
+  auto info = c.deps.meta.repository(c.registryId(), c.repository);
+  if (!info) return info.takeError();
+  if (!*info) return error(Code::NotFound, "repository " + c.repository + " not found");
+  return jsonReply(200, repositoryJson(c, **info));
+}
+
+}  // namespace
+
+json::object attributesJson(const meta::Attributes& a, bool repository) {
+  json::object out{{"deleteEnabled", a.deleteEnabled}, {"writeEnabled", a.writeEnabled}};
+  if (repository) {
+    out["readEnabled"] = a.readEnabled;
+    out["listEnabled"] = a.listEnabled;
+  }
+  return out;
+}
+
+Result<meta::AttributeChange> attributeChange(const json::object& body, bool repository) {
+  BodyFields f(body);
+  meta::AttributeChange change;
+  change.deleteEnabled = f.boolean("deleteEnabled");
+  change.writeEnabled = f.boolean("writeEnabled");
+  if (repository) {
+    change.readEnabled = f.boolean("readEnabled");
+    change.listEnabled = f.boolean("listEnabled");
+  }
+  if (auto r = f.finish(); !r) return r.takeError();
+  return change;
+}
+
+Result<meta::RepositoryId> repositoryId(Call& c) {
+  auto id = c.deps.meta.findRepository(c.registryId(), c.repository);
+  if (!id) return id.takeError();
+  if (!*id) return error(Code::NotFound, "repository " + c.repository + " not found");
+  return **id;
+}
+
+Reply listRepositories(Call& c) {
+  auto n = pageSize(c);
+  if (!n) return n.takeError();
+  std::string last(c.param("last").value_or(""));
+  std::vector<std::string> names;
+  bool more = false;
+  if (c.caller.kind != Caller::Kind::Token) {
+    auto page = c.deps.meta.listRepositories(c.registryId(), last, *n);
+    if (!page) return page.takeError();
+    names = std::move(page->items);
+    more = page->more;
+  } else {
+    // A token sees the repositories whose metadata it may read: read batches until the page
+    // is full and one more readable name shows that another page follows.
+    for (;;) {
+      auto batch = c.deps.meta.listRepositories(c.registryId(), last, kMaxPage);
+      if (!batch) return batch.takeError();
+      for (const auto& name : batch->items) {
+        if (!(c.caller.permissions.actionsOn(name) & auth::kMetadataRead)) continue;
+        if (names.size() == *n) {
+          more = true;
+          break;
+        }
+        names.push_back(name);
+      }
+      if (more || !batch->more || batch->items.empty()) break;
+      last = batch->items.back();
+    }
+  }
+  json::array out;
+  for (const auto& name : names) out.emplace_back(name);
+  auto resp = jsonReply(200, out);
+  if (more && !names.empty()) {
+    std::string link = "</api/v1/registries/";
+    link.append(c.settings().name).append("/repositories?last=").append(names.back());
+    link.append("&n=").append(std::to_string(*n)).append(">; rel=\"next\"");
+    resp.headers.add("Link", std::move(link));
+  }
+  return resp;
+}
+
+Reply showRepository(Call& c) { return show(c); }
+
+Reply updateRepository(Call& c) {
+  auto change = attributeChange(c.body, true);
+  if (!change) return change.takeError();
+  auto id = repositoryId(c);
+  if (!id) return id.takeError();
+  auto updated = c.deps.meta.updateRepository(*id, *change);
+  if (!updated) return updated.takeError();
+  if (!*updated) return error(Code::NotFound, "repository " + c.repository + " not found");
+  c.deps.host.forget(c.registryId());
+  return show(c);
+}
+
+Reply deleteRepository(Call& c) {
+  auto id = repositoryId(c);
+  if (!id) return id.takeError();
+  auto deleted = c.deps.meta.deleteRepository(*id);
+  if (!deleted) return deleted.takeError();
+  c.deps.host.forget(c.registryId());
+  log::info(
+      "repository deleted",
+      {{"registry", c.settings().name}, {"repository", c.repository}, {"request_id", c.requestId}});
+  json::array manifests, tags;
+  for (const auto& d : deleted->manifests) manifests.emplace_back(d);
+  for (const auto& t : deleted->tags) tags.emplace_back(t);
+  return jsonReply(200, json::object{{"manifestsDeleted", std::move(manifests)},
+                                     {"tagsDeleted", std::move(tags)}});
+}
+
+}  // namespace berth::control
