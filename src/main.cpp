@@ -53,6 +53,8 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   if (cmd.count("--token-lifetime")) config.tokenLifetimeSeconds = flags.tokenLifetimeSeconds;
   if (cmd.count("--tls-cert")) config.tlsCert = flags.tlsCert;
   if (cmd.count("--tls-key")) config.tlsKey = flags.tlsKey;
+  if (cmd.count("--domain")) config.domain = flags.domain;
+  if (cmd.count("--operator-token-file")) config.operatorTokenFile = flags.operatorTokenFile;
   if (config.tlsCert.empty() != config.tlsKey.empty()) {
     return fatal("--tls-cert and --tls-key go together");
   }
@@ -67,6 +69,8 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   options.dataDir = config.dataDir;
   options.manifestCacheEntries = config.manifestCacheEntries;
   options.auth.tokenLifetime = std::chrono::seconds(config.tokenLifetimeSeconds);
+  options.domain = config.domain;
+  options.operatorTokenFile = config.operatorTokenFile;
   auto app = berth::app::Node::open(std::move(options));
   if (!app) {
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
@@ -86,7 +90,7 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   } catch (const std::exception& e) {
     return fatal("cannot listen on " + config.listen + ": " + e.what());
   }
-  berth::log::info("berth serving", {{"data", config.dataDir}});
+  berth::log::info("berth serving", {{"data", config.dataDir}, {"domain", config.domain}});
   server.run();
   return 0;
 }
@@ -119,6 +123,14 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   serveCmd->add_option("--tls-key", flags.tlsKey, "PEM private key of --tls-cert")
       ->check(CLI::ExistingFile);
+  serveCmd
+      ->add_option("--domain", flags.domain,
+                   "Serve registry NAME at NAME.DOMAIN (DOMAIN may end in :PORT, the port "
+                   "clients use); other hosts reach the registry \"default\"")
+      ->capture_default_str();
+  serveCmd->add_option("--operator-token-file", flags.operatorTokenFile,
+                       "File with the control API's operator token; created with a fresh token "
+                       "(mode 0600) when missing. Default: DATA/operator-token");
 
   std::function<int()> adminAction;
   berth::cli::addAdminCommands(app, adminAction);

@@ -2,11 +2,12 @@
 
 #include <sys/stat.h>
 
+#include "app/tenancy.hpp"
 #include "auth/token_endpoint.hpp"
+#include "control/app.hpp"
 #include "meta/sqlite/identity_store.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
 #include "registry/app.hpp"
-#include "storage/fs/fs_blob_store.hpp"
 
 namespace berth::app {
 
@@ -30,34 +31,49 @@ Result<Stores> Stores::open(const std::filesystem::path& dataDir) {
   auto id = stores.meta->ensureRegistry(kDefaultRegistry);
   if (!id) return id.takeError();
   stores.defaultRegistry = *id;
-  auto blobs = storage::FsBlobStore::open(dataDir / "registries" / std::string(kDefaultRegistry));
-  if (!blobs) return blobs.takeError();
-  stores.blobs = std::move(*blobs);
   return stores;
 }
 
 struct Node::Planes {
+  Tenancy tenancy;
   auth::Authenticator authenticator;
   registry::RegistryApp registry;
   auth::TokenEndpoint tokens;
+  control::ControlApp control;
 
-  Planes(Stores& s, const NodeOptions& options)
-      : authenticator(*s.identities, options.auth),
-        registry(registry::RegistryDeps{*s.meta, *s.identities, *s.blobs, authenticator,
-                                        s.defaultRegistry, options.manifestCacheEntries}),
-        tokens(authenticator, [&s](const http::Request&) -> Result<meta::RegistrySettings> {
-          auto settings = s.identities->registrySettings(s.defaultRegistry);
-          if (!settings) return settings.takeError();
-          if (!*settings) return makeError(ApiCode::NotFound, "no such registry");
-          return **settings;
-        }) {}
+  Planes(Stores& s, NodeOptions options, std::string operatorToken)
+      : tenancy(*s.identities,
+                TenancyOptions{options.dataDir, options.domain, std::string(kDefaultRegistry),
+                               std::move(operatorToken)}),
+        authenticator(*s.identities, withLoginServers(options.auth, tenancy)),
+        registry(
+            registry::RegistryDeps{*s.meta, authenticator, tenancy, options.manifestCacheEntries}),
+        tokens(authenticator,
+               [this](const http::Request& req) -> Result<meta::RegistrySettings> {
+                 auto tenant = tenancy.resolve(req.host());
+                 if (!tenant) return tenant.takeError();
+                 return std::move(tenant->settings);
+               }),
+        control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy}) {
+    tenancy.onForget([this] { registry.forgetCached(); });
+  }
+
+  static auth::AuthOptions withLoginServers(auth::AuthOptions auth, const Tenancy& tenancy) {
+    auth.loginServer = [&tenancy](std::string_view name) { return tenancy.loginServer(name); };
+    return auth;
+  }
 };
 
 Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   auto stores = Stores::open(options.dataDir);
   if (!stores) return stores.takeError();
+  if (options.operatorTokenFile.empty())
+    options.operatorTokenFile = options.dataDir / "operator-token";
+  auto operatorToken = loadOperatorToken(options.operatorTokenFile);
+  if (!operatorToken) return operatorToken.takeError();
   auto node = std::unique_ptr<Node>(new Node(std::move(*stores), nullptr));
-  node->planes_ = std::make_unique<Planes>(node->stores_, options);
+  node->planes_ =
+      std::make_unique<Planes>(node->stores_, std::move(options), std::move(*operatorToken));
   if (auto r = node->planes_->authenticator.ensureSigningKey(); !r) return r.takeError();
   return node;
 }
@@ -67,7 +83,13 @@ Node::Node(Stores stores, std::unique_ptr<Planes> planes)
 Node::~Node() = default;
 
 http::Dispatch Node::dispatch(http::Request& request) {
-  if (request.path.starts_with("/oauth2/")) return planes_->tokens.dispatch(request);
+  const std::string_view path = request.path;
+  if (path.starts_with("/v2")) return planes_->registry.dispatch(request);
+  if (path.starts_with("/oauth2/")) return planes_->tokens.dispatch(request);
+  if (path.starts_with("/api/")) return planes_->control.dispatch(request);
+  if (path == "/healthz") {
+    return http::Dispatch::reply(http::Response::json(200, R"({"status":"ok"})"));
+  }
   return planes_->registry.dispatch(request);
 }
 

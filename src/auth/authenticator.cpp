@@ -1,6 +1,7 @@
 #include "auth/authenticator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 
 #include "auth/base64url.hpp"
@@ -61,6 +62,13 @@ std::optional<std::vector<Rule>> builtinScopeMap(std::string_view name) {
   }
   if (name == "_repositories_admin") return std::vector<Rule>{{"*", kAllActions}};
   return std::nullopt;
+}
+
+std::span<const std::string_view> builtinScopeMapNames() {
+  static constexpr std::array<std::string_view, 5> kNames{
+      "_repositories_admin", "_repositories_pull", "_repositories_pull_metadata_read",
+      "_repositories_push", "_repositories_push_metadata_write"};
+  return kNames;
 }
 
 uint8_t actionBitsOf(const std::vector<std::string>& dockerActions) {
@@ -185,7 +193,8 @@ Result<Identity> Authenticator::identityFor(const meta::RegistrySettings& regist
   Identity id;
   id.subject = std::string(username);
   id.catalog = true;
-  if (username == registry.name) {
+  // The registry's owner, as `berth login` signs in: never a token of that name.
+  if (username == registry.name || username == kRefreshTokenUser) {
     id.kind = Identity::Kind::Admin;
     id.permissions = Permissions::all();
     return id;
@@ -221,6 +230,19 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
     return failure(AuthFailure::BadCredentials, "invalid username or password");
   };
 
+  if (username == kRefreshTokenUser) {
+    // The password is a refresh token issued for this registry's login server.
+    if (!options_.loginServer) return bad("refresh-token logins are not configured");
+    auto decoded = decodeJwt(
+        password, [this](std::string_view kid) { return verifyingKey(kid); }, options_.issuer,
+        options_.loginServer(registry.name), now, "refresh");
+    if (std::holds_alternative<JwtError>(decoded)) return bad("refresh token not valid here");
+    if (std::get<Claims>(decoded).sub != kRefreshTokenUser) return bad("refresh token of a user");
+    throttle_.succeeded(throttleKey);
+    AuthResult r;
+    r.identity = *identityFor(registry, username);
+    return r;
+  }
   std::vector<meta::StoredSecret> secrets;
   if (username == registry.name) {
     if (!registry.adminEnabled) return bad("admin account disabled");

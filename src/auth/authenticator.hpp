@@ -3,10 +3,12 @@
 // access and refresh tokens, and slows down repeated failed logins.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,12 +21,18 @@
 
 namespace berth::auth {
 
+// The user name under which a refresh token from `berth login` (POST .../login) is the
+// password, as with ACR's `az acr login`.
+inline constexpr std::string_view kRefreshTokenUser = "00000000-0000-0000-0000-000000000000";
+
 struct AuthOptions {
   std::chrono::seconds tokenLifetime{300};
   std::chrono::seconds refreshLifetime{3 * 3600};
   std::string issuer = "berth";
   int maxFailures = 5;
   std::chrono::seconds failureWindow{60};
+  // A registry's login server: the audience of the refresh tokens `berth login` hands out.
+  std::function<std::string(std::string_view registry)> loginServer;
 };
 
 struct Identity {
@@ -128,6 +136,8 @@ class Authenticator {
 // Scope-map rules of a built-in map (`_repositories_pull`, `_repositories_push`,
 // `_repositories_admin`, …); nullopt when `name` is not built in.
 std::optional<std::vector<Rule>> builtinScopeMap(std::string_view name);
+// The names builtinScopeMap knows, in byte order (as scope maps are listed).
+std::span<const std::string_view> builtinScopeMapNames();
 
 // The Docker actions of a token's access claim, as scope-map action bits.
 uint8_t actionBitsOf(const std::vector<std::string>& dockerActions);

@@ -50,6 +50,10 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = str(config.tlsCert);
     } else if (key == "tls_key") {
       ok = str(config.tlsKey);
+    } else if (key == "domain") {
+      ok = str(config.domain);
+    } else if (key == "operator_token_file") {
+      ok = str(config.operatorTokenFile);
     } else {
       return configError(path + ": unknown key \"" + std::string(key) + "\"");
     }

@@ -17,6 +17,9 @@ struct ServeConfig {
   uint32_t tokenLifetimeSeconds = 300;
   std::string tlsCert;  // PEM files; both set: the listener serves HTTPS
   std::string tlsKey;
+  // Registry <name> answers at <name>.<domain> (the domain may end in the port clients use).
+  std::string domain = "localhost";
+  std::string operatorTokenFile;  // empty: <data>/operator-token
 };
 
 // Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.

@@ -13,17 +13,32 @@
 
 namespace berth::meta {
 
+inline constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
+
 struct RegistrySettings {
   RegistryId id = 0;
   std::string name;
   bool adminEnabled = false;
   bool anonymousPull = false;
+  std::string sku = "Basic";
+  uint64_t quotaBytes = 10 * kGiB;
+  std::string storagePath;  // empty: <data>/registries/<name>
+  int64_t created = 0;
+};
+
+// Fields left empty keep their value.
+struct RegistryChange {
+  std::optional<std::string> sku;
+  std::optional<uint64_t> quotaBytes;
+  std::optional<bool> adminEnabled;
+  std::optional<bool> anonymousPull;
 };
 
 struct StoredSecret {
   std::string name;
   std::string hash;
   std::optional<int64_t> expiry;  // unix seconds
+  int64_t created = 0;
 };
 
 struct ScopeRule {
@@ -35,6 +50,7 @@ struct ScopeMapRecord {
   std::string name;
   std::string description;
   std::vector<ScopeRule> rules;
+  int64_t created = 0;
 };
 
 struct TokenRecord {
@@ -57,8 +73,15 @@ class IdentityStore {
   virtual ~IdentityStore() = default;
 
   virtual Result<std::optional<RegistrySettings>> registrySettings(RegistryId registry) = 0;
-  virtual Result<void> updateRegistrySettings(RegistryId registry, std::optional<bool> adminEnabled,
-                                              std::optional<bool> anonymousPull) = 0;
+  virtual Result<std::optional<RegistrySettings>> registryByName(std::string_view name) = 0;
+  // By name.
+  virtual Result<std::vector<RegistrySettings>> listRegistries() = 0;
+  // CONFLICT when the name is taken. `id` and `created` of `settings` are ignored.
+  virtual Result<RegistryId> createRegistry(const RegistrySettings& settings) = 0;
+  virtual Result<void> updateRegistry(RegistryId registry, const RegistryChange& change) = 0;
+  // Removes every row of the registry: content metadata, credentials, scope maps, tokens.
+  // False when there was no such registry.
+  virtual Result<bool> deleteRegistry(RegistryId registry) = 0;
 
   virtual Result<std::vector<StoredSecret>> adminSecrets(RegistryId registry) = 0;
   virtual Result<void> setAdminSecret(RegistryId registry, std::string_view name,
@@ -68,12 +91,26 @@ class IdentityStore {
   virtual Result<void> createScopeMap(RegistryId registry, const ScopeMapRecord& map) = 0;
   virtual Result<std::optional<ScopeMapRecord>> scopeMap(RegistryId registry,
                                                          std::string_view name) = 0;
+  // By name.
+  virtual Result<std::vector<ScopeMapRecord>> listScopeMaps(RegistryId registry) = 0;
+  // Replaces the description and rules of the map named `map.name`; false when there is none.
+  virtual Result<bool> updateScopeMap(RegistryId registry, const ScopeMapRecord& map) = 0;
+  // False when there is none; CONFLICT while a token uses it.
+  virtual Result<bool> deleteScopeMap(RegistryId registry, std::string_view name) = 0;
 
   // CONFLICT when the name is taken.
   virtual Result<void> createToken(RegistryId registry, const TokenRecord& token) = 0;
   virtual Result<std::optional<TokenRecord>> token(RegistryId registry, std::string_view name) = 0;
   virtual Result<bool> setTokenEnabled(RegistryId registry, std::string_view name,
                                        bool enabled) = 0;
+  virtual Result<bool> setTokenScopeMap(RegistryId registry, std::string_view name,
+                                        std::string_view scopeMap) = 0;
+  // Adds or replaces the token's secret named `secret.name`; false when there is no token.
+  virtual Result<bool> setTokenSecret(RegistryId registry, std::string_view name,
+                                      const StoredSecret& secret) = 0;
+  // By name.
+  virtual Result<std::vector<TokenRecord>> listTokens(RegistryId registry) = 0;
+  virtual Result<bool> deleteToken(RegistryId registry, std::string_view name) = 0;
 
   // Newest first.
   virtual Result<std::vector<SigningKeyRecord>> signingKeys() = 0;

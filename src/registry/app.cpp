@@ -166,7 +166,36 @@ bool methodAllowed(Resource r, Method m) {
   return false;
 }
 
+// DENIED when the repository's attributes forbid the action (ACR's repository locks).
+std::optional<http::Dispatch> refuseLocked(Services& s, meta::RegistryId registry,
+                                           std::string_view name, Action action) {
+  auto entry = findRepositoryEntry(s, registry, name);
+  if (!entry) return replyError(entry.error());
+  if (!*entry) return std::nullopt;
+  const auto& a = (*entry)->attributes;
+  const char* attribute = nullptr;
+  switch (action) {
+    case Action::Pull:
+    case Action::ListTags:
+      if (!a.readEnabled) attribute = "readEnabled";
+      break;
+    case Action::Push:
+      if (!a.writeEnabled) attribute = "writeEnabled";
+      break;
+    case Action::Delete:
+      if (!a.deleteEnabled) attribute = "deleteEnabled";
+      break;
+    case Action::Catalog:
+      break;
+  }
+  if (!attribute) return std::nullopt;
+  return fail(ApiCode::Denied,
+              "repository \"" + std::string(name) + "\" is locked (" + attribute + ": false)");
+}
+
 }  // namespace
+
+void RegistryApp::forgetCached() { state_->caches.clear(); }
 
 http::Dispatch RegistryApp::dispatch(http::Request& req) {
   auto& st = *state_;
@@ -174,18 +203,17 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   const std::string_view path = req.path;
   if (!path.starts_with("/v2")) return fail(ApiCode::NotFound);
 
-  // The seam for many registries: the Host header will select the tenant here.
-  auto settings = st.deps.identities.registrySettings(st.deps.defaultRegistry);
-  if (!settings) return replyError(settings.error());
-  if (!*settings) return fail(ApiCode::NotFound, "no such registry");
+  auto tenant = st.deps.tenants.resolve(req.host());
+  if (!tenant) return replyError(tenant.error());
+  const meta::RegistrySettings& settings = tenant->settings;
   RequestContext ctx;
-  ctx.registry = (*settings)->id;
-  ctx.anonymousPull = (*settings)->anonymousPull;
-  ctx.blobs = &st.deps.blobs;
+  ctx.registry = settings.id;
+  ctx.anonymousPull = settings.anonymousPull;
+  ctx.blobs = tenant->blobs;
   ctx.requestId = req.requestId;
 
-  auto authn = st.deps.authenticator.authenticate(req.header("Authorization"), **settings,
-                                                  req.host(), req.remote);
+  auto authn = st.deps.authenticator.authenticate(req.header("Authorization"), settings, req.host(),
+                                                  req.remote);
   if (authn.failure == auth::AuthFailure::Throttled) {
     return http::Dispatch::reply(auth::throttled(authn));
   }
@@ -221,6 +249,9 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   ctx.caller = std::move(authn.identity);
   const auto action = actionFor(req.method, route->resource);
   if (!st.authorizer.allowed(ctx, route->name, action)) return refuse(req, ctx, scope);
+  if (auto locked = refuseLocked(services, ctx.registry, route->name, action)) {
+    return std::move(*locked);
+  }
 
   Target target{std::move(ctx), std::move(route->name), std::move(route->ref)};
   switch (route->resource) {
@@ -241,6 +272,14 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
 }
 
 // ---- helpers shared by the handlers ----
+
+void Caches::clear() {
+  auto all = [](const auto&, const auto&) { return true; };
+  manifests.eraseIf(all);
+  tags.eraseIf(all);
+  blobLinks.eraseIf(all);
+  repositories.eraseIf(all);
+}
 
 void Caches::forgetRepositoryTags(meta::RepositoryId repository) {
   const auto prefix = std::to_string(repository) + "/";
@@ -273,13 +312,25 @@ std::string uploadLocation(std::string_view name, std::string_view uuid) {
   return out;
 }
 
+Result<std::optional<Caches::Repository>> findRepositoryEntry(Services& s,
+                                                              meta::RegistryId registry,
+                                                              std::string_view name) {
+  const auto key = Caches::key(registry, name);
+  if (auto hit = s.caches.repositories.get(key)) return std::optional<Caches::Repository>(*hit);
+  auto found = s.meta.repository(registry, name);
+  if (!found) return found.takeError();
+  if (!*found) return std::optional<Caches::Repository>();
+  Caches::Repository entry{(*found)->id, (*found)->attributes};
+  s.caches.repositories.put(key, entry);
+  return std::optional<Caches::Repository>(entry);
+}
+
 Result<std::optional<meta::RepositoryId>> findRepository(Services& s, meta::RegistryId registry,
                                                          std::string_view name) {
-  const auto key = Caches::key(registry, name);
-  if (auto hit = s.caches.repositories.get(key)) return std::optional<meta::RepositoryId>(*hit);
-  auto found = s.meta.findRepository(registry, name);
-  if (found && *found) s.caches.repositories.put(key, **found);
-  return found;
+  auto entry = findRepositoryEntry(s, registry, name);
+  if (!entry) return entry.takeError();
+  if (!*entry) return std::optional<meta::RepositoryId>();
+  return std::optional<meta::RepositoryId>((*entry)->id);
 }
 
 Result<std::optional<size_t>> pageSize(const http::Request& req) {

@@ -12,12 +12,24 @@
 
 namespace berth::registry {
 
+// A registry as one request sees it: its settings and where its blobs are.
+struct Tenant {
+  meta::RegistrySettings settings;
+  storage::BlobStore* blobs = nullptr;
+};
+
+// Chooses the registry a request is for from the Host it reached.
+class TenantResolver {
+ public:
+  virtual ~TenantResolver() = default;
+  // NOT_FOUND naming the host when no registry is served there.
+  virtual Result<Tenant> resolve(std::string_view host) = 0;
+};
+
 struct RegistryDeps {
   meta::MetadataStore& meta;
-  meta::IdentityStore& identities;
-  storage::BlobStore& blobs;  // the default registry's
   auth::Authenticator& authenticator;
-  meta::RegistryId defaultRegistry = 0;
+  TenantResolver& tenants;
   size_t manifestCacheEntries = 4096;
 };
 
@@ -27,6 +39,8 @@ class RegistryApp final : public http::Application {
   ~RegistryApp() override;
 
   http::Dispatch dispatch(http::Request& request) override;
+  // Drops every cached repository, manifest and tag: their registry changed elsewhere.
+  void forgetCached();
 
   struct State;
 

@@ -21,8 +21,12 @@ struct Caches {
   LruCache<std::string, std::string> tags;
   // "<repository id>/<digest>" -> size of a blob linked to the repository
   LruCache<std::string, uint64_t> blobLinks;
-  // "<registry id>/<name>" -> repository id (only repositories that exist)
-  LruCache<std::string, meta::RepositoryId> repositories{4096};
+  // "<registry id>/<name>" -> the repository's id and attributes (only repositories that exist)
+  struct Repository {
+    meta::RepositoryId id = 0;
+    meta::Attributes attributes;
+  };
+  LruCache<std::string, Repository> repositories{4096};
 
   static std::string key(meta::RepositoryId repository, std::string_view item) {
     std::string k = std::to_string(repository);
@@ -31,6 +35,8 @@ struct Caches {
     return k;
   }
   void forgetRepositoryTags(meta::RepositoryId repository);
+  // After a change made outside the data plane (control API): start again from the store.
+  void clear();
 };
 
 struct Services {
@@ -65,6 +71,10 @@ std::string uploadLocation(std::string_view name, std::string_view uuid);
 // The repository's id, when it exists; from the cache when it is there.
 Result<std::optional<meta::RepositoryId>> findRepository(Services& s, meta::RegistryId registry,
                                                          std::string_view name);
+// The repository with its attributes, when it exists; from the cache when it is there.
+Result<std::optional<Caches::Repository>> findRepositoryEntry(Services& s,
+                                                              meta::RegistryId registry,
+                                                              std::string_view name);
 // Parses the `n` parameter; nullopt when absent, an error when malformed.
 Result<std::optional<size_t>> pageSize(const http::Request& req);
 

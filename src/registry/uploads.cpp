@@ -93,7 +93,11 @@ Response commit(Services& s, Target& t, const std::string& uuid, const Digest& d
   if (session) {
     if (auto r = s.meta.deleteUpload(uuid); !r) return errorResponse(r.error());
   }
-  if (auto r = linkCommitted(s, t, *blob); !r) return errorResponse(r.error());
+  if (auto r = linkCommitted(s, t, *blob); !r) {
+    // Refused by the quota: the blob was new to the registry, so no repository refers to it.
+    if (r.error().code == ApiCode::Denied) (void)t.ctx.blobs->remove(digest);
+    return errorResponse(r.error());
+  }
   return createdResponse(t.name, blob->digest);
 }
 

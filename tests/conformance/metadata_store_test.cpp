@@ -149,5 +149,135 @@ TYPED_TEST(MetadataStoreConformance, DataSurvivesReopening) {
   EXPECT_EQ(**this->store->resolveTag(*repo, "v"), kD1);
 }
 
+TYPED_TEST(MetadataStoreConformance, QuotaRefusesOnlyBlobsNewToTheRegistry) {
+  constexpr uint64_t kQuota = 10ull * 1024 * 1024 * 1024;  // a new registry's (Basic)
+  ASSERT_TRUE(this->store->linkBlob(this->registry, this->repo, kD1, kQuota - 100));
+  auto refused = this->store->linkBlob(this->registry, this->repo, kD2, 101);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ApiCode::Denied);
+  EXPECT_NE(refused.error().detail.find("quota"), std::string::npos) << refused.error().detail;
+  // Nothing changed: the refused blob is not linked, the usage is what it was.
+  EXPECT_FALSE(*this->store->linkedBlob(this->repo, kD2));
+  EXPECT_EQ(this->store->usage(this->registry)->storedBytes, kQuota - 100);
+  // A blob the registry already stores costs nothing more: another repository may link it.
+  auto other = *this->store->ensureRepository(this->registry, "other");
+  EXPECT_TRUE(this->store->linkBlob(this->registry, other, kD1, kQuota - 100));
+  EXPECT_TRUE(this->store->linkBlob(this->registry, this->repo, kD2, 100));
+  EXPECT_EQ(this->store->usage(this->registry)->storedBytes, kQuota);
+  EXPECT_EQ(this->store->usage(this->registry)->repositories, 2u);
+}
+
+TYPED_TEST(MetadataStoreConformance, RepositoryDetailsAndAttributes) {
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, "a"));
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD2), {}, "b"));
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD2), {}, "c"));
+  auto info = *this->store->repository(this->registry, "team/app");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->id, this->repo);
+  EXPECT_EQ(info->manifestCount, 2u);
+  EXPECT_EQ(info->tagCount, 3u);
+  EXPECT_TRUE(info->attributes.listEnabled);
+  EXPECT_FALSE(*this->store->repository(this->registry, "nothing"));
+
+  AttributeChange hide;
+  hide.listEnabled = false;
+  EXPECT_TRUE(*this->store->updateRepository(this->repo, hide));
+  info = *this->store->repository(this->registry, "team/app");
+  EXPECT_FALSE(info->attributes.listEnabled);
+  EXPECT_TRUE(info->attributes.readEnabled);  // untouched
+  EXPECT_TRUE(this->store->listRepositories(this->registry, "", 10)->items.empty());
+  EXPECT_FALSE(*this->store->updateRepository(this->repo + 1000, hide));
+}
+
+TYPED_TEST(MetadataStoreConformance, TagAndManifestDetails) {
+  ASSERT_TRUE(this->store->linkBlob(this->registry, this->repo, kD2, 1000));
+  ASSERT_TRUE(this->store->linkBlob(this->registry, this->repo, kD3, 20));
+  auto m = this->manifest(kD1);
+  ASSERT_TRUE(
+      this->store->putManifest(this->registry, this->repo, m, {{kD2, false}, {kD3, false}}, "v1"));
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, m, {}, "latest"));
+  auto tag = *this->store->tagInfo(this->repo, "v1");
+  ASSERT_TRUE(tag);
+  EXPECT_EQ(tag->digest, kD1);
+  EXPECT_EQ(tag->size, m.size + 1020);
+  EXPECT_GT(tag->created, 0);
+  EXPECT_EQ(this->store->tagInfos(this->repo)->size(), 2u);
+  EXPECT_FALSE(*this->store->tagInfo(this->repo, "none"));
+
+  auto manifest = *this->store->manifestInfo(this->repo, kD1);
+  ASSERT_TRUE(manifest);
+  EXPECT_EQ(manifest->tags, (std::vector<std::string>{"latest", "v1"}));
+  EXPECT_EQ(manifest->manifest.payload, m.payload);
+  EXPECT_EQ(this->store->manifestInfos(this->repo)->size(), 1u);
+  EXPECT_FALSE(*this->store->manifestInfo(this->repo, kD2));
+}
+
+TYPED_TEST(MetadataStoreConformance, LockedTagsAndManifestsRefuseChange) {
+  auto& store = *this->store;
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v1"));
+  AttributeChange noWrite;
+  noWrite.writeEnabled = false;
+  AttributeChange noDelete;
+  noDelete.deleteEnabled = false;
+  AttributeChange unlock;
+  unlock.writeEnabled = true;
+  unlock.deleteEnabled = true;
+
+  // A write-locked tag does not move; re-pushing what it already points at is fine.
+  ASSERT_TRUE(*store.updateTag(this->repo, "v1", noWrite));
+  auto moved = store.putManifest(this->registry, this->repo, this->manifest(kD2), {}, "v1");
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error().code, ApiCode::Denied);
+  EXPECT_EQ(**store.resolveTag(this->repo, "v1"), kD1);
+  EXPECT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v1"));
+  EXPECT_FALSE(*store.getManifest(this->repo, kD2));  // the refused PUT stored nothing
+
+  // A delete-locked tag survives deletion of itself and of its manifest.
+  ASSERT_TRUE(*store.updateTag(this->repo, "v1", noDelete));
+  EXPECT_EQ(store.deleteTag(this->repo, "v1").error().code, ApiCode::Denied);
+  EXPECT_EQ(store.deleteManifest(this->repo, kD1).error().code, ApiCode::Denied);
+  ASSERT_TRUE(*store.updateTag(this->repo, "v1", unlock));
+
+  // A locked manifest keeps itself and its tags.
+  ASSERT_TRUE(*store.updateManifest(this->repo, kD1, noWrite));
+  EXPECT_EQ(store.deleteManifest(this->repo, kD1).error().code, ApiCode::Denied);
+  EXPECT_EQ(store.deleteTag(this->repo, "v1").error().code, ApiCode::Denied);
+  EXPECT_EQ(
+      store.putManifest(this->registry, this->repo, this->manifest(kD2), {}, "v1").error().code,
+      ApiCode::Denied);
+  EXPECT_EQ(store.deleteRepository(this->repo).error().code, ApiCode::Denied);
+  ASSERT_TRUE(*store.updateManifest(this->repo, kD1, unlock));
+  EXPECT_TRUE(store.manifestInfo(this->repo, kD1)->value().attributes.writeEnabled);
+  EXPECT_TRUE(*store.deleteTag(this->repo, "v1"));
+  EXPECT_TRUE(*store.deleteManifest(this->repo, kD1));
+  EXPECT_FALSE(*store.updateManifest(this->repo, kD1, unlock));
+  EXPECT_FALSE(*store.updateTag(this->repo, "v1", unlock));
+}
+
+TYPED_TEST(MetadataStoreConformance, DeletingARepositoryTakesItsContent) {
+  auto& store = *this->store;
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD3, 5));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v1"));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD2), {}, "v2"));
+  AttributeChange noDelete;
+  noDelete.deleteEnabled = false;
+  ASSERT_TRUE(*store.updateRepository(this->repo, noDelete));
+  EXPECT_EQ(store.deleteRepository(this->repo).error().code, ApiCode::Denied);
+  EXPECT_EQ(store.deleteTag(this->repo, "v1").error().code, ApiCode::Denied);
+  noDelete.deleteEnabled = true;
+  ASSERT_TRUE(*store.updateRepository(this->repo, noDelete));
+
+  auto deleted = store.deleteRepository(this->repo);
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->manifests, (std::vector<std::string>{kD1, kD2}));
+  EXPECT_EQ(deleted->tags, (std::vector<std::string>{"v1", "v2"}));
+  EXPECT_FALSE(*store.findRepository(this->registry, "team/app"));
+  EXPECT_FALSE(*store.getManifest(this->repo, kD1));
+  EXPECT_FALSE(*store.linkedBlob(this->repo, kD3));
+  // A repository of the same name starts empty.
+  auto again = *store.ensureRepository(this->registry, "team/app");
+  EXPECT_FALSE(*store.resolveTag(again, "v1"));
+}
+
 }  // namespace
 }  // namespace berth::meta

@@ -9,13 +9,13 @@ namespace {
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS registries(
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
   created INTEGER NOT NULL,
   admin_enabled INTEGER NOT NULL DEFAULT 0,
   anonymous_pull INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS repositories(
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   registry_id INTEGER NOT NULL REFERENCES registries(id),
   name TEXT NOT NULL,
   created INTEGER NOT NULL,
@@ -110,6 +110,44 @@ CREATE TABLE IF NOT EXISTS signing_keys(
   retired INTEGER);
 )sql";
 
+// Columns added after the first release of the schema: databases made before them get them
+// here, with the defaults that keep earlier behaviour.
+struct AddedColumn {
+  const char* table;
+  const char* column;
+  const char* declaration;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    {"registries", "sku", "TEXT NOT NULL DEFAULT 'Basic'"},
+    {"registries", "quota_bytes", "INTEGER NOT NULL DEFAULT 10737418240"},
+    {"registries", "used_bytes", "INTEGER NOT NULL DEFAULT 0"},
+    {"registries", "storage_path", "TEXT NOT NULL DEFAULT ''"},
+    {"repositories", "read_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    {"repositories", "write_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    {"repositories", "delete_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    {"repositories", "list_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    {"tags", "created", "INTEGER NOT NULL DEFAULT 0"},
+    {"tags", "write_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    {"tags", "delete_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    {"manifests", "write_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    {"manifests", "delete_enabled", "INTEGER NOT NULL DEFAULT 1"},
+};
+
+Result<void> addMissingColumns(Connection& c) {
+  for (const auto& added : kAddedColumns) {
+    const std::string probe =
+        std::string("SELECT ") + added.column + " FROM " + added.table + " LIMIT 0";
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v2(c.db(), probe.c_str(), -1, &stmt, nullptr);
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_OK) continue;
+    const std::string alter = std::string("ALTER TABLE ") + added.table + " ADD COLUMN " +
+                              added.column + " " + added.declaration;
+    if (auto r = c.exec(alter.c_str()); !r) return r;
+  }
+  return {};
+}
+
 Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
     const std::filesystem::path& file) {
   sqlite3* raw = nullptr;
@@ -170,6 +208,7 @@ Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& fi
   if (!c) return c.takeError();
   auto schema = (*c)->exec(kSchema);
   if (!schema) return schema.takeError();
+  if (auto added = addMissingColumns(**c); !added) return added.takeError();
   return db;
 }
 

@@ -1,7 +1,6 @@
-#include "meta/sqlite/sqlite_store.hpp"
-
 #include "core/log.hpp"
 #include "meta/sqlite/database.hpp"
+#include "meta/sqlite/sqlite_store_impl.hpp"
 
 namespace berth::meta {
 
@@ -9,45 +8,6 @@ using sqlite::nowSeconds;
 using sqlite::run;
 using sqlite::Stmt;
 using sqlite::Transaction;
-
-class SqliteStore final : public MetadataStore {
- public:
-  static Result<MetadataStorePtr> open(const std::filesystem::path& file);
-  ~SqliteStore() override;
-
-  Result<RegistryId> ensureRegistry(std::string_view name) override;
-  Result<std::optional<RepositoryId>> findRepository(RegistryId registry,
-                                                     std::string_view name) override;
-  Result<RepositoryId> ensureRepository(RegistryId registry, std::string_view name) override;
-  Result<Page> listRepositories(RegistryId registry, std::string_view after, size_t limit) override;
-  Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
-                        uint64_t size) override;
-  Result<std::optional<uint64_t>> linkedBlob(RepositoryId repository,
-                                             std::string_view digest) override;
-  Result<bool> unlinkBlob(RepositoryId repository, std::string_view digest) override;
-  Result<void> putManifest(RegistryId registry, RepositoryId repository,
-                           const ManifestRecord& manifest, const std::vector<ManifestRef>& refs,
-                           std::optional<std::string_view> tag) override;
-  Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
-                                                    std::string_view digest) override;
-  Result<bool> hasManifest(RepositoryId repository, std::string_view digest) override;
-  Result<bool> deleteManifest(RepositoryId repository, std::string_view digest) override;
-  Result<std::optional<std::string>> resolveTag(RepositoryId repository,
-                                                std::string_view tag) override;
-  Result<bool> deleteTag(RepositoryId repository, std::string_view tag) override;
-  Result<Page> listTags(RepositoryId repository, std::string_view after, size_t limit) override;
-  Result<std::vector<ManifestRecord>> referrers(RepositoryId repository,
-                                                std::string_view subject) override;
-  Result<void> createUpload(const UploadRecord& upload) override;
-  Result<std::optional<UploadRecord>> getUpload(std::string_view uuid) override;
-  Result<void> deleteUpload(std::string_view uuid) override;
-
- private:
-  explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
-  Result<sqlite::Database::Lease> lease() { return db_->lease(); }
-
-  std::shared_ptr<sqlite::Database> db_;
-};
 
 SqliteStore::~SqliteStore() = default;
 
@@ -137,11 +97,35 @@ Result<Page> SqliteStore::listRepositories(RegistryId registry, std::string_view
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "SELECT name FROM repositories WHERE registry_id = ? AND name > ? ORDER BY name LIMIT ?");
+      "SELECT name FROM repositories WHERE registry_id = ? AND name > ? AND list_enabled = 1 "
+      "ORDER BY name LIMIT ?");
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, after).bind(3, static_cast<int64_t>(limit) + 1);
   return readPage(**c, **s, limit);
 }
+
+namespace {
+
+std::string gib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  return text;
+}
+
+Error quotaExceeded(sqlite::Connection& c, RegistryId registry, uint64_t size) {
+  auto s = c.prepare("SELECT quota_bytes, used_bytes FROM registries WHERE id = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, registry);
+  if ((*s)->step() != SQLITE_ROW) return makeError(ApiCode::NameUnknown, "no such registry");
+  const auto quota = static_cast<uint64_t>((*s)->integer(0));
+  const auto used = static_cast<uint64_t>((*s)->integer(1));
+  return makeError(ApiCode::Denied, "storage quota exceeded: the registry's quota is " +
+                                        std::to_string(quota) + " bytes (" + gib(quota) +
+                                        " GiB), " + std::to_string(used) +
+                                        " are used and this blob needs " + std::to_string(size));
+}
+
+}  // namespace
 
 Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
                                    std::string_view digest, uint64_t size) {
@@ -156,6 +140,16 @@ Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, digest).bind(3, static_cast<int64_t>(size)).bind(4, now);
     if (auto r = run(**c, **s); !r) return r;
+  }
+  if (sqlite3_changes((*c)->db()) > 0) {
+    // A blob new to the registry: it counts against the quota, all or nothing.
+    auto s = (*c)->prepare(
+        "UPDATE registries SET used_bytes = used_bytes + ?1 "
+        "WHERE id = ?2 AND used_bytes + ?1 <= quota_bytes");
+    if (!s) return s.takeError();
+    (*s)->bind(1, static_cast<int64_t>(size)).bind(2, registry);
+    if (auto r = run(**c, **s); !r) return r;
+    if (sqlite3_changes((*c)->db()) == 0) return quotaExceeded(**c, registry, size);
   }
   {
     auto s = (*c)->prepare(
@@ -223,9 +217,10 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
     if (auto r = run(**c, **s); !r) return r;
   }
   if (tag) {
+    if (auto r = refuseTagMove(**c, repository, *tag, m.digest); !r) return r;
     auto s = (*c)->prepare(
-        "INSERT INTO tags(repository_id, name, registry_id, digest, updated) "
-        "VALUES(?, ?, ?, ?, ?) ON CONFLICT(repository_id, name) DO UPDATE SET "
+        "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
+        "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
         "digest = excluded.digest, updated = excluded.updated");
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, *tag).bind(3, registry).bind(4, m.digest).bind(5, now);
@@ -281,6 +276,7 @@ Result<bool> SqliteStore::deleteManifest(RepositoryId repository, std::string_vi
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
+  if (auto r = refuseManifestDelete(**c, repository, digest); !r) return r.takeError();
   bool existed = false;
   static constexpr const char* kDeletes[] = {
       "DELETE FROM manifests WHERE repository_id = ? AND digest = ?",
@@ -314,11 +310,16 @@ Result<std::optional<std::string>> SqliteStore::resolveTag(RepositoryId reposito
 Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view tag) {
   auto c = lease();
   if (!c) return c.takeError();
+  Transaction tx(**c);
+  if (auto r = tx.begin(); !r) return r.takeError();
+  if (auto r = refuseTagDelete(**c, repository, tag); !r) return r.takeError();
   auto s = (*c)->prepare("DELETE FROM tags WHERE repository_id = ? AND name = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, repository).bind(2, tag);
   if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  const bool existed = sqlite3_changes((*c)->db()) > 0;
+  if (auto r = tx.commit(); !r) return r.takeError();
+  return existed;
 }
 
 Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view after, size_t limit) {

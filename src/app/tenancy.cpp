@@ -1,0 +1,164 @@
+#include "app/tenancy.hpp"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+
+#include "auth/password.hpp"
+#include "core/unique_fd.hpp"
+#include "storage/fs/fs_blob_store.hpp"
+
+namespace berth::app {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// "name.example:5000" -> "name.example"; "[::1]:5000" -> "[::1]".
+std::string_view withoutPort(std::string_view host) {
+  if (host.starts_with('[')) {
+    const auto close = host.find(']');
+    return close == host.npos ? host : host.substr(0, close + 1);
+  }
+  const auto colon = host.rfind(':');
+  return colon == host.npos ? host : host.substr(0, colon);
+}
+
+Error noRegistryAt(std::string_view host) {
+  return makeError(ApiCode::NotFound,
+                   "no registry is served at host \"" + std::string(host) + "\"");
+}
+
+}  // namespace
+
+Tenancy::Tenancy(meta::IdentityStore& identities, TenancyOptions options)
+    : identities_(identities),
+      options_(std::move(options)),
+      domainHost_(lower(withoutPort(options_.domain))) {}
+
+std::optional<std::string> Tenancy::registryOfHost(std::string_view host) const {
+  const auto name = lower(withoutPort(host));
+  if (domainHost_.empty() || name.size() <= domainHost_.size() + 1) return std::nullopt;
+  if (!name.ends_with(domainHost_) || name[name.size() - domainHost_.size() - 1] != '.') {
+    return std::nullopt;
+  }
+  return name.substr(0, name.size() - domainHost_.size() - 1);
+}
+
+Result<registry::Tenant> Tenancy::resolve(std::string_view host) {
+  const auto named = registryOfHost(host);
+  const std::string& name = named ? *named : options_.defaultRegistry;
+  // Registry names are letters and digits: anything else under the domain is nobody's.
+  const bool plausible = std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  });
+  if (!plausible) return noRegistryAt(host);
+  auto settings = identities_.registryByName(name);
+  if (!settings) return settings.takeError();
+  if (!*settings) return noRegistryAt(host);
+  auto blobs = blobsOf(**settings);
+  if (!blobs) return blobs.takeError();
+  return registry::Tenant{std::move(**settings), *blobs};
+}
+
+std::string Tenancy::loginServer(std::string_view registry) const {
+  return std::string(registry) + "." + options_.domain;
+}
+
+std::filesystem::path Tenancy::defaultStoragePath(std::string_view registry) const {
+  return options_.dataDir / "registries" / std::string(registry);
+}
+
+std::filesystem::path Tenancy::storagePath(const meta::RegistrySettings& registry) const {
+  if (!registry.storagePath.empty()) return registry.storagePath;
+  return defaultStoragePath(registry.name);
+}
+
+bool Tenancy::isOperatorToken(std::string_view presented) const {
+  const auto& token = options_.operatorToken;
+  return !token.empty() && presented.size() == token.size() &&
+         CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
+}
+
+Result<storage::BlobStore*> Tenancy::blobsOf(const meta::RegistrySettings& registry) {
+  {
+    std::shared_lock lock(mutex_);
+    if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second.get();
+  }
+  std::unique_lock lock(mutex_);
+  if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second.get();
+  auto store = storage::FsBlobStore::open(storagePath(registry));
+  if (!store) return store.takeError();
+  auto* raw = store->get();
+  blobs_.emplace(registry.id, std::move(*store));
+  return raw;
+}
+
+Result<void> Tenancy::createStorage(const meta::RegistrySettings& registry) {
+  auto blobs = blobsOf(registry);
+  if (!blobs) return blobs.takeError();
+  return {};
+}
+
+Result<void> Tenancy::removeStorage(const meta::RegistrySettings& registry) {
+  {
+    std::unique_lock lock(mutex_);
+    blobs_.erase(registry.id);
+  }
+  // Only what berth put there: a storage path given at creation may hold other things.
+  const auto root = storagePath(registry);
+  std::error_code ec;
+  for (const char* part : {"blobs", "uploads"}) {
+    std::filesystem::remove_all(root / part, ec);
+    if (ec) {
+      return makeError(ApiCode::Unknown,
+                       "cannot remove " + (root / part).string() + ": " + ec.message());
+    }
+  }
+  std::filesystem::remove(root, ec);  // only when now empty; a failure leaves it be
+  return {};
+}
+
+void Tenancy::forget(meta::RegistryId) {
+  if (onForget_) onForget_();
+}
+
+Result<std::string> loadOperatorToken(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (in) {
+    std::string token;
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.size() < 16) {
+      return makeError(ApiCode::Unknown,
+                       "operator token in " + file.string() + " is shorter than 16 characters");
+    }
+    return token;
+  }
+  if (std::filesystem::exists(file)) {
+    return makeError(ApiCode::Unknown, "cannot read operator token file " + file.string());
+  }
+  std::error_code ec;
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
+  const auto token = auth::generateSecret();
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) {
+    return makeError(ApiCode::Unknown, "cannot create operator token file " + file.string());
+  }
+  const std::string line = token + "\n";
+  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    return makeError(ApiCode::Unknown, "cannot write operator token file " + file.string());
+  }
+  return token;
+}
+
+}  // namespace berth::app

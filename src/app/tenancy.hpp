@@ -1,0 +1,65 @@
+#pragma once
+// Many registries in one process: which registry a Host names, where each registry's blobs
+// live, and the operator's token. The data plane sees it as a TenantResolver, the control
+// plane as a RegistryHost.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "control/app.hpp"
+#include "meta/identity_store.hpp"
+#include "registry/app.hpp"
+#include "storage/blob_store.hpp"
+
+namespace berth::app {
+
+struct TenancyOptions {
+  std::filesystem::path dataDir;
+  // Registry <name> answers at <name>.<domain>; the domain may carry the port clients use
+  // (`registry.example:5000`), which appears in login servers but is ignored for matching.
+  std::string domain = "localhost";
+  std::string defaultRegistry = "default";
+  std::string operatorToken;
+};
+
+class Tenancy final : public registry::TenantResolver, public control::RegistryHost {
+ public:
+  Tenancy(meta::IdentityStore& identities, TenancyOptions options);
+
+  // TenantResolver
+  Result<registry::Tenant> resolve(std::string_view host) override;
+
+  // RegistryHost
+  std::string loginServer(std::string_view registry) const override;
+  std::string_view defaultRegistry() const override { return options_.defaultRegistry; }
+  std::filesystem::path defaultStoragePath(std::string_view registry) const override;
+  bool isOperatorToken(std::string_view presented) const override;
+  Result<void> createStorage(const meta::RegistrySettings& registry) override;
+  Result<void> removeStorage(const meta::RegistrySettings& registry) override;
+  void forget(meta::RegistryId registry) override;
+
+  // Called after forget(): the data plane drops its caches.
+  void onForget(std::function<void()> callback) { onForget_ = std::move(callback); }
+  // The registry a host names, by the rules above; nullopt for hosts outside the domain.
+  std::optional<std::string> registryOfHost(std::string_view host) const;
+
+ private:
+  Result<storage::BlobStore*> blobsOf(const meta::RegistrySettings& registry);
+  std::filesystem::path storagePath(const meta::RegistrySettings& registry) const;
+
+  meta::IdentityStore& identities_;
+  TenancyOptions options_;
+  std::string domainHost_;  // the domain without its port, lower case
+  std::function<void()> onForget_;
+  std::shared_mutex mutex_;
+  std::unordered_map<meta::RegistryId, storage::BlobStorePtr> blobs_;
+};
+
+// Reads the operator token from `file`, creating the file with a fresh random token (mode
+// 0600) when it does not exist.
+Result<std::string> loadOperatorToken(const std::filesystem::path& file);
+
+}  // namespace berth::app

@@ -1,0 +1,55 @@
+#pragma once
+// The control plane: /api/v1, JSON in and out (docs/control-api.md). Registries, their
+// credentials, repositories, scope maps and tokens.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "auth/authenticator.hpp"
+#include "http/message.hpp"
+#include "meta/identity_store.hpp"
+#include "meta/metadata_store.hpp"
+
+namespace berth::control {
+
+// What the control plane needs from the process that hosts the registries.
+class RegistryHost {
+ public:
+  virtual ~RegistryHost() = default;
+  // "<name>.<domain>[:port]": where clients reach the registry.
+  virtual std::string loginServer(std::string_view registry) const = 0;
+  // The registry that answers on hosts outside the domain; it cannot be deleted.
+  virtual std::string_view defaultRegistry() const = 0;
+  // Where a registry's blobs live when its creator names no place.
+  virtual std::filesystem::path defaultStoragePath(std::string_view registry) const = 0;
+  // True when `presented` is the operator token (compared in constant time).
+  virtual bool isOperatorToken(std::string_view presented) const = 0;
+  // Prepares the storage of a new registry (creates its directories).
+  virtual Result<void> createStorage(const meta::RegistrySettings& registry) = 0;
+  // Removes what berth stored for a deleted registry (its blobs and upload sessions).
+  virtual Result<void> removeStorage(const meta::RegistrySettings& registry) = 0;
+  // The registry's content or settings changed: drop what the data plane cached about it.
+  virtual void forget(meta::RegistryId registry) = 0;
+};
+
+struct ControlDeps {
+  meta::MetadataStore& meta;
+  meta::IdentityStore& identities;
+  auth::Authenticator& authenticator;
+  RegistryHost& host;
+};
+
+class ControlApp final : public http::Application {
+ public:
+  explicit ControlApp(ControlDeps deps);
+  ~ControlApp() override;
+
+  // Serves paths under /api/v1.
+  http::Dispatch dispatch(http::Request& request) override;
+
+ private:
+  ControlDeps deps_;
+};
+
+}  // namespace berth::control

@@ -1,0 +1,58 @@
+#pragma once
+// The control plane's routes as data: the router dispatches from this table, and the OpenAPI
+// document is checked against it.
+#include <span>
+#include <string_view>
+
+namespace berth::control {
+
+enum class Operation {
+  OpenApi,
+  ListRegistries,
+  CreateRegistry,
+  CheckName,
+  ShowRegistry,
+  UpdateRegistry,
+  DeleteRegistry,
+  ShowUsage,
+  ShowCredentials,
+  RenewCredential,
+  Login,
+  ListRepositories,
+  ShowRepository,
+  UpdateRepository,
+  DeleteRepository,
+  ListTags,
+  ShowTag,
+  UpdateTag,
+  DeleteTag,
+  ListManifests,
+  ShowManifest,
+  UpdateManifest,
+  DeleteManifest,
+  ListScopeMaps,
+  CreateScopeMap,
+  ShowScopeMap,
+  UpdateScopeMap,
+  DeleteScopeMap,
+  ListTokens,
+  CreateToken,
+  ShowToken,
+  UpdateToken,
+  DeleteToken,
+  GenerateTokenCredential,
+};
+
+struct Route {
+  std::string_view method;  // GET, POST, PATCH, DELETE
+  std::string_view path;    // an OpenAPI path template under /api/v1
+  Operation operation;
+};
+
+// Every route the control plane serves.
+std::span<const Route> routes();
+
+// The OpenAPI 3 document served at /api/v1/openapi.json.
+std::string_view openApiDocument();
+
+}  // namespace berth::control

@@ -1,0 +1,387 @@
+// The control plane's view of the metadata: repository, tag and manifest details, their
+// changeable attributes (locks), repository deletion and usage.
+#include <string>
+
+#include "meta/sqlite/sqlite_store_impl.hpp"
+
+namespace berth::meta {
+
+using sqlite::Connection;
+using sqlite::nowSeconds;
+using sqlite::run;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+namespace {
+
+Error denied(std::string what) { return makeError(ApiCode::Denied, std::move(what)); }
+
+std::string inQuotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Runs a one-row query; nullopt when there is no row.
+template <class Read>
+auto one(Connection& c, Stmt& s, Read read) -> Result<std::optional<decltype(read(s))>> {
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<decltype(read(s))>();
+  if (rc != SQLITE_ROW) return c.fail("select");
+  return std::optional<decltype(read(s))>(read(s));
+}
+
+Result<void> refuseRepositoryDelete(Connection& c, RepositoryId repository) {
+  auto s = c.prepare("SELECT delete_enabled, name FROM repositories WHERE id = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository);
+  auto row = one(c, **s, [](Stmt& st) { return std::pair(st.integer(0) != 0, st.text(1)); });
+  if (!row) return row.takeError();
+  if (*row && !(*row)->first) {
+    return denied("repository " + inQuotes((*row)->second) + " is locked (deleteEnabled: false)");
+  }
+  return {};
+}
+
+// The manifest's own lock: either attribute switched off keeps it.
+Result<void> refuseLockedManifest(Connection& c, RepositoryId repository, std::string_view digest) {
+  auto s = c.prepare(
+      "SELECT write_enabled, delete_enabled FROM manifests WHERE repository_id = ? AND digest = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, digest);
+  auto row =
+      one(c, **s, [](Stmt& st) { return std::pair(st.integer(0) != 0, st.integer(1) != 0); });
+  if (!row) return row.takeError();
+  if (*row && !(*row)->first) {
+    return denied("manifest " + std::string(digest) + " is locked (writeEnabled: false)");
+  }
+  if (*row && !(*row)->second) {
+    return denied("manifest " + std::string(digest) + " is locked (deleteEnabled: false)");
+  }
+  return {};
+}
+
+Attributes attributesAt(Stmt& s, int col, bool withReadList) {
+  Attributes a;
+  a.deleteEnabled = s.integer(col) != 0;
+  a.writeEnabled = s.integer(col + 1) != 0;
+  if (withReadList) {
+    a.readEnabled = s.integer(col + 2) != 0;
+    a.listEnabled = s.integer(col + 3) != 0;
+  }
+  return a;
+}
+
+// COALESCE(?, column) for each attribute, so that absent fields keep their value.
+void bindChange(Stmt& s, const AttributeChange& change, bool withReadList) {
+  auto bindOpt = [&](int i, const std::optional<bool>& v) {
+    if (v) s.bind(i, int64_t{*v ? 1 : 0});
+  };
+  bindOpt(1, change.deleteEnabled);
+  bindOpt(2, change.writeEnabled);
+  if (withReadList) {
+    bindOpt(3, change.readEnabled);
+    bindOpt(4, change.listEnabled);
+  }
+}
+
+}  // namespace
+
+Result<void> refuseTagMove(Connection& c, RepositoryId repository, std::string_view tag,
+                           std::string_view digest) {
+  auto s = c.prepare("SELECT digest, write_enabled FROM tags WHERE repository_id = ? AND name = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, tag);
+  auto row = one(c, **s, [](Stmt& st) { return std::pair(st.text(0), st.integer(1) != 0); });
+  if (!row) return row.takeError();
+  if (!*row || (*row)->first == digest) return {};
+  if (!(*row)->second) return denied("tag " + inQuotes(tag) + " is locked (writeEnabled: false)");
+  return refuseLockedManifest(c, repository, (*row)->first);
+}
+
+Result<void> refuseTagDelete(Connection& c, RepositoryId repository, std::string_view tag) {
+  if (auto r = refuseRepositoryDelete(c, repository); !r) return r;
+  auto s =
+      c.prepare("SELECT digest, delete_enabled FROM tags WHERE repository_id = ? AND name = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, tag);
+  auto row = one(c, **s, [](Stmt& st) { return std::pair(st.text(0), st.integer(1) != 0); });
+  if (!row) return row.takeError();
+  if (!*row) return {};
+  if (!(*row)->second) return denied("tag " + inQuotes(tag) + " is locked (deleteEnabled: false)");
+  return refuseLockedManifest(c, repository, (*row)->first);
+}
+
+Result<void> refuseManifestDelete(Connection& c, RepositoryId repository, std::string_view digest) {
+  if (auto r = refuseRepositoryDelete(c, repository); !r) return r;
+  if (auto r = refuseLockedManifest(c, repository, digest); !r) return r;
+  auto s = c.prepare(
+      "SELECT name FROM tags WHERE repository_id = ? AND digest = ? AND delete_enabled = 0 "
+      "LIMIT 1");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, digest);
+  auto row = one(c, **s, [](Stmt& st) { return st.text(0); });
+  if (!row) return row.takeError();
+  if (*row) return denied("tag " + inQuotes(**row) + " is locked (deleteEnabled: false)");
+  return {};
+}
+
+Result<std::optional<RepositoryInfo>> SqliteStore::repository(RegistryId registry,
+                                                              std::string_view name) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT r.id, r.created, r.updated, r.delete_enabled, r.write_enabled, r.read_enabled, "
+      "r.list_enabled, (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id), "
+      "(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) "
+      "FROM repositories r WHERE r.registry_id = ? AND r.name = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, registry).bind(2, name);
+  return one(**c, **s, [&](Stmt& st) {
+    RepositoryInfo info;
+    info.id = st.integer(0);
+    info.name = std::string(name);
+    info.created = st.integer(1);
+    info.updated = st.integer(2);
+    info.attributes = attributesAt(st, 3, true);
+    info.manifestCount = static_cast<uint64_t>(st.integer(7));
+    info.tagCount = static_cast<uint64_t>(st.integer(8));
+    return info;
+  });
+}
+
+Result<bool> SqliteStore::updateRepository(RepositoryId repository, const AttributeChange& change) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "UPDATE repositories SET delete_enabled = COALESCE(?1, delete_enabled), "
+      "write_enabled = COALESCE(?2, write_enabled), read_enabled = COALESCE(?3, read_enabled), "
+      "list_enabled = COALESCE(?4, list_enabled), updated = ?5 WHERE id = ?6");
+  if (!s) return s.takeError();
+  bindChange(**s, change, true);
+  (*s)->bind(5, nowSeconds()).bind(6, repository);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
+}
+
+Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  Transaction tx(**c);
+  if (auto r = tx.begin(); !r) return r.takeError();
+  if (auto r = refuseRepositoryDelete(**c, repository); !r) return r.takeError();
+  RepositoryDeletion deleted;
+  {
+    auto s = (*c)->prepare(
+        "SELECT digest FROM manifests WHERE repository_id = ? AND "
+        "(write_enabled = 0 OR delete_enabled = 0) LIMIT 1");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository);
+    auto locked = one(**c, **s, [](Stmt& st) { return st.text(0); });
+    if (!locked) return locked.takeError();
+    if (*locked) return denied("manifest " + **locked + " is locked");
+  }
+  {
+    auto s = (*c)->prepare(
+        "SELECT name FROM tags WHERE repository_id = ? AND delete_enabled = 0 LIMIT 1");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository);
+    auto locked = one(**c, **s, [](Stmt& st) { return st.text(0); });
+    if (!locked) return locked.takeError();
+    if (*locked) return denied("tag " + inQuotes(**locked) + " is locked (deleteEnabled: false)");
+  }
+  auto collect = [&](const char* sql, std::vector<std::string>& out) -> Result<void> {
+    auto s = (*c)->prepare(sql);
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository);
+    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+      if (rc != SQLITE_ROW) return (*c)->fail("select");
+      out.push_back((*s)->text(0));
+    }
+    return {};
+  };
+  if (auto r = collect("SELECT digest FROM manifests WHERE repository_id = ? ORDER BY digest",
+                       deleted.manifests);
+      !r)
+    return r.takeError();
+  if (auto r = collect("SELECT name FROM tags WHERE repository_id = ? ORDER BY name", deleted.tags);
+      !r)
+    return r.takeError();
+  static constexpr const char* kDeletes[] = {
+      "DELETE FROM tags WHERE repository_id = ?",
+      "DELETE FROM manifest_refs WHERE repository_id = ?",
+      "DELETE FROM manifests WHERE repository_id = ?",
+      "DELETE FROM repository_blobs WHERE repository_id = ?",
+      "DELETE FROM repositories WHERE id = ?",
+  };
+  for (const char* sql : kDeletes) {
+    auto s = (*c)->prepare(sql);
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+  }
+  if (auto r = tx.commit(); !r) return r.takeError();
+  return deleted;
+}
+
+Result<Usage> SqliteStore::usage(RegistryId registry) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT used_bytes, (SELECT COUNT(*) FROM repositories WHERE registry_id = ?1) "
+      "FROM registries WHERE id = ?1");
+  if (!s) return s.takeError();
+  (*s)->bind(1, registry);
+  auto row = one(**c, **s, [](Stmt& st) {
+    return Usage{static_cast<uint64_t>(st.integer(0)), static_cast<uint64_t>(st.integer(1))};
+  });
+  if (!row) return row.takeError();
+  if (!*row) return makeError(ApiCode::NameUnknown, "no such registry");
+  return **row;
+}
+
+namespace {
+
+// Tag rows: name, digest, created, updated, delete_enabled, write_enabled, and the size of the
+// manifest with the blobs it references directly.
+constexpr const char* kTagColumns =
+    "SELECT t.name, t.digest, t.created, t.updated, t.delete_enabled, t.write_enabled, "
+    "COALESCE(m.size, 0) + COALESCE((SELECT SUM(b.size) FROM manifest_refs r JOIN "
+    "repository_blobs b ON b.repository_id = r.repository_id AND b.digest = r.ref_digest "
+    "WHERE r.repository_id = t.repository_id AND r.manifest_digest = t.digest AND "
+    "r.is_manifest = 0), 0) "
+    "FROM tags t LEFT JOIN manifests m ON m.repository_id = t.repository_id AND "
+    "m.digest = t.digest WHERE t.repository_id = ?";
+
+TagInfo readTag(Stmt& s) {
+  TagInfo t;
+  t.name = s.text(0);
+  t.digest = s.text(1);
+  t.created = s.integer(2);
+  t.updated = s.integer(3);
+  if (t.created == 0) t.created = t.updated;  // tags written before `created` was recorded
+  t.attributes = attributesAt(s, 4, false);
+  t.size = static_cast<uint64_t>(s.integer(6));
+  return t;
+}
+
+}  // namespace
+
+Result<std::vector<TagInfo>> SqliteStore::tagInfos(RepositoryId repository) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  static const std::string sql = kTagColumns;
+  auto s = (*c)->prepare(sql.c_str());
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository);
+  std::vector<TagInfo> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select tags");
+    out.push_back(readTag(**s));
+  }
+  return out;
+}
+
+Result<std::optional<TagInfo>> SqliteStore::tagInfo(RepositoryId repository, std::string_view tag) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  static const std::string sql = std::string(kTagColumns) + " AND t.name = ?";
+  auto s = (*c)->prepare(sql.c_str());
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, tag);
+  return one(**c, **s, readTag);
+}
+
+Result<bool> SqliteStore::updateTag(RepositoryId repository, std::string_view tag,
+                                    const AttributeChange& change) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "UPDATE tags SET delete_enabled = COALESCE(?1, delete_enabled), "
+      "write_enabled = COALESCE(?2, write_enabled) WHERE repository_id = ?3 AND name = ?4");
+  if (!s) return s.takeError();
+  bindChange(**s, change, false);
+  (*s)->bind(3, repository).bind(4, tag);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
+}
+
+namespace {
+
+constexpr const char* kManifestColumns =
+    "SELECT digest, media_type, artifact_type, size, payload, subject, annotations, created, "
+    "delete_enabled, write_enabled FROM manifests WHERE repository_id = ?";
+
+ManifestInfo readManifest(Stmt& s) {
+  ManifestInfo info;
+  auto& m = info.manifest;
+  m.digest = s.text(0);
+  m.mediaType = s.text(1);
+  m.artifactType = s.text(2);
+  m.size = static_cast<uint64_t>(s.integer(3));
+  m.payload = s.text(4);
+  m.subject = s.text(5);
+  m.annotations = s.text(6);
+  m.created = s.integer(7);
+  info.attributes = attributesAt(s, 8, false);
+  return info;
+}
+
+// Fills in the tags of each manifest.
+Result<void> addTags(Connection& c, RepositoryId repository, std::vector<ManifestInfo>& manifests) {
+  auto s = c.prepare("SELECT digest, name FROM tags WHERE repository_id = ? ORDER BY name");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository);
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return c.fail("select tags");
+    const auto digest = (*s)->text(0);
+    for (auto& m : manifests) {
+      if (m.manifest.digest == digest) m.tags.push_back((*s)->text(1));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<ManifestInfo>> SqliteStore::manifestInfos(RepositoryId repository) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(kManifestColumns);
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository);
+  std::vector<ManifestInfo> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select manifests");
+    out.push_back(readManifest(**s));
+  }
+  if (auto r = addTags(**c, repository, out); !r) return r.takeError();
+  return out;
+}
+
+Result<std::optional<ManifestInfo>> SqliteStore::manifestInfo(RepositoryId repository,
+                                                              std::string_view digest) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  static const std::string sql = std::string(kManifestColumns) + " AND digest = ?";
+  auto s = (*c)->prepare(sql.c_str());
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, digest);
+  auto found = one(**c, **s, readManifest);
+  if (!found || !*found) return found;
+  std::vector<ManifestInfo> one{std::move(**found)};
+  if (auto r = addTags(**c, repository, one); !r) return r.takeError();
+  return std::optional<ManifestInfo>(std::move(one.front()));
+}
+
+Result<bool> SqliteStore::updateManifest(RepositoryId repository, std::string_view digest,
+                                         const AttributeChange& change) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "UPDATE manifests SET delete_enabled = COALESCE(?1, delete_enabled), "
+      "write_enabled = COALESCE(?2, write_enabled) WHERE repository_id = ?3 AND digest = ?4");
+  if (!s) return s.takeError();
+  bindChange(**s, change, false);
+  (*s)->bind(3, repository).bind(4, digest);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
+}
+
+}  // namespace berth::meta

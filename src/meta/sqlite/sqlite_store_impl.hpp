@@ -1,0 +1,71 @@
+#pragma once
+// The SQLite MetadataStore. Internal to src/meta/sqlite: sqlite_store.cpp holds the data
+// plane's methods, sqlite_catalog.cpp those of the control plane.
+#include "meta/metadata_store.hpp"
+#include "meta/sqlite/database.hpp"
+#include "meta/sqlite/sqlite_store.hpp"
+
+namespace berth::meta {
+
+// Lock checks run inside the transaction of the change they guard; DENIED names the lock.
+// A tag moving to `digest`: the tag and the manifest it leaves must both allow it.
+Result<void> refuseTagMove(sqlite::Connection& c, RepositoryId repository, std::string_view tag,
+                           std::string_view digest);
+Result<void> refuseTagDelete(sqlite::Connection& c, RepositoryId repository, std::string_view tag);
+Result<void> refuseManifestDelete(sqlite::Connection& c, RepositoryId repository,
+                                  std::string_view digest);
+
+class SqliteStore final : public MetadataStore {
+ public:
+  static Result<MetadataStorePtr> open(const std::filesystem::path& file);
+  ~SqliteStore() override;
+
+  Result<RegistryId> ensureRegistry(std::string_view name) override;
+  Result<std::optional<RepositoryId>> findRepository(RegistryId registry,
+                                                     std::string_view name) override;
+  Result<RepositoryId> ensureRepository(RegistryId registry, std::string_view name) override;
+  Result<Page> listRepositories(RegistryId registry, std::string_view after, size_t limit) override;
+  Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
+                        uint64_t size) override;
+  Result<std::optional<uint64_t>> linkedBlob(RepositoryId repository,
+                                             std::string_view digest) override;
+  Result<bool> unlinkBlob(RepositoryId repository, std::string_view digest) override;
+  Result<void> putManifest(RegistryId registry, RepositoryId repository,
+                           const ManifestRecord& manifest, const std::vector<ManifestRef>& refs,
+                           std::optional<std::string_view> tag) override;
+  Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
+                                                    std::string_view digest) override;
+  Result<bool> hasManifest(RepositoryId repository, std::string_view digest) override;
+  Result<bool> deleteManifest(RepositoryId repository, std::string_view digest) override;
+  Result<std::optional<std::string>> resolveTag(RepositoryId repository,
+                                                std::string_view tag) override;
+  Result<bool> deleteTag(RepositoryId repository, std::string_view tag) override;
+  Result<Page> listTags(RepositoryId repository, std::string_view after, size_t limit) override;
+  Result<std::vector<ManifestRecord>> referrers(RepositoryId repository,
+                                                std::string_view subject) override;
+  Result<std::optional<RepositoryInfo>> repository(RegistryId registry,
+                                                   std::string_view name) override;
+  Result<bool> updateRepository(RepositoryId repository, const AttributeChange& change) override;
+  Result<RepositoryDeletion> deleteRepository(RepositoryId repository) override;
+  Result<Usage> usage(RegistryId registry) override;
+  Result<std::vector<TagInfo>> tagInfos(RepositoryId repository) override;
+  Result<std::optional<TagInfo>> tagInfo(RepositoryId repository, std::string_view tag) override;
+  Result<bool> updateTag(RepositoryId repository, std::string_view tag,
+                         const AttributeChange& change) override;
+  Result<std::vector<ManifestInfo>> manifestInfos(RepositoryId repository) override;
+  Result<std::optional<ManifestInfo>> manifestInfo(RepositoryId repository,
+                                                   std::string_view digest) override;
+  Result<bool> updateManifest(RepositoryId repository, std::string_view digest,
+                              const AttributeChange& change) override;
+  Result<void> createUpload(const UploadRecord& upload) override;
+  Result<std::optional<UploadRecord>> getUpload(std::string_view uuid) override;
+  Result<void> deleteUpload(std::string_view uuid) override;
+
+ private:
+  explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  Result<sqlite::Database::Lease> lease() { return db_->lease(); }
+
+  std::shared_ptr<sqlite::Database> db_;
+};
+
+}  // namespace berth::meta
