@@ -23,9 +23,20 @@ struct CommandError {
 
 void print(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
 
-app::Stores openStores(const std::string& dataDir) {
-  auto stores = app::Stores::open(dataDir);
+// The data directory and the registry in it that a command works on.
+struct Target {
+  std::string dataDir = "./data";
+  std::string registry = std::string(app::kDefaultRegistry);
+};
+
+// Opens the stores with `defaultRegistry` set to the target registry.
+app::Stores openStores(const Target& target) {
+  auto stores = app::Stores::open(target.dataDir);
   if (!stores) throw CommandError{stores.error().detail};
+  auto found = stores->identities->registryByName(target.registry);
+  if (!found) throw CommandError{found.error().detail};
+  if (!*found) throw CommandError{"registry \"" + target.registry + "\" not found"};
+  stores->defaultRegistry = (*found)->id;
   return std::move(*stores);
 }
 
@@ -138,9 +149,11 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
   auto* admin =
       root.add_subcommand("admin", "Manage a registry's credentials on its data directory");
   admin->require_subcommand(1);
-  auto data = std::make_shared<std::string>("./data");
+  auto data = std::make_shared<Target>();
   auto addData = [data](CLI::App* cmd) {
-    cmd->add_option("--data", *data, "Data directory of the registry")->capture_default_str();
+    cmd->add_option("--data", data->dataDir, "Data directory of the server")->capture_default_str();
+    cmd->add_option("--registry", data->registry, "Registry in that directory")
+        ->capture_default_str();
   };
 
   // admin update
