@@ -69,7 +69,9 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   options.dataDir = config.dataDir;
   options.manifestCacheEntries = config.manifestCacheEntries;
   options.auth.tokenLifetime = std::chrono::seconds(config.tokenLifetimeSeconds);
-  options.domain = config.domain;
+  const std::string domain =
+      config.domain.empty() ? "localhost:" + std::to_string(address->port) : config.domain;
+  options.domain = domain;
   options.operatorTokenFile = config.operatorTokenFile;
   auto app = berth::app::Node::open(std::move(options));
   if (!app) {
@@ -90,7 +92,7 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   } catch (const std::exception& e) {
     return fatal("cannot listen on " + config.listen + ": " + e.what());
   }
-  berth::log::info("berth serving", {{"data", config.dataDir}, {"domain", config.domain}});
+  berth::log::info("berth serving", {{"data", config.dataDir}, {"domain", domain}});
   server.run();
   return 0;
 }
@@ -123,11 +125,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   serveCmd->add_option("--tls-key", flags.tlsKey, "PEM private key of --tls-cert")
       ->check(CLI::ExistingFile);
-  serveCmd
-      ->add_option("--domain", flags.domain,
-                   "Serve registry NAME at NAME.DOMAIN (DOMAIN may end in :PORT, the port "
-                   "clients use); other hosts reach the registry \"default\"")
-      ->capture_default_str();
+  serveCmd->add_option("--domain", flags.domain,
+                       "Serve registry NAME at NAME.DOMAIN (DOMAIN may end in :PORT, the port "
+                       "clients use; default localhost:<listen port>); other hosts reach the "
+                       "registry \"default\"");
   serveCmd->add_option("--operator-token-file", flags.operatorTokenFile,
                        "File with the control API's operator token; created with a fresh token "
                        "(mode 0600) when missing. Default: DATA/operator-token");

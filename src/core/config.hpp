@@ -18,7 +18,8 @@ struct ServeConfig {
   std::string tlsCert;  // PEM files; both set: the listener serves HTTPS
   std::string tlsKey;
   // Registry <name> answers at <name>.<domain> (the domain may end in the port clients use).
-  std::string domain = "localhost";
+  // Empty: "localhost:<listen port>".
+  std::string domain;
   std::string operatorTokenFile;  // empty: <data>/operator-token
 };
 
