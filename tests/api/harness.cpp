@@ -223,6 +223,18 @@ Response HttpClient::request(std::string_view method, std::string_view target,
     std::string line = v.empty() ? k + ";" : k + ": " + v;  // "Name;" sends an empty header
     raw = curl_slist_append(raw, line.c_str());
   }
+  for (const auto& [k, v] : defaultHeaders_) {
+    bool overridden = std::any_of(headers.begin(), headers.end(),
+                                  [&](const auto& h) { return iequals(h.first, k); });
+    if (overridden) continue;
+    if (iequals(k, "Content-Type")) hasContentType = true;
+    if (iequals(k, "Authorization")) {
+      hasAuthorization = true;
+      if (v.empty()) continue;
+    }
+    std::string line = v.empty() ? k + ";" : k + ": " + v;
+    raw = curl_slist_append(raw, line.c_str());
+  }
   if (!hasAuthorization && !authorization_.empty())
     raw = curl_slist_append(raw, ("Authorization: " + authorization_).c_str());
   raw = curl_slist_append(raw, "Expect:");

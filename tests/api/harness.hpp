@@ -119,6 +119,12 @@ class HttpClient {
   void setAuthorization(std::string value) { authorization_ = std::move(value); }
   const std::string& authorization() const { return authorization_; }
 
+  // Headers sent with every request unless the request's own headers name them (e.g. a
+  // `Host` header that selects one registry of a server serving many; libcurl sends a custom
+  // Host instead of its own).
+  void setDefaultHeaders(Headers headers) { defaultHeaders_ = std::move(headers); }
+  const Headers& defaultHeaders() const { return defaultHeaders_; }
+
   // When true (default) every response is checked for
   // `Docker-Distribution-API-Version: registry/2.0` (CONTRACT: every response).
   void setCheckApiVersion(bool on) { checkApiVersion_ = on; }
@@ -132,6 +138,7 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
   std::string base_;
   std::string authorization_;
+  Headers defaultHeaders_;
   bool checkApiVersion_ = true;
   bool reportTransportErrors_ = true;
   long timeoutSeconds_ = 120;

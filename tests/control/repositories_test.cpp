@@ -1,0 +1,361 @@
+// Repositories, tags and manifests of a registry (docs/control-api.md): list with paging, show,
+// tags by time and name with digest and size, manifests with tags, platforms and referrers,
+// delete a repository, untag, delete a manifest, and what the data plane sees afterwards.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "control_support.hpp"
+
+namespace berth_test::control {
+namespace {
+
+class RepositoriesTest : public ControlTest {
+ protected:
+  void SetUp() override {
+    ControlTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    reg_ = uniqueRegistryName();
+    json::Value r = createRegistry(reg_);
+    loginServer_ = str(r, "loginServer");
+    admin_ = enableAdmin(reg_);
+    p_ = plane(reg_, admin_.basic());
+  }
+  // Times carry whole seconds: wait until the next one so that "later" is visible.
+  static void nextSecond() { std::this_thread::sleep_for(std::chrono::milliseconds(1100)); }
+
+  std::vector<std::string> listAll(const std::string& query = "") {
+    json::Value l = expectJson(api().get(regPath(reg_, "/repositories") + query), 200);
+    EXPECT_TRUE(l.isArray());
+    return strings(&l);
+  }
+  json::Value tagsOf(const std::string& repo, const std::string& query = "") {
+    return expectJson(api().get(repoPath(reg_, repo, "/_tags") + query), 200);
+  }
+  json::Value manifestsOf(const std::string& repo, const std::string& query = "") {
+    return expectJson(api().get(repoPath(reg_, repo, "/_manifests") + query), 200);
+  }
+  static const json::Value* byDigest(const json::Value& list, std::string_view key,
+                                     const std::string& digest) {
+    const json::Value* a = list.find(key);
+    if (a == nullptr || !a->isArray()) return nullptr;
+    for (const auto& e : a->asArray())
+      if (e.getString("digest") == digest) return &e;
+    return nullptr;
+  }
+  static std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+  std::string reg_, loginServer_;
+  Identity admin_;
+  std::unique_ptr<RegistryClient> p_;
+};
+
+TEST_F(RepositoriesTest, ListIsEmptyForANewRegistry) { EXPECT_TRUE(listAll().empty()); }
+
+TEST_F(RepositoriesTest, ListIsSortedAndPaged) {
+  for (const char* r : {"team/app/web", "b/app", "c", "a/app", "a"}) p_->pushImage(r, "v1");
+  const std::vector<std::string> all = {"a", "a/app", "b/app", "c", "team/app/web"};
+  EXPECT_EQ(listAll(), all);
+
+  // Follow the Link headers with n=2.
+  std::vector<std::string> seen;
+  std::string next = regPath(reg_, "/repositories") + "?n=2";
+  for (int page = 0; page < 5 && !next.empty(); ++page) {
+    Response r = api().get(next);
+    json::Value l = expectJson(r, 200);
+    auto names = strings(&l);
+    EXPECT_LE(names.size(), 2u) << r;
+    seen.insert(seen.end(), names.begin(), names.end());
+    next.clear();
+    if (auto link = r.header("Link")) {
+      auto parsed = parseLink(*link);
+      ASSERT_TRUE(parsed) << r;
+      EXPECT_EQ(parsed->rel, "next");
+      EXPECT_EQ(pathOnly(parsed->url), regPath(reg_, "/repositories")) << *link;
+      next = stripOrigin(parsed->url);
+    }
+    if (seen.size() < all.size()) {
+      EXPECT_FALSE(next.empty()) << "no Link before the end\n" << r;
+    }
+  }
+  EXPECT_EQ(seen, all);
+
+  EXPECT_EQ(listAll("?last=b/app"), (std::vector<std::string>{"c", "team/app/web"}));
+  EXPECT_EQ(listAll("?n=1&last=a"), (std::vector<std::string>{"a/app"}));
+  Response last = api().get(regPath(reg_, "/repositories") + "?n=2&last=b/app");
+  json::Value lastPage = expectJson(last, 200);
+  EXPECT_EQ(strings(&lastPage), (std::vector<std::string>{"c", "team/app/web"}));
+  EXPECT_FALSE(last.hasHeader("Link")) << "Link on the last page\n" << last;
+  Response whole = api().get(regPath(reg_, "/repositories"));
+  EXPECT_FALSE(whole.hasHeader("Link")) << whole;
+}
+
+TEST_F(RepositoriesTest, ListBadPagingIs400) {
+  p_->pushImage("a", "v1");
+  for (const char* q : {"?n=abc", "?n=-1", "?n=1.5"}) {
+    SCOPED_TRACE(q);
+    EXPECT_API_ERROR(api().get(regPath(reg_, "/repositories") + q), 400, "INVALID_ARGUMENT");
+  }
+}
+
+TEST_F(RepositoriesTest, ShowRepository) {
+  auto one = p_->pushImage("team/app/web", "v1");
+  p_->pushManifest("team/app/web", "latest", mt::kOciManifest, one.body);
+  p_->pushImage("team/app/web", "v2");
+  json::Value r = expectJson(api().get(repoPath(reg_, "team/app/web")), 200);
+  EXPECT_EQ(str(r, "registry"), loginServer_);
+  EXPECT_EQ(str(r, "imageName"), "team/app/web");
+  EXPECT_TRUE(isRfc3339Utc(str(r, "createdTime"))) << str(r, "createdTime");
+  EXPECT_TRUE(isRfc3339Utc(str(r, "lastUpdateTime"))) << str(r, "lastUpdateTime");
+  EXPECT_GE(str(r, "lastUpdateTime"), str(r, "createdTime"));
+  EXPECT_EQ(integer(r, "manifestCount"), 2);
+  EXPECT_EQ(integer(r, "tagCount"), 3);
+  const json::Value* attrs = r.find("changeableAttributes");
+  ASSERT_NE(attrs, nullptr);
+  for (const char* a : {"deleteEnabled", "writeEnabled", "readEnabled", "listEnabled"})
+    EXPECT_EQ(boolean(*attrs, a), true) << a;
+
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app")), 404, "NOT_FOUND");
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "nothere")), 404, "NOT_FOUND");
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app/web/x")), 404, "NOT_FOUND");
+}
+
+TEST_F(RepositoriesTest, TagsByTimeAndName) {
+  const std::string repo = "team/app";
+  std::map<std::string, RegistryClient::Image> images;
+  images["zeta"] = p_->pushImage(repo, "zeta", 100);
+  nextSecond();
+  images["alpha"] = p_->pushImage(repo, "alpha", 200);
+  nextSecond();
+  images["mid"] = p_->pushImage(repo, "mid", 300);
+
+  json::Value byDefault = tagsOf(repo);
+  EXPECT_EQ(str(byDefault, "registry"), loginServer_);
+  EXPECT_EQ(str(byDefault, "imageName"), repo);
+  EXPECT_EQ(strings(byDefault.find("tags"), "name"),
+            (std::vector<std::string>{"mid", "alpha", "zeta"}));
+  EXPECT_EQ(strings(tagsOf(repo, "?orderby=time_desc").find("tags"), "name"),
+            (std::vector<std::string>{"mid", "alpha", "zeta"}));
+  EXPECT_EQ(strings(tagsOf(repo, "?orderby=time_asc").find("tags"), "name"),
+            (std::vector<std::string>{"zeta", "alpha", "mid"}));
+  EXPECT_EQ(strings(tagsOf(repo, "?orderby=name").find("tags"), "name"),
+            (std::vector<std::string>{"alpha", "mid", "zeta"}));
+
+  for (const auto& t : byDefault.find("tags")->asArray()) {
+    const auto& img = images[str(t, "name")];
+    SCOPED_TRACE(str(t, "name"));
+    EXPECT_EQ(str(t, "digest"), img.manifest.digest);
+    EXPECT_EQ(integer(t, "size"), static_cast<long long>(img.totalSize()));
+    EXPECT_TRUE(isRfc3339Utc(str(t, "createdTime"))) << str(t, "createdTime");
+    EXPECT_TRUE(isRfc3339Utc(str(t, "lastUpdateTime"))) << str(t, "lastUpdateTime");
+    ASSERT_NE(t.find("changeableAttributes"), nullptr);
+    EXPECT_EQ(boolean(*t.find("changeableAttributes"), "deleteEnabled"), true);
+    EXPECT_EQ(boolean(*t.find("changeableAttributes"), "writeEnabled"), true);
+  }
+  EXPECT_API_ERROR(api().get(repoPath(reg_, repo, "/_tags?orderby=size")), 400, "INVALID_ARGUMENT");
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "nothere", "/_tags")), 404, "NOT_FOUND");
+}
+
+TEST_F(RepositoriesTest, MovingATagMakesItTheNewest) {
+  const std::string repo = "team/app";
+  p_->pushImage(repo, "a");
+  nextSecond();
+  p_->pushImage(repo, "b");
+  nextSecond();
+  auto c = p_->pushImage(repo, "", 64);
+  p_->pushManifest(repo, "a", mt::kOciManifest, c.body);  // a moves to c
+  json::Value t = tagsOf(repo);
+  EXPECT_EQ(strings(t.find("tags"), "name"), (std::vector<std::string>{"a", "b"}));
+  json::Value tag = expectJson(api().get(repoPath(reg_, repo, "/_tags/a")), 200);
+  EXPECT_EQ(str(tag, "digest"), c.manifest.digest);
+  EXPECT_GT(str(tag, "lastUpdateTime"), str(tag, "createdTime"));
+}
+
+TEST_F(RepositoriesTest, ShowTag) {
+  auto img = p_->pushImage("team/app", "v1", 1000);
+  json::Value t = expectJson(api().get(repoPath(reg_, "team/app", "/_tags/v1")), 200);
+  EXPECT_EQ(str(t, "name"), "v1");
+  EXPECT_EQ(str(t, "digest"), img.manifest.digest);
+  EXPECT_EQ(integer(t, "size"), static_cast<long long>(img.totalSize()));
+  EXPECT_TRUE(isRfc3339Utc(str(t, "createdTime")));
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app", "/_tags/v2")), 404, "NOT_FOUND");
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/other", "/_tags/v1")), 404, "NOT_FOUND");
+}
+
+TEST_F(RepositoriesTest, ManifestsWithTagsPlatformsAndReferrers) {
+  const std::string repo = "team/app";
+  auto amd = p_->pushImage(repo, "v1");
+  p_->pushManifest(repo, "latest", mt::kOciManifest, amd.body);
+  auto arm = p_->pushImage(repo, "");
+  Descriptor amdDesc = amd.manifest;
+  amdDesc.platformJson = R"({"architecture":"amd64","os":"linux"})";
+  Descriptor armDesc = arm.manifest;
+  armDesc.platformJson = R"({"architecture":"arm64","os":"linux","variant":"v8"})";
+  std::string index = makeIndex({amdDesc, armDesc});
+  std::string indexDigest = p_->pushManifest(repo, "multi", mt::kOciIndex, index);
+  // A signature-like artifact whose subject is the amd64 image.
+  p_->pushBlob(repo, kEmptyJson);
+  Descriptor sigLayer = p_->pushBlobAs(repo, "application/octet-stream", "signature bytes");
+  std::string sig =
+      makeImageManifest(emptyConfigDescriptor(), {sigLayer},
+                        {.artifactType = "application/vnd.example.sig", .subject = amd.manifest});
+  std::string sigDigest = sha256Digest(sig);
+  p_->pushManifest(repo, sigDigest, mt::kOciManifest, sig);
+
+  json::Value list = manifestsOf(repo);
+  EXPECT_EQ(str(list, "registry"), loginServer_);
+  EXPECT_EQ(str(list, "imageName"), repo);
+  ASSERT_TRUE(list.find("manifests") && list.find("manifests")->isArray()) << list.isObject();
+  EXPECT_EQ(list.find("manifests")->asArray().size(), 4u);
+
+  const json::Value* m = byDigest(list, "manifests", amd.manifest.digest);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(str(*m, "mediaType"), mt::kOciManifest);
+  ASSERT_NE(m->find("artifactType"), nullptr);
+  EXPECT_TRUE(m->find("artifactType")->isNull());
+  EXPECT_EQ(integer(*m, "size"), static_cast<long long>(amd.totalSize()));
+  EXPECT_TRUE(isRfc3339Utc(str(*m, "createdTime")));
+  EXPECT_EQ(sorted(strings(m->find("tags"))), (std::vector<std::string>{"latest", "v1"}));
+  ASSERT_NE(m->find("platforms"), nullptr);
+  EXPECT_TRUE(m->find("platforms")->isArray() && m->find("platforms")->asArray().empty());
+  const json::Value* refs = m->find("referrers");
+  ASSERT_TRUE(refs && refs->isArray());
+  ASSERT_EQ(refs->asArray().size(), 1u);
+  EXPECT_EQ(str(refs->asArray()[0], "digest"), sigDigest);
+  EXPECT_EQ(str(refs->asArray()[0], "artifactType"), "application/vnd.example.sig");
+  ASSERT_NE(m->find("changeableAttributes"), nullptr);
+  EXPECT_EQ(boolean(*m->find("changeableAttributes"), "deleteEnabled"), true);
+  EXPECT_EQ(boolean(*m->find("changeableAttributes"), "writeEnabled"), true);
+
+  const json::Value* idx = byDigest(list, "manifests", indexDigest);
+  ASSERT_NE(idx, nullptr);
+  EXPECT_EQ(str(*idx, "mediaType"), mt::kOciIndex);
+  EXPECT_EQ(strings(idx->find("tags")), std::vector<std::string>{"multi"});
+  const json::Value* plats = idx->find("platforms");
+  ASSERT_TRUE(plats && plats->isArray() && plats->asArray().size() == 2u) << "platforms";
+  std::set<std::string> got;
+  for (const auto& p : plats->asArray()) {
+    const json::Value* v = p.find("variant");
+    got.insert(str(p, "os") + "/" + str(p, "architecture") + "/" +
+               (v == nullptr  ? "<absent>"
+                : v->isNull() ? "null"
+                              : v->asString()));
+  }
+  EXPECT_EQ(got, (std::set<std::string>{"linux/amd64/null", "linux/arm64/v8"}));
+  EXPECT_TRUE(idx->find("referrers") && idx->find("referrers")->asArray().empty());
+
+  const json::Value* s = byDigest(list, "manifests", sigDigest);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(str(*s, "artifactType"), "application/vnd.example.sig");
+  EXPECT_TRUE(s->find("tags") && s->find("tags")->asArray().empty());
+  EXPECT_GE(integer(*s, "size").value_or(0), static_cast<long long>(sig.size()));
+
+  const json::Value* untagged = byDigest(list, "manifests", arm.manifest.digest);
+  ASSERT_NE(untagged, nullptr);
+  EXPECT_TRUE(untagged->find("tags") && untagged->find("tags")->asArray().empty());
+
+  // One manifest by digest.
+  json::Value one =
+      expectJson(api().get(repoPath(reg_, repo, "/_manifests/" + amd.manifest.digest)), 200);
+  EXPECT_EQ(str(one, "digest"), amd.manifest.digest);
+  EXPECT_EQ(sorted(strings(one.find("tags"))), (std::vector<std::string>{"latest", "v1"}));
+  EXPECT_EQ(strings(one.find("referrers"), "digest"), std::vector<std::string>{sigDigest});
+  EXPECT_API_ERROR(api().get(repoPath(reg_, repo, "/_manifests/" + randomDigest())), 404,
+                   "NOT_FOUND");
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/none", "/_manifests")), 404, "NOT_FOUND");
+}
+
+TEST_F(RepositoriesTest, ManifestsByTime) {
+  const std::string repo = "team/app";
+  auto first = p_->pushImage(repo, "one");
+  nextSecond();
+  auto second = p_->pushImage(repo, "two");
+  nextSecond();
+  auto third = p_->pushImage(repo, "");
+  const std::vector<std::string> asc = {first.manifest.digest, second.manifest.digest,
+                                        third.manifest.digest};
+  const std::vector<std::string> desc(asc.rbegin(), asc.rend());
+  EXPECT_EQ(strings(manifestsOf(repo).find("manifests"), "digest"), desc);
+  EXPECT_EQ(strings(manifestsOf(repo, "?orderby=time_desc").find("manifests"), "digest"), desc);
+  EXPECT_EQ(strings(manifestsOf(repo, "?orderby=time_asc").find("manifests"), "digest"), asc);
+  EXPECT_API_ERROR(api().get(repoPath(reg_, repo, "/_manifests?orderby=nope")), 400,
+                   "INVALID_ARGUMENT");
+}
+
+TEST_F(RepositoriesTest, DeleteRepository) {
+  auto one = p_->pushImage("team/app", "v1");
+  p_->pushManifest("team/app", "latest", mt::kOciManifest, one.body);
+  auto two = p_->pushImage("team/app", "v2");
+  auto untagged = p_->pushImage("team/app", "");
+  // Another repository shares the first image's layer.
+  Response mount =
+      p_->post("/v2/team/keep/blobs/uploads/?mount=" + one.layer.digest + "&from=team/app");
+  ASSERT_EQ(mount.status, 201) << mount;
+  auto keep = p_->pushImage("team/keep", "v1");
+
+  json::Value d = expectJson(api().del(repoPath(reg_, "team/app")), 200);
+  EXPECT_EQ(sorted(strings(d.find("manifestsDeleted"))),
+            sorted({one.manifest.digest, two.manifest.digest, untagged.manifest.digest}));
+  EXPECT_EQ(sorted(strings(d.find("tagsDeleted"))),
+            (std::vector<std::string>{"latest", "v1", "v2"}));
+
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app")), 404, "NOT_FOUND");
+  EXPECT_EQ(listAll(), std::vector<std::string>{"team/keep"});
+  EXPECT_REGISTRY_ERROR(p_->tags("team/app"), 404, "NAME_UNKNOWN");
+  EXPECT_EQ(p_->getManifest("team/app", one.manifest.digest).status, 404);
+  json::Value cat = expectJson(p_->catalog(), 200);
+  EXPECT_EQ(strings(cat.find("repositories")), std::vector<std::string>{"team/keep"});
+  // The other repository keeps its content, the shared layer included.
+  EXPECT_EQ(p_->getManifest("team/keep", "v1").body, keep.body);
+  Response shared = p_->getBlob("team/keep", one.layer.digest);
+  EXPECT_EQ(shared.status, 200) << shared;
+  EXPECT_EQ(sha256Digest(shared.body), one.layer.digest);
+
+  EXPECT_API_ERROR(api().del(repoPath(reg_, "team/app")), 404, "NOT_FOUND");
+}
+
+TEST_F(RepositoriesTest, UntagKeepsTheManifest) {
+  auto img = p_->pushImage("team/app", "v1");
+  p_->pushManifest("team/app", "latest", mt::kOciManifest, img.body);
+  Response r = api().del(repoPath(reg_, "team/app", "/_tags/v1"));
+  EXPECT_EQ(r.status, 204) << r;
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app", "/_tags/v1")), 404, "NOT_FOUND");
+  EXPECT_REGISTRY_ERROR(p_->getManifest("team/app", "v1"), 404, "MANIFEST_UNKNOWN");
+  EXPECT_EQ(p_->getManifest("team/app", "latest").status, 200);
+  EXPECT_EQ(p_->getManifest("team/app", img.manifest.digest).status, 200);
+  json::Value tags = expectJson(p_->tags("team/app"), 200);
+  EXPECT_EQ(strings(tags.find("tags")), std::vector<std::string>{"latest"});
+  json::Value repo = expectJson(api().get(repoPath(reg_, "team/app")), 200);
+  EXPECT_EQ(integer(repo, "tagCount"), 1);
+  EXPECT_EQ(integer(repo, "manifestCount"), 1);
+  EXPECT_API_ERROR(api().del(repoPath(reg_, "team/app", "/_tags/v1")), 404, "NOT_FOUND");
+}
+
+TEST_F(RepositoriesTest, DeleteManifestTakesItsTags) {
+  auto a = p_->pushImage("team/app", "v1");
+  p_->pushManifest("team/app", "latest", mt::kOciManifest, a.body);
+  auto b = p_->pushImage("team/app", "v2");
+  Response r = api().del(repoPath(reg_, "team/app", "/_manifests/" + a.manifest.digest));
+  EXPECT_EQ(r.status, 204) << r;
+  EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app", "/_manifests/" + a.manifest.digest)), 404,
+                   "NOT_FOUND");
+  EXPECT_EQ(p_->getManifest("team/app", a.manifest.digest).status, 404);
+  EXPECT_EQ(p_->getManifest("team/app", "v1").status, 404);
+  EXPECT_EQ(p_->getManifest("team/app", "latest").status, 404);
+  EXPECT_EQ(p_->getManifest("team/app", "v2").body, b.body);
+  json::Value repo = expectJson(api().get(repoPath(reg_, "team/app")), 200);
+  EXPECT_EQ(integer(repo, "tagCount"), 1);
+  EXPECT_EQ(integer(repo, "manifestCount"), 1);
+  EXPECT_API_ERROR(api().del(repoPath(reg_, "team/app", "/_manifests/" + a.manifest.digest)), 404,
+                   "NOT_FOUND");
+  EXPECT_API_ERROR(api().del(repoPath(reg_, "team/app", "/_manifests/" + randomDigest())), 404,
+                   "NOT_FOUND");
+}
+
+}  // namespace
+}  // namespace berth_test::control
