@@ -339,7 +339,7 @@ AuthResult Authenticator::authenticate(std::optional<std::string_view> authoriza
 
   // A token outlives nothing it was issued to: a disabled admin or token loses its access
   // tokens at once, as it loses its passwords.
-  if (!claims->sub.empty()) {
+  if (!claims->sub.empty() && claims->sub != kRefreshTokenUser) {
     if (claims->sub == registry.name) {
       if (!registry.adminEnabled) return failure(AuthFailure::BadToken, "admin account disabled");
     } else {
