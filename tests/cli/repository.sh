@@ -124,6 +124,27 @@ cli_fails '^berth: --image must be REPOSITORY:TAG or REPOSITORY@DIGEST, not "hos
   repository show -n reporeg1 --image host:5000/team
 cli_fails '^berth: give either --repository or --image$' repository show -n reporeg1
 
+log "list follows the API's pages (100 a page): 101 repositories"
+cli registry create -n pagereg1 >/dev/null
+login_as_operator pagereg1
+echo '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >"$TMP/config"
+config_digest=$(file_digest "$TMP/config")
+jq -cn --arg c "$config_digest" --argjson s "$(stat -c %s "$TMP/config")" '{schemaVersion: 2,
+  mediaType: "application/vnd.oci.image.manifest.v1+json", layers: [],
+  config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $s}}' \
+  >"$TMP/empty-manifest"
+for i in $(seq -w 1 101); do
+  status=$(reg_curl pagereg1 -u "$REG_USER:$REG_PASS" -o /dev/null -w '%{http_code}' -X POST \
+    --data-binary "@$TMP/config" "$(reg_url pagereg1 "/v2/bulk/r$i/blobs/uploads/?digest=$config_digest")")
+  assert_eq "$status" 201 "config blob of bulk/r$i"
+  assert_eq "$(put_manifest_as pagereg1 "$REG_USER:$REG_PASS" "bulk/r$i" v1 "$TMP/empty-manifest")" 201 \
+    "manifest of bulk/r$i"
+done
+out=$(cli repository list -n pagereg1)
+jq_is "$out" '[length, .[0], .[100]] | @tsv' "101	bulk/r001	bulk/r101" "all pages"
+jq_is "$out" '. == (. | unique)' true "no repository twice"
+jq_is "$(cli repository list -n pagereg1 --top 100)" '[length, .[99]] | @tsv' "100	bulk/r100" "--top 100"
+
 log "skopeo pushes to the default registry (the server's address); the CLI sees the image"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$TMP/policy.json"
 make_image "$TMP/layout" v1 1
