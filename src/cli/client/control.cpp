@@ -1,5 +1,7 @@
 #include "cli/client/control.hpp"
 
+#include <set>
+
 namespace berth::cli::client {
 namespace json = boost::json;
 namespace {
@@ -87,17 +89,22 @@ json::value ControlClient::get(const std::string& path) {
 
 json::array ControlClient::getAllPages(const std::string& path, std::optional<size_t> limit) {
   json::array all;
+  std::set<std::string> seen;
   std::optional<std::string> next = path;
-  // A server that keeps pointing at pages it already sent must not hang the CLI.
-  for (int pages = 0; next && pages < 100000 && (!limit || all.size() < *limit); ++pages) {
+  while (next && (!limit || all.size() < *limit)) {
+    // A server that points back at a page it sent must not keep the CLI going round.
+    if (!seen.insert(*next).second) {
+      throw ClientError("the server's next-page link repeats " + *next);
+    }
     const HttpResponse response = call("GET", *next, std::nullopt);
     json::value page = parseBody(response, *next);
     if (!page.is_array()) throw ClientError("the server's reply to " + *next + " is not a list");
     for (auto& item : page.as_array()) all.push_back(std::move(item));
     next = nextLink(response);
     // The operator token goes to the configured server only.
-    if (next && next->starts_with(endpoint_.server + "/"))
+    if (next && next->starts_with(endpoint_.server + "/")) {
       next = next->substr(endpoint_.server.size());
+    }
     if (next && !next->starts_with("/")) {
       throw ClientError("the server's next-page link leaves " + endpoint_.server);
     }

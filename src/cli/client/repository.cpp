@@ -1,4 +1,6 @@
 // `berth repository …`: repositories, tags and manifests of a registry (`az acr repository`).
+#include <algorithm>
+
 #include "cli/client/args.hpp"
 #include "cli/client/control.hpp"
 #include "cli/client/groups.hpp"
@@ -212,8 +214,10 @@ void addRepositoryCommands(CommandSet& set, CLI::App& root) {
     auto* cmd =
         set.command(*group, "list", "List the repositories of a registry", [args]() -> Output {
           const auto top = parseCount(args->top, "--top");
-          return ControlClient::open().getAllPages(registryPath(args->registry) + "/repositories",
-                                                   top);
+          std::string path = registryPath(args->registry) + "/repositories";
+          // Pages of the size asked for; the API caps them at 1000.
+          if (top) path += "?n=" + std::to_string(std::min<size_t>(*top, 1000));
+          return ControlClient::open().getAllPages(path, top);
         });
     addRegistry(cmd, *args);
     cmd->add_option("--top", args->top, "List at most this many")->type_name("N");
