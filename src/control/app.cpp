@@ -125,6 +125,38 @@ Result<std::optional<meta::RegistrySettings>> findRegistry(Call& c, std::string_
   return c.deps.identities.registryByName(name);
 }
 
+http::Response throttled(const auth::AuthResult& result) {
+  auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
+  resp.headers.add("Retry-After", std::to_string(result.retryAfter));
+  return resp;
+}
+
+Error operatorOnly() {
+  return error(Code::Denied, "only the operator may list, create, change or delete registries");
+}
+
+// Routes above registries are the operator's. Basic credentials there are tried on the
+// registries that know the user (as their admin or a token), so that right ones are refused
+// with 403 and wrong ones with 401.
+http::Response refuseAboveRegistries(Call& c, std::string_view user, std::string_view password,
+                                     std::string_view remote) {
+  auto registries = c.deps.identities.listRegistries();
+  if (!registries) return respond(c, registries.takeError());
+  for (const auto& r : *registries) {
+    bool knows = r.name == user;
+    if (!knows) {
+      auto token = c.deps.identities.token(r.id, user);
+      if (!token) return respond(c, token.takeError());
+      knows = token->has_value();
+    }
+    if (!knows) continue;
+    auto result = c.deps.authenticator.login(r, user, password, remote);
+    if (result.failure == auth::AuthFailure::Throttled) return throttled(result);
+    if (result.ok()) return errorResponse(operatorOnly());
+  }
+  return errorResponse(unauthorized("invalid username or password"));
+}
+
 // Sets the caller, and for routes under a registry the registry, or returns the refusal.
 std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
   const auto header = req.header("Authorization");
@@ -158,17 +190,13 @@ std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
   if (colon == std::string::npos) return errorResponse(unauthorized("malformed basic credentials"));
   const std::string_view user = std::string_view(*decoded).substr(0, colon);
   const std::string_view password = std::string_view(*decoded).substr(colon + 1);
-  // Credentials belong to one registry: the one in the path, or, on routes above registries,
-  // the one whose admin the user would be (which may then be refused, but not mistaken).
-  auto found = findRegistry(c, underRegistry ? std::string_view(c.registryName) : user);
+  if (!underRegistry) return refuseAboveRegistries(c, user, password, req.remote);
+  // Credentials belong to the registry in the path: another registry's are unknown here.
+  auto found = findRegistry(c, c.registryName);
   if (!found) return respond(c, found.takeError());
   if (!*found) return errorResponse(unauthorized("invalid username or password"));
   auto result = c.deps.authenticator.login(**found, user, password, req.remote);
-  if (result.failure == auth::AuthFailure::Throttled) {
-    auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
-    resp.headers.add("Retry-After", std::to_string(result.retryAfter));
-    return resp;
-  }
+  if (result.failure == auth::AuthFailure::Throttled) return throttled(result);
   if (!result.ok()) return errorResponse(unauthorized(result.detail));
   switch (result.identity.kind) {
     case auth::Identity::Kind::Admin:
@@ -207,7 +235,7 @@ Result<void> authorize(const Call& c) {
   if (c.caller.kind == Caller::Kind::Operator) return {};
   if (op == ListRegistries || op == CreateRegistry || op == CheckName || op == UpdateRegistry ||
       op == DeleteRegistry) {
-    return denied("only the operator may list, create, change or delete registries");
+    return operatorOnly();
   }
   if (c.caller.kind == Caller::Kind::Admin) return {};
 

@@ -65,6 +65,14 @@ uint64_t totalSize(const meta::ManifestRecord& m, const json::object* doc) {
   return total;
 }
 
+// The artifactType the manifest declares; null for an image that declares none (the store
+// keeps its config media type, which the referrers API reports in its place).
+json::value declaredArtifactType(const json::object* doc) {
+  const auto* type = doc != nullptr ? doc->if_contains("artifactType") : nullptr;
+  if (type == nullptr || !type->is_string() || type->get_string().empty()) return nullptr;
+  return *type;
+}
+
 // The platforms of an index's entries; an image's platform lives in its config blob.
 json::array platformsOf(const meta::ManifestRecord& m, const json::object* doc) {
   json::array out;
@@ -106,7 +114,7 @@ Result<json::object> manifestJson(Call& c, meta::RepositoryId repository,
   for (const auto& t : tagNames) tags.emplace_back(t);
   return json::object{{"digest", m.digest},
                       {"mediaType", m.mediaType},
-                      {"artifactType", stringOrNull(m.artifactType)},
+                      {"artifactType", declaredArtifactType(doc)},
                       {"size", totalSize(m, doc)},
                       {"createdTime", rfc3339(m.created)},
                       {"tags", std::move(tags)},

@@ -150,6 +150,7 @@ class ControlAppTest : public ::testing::Test {
     image.payload = R"({"schemaVersion":2,"config":{"digest":")" + digestOf('c') +
                     R"(","size":10},"layers":[{"digest":")" + digestOf('d') + R"(","size":100}]})";
     image.size = image.payload.size();
+    image.artifactType = "application/vnd.oci.image.config.v1+json";  // as the data plane stores it
     imageSize_ = image.size;
     const std::vector<meta::ManifestRef> refs{{digestOf('c'), false}, {digestOf('d'), false}};
     ASSERT_TRUE(meta_->putManifest(registry, repo, image, refs, "v1"));
@@ -167,8 +168,8 @@ class ControlAppTest : public ::testing::Test {
     sig.mediaType = kOciManifest;
     sig.artifactType = "application/vnd.example.sig";
     sig.subject = digestOf('a');
-    sig.payload = "{}";
-    sig.size = 2;
+    sig.payload = R"({"artifactType":"application/vnd.example.sig"})";
+    sig.size = sig.payload.size();
     ASSERT_TRUE(meta_->putManifest(registry, repo, sig, {}, std::nullopt));
   }
 
@@ -285,6 +286,10 @@ TEST_F(ControlAppTest, TokensAreHeldToTheirScopeMaps) {
       "DENIED");
   EXPECT_EQ(send("PATCH", repo, R"({"writeEnabled":false})", reader).code(), "DENIED");
   EXPECT_EQ(send("DELETE", repo + "/_tags/v1", std::nullopt, reader).code(), "DENIED");
+  // Right credentials above registries are refused, wrong ones unknown.
+  EXPECT_EQ(send("GET", "/api/v1/registries", std::nullopt, reader).code(), "DENIED");
+  EXPECT_EQ(send("GET", "/api/v1/registries", std::nullopt, basic("reader", "wrong")).code(),
+            "UNAUTHORIZED");
   for (const char* p : {"", "/usage", "/credentials", "/scope-maps", "/tokens"}) {
     EXPECT_EQ(
         send("GET", std::string("/api/v1/registries/default") + p, std::nullopt, reader).code(),
@@ -518,7 +523,9 @@ TEST_F(ControlAppTest, RepositoryTagsAndManifests) {
   const auto& m = imageDoc.as_object();
   EXPECT_EQ(json::serialize(m.at("tags")), R"(["latest","v1"])");
   EXPECT_EQ(m.at("size").to_number<uint64_t>(), imageSize_ + 10 + 100) << "with config and layer";
-  EXPECT_TRUE(m.at("artifactType").is_null());
+  EXPECT_TRUE(m.at("artifactType").is_null()) << "an image declares no artifactType";
+  EXPECT_EQ(get(repo + "/_manifests/" + digestOf('e')).doc().at("artifactType"),
+            "application/vnd.example.sig");
   EXPECT_EQ(
       json::serialize(m.at("referrers")),
       R"([{"digest":")" + digestOf('e') + R"(","artifactType":"application/vnd.example.sig"}])");
