@@ -1,6 +1,6 @@
-// The control plane's front: routes from the table in routes.cpp, authenticates the operator
-// or a registry's own credentials, validates path parameters, authorizes, reads JSON bodies
-// of at most 64 KiB, and turns every error into {"error":{"code","message"}}.
+// The control plane's front: routes from the table in routes.cpp (router.cpp), authenticates the
+// operator or a registry's own credentials, validates path parameters, authorizes, reads JSON
+// bodies of at most 64 KiB, and turns every error into {"error":{"code","message"}}.
 #include "control/app.hpp"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "control/errors.hpp"
 #include "control/handlers.hpp"
 #include "control/json.hpp"
+#include "control/router.hpp"
 #include "control/routes.hpp"
 #include "core/digest.hpp"
 #include "core/log.hpp"
@@ -19,80 +20,6 @@ namespace berth::control {
 namespace {
 
 constexpr size_t kMaxBody = 64 * 1024;
-
-// ---- routing ----
-
-struct PathParams {
-  std::string registry, repository, tag, digest, name;
-};
-
-// "/a/b/c" -> "a", "b", "c"
-std::vector<std::string_view> segmentsOf(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (path.starts_with('/')) path.remove_prefix(1);
-  for (;;) {
-    const auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return out;
-}
-
-bool isParameter(std::string_view segment) {
-  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
-}
-
-void assign(PathParams& params, std::string_view name, std::string value) {
-  if (name == "{registry}") params.registry = std::move(value);
-  if (name == "{repository}") params.repository = std::move(value);
-  if (name == "{tag}") params.tag = std::move(value);
-  if (name == "{digest}") params.digest = std::move(value);
-  if (name == "{name}") params.name = std::move(value);
-}
-
-bool matchSegment(std::string_view pattern, std::string_view segment, PathParams& params) {
-  if (!isParameter(pattern)) return pattern == segment;
-  if (segment.empty()) return false;
-  assign(params, pattern, std::string(segment));
-  return true;
-}
-
-// Matches a path against a route template. {repository} spans one or more segments, up to
-// the template's fixed tail (`/_tags/{tag}`, `/_manifests`, ...), and never takes in a
-// `_tags` or `_manifests` segment, so that each path matches one template at most.
-std::optional<PathParams> matchRoute(std::string_view pattern,
-                                     const std::vector<std::string_view>& path) {
-  const auto tmpl = segmentsOf(pattern);
-  const auto spanning = std::find(tmpl.begin(), tmpl.end(), "{repository}");
-  PathParams params;
-  if (spanning == tmpl.end()) {
-    if (tmpl.size() != path.size()) return std::nullopt;
-    for (size_t i = 0; i < tmpl.size(); ++i) {
-      if (!matchSegment(tmpl[i], path[i], params)) return std::nullopt;
-    }
-    return params;
-  }
-  const size_t head = static_cast<size_t>(spanning - tmpl.begin());
-  const size_t tail = tmpl.size() - head - 1;
-  if (path.size() < head + tail + 1) return std::nullopt;
-  for (size_t i = 0; i < head; ++i) {
-    if (!matchSegment(tmpl[i], path[i], params)) return std::nullopt;
-  }
-  for (size_t i = 0; i < tail; ++i) {
-    if (!matchSegment(tmpl[head + 1 + i], path[path.size() - tail + i], params)) {
-      return std::nullopt;
-    }
-  }
-  std::string repository;
-  for (size_t i = head; i < path.size() - tail; ++i) {
-    if (path[i].empty() || path[i] == "_tags" || path[i] == "_manifests") return std::nullopt;
-    if (!repository.empty()) repository += '/';
-    repository += path[i];
-  }
-  params.repository = std::move(repository);
-  return params;
-}
 
 // ---- replies ----
 
@@ -406,29 +333,15 @@ bool declaredTooLarge(const http::Request& req) {
 
 http::Dispatch route(ControlDeps& deps, http::Request& req) {
   const auto method = http::methodName(req.method);
-  const auto path = segmentsOf(req.path);
-  const Route* chosen = nullptr;
-  PathParams params;
-  std::vector<std::string_view> allowed;
-  for (const auto& r : routes()) {
-    auto matched = matchRoute(r.path, path);
-    if (!matched) continue;
-    if (r.method == method) {
-      if (chosen == nullptr) {
-        chosen = &r;
-        params = std::move(*matched);
-      }
-    } else if (std::find(allowed.begin(), allowed.end(), r.method) == allowed.end()) {
-      allowed.push_back(r.method);
-    }
-  }
+  auto match = matchRequest(method, req.path);
+  const Route* chosen = match.route;
   if (chosen == nullptr) {
-    if (allowed.empty()) {
+    if (match.allowed.empty()) {
       return fail(error(Code::NotFound,
                         "no such route: " + std::string(method) + " " + std::string(req.path)));
     }
     std::string allow;
-    for (auto m : allowed) {
+    for (auto m : match.allowed) {
       if (!allow.empty()) allow += ", ";
       allow += m;
     }
@@ -438,6 +351,7 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
     resp.headers.add("Allow", std::move(allow));
     return http::Dispatch::reply(std::move(resp));
   }
+  auto& params = match.params;
   if (chosen->operation == Operation::OpenApi) {
     return http::Dispatch::reply(http::Response::json(200, std::string(openApiDocument())));
   }

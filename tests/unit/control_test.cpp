@@ -201,6 +201,8 @@ TEST_F(ControlAppTest, KnownPathOtherMethodIs405WithAllow) {
   EXPECT_EQ(r.code(), "METHOD_NOT_ALLOWED");
   EXPECT_EQ(r.headers.get("Allow"), "GET, POST");
   EXPECT_EQ(send("GET", "/api/v1/registries/default/login").headers.get("Allow"), "POST");
+  // check-name is a route for POST only; for GET it is a registry's name.
+  EXPECT_EQ(get("/api/v1/registries/check-name").message(), "registry check-name not found");
 }
 
 TEST_F(ControlAppTest, OpenApiNeedsNoCredentials) {
