@@ -22,6 +22,9 @@ REG_PASS=""
 CURL_AUTH=()    # curl arguments sending them
 HTTP_STATUS=""  # set by http()
 CMD_TIMEOUT=120 # seconds for any one skopeo/podman/docker command (exit 124 when hit)
+E2E_SERVE_ARGS=() # more `berth serve` arguments (set after sourcing, before e2e_start)
+CLIENT_WRAP=()  # command prefix for skopeo_cmd and podman_cmd (e.g. `unshare --mount ...`)
+OPERATOR_TOKEN="" # control API token (control_api reads <data>/operator-token when empty)
 
 log() { echo "--- [$TEST_NAME] $*" >&2; }
 fail() { echo "FAIL [$TEST_NAME]: $*" >&2; exit 1; }
@@ -110,7 +113,8 @@ _start_registry() {
   mkdir -p "$DATA"
   admin_login_setup "$DATA"
   # own process group (setsid execs, same pid), so a hung server can be killed with its children
-  setsid "$bin" serve --listen "$REG" --data "$DATA" >"$TMP/server.out" 2>"$TMP/server.log" &
+  setsid "$bin" serve --listen "$REG" --data "$DATA" "${E2E_SERVE_ARGS[@]}" \
+    >"$TMP/server.out" 2>"$TMP/server.log" &
   SERVER_PID=$!
   while ((SECONDS < deadline)); do
     curl -fsS --max-time 2 -o /dev/null "${CURL_AUTH[@]}" "http://$REG/v2/" 2>/dev/null && return 0
@@ -179,12 +183,27 @@ _login_clients() {
 # skopeo with the test's policy; TLS verification is disabled per command by callers.
 # (Every skopeo/podman/docker invocation first tries TLS on the plain-HTTP port, then falls back.)
 skopeo_cmd() {
-  timeout --foreground "$CMD_TIMEOUT" skopeo --policy "$POLICY" --registries.d "$CONTAINERS_DIR/registries.d" "$@"
+  "${CLIENT_WRAP[@]}" timeout --foreground "$CMD_TIMEOUT" skopeo --policy "$POLICY" --registries.d "$CONTAINERS_DIR/registries.d" "$@"
+}
+
+# resolve_in_clients HOST:PORT...: skopeo_cmd and podman_cmd resolve each HOST to 127.0.0.1 and
+# treat HOST:PORT as an insecure (plain HTTP) registry. They run in their own mount namespace
+# with a private copy of /etc/hosts bind-mounted over it; the machine's /etc/hosts is untouched.
+resolve_in_clients() {
+  local hp
+  [[ -f "$TMP/hosts" ]] || cp /etc/hosts "$TMP/hosts"
+  for hp in "$@"; do
+    echo "127.0.0.1 ${hp%:*}" >>"$TMP/hosts"
+    printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$hp" >>"$CONTAINERS_REGISTRIES_CONF"
+  done
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  CLIENT_WRAP=(env "E2E_HOSTS_FILE=$TMP/hosts" unshare --mount
+    bash -c 'mount --bind "$E2E_HOSTS_FILE" /etc/hosts && exec "$@"' _)
 }
 
 # podman on a private vfs store inside the temp dir.
 podman_cmd() {
-  TMPDIR=$CONTAINERS_DIR/tmp timeout --foreground "$CMD_TIMEOUT" podman \
+  TMPDIR=$CONTAINERS_DIR/tmp "${CLIENT_WRAP[@]}" timeout --foreground "$CMD_TIMEOUT" podman \
     --root "$CONTAINERS_DIR/root" --runroot "$CONTAINERS_DIR/run" --storage-driver vfs \
     --tmpdir "$CONTAINERS_DIR/tmp" --events-backend none --cgroup-manager cgroupfs "$@"
 }
@@ -277,6 +296,19 @@ body() { cat "$TMP/http.body"; }
 # expect_status CODE WHAT: check the last http() status, show the body otherwise.
 expect_status() {
   [[ "$HTTP_STATUS" == "$1" ]] || fail "$2: HTTP $HTTP_STATUS (want $1): $(head -c 500 "$TMP/http.body")"
+}
+
+# control_api METHOD PATH [JSON]: call the control API (/api/v1) with the operator token; sets
+# HTTP_STATUS, headers in $TMP/http.headers, body in $TMP/http.body (header(), body(),
+# expect_status() work on it).
+control_api() {
+  local method=$1 path=$2 data=()
+  shift 2
+  (($# == 0)) || data=(-H 'Content-Type: application/json' --data-binary "$1")
+  [[ -n "$OPERATOR_TOKEN" ]] || OPERATOR_TOKEN=$(<"$DATA/operator-token")
+  HTTP_STATUS=$(curl -sS --max-time 60 -X "$method" -D "$TMP/http.headers" -o "$TMP/http.body" \
+    -w '%{http_code}' -H "Authorization: Bearer $OPERATOR_TOKEN" "${data[@]}" "http://$REG$path") ||
+    fail "curl $method $path failed"
 }
 
 # upload_blob REPO FILE: monolithic upload (POST, then PUT ?digest= with the body).
