@@ -156,16 +156,17 @@ TEST_F(CredentialsTest, LoginRefreshTokenWorksOnTheTokenEndpoint) {
   auto img = bearer->pushImage("team/app", "v1");
   EXPECT_EQ(bearer->getManifest("team/app", "v1").body, img.body);
 
-  // POST with the refresh_token grant.
+  // POST with the password grant: the refresh token is the user's password.
   Response r = plane(name, "")->post(
       "/oauth2/token",
-      "grant_type=refresh_token&refresh_token=" + urlEncode(refresh) +
-          "&service=" + urlEncode(host) + "&scope=" + urlEncode("repository:team/app:pull"),
+      "grant_type=password&username=" + urlEncode(kRefreshUser) +
+          "&password=" + urlEncode(refresh) + "&service=" + urlEncode(host) +
+          "&scope=" + urlEncode("repository:team/app:pull") + "&client_id=berth-tests",
       {{"Content-Type", "application/x-www-form-urlencoded"}});
-  json::Value viaRefresh = expectJson(r, 200);
-  ASSERT_FALSE(str(viaRefresh, "access_token").empty()) << r;
-  Response pulled = plane(name, bearerAuthorization(str(viaRefresh, "access_token")))
-                        ->getManifest("team/app", "v1");
+  json::Value viaPost = expectJson(r, 200);
+  ASSERT_FALSE(str(viaPost, "access_token").empty()) << r;
+  Response pulled =
+      plane(name, bearerAuthorization(str(viaPost, "access_token")))->getManifest("team/app", "v1");
   EXPECT_EQ(pulled.status, 200) << pulled;
 
   // The other registry's token endpoint does not know it.

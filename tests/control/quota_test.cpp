@@ -25,7 +25,8 @@ class QuotaTest : public ControlTest {
     p_ = plane(reg_, admin_.basic());
   }
   long long sizeUsed() {
-    const json::Value* e = usageEntry(usage(reg_), "Size");
+    json::Value u = usage(reg_);
+    const json::Value* e = usageEntry(u, "Size");
     return e ? integer(*e, "currentValue").value_or(-1) : -1;
   }
   // 403 DENIED whose message names the quota.
@@ -63,7 +64,8 @@ TEST_F(QuotaTest, UploadBeyondTheQuotaIsDeniedAndNothingIsLost) {
   EXPECT_EQ(g2.status, 200);
   EXPECT_TRUE(g1.body == b1 && g2.body == b2) << "content changed after the refused push";
 
-  const json::Value* size = usageEntry(usage(reg_), "Size");
+  json::Value u = usage(reg_);
+  const json::Value* size = usageEntry(u, "Size");
   ASSERT_NE(size, nullptr);
   EXPECT_EQ(integer(*size, "limit"), kQuota);
 }

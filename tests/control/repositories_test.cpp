@@ -120,6 +120,17 @@ TEST_F(RepositoriesTest, ShowRepository) {
   for (const char* a : {"deleteEnabled", "writeEnabled", "readEnabled", "listEnabled"})
     EXPECT_EQ(boolean(*attrs, a), true) << a;
 
+  // Names with several levels are matched up to /_tags and /_manifests.
+  json::Value tags =
+      expectJson(api().get(repoPath(reg_, "team/app/web", "/_tags?orderby=name")), 200);
+  EXPECT_EQ(str(tags, "imageName"), "team/app/web");
+  EXPECT_EQ(strings(tags.find("tags"), "name"), (std::vector<std::string>{"latest", "v1", "v2"}));
+  json::Value mans = expectJson(api().get(repoPath(reg_, "team/app/web", "/_manifests")), 200);
+  EXPECT_EQ(mans.find("manifests") ? mans.find("manifests")->asArray().size() : 0u, 2u);
+  EXPECT_EQ(expectJson(api().get(repoPath(reg_, "team/app/web", "/_tags/latest")), 200)
+                .getString("digest"),
+            one.manifest.digest);
+
   EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app")), 404, "NOT_FOUND");
   EXPECT_API_ERROR(api().get(repoPath(reg_, "nothere")), 404, "NOT_FOUND");
   EXPECT_API_ERROR(api().get(repoPath(reg_, "team/app/web/x")), 404, "NOT_FOUND");
@@ -216,8 +227,11 @@ TEST_F(RepositoriesTest, ManifestsWithTagsPlatformsAndReferrers) {
   const json::Value* m = byDigest(list, "manifests", amd.manifest.digest);
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(str(*m, "mediaType"), mt::kOciManifest);
+  // An image has no artifactType of its own: null, or (the OCI referrers rule) its config's
+  // media type.
   ASSERT_NE(m->find("artifactType"), nullptr);
-  EXPECT_TRUE(m->find("artifactType")->isNull());
+  EXPECT_TRUE(m->find("artifactType")->isNull() || str(*m, "artifactType") == mt::kOciConfig)
+      << str(*m, "artifactType");
   EXPECT_EQ(integer(*m, "size"), static_cast<long long>(amd.totalSize()));
   EXPECT_TRUE(isRfc3339Utc(str(*m, "createdTime")));
   EXPECT_EQ(sorted(strings(m->find("tags"))), (std::vector<std::string>{"latest", "v1"}));
@@ -235,6 +249,8 @@ TEST_F(RepositoriesTest, ManifestsWithTagsPlatformsAndReferrers) {
   const json::Value* idx = byDigest(list, "manifests", indexDigest);
   ASSERT_NE(idx, nullptr);
   EXPECT_EQ(str(*idx, "mediaType"), mt::kOciIndex);
+  ASSERT_NE(idx->find("artifactType"), nullptr);
+  EXPECT_TRUE(idx->find("artifactType")->isNull()) << str(*idx, "artifactType");
   EXPECT_EQ(strings(idx->find("tags")), std::vector<std::string>{"multi"});
   const json::Value* plats = idx->find("platforms");
   ASSERT_TRUE(plats && plats->isArray() && plats->asArray().size() == 2u) << "platforms";

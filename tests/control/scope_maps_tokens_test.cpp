@@ -438,7 +438,12 @@ TEST_F(ScopeMapsTokensTest, GenerateBothPasswords) {
                  200);
   EXPECT_EQ(v2As("ci", values(e)["password1"]), 401);
   // Passwords for a token created without any.
-  createToken(reg_, "later", "_repositories_pull", R"("noPasswords":true)");
+  ASSERT_EQ(
+      api()
+          .post(regPath(reg_, "/tokens"),
+                R"({"name":"later","scopeMapName":"_repositories_pull","noPasswords":true})", kJson)
+          .status,
+      201);
   json::Value l = expectJson(
       api().post(regPath(reg_, "/tokens/later/credentials"), R"({"name":"password2"})", kJson),
       200);
@@ -454,6 +459,50 @@ TEST_F(ScopeMapsTokensTest, GenerateBadBodyIs400) {
                      "INVALID_ARGUMENT");
   }
   EXPECT_EQ(v2As(t.user, t.password), 200) << "a refused call changed the password";
+}
+
+TEST_F(ScopeMapsTokensTest, BasicSkuLimitsScopeMapsAndTokensTo100) {
+  // The limits of the SKU table. The document names no status for going over one: any 4xx
+  // error of the API's shape, and nothing is created.
+  for (int i = 0; i < 100; ++i) {
+    std::string n = "m" + std::to_string(i);
+    Response r =
+        api().post(regPath(reg_, "/scope-maps"),
+                   "{\"name\":\"" + n + "\",\"actions\":[\"repositories/a/content/read\"]}", kJson);
+    ASSERT_EQ(r.status, 201) << r;
+    r = api().post(regPath(reg_, "/tokens"),
+                   "{\"name\":\"t" + std::to_string(i) + "\",\"scopeMapName\":\"" + n +
+                       "\",\"noPasswords\":true}",
+                   kJson);
+    ASSERT_EQ(r.status, 201) << r;
+  }
+  Response map = api().post(regPath(reg_, "/scope-maps"),
+                            R"({"name":"m100","actions":["repositories/a/content/read"]})", kJson);
+  EXPECT_TRUE(map.status >= 400 && map.status < 500 && json::parse(map.body) &&
+              json::parse(map.body)->find("error"))
+      << "the 101st scope map of a Basic registry\n"
+      << map;
+  Response tok = api().post(regPath(reg_, "/tokens"),
+                            R"({"name":"t100","scopeMapName":"m0","noPasswords":true})", kJson);
+  EXPECT_TRUE(tok.status >= 400 && tok.status < 500 && json::parse(tok.body) &&
+              json::parse(tok.body)->find("error"))
+      << "the 101st token of a Basic registry\n"
+      << tok;
+  json::Value u = usage(reg_);
+  EXPECT_EQ(integer(*usageEntry(u, "ScopeMaps"), "currentValue"), 100);
+  EXPECT_EQ(integer(*usageEntry(u, "Tokens"), "currentValue"), 100);
+  // Standard allows 500.
+  ASSERT_EQ(api().patch(regPath(reg_), R"({"sku":"Standard"})", kJson).status, 200);
+  EXPECT_EQ(api()
+                .post(regPath(reg_, "/scope-maps"),
+                      R"({"name":"m100","actions":["repositories/a/content/read"]})", kJson)
+                .status,
+            201);
+  EXPECT_EQ(api()
+                .post(regPath(reg_, "/tokens"),
+                      R"({"name":"t100","scopeMapName":"m0","noPasswords":true})", kJson)
+                .status,
+            201);
 }
 
 }  // namespace
