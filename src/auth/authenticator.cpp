@@ -237,7 +237,9 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
         password, [this](std::string_view kid) { return verifyingKey(kid); }, options_.issuer,
         options_.loginServer(registry.name), now, "refresh");
     if (std::holds_alternative<JwtError>(decoded)) return bad("refresh token not valid here");
-    if (std::get<Claims>(decoded).sub != kRefreshTokenUser) return bad("refresh token of a user");
+    const auto& claims = std::get<Claims>(decoded);
+    if (claims.sub != kRefreshTokenUser) return bad("refresh token of a user");
+    if (claims.registry != registry.id) return bad("refresh token of another registry");
     throttle_.succeeded(throttleKey);
     AuthResult r;
     r.identity = *identityFor(registry, username);
@@ -278,6 +280,9 @@ AuthResult Authenticator::refresh(const meta::RegistrySettings& registry,
     return failure(AuthFailure::BadToken, std::string(describe(*error)));
   }
   const auto& claims = std::get<Claims>(decoded);
+  if (claims.registry != registry.id) {
+    return failure(AuthFailure::BadToken, "refresh token of another registry");
+  }
   // The identity must still be allowed in: a disabled admin or token loses its refresh tokens.
   if (claims.sub == registry.name && !registry.adminEnabled) {
     return failure(AuthFailure::BadToken, "admin account disabled");
@@ -336,6 +341,9 @@ AuthResult Authenticator::authenticate(std::optional<std::string_view> authoriza
   const auto now = unixNow();
   if (now > claims->exp + 30) return failure(AuthFailure::BadToken, "token expired");
   if (claims->aud != service) return failure(AuthFailure::BadToken, "token for another service");
+  if (claims->registry != registry.id) {
+    return failure(AuthFailure::BadToken, "token of another registry");
+  }
 
   // A token outlives nothing it was issued to: a disabled admin or token loses its access
   // tokens at once, as it loses its passwords.
@@ -365,7 +373,8 @@ AuthResult Authenticator::authenticate(std::optional<std::string_view> authoriza
   return r;
 }
 
-Result<Authenticator::Issued> Authenticator::issue(const std::string& subject,
+Result<Authenticator::Issued> Authenticator::issue(meta::RegistryId registry,
+                                                   const std::string& subject,
                                                    std::string_view service,
                                                    std::vector<ResourceAccess> access,
                                                    std::string use, std::chrono::seconds lifetime) {
@@ -381,18 +390,21 @@ Result<Authenticator::Issued> Authenticator::issue(const std::string& subject,
   c.jti = newUuid();
   c.access = std::move(access);
   c.use = std::move(use);
+  c.registry = registry;
   return Issued{encodeJwt(c, **key), c.iat, lifetime.count()};
 }
 
-Result<Authenticator::Issued> Authenticator::issueAccessToken(const std::string& subject,
+Result<Authenticator::Issued> Authenticator::issueAccessToken(meta::RegistryId registry,
+                                                              const std::string& subject,
                                                               std::string_view service,
                                                               std::vector<ResourceAccess> access) {
-  return issue(subject, service, std::move(access), "", options_.tokenLifetime);
+  return issue(registry, subject, service, std::move(access), "", options_.tokenLifetime);
 }
 
-Result<Authenticator::Issued> Authenticator::issueRefreshToken(const std::string& subject,
+Result<Authenticator::Issued> Authenticator::issueRefreshToken(meta::RegistryId registry,
+                                                               const std::string& subject,
                                                                std::string_view service) {
-  return issue(subject, service, {}, "refresh", options_.refreshLifetime);
+  return issue(registry, subject, service, {}, "refresh", options_.refreshLifetime);
 }
 
 Result<std::string> Authenticator::jwks() {

@@ -103,9 +103,11 @@ class Authenticator {
     int64_t issuedAt = 0;
     int64_t expiresIn = 0;
   };
-  Result<Issued> issueAccessToken(const std::string& subject, std::string_view service,
-                                  std::vector<ResourceAccess> access);
-  Result<Issued> issueRefreshToken(const std::string& subject, std::string_view service);
+  // Tokens name the registry that issued them and are refused by every other.
+  Result<Issued> issueAccessToken(meta::RegistryId registry, const std::string& subject,
+                                  std::string_view service, std::vector<ResourceAccess> access);
+  Result<Issued> issueRefreshToken(meta::RegistryId registry, const std::string& subject,
+                                   std::string_view service);
   // {"keys":[...]} with every key that may still verify a token.
   Result<std::string> jwks();
 
@@ -114,9 +116,9 @@ class Authenticator {
  private:
   Result<Identity> identityFor(const meta::RegistrySettings& registry, std::string_view username);
   bool secretMatches(const std::string& hash, std::string_view secret);
-  Result<Issued> issue(const std::string& subject, std::string_view service,
-                       std::vector<ResourceAccess> access, std::string use,
-                       std::chrono::seconds lifetime);
+  Result<Issued> issue(meta::RegistryId registry, const std::string& subject,
+                       std::string_view service, std::vector<ResourceAccess> access,
+                       std::string use, std::chrono::seconds lifetime);
   std::shared_ptr<const SigningKey> verifyingKey(std::string_view kid);
   Result<std::shared_ptr<const SigningKey>> signingKey();
   Result<void> reloadKeys();

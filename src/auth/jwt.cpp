@@ -146,6 +146,7 @@ std::string encodeJwt(const Claims& c, const SigningKey& key) {
   json::object payload{{"iss", c.iss}, {"sub", c.sub}, {"aud", c.aud}, {"exp", c.exp},
                        {"nbf", c.nbf}, {"iat", c.iat}, {"jti", c.jti}, {"access", access}};
   if (!c.use.empty()) payload["use"] = c.use;
+  if (c.registry != 0) payload["rid"] = c.registry;
   std::string signingInput =
       base64urlEncode(json::serialize(header)) + "." + base64urlEncode(json::serialize(payload));
   const std::string signature = key.sign(signingInput);
@@ -224,6 +225,11 @@ std::variant<Claims, JwtError> decodeJwt(std::string_view token, const KeyLookup
   c.aud = stringOf(*payload, "aud");
   c.jti = stringOf(*payload, "jti");
   c.use = stringOf(*payload, "use");
+  if (payload->contains("rid")) {
+    auto rid = intOf(*payload, "rid");
+    if (!rid) return JwtError::Malformed;
+    c.registry = *rid;
+  }
   auto exp = intOf(*payload, "exp");
   auto nbf = intOf(*payload, "nbf");
   auto iat = intOf(*payload, "iat");

@@ -31,6 +31,9 @@ struct Claims {
   // "refresh" for refresh tokens; empty for access tokens. A refresh token is never accepted
   // as a bearer token, nor an access token as a refresh token.
   std::string use;
+  // The id of the registry the token was issued by ("rid"): a registry deleted and created
+  // again under the same name has a new id, and its predecessor's tokens stop working.
+  int64_t registry = 0;
 };
 
 class SigningKey {

@@ -102,14 +102,14 @@ Response TokenEndpoint::grant(const http::Request& req, const meta::RegistrySett
   const std::string service(req.host());
   auto access = grantAccess(auth.identity, registry.anonymousPull, scopes);
   const std::string subject = auth.identity.anonymous() ? "" : auth.identity.subject;
-  auto issued = auth_.issueAccessToken(subject, service, std::move(access));
+  auto issued = auth_.issueAccessToken(registry.id, subject, service, std::move(access));
   if (!issued) return Response::error(issued.error());
   json::object body{{"token", issued->token},
                     {"access_token", issued->token},
                     {"expires_in", issued->expiresIn},
                     {"issued_at", rfc3339(issued->issuedAt)}};
   if (offline && !auth.identity.anonymous() && !refreshToken) {
-    auto refresh = auth_.issueRefreshToken(subject, service);
+    auto refresh = auth_.issueRefreshToken(registry.id, subject, service);
     if (!refresh) return Response::error(refresh.error());
     refreshToken = refresh->token;
   }

@@ -160,8 +160,8 @@ Reply renewCredential(Call& c) {
 
 Reply login(Call& c) {
   const auto loginServer = c.deps.host.loginServer(c.settings().name);
-  auto issued =
-      c.deps.authenticator.issueRefreshToken(std::string(auth::kRefreshTokenUser), loginServer);
+  auto issued = c.deps.authenticator.issueRefreshToken(
+      c.settings().id, std::string(auth::kRefreshTokenUser), loginServer);
   if (!issued) return issued.takeError();
   return jsonReply(200, json::object{{"loginServer", loginServer},
                                      {"username", auth::kRefreshTokenUser},

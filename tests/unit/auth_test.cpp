@@ -65,6 +65,13 @@ TEST_F(JwtTest, RoundTripsClaims) {
   EXPECT_EQ(c.access[0], (ResourceAccess{"repository", "team/app", {"pull", "push"}}));
 }
 
+TEST_F(JwtTest, CarriesTheIssuingRegistry) {
+  auto c = claims();
+  EXPECT_EQ(std::get<Claims>(decode(encodeJwt(c, key))).registry, 0);  // absent: none
+  c.registry = 42;
+  EXPECT_EQ(std::get<Claims>(decode(encodeJwt(c, key))).registry, 42);
+}
+
 TEST_F(JwtTest, HeaderNamesAlgorithmAndKey) {
   auto header = boost::json::parse(*base64urlDecode(part(encodeJwt(claims(), key), 0)));
   EXPECT_EQ(header.at("alg").as_string(), "ES256");
