@@ -340,6 +340,10 @@ TEST_F(RegistriesTest, DeleteRemovesContentAndCredentials) {
   json::Value login = expectJson(api().post(regPath(name, "/login"), "", kJson), 200);
   std::string refresh = str(login, "refreshToken");
   std::string storage = str(created, "storagePath");
+  Response t = p->get("/oauth2/token?service=" + urlEncode(registryHost(name)) +
+                      "&scope=" + urlEncode("repository:team/app:pull"));
+  std::string jwt = str(expectJson(t, 200), "token");
+  ASSERT_EQ(plane(name, bearerAuthorization(jwt))->getManifest("team/app", "v1").status, 200);
 
   ASSERT_EQ(api().del(regPath(name)).status, 204);
   if (!storage.empty() && std::filesystem::exists(storage)) {
@@ -366,7 +370,10 @@ TEST_F(RegistriesTest, DeleteRemovesContentAndCredentials) {
   // token.
   EXPECT_REGISTRY_ERROR(plane(name, token.basic())->get("/v2/"), 401, "UNAUTHORIZED");
   EXPECT_REGISTRY_ERROR(plane(name, basicAuthorization(kRefreshUser, refresh))->get("/v2/"), 401,
-                        "UNAUTHORIZED");
+                        "UNAUTHORIZED")
+      << "the refresh token of the deleted registry works in the new one";
+  EXPECT_REGISTRY_ERROR(plane(name, bearerAuthorization(jwt))->get("/v2/"), 401, "UNAUTHORIZED")
+      << "a JWT issued by the deleted registry works in the new one";
   ASSERT_EQ(api().patch(regPath(name), R"({"adminUserEnabled":true})", kJson).status, 200);
   EXPECT_REGISTRY_ERROR(plane(name, admin.basic())->get("/v2/"), 401, "UNAUTHORIZED");
   Identity fresh{name, renewPassword(name, "password")};
