@@ -115,4 +115,10 @@ std::vector<std::string> grantedDockerActions(uint8_t mask, const std::vector<st
   return out;
 }
 
+bool isValidIdentityName(std::string_view name) {
+  const auto alnum = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; };
+  return !name.empty() && name.size() <= 50 && alnum(name.front()) &&
+         std::all_of(name.begin(), name.end(), [&](char ch) { return alnum(ch) || ch == '-'; });
+}
+
 }  // namespace berth::auth

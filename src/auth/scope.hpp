@@ -60,4 +60,8 @@ std::vector<Scope> parseScopes(std::string_view text);
 // delete <- content/delete.
 std::vector<std::string> grantedDockerActions(uint8_t mask, const std::vector<std::string>& asked);
 
+// Names of tokens and user scope maps: 1 to 50 letters, digits and dashes, starting with a
+// letter or digit (so never like a built-in map, which starts with "_").
+bool isValidIdentityName(std::string_view name);
+
 }  // namespace berth::auth

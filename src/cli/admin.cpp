@@ -135,14 +135,6 @@ json::array actionsJson(const std::vector<meta::ScopeRule>& rules) {
   return out;
 }
 
-bool validIdentityName(const std::string& name) {
-  if (name.size() < 5 || name.size() > 50) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 void addAdminCommands(CLI::App& root, std::function<int()>& action) {
@@ -244,8 +236,9 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     create->callback([&action, data, name, description, repos] {
       action = [data, name, description, repos] {
-        if (!validIdentityName(*name) || name->starts_with("_")) {
-          throw CommandError{"scope map names have 5-50 letters, digits or dashes"};
+        if (!auth::isValidIdentityName(*name)) {
+          throw CommandError{
+              "scope map names have 1-50 letters, digits or dashes, the first a letter or digit"};
         }
         auto rules = parseRules(*repos);
         auto s = openStores(*data);
@@ -282,8 +275,9 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
                        "Passwords expire at, e.g. 2030-01-01T00:00:00Z");
     create->callback([&action, data, name, scopeMap, status, expiration, repos] {
       action = [data, name, scopeMap, status, expiration, repos] {
-        if (!validIdentityName(*name)) {
-          throw CommandError{"token names have 5-50 letters, digits or dashes"};
+        if (!auth::isValidIdentityName(*name)) {
+          throw CommandError{
+              "token names have 1-50 letters, digits or dashes, the first a letter or digit"};
         }
         if (scopeMap->empty() && repos->empty()) {
           throw CommandError{"give --scope-map or --repository"};

@@ -64,7 +64,7 @@ const Sku& skuOf(const meta::RegistrySettings& registry);
 // digit (built-in maps begin with `_`).
 inline constexpr std::string_view kIdentityNameRule =
     "has 1 to 50 letters, digits and dashes and begins with a letter or digit";
-bool isValidIdentityName(std::string_view name);
+using auth::isValidIdentityName;
 
 // Scope maps and tokens of the registry that count against its SKU (built-ins excluded).
 Result<uint64_t> userScopeMapCount(Call& c);

@@ -128,12 +128,6 @@ Result<meta::ScopeMapRecord> storedScopeMap(Call& c, std::string_view name) {
 
 }  // namespace
 
-bool isValidIdentityName(std::string_view name) {
-  const auto alnum = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; };
-  return !name.empty() && name.size() <= 50 && alnum(name.front()) &&
-         std::all_of(name.begin(), name.end(), [&](char ch) { return alnum(ch) || ch == '-'; });
-}
-
 // ---- credentials and login ----
 
 Reply showCredentials(Call& c) { return jsonReply(200, credentialsJson(c.settings(), "", "")); }
