@@ -322,6 +322,28 @@ TEST_F(RegistriesTest, DeleteRegistry) {
   EXPECT_EQ(boolean(check, "nameAvailable"), true);
 }
 
+TEST_F(RegistriesTest, StoragePathHoldsTheRegistrysBlobs) {
+  std::string name = uniqueRegistryName();
+  std::string dir = dataDir() + "/elsewhere/" + name;
+  json::Value r = createRegistry(name, "\"storagePath\":" + json::quote(dir));
+  EXPECT_EQ(str(r, "storagePath"), dir);
+  Identity admin = enableAdmin(name);
+  std::string blob = randomBytes(3000);
+  plane(name, admin.basic())->pushBlob("team/app", blob);
+  const std::string hex = sha256Hex(blob);
+  auto holds = [&](const std::string& root) {
+    std::error_code ec;
+    if (!std::filesystem::exists(root, ec)) return false;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root, ec))
+      if (e.is_regular_file() && e.path().filename() == hex) return true;
+    return false;
+  };
+  EXPECT_TRUE(holds(dir)) << "blob " << hex << " not stored under " << dir;
+  EXPECT_FALSE(holds(dataDir() + "/registries/default")) << "stored in the default registry";
+  ASSERT_EQ(api().del(regPath(name)).status, 204);
+  EXPECT_FALSE(holds(dir)) << "the blob survived the registry's deletion";
+}
+
 TEST_F(RegistriesTest, DefaultRegistryCannotBeDeleted) {
   EXPECT_API_ERROR(api().del(regPath("default")), 409, "CONFLICT");
   EXPECT_EQ(api().get(regPath("default")).status, 200);
