@@ -72,6 +72,39 @@ TEST_F(ApiErrorsTest, WrongTypesAre400) {
   }
 }
 
+TEST_F(ApiErrorsTest, UnknownFieldIs400OnEveryBodyRoute) {
+  const std::string fresh = uniqueRegistryName();
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"/api/v1/registries", "{\"name\":\"" + fresh + "\",\"bogus\":1}"},
+      {"/api/v1/registries", "{\"name\":\"" + fresh + "\",\"adminUserEnable\":true}"},
+      {"/api/v1/registries/check-name", R"({"name":"abcdef1","bogus":1})"},
+      {regPath(reg_), R"({"adminUserEnable":true})"},
+      {regPath(reg_, "/credentials/renew"), R"({"name":"password","bogus":1})"},
+      {repoPath(reg_, "team/app"), R"({"writeEnabled":true,"bogus":1})"},
+      {repoPath(reg_, "team/app", "/_tags/v1"), R"({"writeEnabled":true,"bogus":1})"},
+      {repoPath(reg_, "team/app", "/_manifests/" + img_.manifest.digest),
+       R"({"writeEnabled":true,"bogus":1})"},
+      {regPath(reg_, "/scope-maps"),
+       R"({"name":"m9","actions":["repositories/a/content/read"],"bogus":1})"},
+      {regPath(reg_, "/scope-maps/m1"), R"({"description":"x","bogus":1})"},
+      {regPath(reg_, "/tokens"), R"({"name":"t9","scopeMapName":"m1","bogus":1})"},
+      {regPath(reg_, "/tokens/t1"), R"({"status":"enabled","bogus":1})"},
+      {regPath(reg_, "/tokens/t1/credentials"), R"({"name":"password1","bogus":1})"},
+  };
+  const auto routes = bodyRoutes();
+  for (const auto& [path, body] : bodies) {
+    std::string method = "POST";
+    for (const auto& [m, p] : routes)
+      if (p == path) method = m;
+    SCOPED_TRACE(method + " " + path + " " + body);
+    EXPECT_API_ERROR(api().request(method, path, kJson, body), 400, "INVALID_ARGUMENT");
+  }
+  EXPECT_EQ(api().get(regPath(fresh)).status, 404);
+  EXPECT_EQ(api().get(regPath(reg_, "/scope-maps/m9")).status, 404);
+  EXPECT_EQ(api().get(regPath(reg_, "/tokens/t9")).status, 404);
+  EXPECT_EQ(plane(reg_, admin_.basic())->get("/v2/").status, 200) << "the password changed";
+}
+
 TEST_F(ApiErrorsTest, BodyOver64KiBIs413) {
   // A valid document padded with spaces: just under the limit it is accepted, just over it is
   // refused as too large.

@@ -344,6 +344,22 @@ TEST_F(RegistriesTest, StoragePathHoldsTheRegistrysBlobs) {
   EXPECT_FALSE(holds(dir)) << "the blob survived the registry's deletion";
 }
 
+TEST_F(RegistriesTest, StoragePathInsideAnotherRegistrysIs409) {
+  std::string a = uniqueRegistryName();
+  std::string pathA = str(createRegistry(a), "storagePath");
+  ASSERT_FALSE(pathA.empty());
+  json::Value def = expectJson(api().get(regPath("default")), 200);
+  for (const std::string& inside : {pathA, pathA + "/inner", str(def, "storagePath") + "/x"}) {
+    SCOPED_TRACE(inside);
+    std::string b = uniqueRegistryName();
+    EXPECT_API_ERROR(
+        api().post("/api/v1/registries",
+                   "{\"name\":\"" + b + "\",\"storagePath\":" + json::quote(inside) + "}", kJson),
+        409, "CONFLICT");
+    EXPECT_EQ(api().get(regPath(b)).status, 404);
+  }
+}
+
 TEST_F(RegistriesTest, DefaultRegistryCannotBeDeleted) {
   EXPECT_API_ERROR(api().del(regPath("default")), 409, "CONFLICT");
   EXPECT_EQ(api().get(regPath("default")).status, 200);

@@ -147,11 +147,54 @@ TEST_F(ScopeMapsTokensTest, ScopeMapTakenNameIs409) {
                    409, "CONFLICT");
   EXPECT_EQ(sortedActions(expectJson(api().get(regPath(reg_, "/scope-maps/m1")), 200)),
             std::vector<std::string>{"repositories/a/content/read"});
-  EXPECT_API_ERROR(
-      api().post(regPath(reg_, "/scope-maps"),
-                 R"({"name":"_repositories_pull","actions":["repositories/b/content/read"]})",
-                 kJson),
-      409, "CONFLICT");
+  // A built-in's name is both taken (409) and, with its leading '_', not a user map's name (400).
+  Response builtin = api().post(
+      regPath(reg_, "/scope-maps"),
+      R"({"name":"_repositories_pull","actions":["repositories/b/content/read"]})", kJson);
+  EXPECT_TRUE(IsApiError(builtin, 409, "CONFLICT") || IsApiError(builtin, 400, "INVALID_ARGUMENT"))
+      << builtin;
+}
+
+TEST_F(ScopeMapsTokensTest, NamesOfScopeMapsAndTokens) {
+  // 1-50 letters, digits and dashes, starting with a letter or digit.
+  const std::vector<std::string> bad = {"",        "-lead",  "under_score", "sp ace",
+                                        "dot.ted", "sl/ash", "caf\xc3\xa9", std::string(51, 'a')};
+  for (const auto& n : bad) {
+    SCOPED_TRACE("name '" + n + "'");
+    EXPECT_API_ERROR(api().post(regPath(reg_, "/scope-maps"),
+                                "{\"name\":" + json::quote(n) +
+                                    ",\"actions\":[\"repositories/a/content/read\"]}",
+                                kJson),
+                     400, "INVALID_ARGUMENT");
+    EXPECT_API_ERROR(
+        api().post(regPath(reg_, "/tokens"),
+                   "{\"name\":" + json::quote(n) + ",\"scopeMapName\":\"_repositories_pull\"}",
+                   kJson),
+        400, "INVALID_ARGUMENT");
+  }
+  json::Value maps = expectJson(api().get(regPath(reg_, "/scope-maps")), 200);
+  for (const auto& m : maps.asArray())
+    EXPECT_EQ(str(m, "type"), "SystemDefined") << "created: " << str(m, "name");
+  json::Value tokens = expectJson(api().get(regPath(reg_, "/tokens")), 200);
+  EXPECT_TRUE(strings(&tokens, "name").empty());
+
+  for (const std::string& n :
+       {std::string("a"), std::string("Ci-Push-2"), std::string(50, 'z'), std::string("9-lives")}) {
+    SCOPED_TRACE("name '" + n + "'");
+    createScopeMap(reg_, n, {"repositories/a/content/read"});
+    createToken(reg_, n, n);
+  }
+  // The admin user's name and the refresh-token user are not token names.
+  for (const std::string& n : {reg_, std::string(kRefreshUser)}) {
+    SCOPED_TRACE("token name '" + n + "'");
+    Response r = api().post(
+        regPath(reg_, "/tokens"),
+        "{\"name\":" + json::quote(n) + ",\"scopeMapName\":\"_repositories_pull\"}", kJson);
+    EXPECT_TRUE(IsApiError(r, 400, "INVALID_ARGUMENT") || IsApiError(r, 409, "CONFLICT")) << r;
+    EXPECT_EQ(api().get(regPath(reg_, "/tokens/" + n)).status, 404);
+  }
+  // The admin still logs in with its own password.
+  EXPECT_EQ(v2As(reg_, admin_.password), 200);
 }
 
 TEST_F(ScopeMapsTokensTest, ScopeMapBadBodyIs400) {
@@ -182,8 +225,7 @@ TEST_F(ScopeMapsTokensTest, ScopeMapBadBodyIs400) {
 }
 
 TEST_F(ScopeMapsTokensTest, BuiltInScopeMapsAreReadOnly) {
-  // The document says built-in maps "cannot be changed or deleted" without naming the status:
-  // any 4xx error of the API's shape, and nothing changes.
+  // Built-in maps cannot be changed or deleted: 403 DENIED, and nothing changes.
   json::Value before = expectJson(api().get(regPath(reg_, "/scope-maps/_repositories_pull")), 200);
   for (const auto& [method, body] : std::vector<std::pair<std::string, std::string>>{
            {"PATCH", R"({"addActions":["repositories/*/content/delete"]})"},
@@ -193,9 +235,7 @@ TEST_F(ScopeMapsTokensTest, BuiltInScopeMapsAreReadOnly) {
     Response r = method == "DELETE"
                      ? api().del(regPath(reg_, "/scope-maps/_repositories_pull"))
                      : api().patch(regPath(reg_, "/scope-maps/_repositories_pull"), body, kJson);
-    EXPECT_TRUE(r.status == 400 || r.status == 403 || r.status == 409) << r;
-    auto doc = json::parse(r.body);
-    EXPECT_TRUE(doc && doc->find("error") && doc->find("error")->getString("code")) << r;
+    EXPECT_API_ERROR(r, 403, "DENIED");
   }
   json::Value after = expectJson(api().get(regPath(reg_, "/scope-maps/_repositories_pull")), 200);
   EXPECT_EQ(sortedActions(after), sortedActions(before));
@@ -476,18 +516,15 @@ TEST_F(ScopeMapsTokensTest, BasicSkuLimitsScopeMapsAndTokensTo100) {
                    kJson);
     ASSERT_EQ(r.status, 201) << r;
   }
-  Response map = api().post(regPath(reg_, "/scope-maps"),
-                            R"({"name":"m100","actions":["repositories/a/content/read"]})", kJson);
-  EXPECT_TRUE(map.status >= 400 && map.status < 500 && json::parse(map.body) &&
-              json::parse(map.body)->find("error"))
-      << "the 101st scope map of a Basic registry\n"
-      << map;
-  Response tok = api().post(regPath(reg_, "/tokens"),
-                            R"({"name":"t100","scopeMapName":"m0","noPasswords":true})", kJson);
-  EXPECT_TRUE(tok.status >= 400 && tok.status < 500 && json::parse(tok.body) &&
-              json::parse(tok.body)->find("error"))
-      << "the 101st token of a Basic registry\n"
-      << tok;
+  EXPECT_API_ERROR(
+      api().post(regPath(reg_, "/scope-maps"),
+                 R"({"name":"m100","actions":["repositories/a/content/read"]})", kJson),
+      403, "DENIED");
+  EXPECT_API_ERROR(api().post(regPath(reg_, "/tokens"),
+                              R"({"name":"t100","scopeMapName":"m0","noPasswords":true})", kJson),
+                   403, "DENIED");
+  EXPECT_EQ(api().get(regPath(reg_, "/scope-maps/m100")).status, 404);
+  EXPECT_EQ(api().get(regPath(reg_, "/tokens/t100")).status, 404);
   json::Value u = usage(reg_);
   EXPECT_EQ(integer(*usageEntry(u, "ScopeMaps"), "currentValue"), 100);
   EXPECT_EQ(integer(*usageEntry(u, "Tokens"), "currentValue"), 100);
@@ -503,6 +540,15 @@ TEST_F(ScopeMapsTokensTest, BasicSkuLimitsScopeMapsAndTokensTo100) {
                       R"({"name":"t100","scopeMapName":"m0","noPasswords":true})", kJson)
                 .status,
             201);
+  // Back to Basic with 101 of each: the SKU is too small.
+  EXPECT_API_ERROR(api().patch(regPath(reg_), R"({"sku":"Basic"})", kJson), 409, "CONFLICT");
+  json::Value r = expectJson(api().get(regPath(reg_)), 200);
+  EXPECT_EQ(str(*member(r, "sku"), "name"), "Standard");
+  ASSERT_EQ(api().del(regPath(reg_, "/tokens/t100")).status, 204);
+  EXPECT_API_ERROR(api().patch(regPath(reg_), R"({"sku":"Basic"})", kJson), 409, "CONFLICT")
+      << "still 101 scope maps";
+  ASSERT_EQ(api().del(regPath(reg_, "/scope-maps/m100")).status, 204);
+  EXPECT_EQ(api().patch(regPath(reg_), R"({"sku":"Basic"})", kJson).status, 200);
 }
 
 }  // namespace
