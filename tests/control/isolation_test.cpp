@@ -181,6 +181,30 @@ TEST_F(IsolationTest, CrossRepositoryMountDoesNotCrossRegistries) {
   EXPECT_EQ(ok.status, 201) << ok;
 }
 
+TEST_F(IsolationTest, UploadSessionsBelongToTheirRegistry) {
+  pb_->pushImage("team/app", "v1");  // the repository exists in B too
+  Response start = pa_->post("/v2/team/app/blobs/uploads/");
+  ASSERT_EQ(start.status, 202) << start;
+  const std::string loc = start.headerOr("Location");
+  std::string data = randomBytes(1000);
+  EXPECT_REGISTRY_ERROR(pb_->get(loc), 404, "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_REGISTRY_ERROR(pb_->patch(loc, data, {{"Content-Type", "application/octet-stream"}}), 404,
+                        "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_REGISTRY_ERROR(pb_->put(appendQuery(loc, "digest=" + sha256Digest(data)), data,
+                                 {{"Content-Type", "application/octet-stream"}}),
+                        404, "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_REGISTRY_ERROR(pb_->del(loc), 404, "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_REGISTRY_ERROR(pb_->getBlob("team/app", sha256Digest(data)), 404, "BLOB_UNKNOWN");
+  // The session is untouched in A and completes there.
+  Response status = pa_->get(loc);
+  EXPECT_EQ(status.status, 204) << status;
+  EXPECT_EQ(status.headerOr("Range"), "0-0") << "B's requests wrote into A's session";
+  Response done = pa_->put(appendQuery(loc, "digest=" + sha256Digest(data)), data,
+                           {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(done.status, 201) << done;
+  EXPECT_EQ(pa_->getBlob("team/app", sha256Digest(data)).body, data);
+}
+
 TEST_F(IsolationTest, PasswordsWorkOnlyInTheirRegistry) {
   EXPECT_EQ(pa_->get("/v2/").status, 200);
   EXPECT_REGISTRY_ERROR(plane(b_, adminA_.basic())->get("/v2/"), 401, "UNAUTHORIZED");
