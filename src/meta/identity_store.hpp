@@ -108,6 +108,10 @@ class IdentityStore {
   // Adds or replaces the token's secret named `secret.name`; false when there is no token.
   virtual Result<bool> setTokenSecret(RegistryId registry, std::string_view name,
                                       const StoredSecret& secret) = 0;
+  // Removes the token's secret named `secretName`; false when there is no such token or it
+  // has no such secret.
+  virtual Result<bool> deleteTokenSecret(RegistryId registry, std::string_view token,
+                                         std::string_view secretName) = 0;
   // By name.
   virtual Result<std::vector<TokenRecord>> listTokens(RegistryId registry) = 0;
   virtual Result<bool> deleteToken(RegistryId registry, std::string_view name) = 0;

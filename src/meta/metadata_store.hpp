@@ -111,6 +111,11 @@ class MetadataStore {
                                         size_t limit) = 0;
   virtual Result<std::optional<RepositoryInfo>> repository(RegistryId registry,
                                                            std::string_view name) = 0;
+  // At most `limit` repositories by lastUpdateTime, newest or oldest first, name order among
+  // equal times; those whose listEnabled is false are left out.
+  virtual Result<std::vector<RepositoryInfo>> repositoriesByTime(RegistryId registry,
+                                                                 bool newestFirst,
+                                                                 size_t limit) = 0;
   // False when the repository does not exist.
   virtual Result<bool> updateRepository(RepositoryId repository, const AttributeChange& change) = 0;
   // Deletes the repository with its manifests, tags, references and blob links. DENIED when

@@ -433,6 +433,33 @@ TYPED_TEST(IdentityStoreConformance, TokenSecretsAreAddedOrReplacedByName) {
   EXPECT_FALSE(*this->store->token(this->registry, "nobody"));
 }
 
+TYPED_TEST(IdentityStoreConformance, TokenSecretsAreDeletedOneByName) {
+  ASSERT_TRUE(this->store->createToken(this->registry,
+                                       {"bot", "readers", true, {{"p1", "h1"}, {"p2", "h2"}}}));
+  ASSERT_TRUE(this->store->createToken(this->registry, {"keep", "readers", true, {{"p1", "h1"}}}));
+  const auto other = *this->store->createRegistry(this->premium("other"));
+  ASSERT_TRUE(this->store->createToken(other, {"bot", "readers", true, {{"p1", "h1"}}}));
+  ASSERT_EQ((*this->store->token(this->registry, "bot"))->secrets.size(), 2u);  // now cached
+
+  EXPECT_TRUE(*this->store->deleteTokenSecret(this->registry, "bot", "p1"));
+  auto t = **this->store->token(this->registry, "bot");
+  ASSERT_EQ(t.secrets.size(), 1u);
+  EXPECT_EQ(t.secrets[0].name, "p2");
+  EXPECT_EQ(t.secrets[0].hash, "h2");
+  EXPECT_FALSE(*this->store->deleteTokenSecret(this->registry, "bot", "p1"));
+  EXPECT_FALSE(*this->store->deleteTokenSecret(this->registry, "nobody", "p2"));
+  // Other tokens, of this registry and of another, keep theirs.
+  EXPECT_EQ((*this->store->token(this->registry, "keep"))->secrets.size(), 1u);
+  EXPECT_EQ((*this->store->token(other, "bot"))->secrets.size(), 1u);
+
+  // The last one goes too; the token stays, without secrets, and may get one again.
+  EXPECT_TRUE(*this->store->deleteTokenSecret(this->registry, "bot", "p2"));
+  ASSERT_TRUE(*this->store->token(this->registry, "bot"));
+  EXPECT_TRUE((*this->store->token(this->registry, "bot"))->secrets.empty());
+  EXPECT_TRUE(*this->store->setTokenSecret(this->registry, "bot", {"p1", "h3"}));
+  EXPECT_EQ((*this->store->token(this->registry, "bot"))->secrets.size(), 1u);
+}
+
 TYPED_TEST(IdentityStoreConformance, ListTokensByNameWithTheirSecrets) {
   ASSERT_TRUE(this->store->createToken(this->registry, {"zed", "m1", false, {}}));
   ASSERT_TRUE(this->store->createToken(
@@ -526,6 +553,8 @@ TYPED_TEST(IdentityStoreConformance, EveryNewKindOfChangeThroughAnotherHandleIsS
   EXPECT_EQ((*mine.token(id, "bot"))->scopeMap, "m2");
   ASSERT_TRUE(*other->setTokenSecret(id, "bot", {"p1", "h"}));
   EXPECT_EQ((*mine.token(id, "bot"))->secrets.size(), 1u);
+  ASSERT_TRUE(*other->deleteTokenSecret(id, "bot", "p1"));
+  EXPECT_TRUE((*mine.token(id, "bot"))->secrets.empty());
   ASSERT_TRUE(*other->deleteToken(id, "bot"));
   EXPECT_FALSE(*mine.token(id, "bot"));
 

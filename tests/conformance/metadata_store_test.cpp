@@ -1,7 +1,10 @@
 // The MetadataStore contract, typed over every driver. A new driver adds one Factory below.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include "core/random.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
@@ -187,6 +190,61 @@ TYPED_TEST(MetadataStoreConformance, RepositoryDetailsAndAttributes) {
   EXPECT_TRUE(info->attributes.readEnabled);  // untouched
   EXPECT_TRUE(this->store->listRepositories(this->registry, "", 10)->items.empty());
   EXPECT_FALSE(*this->store->updateRepository(this->repo + 1000, hide));
+}
+
+// Names in order, after checking that each follows the one before it: by time, then by name
+// among equal times.
+std::vector<std::string> timeOrdered(const std::vector<RepositoryInfo>& infos, bool newestFirst) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    names.push_back(infos[i].name);
+    if (i == 0) continue;
+    const auto& a = infos[i - 1];
+    const auto& b = infos[i];
+    if (a.updated == b.updated) {
+      EXPECT_LT(a.name, b.name) << "equal times are in name order";
+    } else {
+      EXPECT_EQ(a.updated > b.updated, newestFirst) << a.name << " before " << b.name;
+    }
+  }
+  return names;
+}
+
+TYPED_TEST(MetadataStoreConformance, RepositoriesByTimeOfTheirLastUpdate) {
+  // team/app is the fixture's, the oldest; a push a second later (times carry whole seconds)
+  // makes it the newest.
+  ASSERT_TRUE(this->store->ensureRepository(this->registry, "zed"));
+  ASSERT_TRUE(this->store->ensureRepository(this->registry, "alpha"));
+  auto other = *this->store->ensureRegistry("second");
+  ASSERT_TRUE(this->store->ensureRepository(other, "elsewhere"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v1"));
+  auto hidden = *this->store->ensureRepository(this->registry, "hidden");
+  AttributeChange hide;
+  hide.listEnabled = false;
+  ASSERT_TRUE(*this->store->updateRepository(hidden, hide));
+
+  auto newest = *this->store->repositoriesByTime(this->registry, true, 10);
+  auto names = timeOrdered(newest, true);
+  ASSERT_EQ(names.size(), 3u) << "hidden is left out";
+  EXPECT_EQ(names[0], "team/app");
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()),
+            (std::set<std::string>{"team/app", "alpha", "zed"}));
+  EXPECT_EQ(newest[0].id, this->repo);
+  EXPECT_EQ(newest[0].manifestCount, 1u);
+  EXPECT_EQ(newest[0].tagCount, 1u);
+
+  auto oldest = timeOrdered(*this->store->repositoriesByTime(this->registry, false, 10), false);
+  ASSERT_EQ(oldest.size(), 3u);
+  EXPECT_EQ(oldest[2], "team/app");
+  EXPECT_EQ(std::set<std::string>(oldest.begin(), oldest.end()),
+            (std::set<std::string>{"team/app", "alpha", "zed"}));
+  EXPECT_EQ(timeOrdered(*this->store->repositoriesByTime(this->registry, true, 1), true),
+            (std::vector<std::string>{"team/app"}));
+  EXPECT_EQ(timeOrdered(*this->store->repositoriesByTime(this->registry, false, 2), false),
+            (std::vector<std::string>{oldest[0], oldest[1]}));
+  EXPECT_EQ(timeOrdered(*this->store->repositoriesByTime(other, true, 10), true),
+            (std::vector<std::string>{"elsewhere"}));
 }
 
 TYPED_TEST(MetadataStoreConformance, TagAndManifestDetails) {

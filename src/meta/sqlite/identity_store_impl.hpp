@@ -57,6 +57,8 @@ class SqliteIdentityStore final : public IdentityStore {
                                 std::string_view scopeMap) override;
   Result<bool> setTokenSecret(RegistryId registry, std::string_view name,
                               const StoredSecret& secret) override;
+  Result<bool> deleteTokenSecret(RegistryId registry, std::string_view token,
+                                 std::string_view secretName) override;
   Result<std::vector<TokenRecord>> listTokens(RegistryId registry) override;
   Result<bool> deleteToken(RegistryId registry, std::string_view name) override;
 
@@ -116,6 +118,8 @@ class SqliteIdentityStore final : public IdentityStore {
                                   std::string_view scopeMap);
   Result<bool> writeTokenSecret(RegistryId registry, std::string_view name,
                                 const StoredSecret& secret);
+  Result<bool> removeTokenSecret(RegistryId registry, std::string_view token,
+                                 std::string_view secretName);
   Result<bool> removeToken(RegistryId registry, std::string_view name);
 
   std::shared_ptr<sqlite::Database> db_;

@@ -341,6 +341,24 @@ Result<bool> SqliteIdentityStore::writeTokenSecret(RegistryId registry, std::str
   return true;
 }
 
+Result<bool> SqliteIdentityStore::deleteTokenSecret(RegistryId registry, std::string_view token,
+                                                    std::string_view secretName) {
+  return changed(removeTokenSecret(registry, token, secretName));
+}
+
+Result<bool> SqliteIdentityStore::removeTokenSecret(RegistryId registry, std::string_view token,
+                                                    std::string_view secretName) {
+  auto c = db_->lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "DELETE FROM token_passwords WHERE name = ? AND token_id = "
+      "(SELECT id FROM tokens WHERE registry_id = ? AND name = ?)");
+  if (!s) return s.takeError();
+  (*s)->bind(1, secretName).bind(2, registry).bind(3, token);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
+}
+
 Result<bool> SqliteIdentityStore::deleteToken(RegistryId registry, std::string_view name) {
   return changed(removeToken(registry, name));
 }

@@ -1,5 +1,7 @@
 // The control plane's view of the metadata: repository, tag and manifest details, their
 // changeable attributes (locks), repository deletion and usage.
+#include <algorithm>
+#include <limits>
 #include <string>
 
 #include "meta/sqlite/sqlite_store_impl.hpp"
@@ -122,28 +124,62 @@ Result<void> refuseManifestDelete(Connection& c, RepositoryId repository, std::s
   return {};
 }
 
+namespace {
+
+// Repository rows with their counts: id, name, created, updated, the four attributes, the
+// number of manifests and of tags.
+constexpr const char* kRepositoryColumns =
+    "SELECT r.id, r.name, r.created, r.updated, r.delete_enabled, r.write_enabled, "
+    "r.read_enabled, r.list_enabled, "
+    "(SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id), "
+    "(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) "
+    "FROM repositories r WHERE r.registry_id = ?";
+
+RepositoryInfo readRepository(Stmt& s) {
+  RepositoryInfo info;
+  info.id = s.integer(0);
+  info.name = s.text(1);
+  info.created = s.integer(2);
+  info.updated = s.integer(3);
+  info.attributes = attributesAt(s, 4, true);
+  info.manifestCount = static_cast<uint64_t>(s.integer(8));
+  info.tagCount = static_cast<uint64_t>(s.integer(9));
+  return info;
+}
+
+}  // namespace
+
 Result<std::optional<RepositoryInfo>> SqliteStore::repository(RegistryId registry,
                                                               std::string_view name) {
   auto c = lease();
   if (!c) return c.takeError();
-  auto s = (*c)->prepare(
-      "SELECT r.id, r.created, r.updated, r.delete_enabled, r.write_enabled, r.read_enabled, "
-      "r.list_enabled, (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id), "
-      "(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) "
-      "FROM repositories r WHERE r.registry_id = ? AND r.name = ?");
+  static const std::string sql = std::string(kRepositoryColumns) + " AND r.name = ?";
+  auto s = (*c)->prepare(sql.c_str());
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, name);
-  return one(**c, **s, [&](Stmt& st) {
-    RepositoryInfo info;
-    info.id = st.integer(0);
-    info.name = std::string(name);
-    info.created = st.integer(1);
-    info.updated = st.integer(2);
-    info.attributes = attributesAt(st, 3, true);
-    info.manifestCount = static_cast<uint64_t>(st.integer(7));
-    info.tagCount = static_cast<uint64_t>(st.integer(8));
-    return info;
-  });
+  return one(**c, **s, readRepository);
+}
+
+Result<std::vector<RepositoryInfo>> SqliteStore::repositoriesByTime(RegistryId registry,
+                                                                    bool newestFirst,
+                                                                    size_t limit) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  static const std::string newest =
+      std::string(kRepositoryColumns) +
+      " AND r.list_enabled = 1 ORDER BY r.updated DESC, r.name LIMIT ?";
+  static const std::string oldest = std::string(kRepositoryColumns) +
+                                    " AND r.list_enabled = 1 ORDER BY r.updated, r.name LIMIT ?";
+  auto s = (*c)->prepare(newestFirst ? newest.c_str() : oldest.c_str());
+  if (!s) return s.takeError();
+  const auto bounded = std::min<size_t>(limit, std::numeric_limits<int64_t>::max());
+  (*s)->bind(1, registry).bind(2, static_cast<int64_t>(bounded));
+  std::vector<RepositoryInfo> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select repositories");
+    out.push_back(readRepository(**s));
+  }
+  return out;
 }
 
 Result<bool> SqliteStore::updateRepository(RepositoryId repository, const AttributeChange& change) {

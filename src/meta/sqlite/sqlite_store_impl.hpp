@@ -45,6 +45,8 @@ class SqliteStore final : public MetadataStore {
                                                 std::string_view subject) override;
   Result<std::optional<RepositoryInfo>> repository(RegistryId registry,
                                                    std::string_view name) override;
+  Result<std::vector<RepositoryInfo>> repositoriesByTime(RegistryId registry, bool newestFirst,
+                                                         size_t limit) override;
   Result<bool> updateRepository(RepositoryId repository, const AttributeChange& change) override;
   Result<RepositoryDeletion> deleteRepository(RepositoryId repository) override;
   Result<Usage> usage(RegistryId registry) override;
