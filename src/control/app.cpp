@@ -273,6 +273,8 @@ Reply handle(Call& c) {
       return deleteToken(c);
     case GenerateTokenCredential:
       return generateTokenCredential(c);
+    case DeleteTokenCredential:
+      return deleteTokenCredential(c);
   }
   return error(Code::Internal, "operation without a handler");
 }
@@ -363,6 +365,7 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
             std::move(params.tag),
             std::move(params.digest),
             std::move(params.name),
+            std::move(params.password),
             std::nullopt,
             {},
             req.query,

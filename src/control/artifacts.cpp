@@ -16,17 +16,6 @@ constexpr std::string_view kOciIndex = "application/vnd.oci.image.index.v1+json"
 constexpr std::string_view kDockerList =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 
-enum class Order { TimeDesc, TimeAsc, Name };
-
-Result<Order> orderOf(const Call& c, bool byName) {
-  const auto orderby = c.param("orderby").value_or("time_desc");
-  if (orderby == "time_desc") return Order::TimeDesc;
-  if (orderby == "time_asc") return Order::TimeAsc;
-  if (byName && orderby == "name") return Order::Name;
-  return error(Code::InvalidArgument, byName ? "orderby must be time_desc, time_asc or name"
-                                             : "orderby must be time_desc or time_asc");
-}
-
 json::object listJson(Call& c, std::string_view key, json::array items) {
   return {{"registry", c.deps.host.loginServer(c.settings().name)},
           {"imageName", c.repository},
@@ -95,8 +84,9 @@ json::array platformsOf(const meta::ManifestRecord& m, const json::object* doc) 
   return out;
 }
 
+// `withDocument` adds the manifest itself, as a JSON object, under "manifest".
 Result<json::object> manifestJson(Call& c, meta::RepositoryId repository,
-                                  const meta::ManifestInfo& info) {
+                                  const meta::ManifestInfo& info, bool withDocument = false) {
   const auto& m = info.manifest;
   auto referrers = c.deps.meta.referrers(repository, m.digest);
   if (!referrers) return referrers.takeError();
@@ -112,15 +102,17 @@ Result<json::object> manifestJson(Call& c, meta::RepositoryId repository,
   std::sort(tagNames.begin(), tagNames.end());
   json::array tags;
   for (const auto& t : tagNames) tags.emplace_back(t);
-  return json::object{{"digest", m.digest},
-                      {"mediaType", m.mediaType},
-                      {"artifactType", declaredArtifactType(doc)},
-                      {"size", totalSize(m, doc)},
-                      {"createdTime", rfc3339(m.created)},
-                      {"tags", std::move(tags)},
-                      {"platforms", platformsOf(m, doc)},
-                      {"referrers", std::move(referrerList)},
-                      {"changeableAttributes", attributesJson(info.attributes, false)}};
+  json::object out{{"digest", m.digest},
+                   {"mediaType", m.mediaType},
+                   {"artifactType", declaredArtifactType(doc)},
+                   {"size", totalSize(m, doc)},
+                   {"createdTime", rfc3339(m.created)},
+                   {"tags", std::move(tags)},
+                   {"platforms", platformsOf(m, doc)},
+                   {"referrers", std::move(referrerList)},
+                   {"changeableAttributes", attributesJson(info.attributes, false)}};
+  if (withDocument) out["manifest"] = doc != nullptr ? json::value(*doc) : json::value(nullptr);
+  return out;
 }
 
 Error tagNotFound(const Call& c) {
@@ -138,16 +130,25 @@ Reply tag(Call& c, meta::RepositoryId repository) {
   return jsonReply(200, tagJson(**info));
 }
 
-Reply manifest(Call& c, meta::RepositoryId repository) {
+Reply manifest(Call& c, meta::RepositoryId repository, bool withDocument) {
   auto info = c.deps.meta.manifestInfo(repository, c.digest);
   if (!info) return info.takeError();
   if (!*info) return manifestNotFound(c);
-  auto out = manifestJson(c, repository, **info);
+  auto out = manifestJson(c, repository, **info, withDocument);
   if (!out) return out.takeError();
   return jsonReply(200, *out);
 }
 
 }  // namespace
+
+Result<Order> orderOf(const Call& c, bool byName) {
+  const auto orderby = c.param("orderby").value_or("time_desc");
+  if (orderby == "time_desc") return Order::TimeDesc;
+  if (orderby == "time_asc") return Order::TimeAsc;
+  if (byName && orderby == "name") return Order::Name;
+  return error(Code::InvalidArgument, byName ? "orderby must be time_desc, time_asc or name"
+                                             : "orderby must be time_desc or time_asc");
+}
 
 // ---- tags ----
 
@@ -227,7 +228,7 @@ Reply listManifests(Call& c) {
 Reply showManifest(Call& c) {
   auto repository = repositoryId(c);
   if (!repository) return repository.takeError();
-  return manifest(c, *repository);
+  return manifest(c, *repository, true);
 }
 
 Reply updateManifest(Call& c) {
@@ -239,7 +240,7 @@ Reply updateManifest(Call& c) {
   if (!updated) return updated.takeError();
   if (!*updated) return manifestNotFound(c);
   c.deps.host.forget(c.registryId());
-  return manifest(c, *repository);
+  return manifest(c, *repository, false);
 }
 
 Reply deleteManifest(Call& c) {

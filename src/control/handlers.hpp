@@ -28,8 +28,9 @@ struct Caller {
 struct Call {
   ControlDeps deps;
   const Route* route;  // in the static route table
-  // Path parameters, as matched ({registry}, {repository}, {tag}, {digest}, {name}).
-  std::string registryName, repository, tag, digest, name;
+  // Path parameters, as matched ({registry}, {repository}, {tag}, {digest}, {name},
+  // {password}).
+  std::string registryName, repository, tag, digest, name, password;
   // The registry named in the path, for every route under /registries/{registry}.
   std::optional<meta::RegistrySettings> registry;
   Caller caller;
@@ -78,6 +79,10 @@ Result<meta::AttributeChange> attributeChange(const boost::json::object& body, b
 // The id of the repository named in the path; NOT_FOUND when there is none.
 Result<meta::RepositoryId> repositoryId(Call& c);
 
+enum class Order { TimeDesc, TimeAsc, Name };
+// ?orderby=: time_desc (also when absent), time_asc, and with `byName` name.
+Result<Order> orderOf(const Call& c, bool byName);
+
 // registries.cpp
 Reply listRegistries(Call& c);
 Reply createRegistry(Call& c);
@@ -104,6 +109,7 @@ Reply showToken(Call& c);
 Reply updateToken(Call& c);
 Reply deleteToken(Call& c);
 Reply generateTokenCredential(Call& c);
+Reply deleteTokenCredential(Call& c);
 
 // repositories.cpp
 Reply listRepositories(Call& c);

@@ -1,7 +1,9 @@
-// Repositories: /api/v1/registries/{registry}/repositories[/{repository}]. List (paged,
-// filtered by what a token may read), show, change attributes, delete.
+// Repositories: /api/v1/registries/{registry}/repositories[/{repository}]. List (paged in name
+// order, or the first n by time; filtered by what a token may read), show, change attributes,
+// delete.
 #include <boost/json.hpp>
 #include <charconv>
+#include <limits>
 
 #include "control/errors.hpp"
 #include "control/handlers.hpp"
@@ -34,6 +36,33 @@ json::object repositoryJson(Call& c, const meta::RepositoryInfo& r) {
           {"manifestCount", r.manifestCount},
           {"tagCount", r.tagCount},
           {"changeableAttributes", attributesJson(r.attributes, true)}};
+}
+
+// Whether the caller may see the repository in a list: a token needs metadata/read on it.
+bool listable(const Call& c, std::string_view name) {
+  return c.caller.kind != Caller::Kind::Token ||
+         (c.caller.permissions.actionsOn(name) & auth::kMetadataRead) != 0;
+}
+
+// ?orderby=time_desc|time_asc: the first n names by lastUpdateTime (name order among equal
+// times), in one reply without a Link header.
+Reply listByTime(Call& c, size_t n) {
+  auto order = orderOf(c, false);
+  if (!order) return order.takeError();
+  if (c.param("last")) {
+    return error(Code::InvalidArgument, "last pages the name order; it does not go with orderby");
+  }
+  // A token reads every listed repository and keeps the first n it may read.
+  const size_t limit =
+      c.caller.kind == Caller::Kind::Token ? std::numeric_limits<size_t>::max() : n;
+  auto infos = c.deps.meta.repositoriesByTime(c.registryId(), *order == Order::TimeDesc, limit);
+  if (!infos) return infos.takeError();
+  json::array out;
+  for (const auto& info : *infos) {
+    if (out.size() == n) break;
+    if (listable(c, info.name)) out.emplace_back(info.name);
+  }
+  return jsonReply(200, out);
 }
 
 Reply show(Call& c) {
@@ -77,6 +106,7 @@ Result<meta::RepositoryId> repositoryId(Call& c) {
 Reply listRepositories(Call& c) {
   auto n = pageSize(c);
   if (!n) return n.takeError();
+  if (c.param("orderby")) return listByTime(c, *n);
   std::string last(c.param("last").value_or(""));
   std::vector<std::string> names;
   bool more = false;
@@ -92,7 +122,7 @@ Reply listRepositories(Call& c) {
       auto batch = c.deps.meta.listRepositories(c.registryId(), last, kMaxPage);
       if (!batch) return batch.takeError();
       for (const auto& name : batch->items) {
-        if (!(c.caller.permissions.actionsOn(name) & auth::kMetadataRead)) continue;
+        if (!listable(c, name)) continue;
         if (names.size() == *n) {
           more = true;
           break;

@@ -8,9 +8,9 @@
 
 namespace berth::control {
 
-// Path parameters as matched: {registry}, {repository}, {tag}, {digest}, {name}.
+// Path parameters as matched: {registry}, {repository}, {tag}, {digest}, {name}, {password}.
 struct PathParams {
-  std::string registry, repository, tag, digest, name;
+  std::string registry, repository, tag, digest, name, password;
 };
 
 struct RouteMatch {

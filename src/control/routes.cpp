@@ -49,6 +49,8 @@ constexpr std::array kRoutes{
     Route{"DELETE", "/api/v1/registries/{registry}/tokens/{name}", DeleteToken},
     Route{"POST", "/api/v1/registries/{registry}/tokens/{name}/credentials",
           GenerateTokenCredential},
+    Route{"DELETE", "/api/v1/registries/{registry}/tokens/{name}/credentials/{password}",
+          DeleteTokenCredential},
 };
 
 }  // namespace

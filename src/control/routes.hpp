@@ -41,6 +41,7 @@ enum class Operation {
   UpdateToken,
   DeleteToken,
   GenerateTokenCredential,
+  DeleteTokenCredential,
 };
 
 struct Route {

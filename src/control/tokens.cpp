@@ -1,5 +1,5 @@
-// Tokens: /api/v1/registries/{registry}/tokens[/{name}[/credentials]]. Passwords are generated
-// here, shown once in the reply that creates them, and stored as argon2id hashes.
+// Tokens: /api/v1/registries/{registry}/tokens[/{name}[/credentials[/{password}]]]. Passwords
+// are generated here, shown once in the reply that creates them, and stored as argon2id hashes.
 #include <algorithm>
 #include <boost/json.hpp>
 
@@ -15,6 +15,10 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::array<std::string_view, 2> kTokenPasswords{"password1", "password2"};
+
+bool isTokenPassword(std::string_view name) {
+  return std::find(kTokenPasswords.begin(), kTokenPasswords.end(), name) != kTokenPasswords.end();
+}
 
 // Password name -> value, for the passwords this request generated.
 using Generated = std::vector<std::pair<std::string, std::string>>;
@@ -194,8 +198,7 @@ Reply generateTokenCredential(Call& c) {
   auto which = f.string("name");
   auto expiryText = f.string("expiry");
   if (auto r = f.finish(); !r) return r.takeError();
-  if (which &&
-      std::find(kTokenPasswords.begin(), kTokenPasswords.end(), *which) == kTokenPasswords.end()) {
+  if (which && !isTokenPassword(*which)) {
     return error(Code::InvalidArgument, "field \"name\" must be password1 or password2");
   }
   auto expiry = parseExpiry(expiryText);
@@ -216,6 +219,26 @@ Reply generateTokenCredential(Call& c) {
   auto token = storedToken(c, c.name);
   if (!token) return token.takeError();
   return jsonReply(200, tokenJson(*token, generated));
+}
+
+// The password stops working at once: the store drops its cached identities on every change.
+Reply deleteTokenCredential(Call& c) {
+  if (!isTokenPassword(c.password)) {
+    return error(Code::InvalidArgument,
+                 "a token's passwords are password1 and password2, not " + c.password);
+  }
+  auto deleted = c.deps.identities.deleteTokenSecret(c.registryId(), c.name, c.password);
+  if (!deleted) return deleted.takeError();
+  if (!*deleted) {
+    if (auto token = storedToken(c, c.name); !token) return token.takeError();
+    return error(Code::NotFound, "token " + c.name + " has no " + c.password);
+  }
+  c.deps.host.forget(c.registryId());
+  log::info("token password deleted", {{"registry", c.settings().name},
+                                       {"token", c.name},
+                                       {"password", c.password},
+                                       {"request_id", c.requestId}});
+  return http::Response::empty(204);
 }
 
 }  // namespace berth::control

@@ -103,6 +103,43 @@ TEST_F(RepositoriesTest, ListBadPagingIs400) {
   }
 }
 
+TEST_F(RepositoriesTest, ListByTimeIsTheFirstNWithoutPaging) {
+  p_->pushImage("b/one", "v1");
+  nextSecond();
+  p_->pushImage("c/two", "v1");
+  nextSecond();
+  p_->pushImage("a/three", "v1");
+  EXPECT_EQ(listAll("?orderby=time_desc"), (std::vector<std::string>{"a/three", "c/two", "b/one"}));
+  EXPECT_EQ(listAll("?orderby=time_asc"), (std::vector<std::string>{"b/one", "c/two", "a/three"}));
+  Response first = api().get(regPath(reg_, "/repositories") + "?orderby=time_desc&n=2");
+  json::Value firstTwo = expectJson(first, 200);
+  EXPECT_EQ(strings(&firstTwo), (std::vector<std::string>{"a/three", "c/two"}));
+  EXPECT_FALSE(first.hasHeader("Link")) << "a Link with orderby\n" << first;
+
+  // A token sees only the repositories it may read; n counts those.
+  Identity t = createTokenWithActions(
+      reg_, "reader", {"repositories/b/*/metadata/read", "repositories/c/*/metadata/read"});
+  json::Value seen = expectJson(
+      apiAs(t.basic(), "GET", regPath(reg_, "/repositories") + "?orderby=time_asc&n=1"), 200);
+  EXPECT_EQ(strings(&seen), std::vector<std::string>{"b/one"});
+  seen = expectJson(apiAs(t.basic(), "GET", regPath(reg_, "/repositories?orderby=time_desc")), 200);
+  EXPECT_EQ(strings(&seen), (std::vector<std::string>{"c/two", "b/one"}));
+
+  // List-disabled repositories are left out.
+  ASSERT_EQ(api()
+                .patch(repoPath(reg_, "c/two"), R"({"listEnabled":false})",
+                       {{"Content-Type", "application/json"}})
+                .status,
+            200);
+  EXPECT_EQ(listAll("?orderby=time_desc"), (std::vector<std::string>{"a/three", "b/one"}));
+
+  for (const char* q :
+       {"?orderby=name", "?orderby=", "?orderby=time_asc&last=a", "?orderby=time_desc&n=0"}) {
+    SCOPED_TRACE(q);
+    EXPECT_API_ERROR(api().get(regPath(reg_, "/repositories") + q), 400, "INVALID_ARGUMENT");
+  }
+}
+
 TEST_F(RepositoriesTest, ShowRepository) {
   auto one = p_->pushImage("team/app/web", "v1");
   p_->pushManifest("team/app/web", "latest", mt::kOciManifest, one.body);
@@ -279,6 +316,22 @@ TEST_F(RepositoriesTest, ManifestsWithTagsPlatformsAndReferrers) {
   EXPECT_EQ(str(one, "digest"), amd.manifest.digest);
   EXPECT_EQ(sorted(strings(one.find("tags"))), (std::vector<std::string>{"latest", "v1"}));
   EXPECT_EQ(strings(one.find("referrers"), "digest"), std::vector<std::string>{sigDigest});
+  // Shown alone, a manifest carries itself; in lists and PATCH replies it does not.
+  const json::Value* doc = one.find("manifest");
+  ASSERT_TRUE(doc != nullptr && doc->isObject());
+  EXPECT_EQ(integer(*doc, "schemaVersion"), 2);
+  EXPECT_EQ(str(*member(*doc, "config"), "digest"), amd.config.digest);
+  EXPECT_EQ(strings(member(*doc, "layers"), "digest"), std::vector<std::string>{amd.layer.digest});
+  EXPECT_EQ(m->find("manifest"), nullptr);
+  json::Value patched =
+      expectJson(api().patch(repoPath(reg_, repo, "/_manifests/" + amd.manifest.digest),
+                             R"({"writeEnabled":true})", {{"Content-Type", "application/json"}}),
+                 200);
+  EXPECT_EQ(patched.find("manifest"), nullptr);
+  json::Value shownIndex =
+      expectJson(api().get(repoPath(reg_, repo, "/_manifests/" + indexDigest)), 200);
+  EXPECT_EQ(strings(member(shownIndex, "manifest.manifests"), "digest"),
+            (std::vector<std::string>{amd.manifest.digest, arm.manifest.digest}));
   EXPECT_API_ERROR(api().get(repoPath(reg_, repo, "/_manifests/" + randomDigest())), 404,
                    "NOT_FOUND");
   EXPECT_API_ERROR(api().get(repoPath(reg_, "team/none", "/_manifests")), 404, "NOT_FOUND");

@@ -47,6 +47,12 @@ class ScopeMapsTokensTest : public ControlTest {
       if (p.getString("name") == name) return &p;
     return nullptr;
   }
+  // A token bound to _repositories_pull: name → value of its two passwords.
+  std::map<std::string, std::string> createPullToken(const std::string& name) {
+    const std::string body =
+        R"({"name":)" + json::quote(name) + R"(,"scopeMapName":"_repositories_pull"})";
+    return values(expectJson(api().post(regPath(reg_, "/tokens"), body, kJson), 201));
+  }
   long v2As(const std::string& user, const std::string& pw) {
     return plane(reg_, basicAuthorization(user, pw))->get("/v2/").status;
   }
@@ -425,11 +431,7 @@ TEST_F(ScopeMapsTokensTest, DeleteToken) {
 }
 
 TEST_F(ScopeMapsTokensTest, GenerateOnePassword) {
-  json::Value created =
-      expectJson(api().post(regPath(reg_, "/tokens"),
-                            R"({"name":"ci","scopeMapName":"_repositories_pull"})", kJson),
-                 201);
-  auto old = values(created);
+  auto old = createPullToken("ci");
   json::Value g = expectJson(
       api().post(regPath(reg_, "/tokens/ci/credentials"), R"({"name":"password1"})", kJson), 200);
   auto now = values(g);
@@ -456,11 +458,7 @@ TEST_F(ScopeMapsTokensTest, GenerateOnePassword) {
 }
 
 TEST_F(ScopeMapsTokensTest, GenerateBothPasswords) {
-  json::Value created =
-      expectJson(api().post(regPath(reg_, "/tokens"),
-                            R"({"name":"ci","scopeMapName":"_repositories_pull"})", kJson),
-                 201);
-  auto old = values(created);
+  auto old = createPullToken("ci");
   json::Value g =
       expectJson(api().post(regPath(reg_, "/tokens/ci/credentials"), R"({})", kJson), 200);
   auto now = values(g);
@@ -499,6 +497,56 @@ TEST_F(ScopeMapsTokensTest, GenerateBadBodyIs400) {
                      "INVALID_ARGUMENT");
   }
   EXPECT_EQ(v2As(t.user, t.password), 200) << "a refused call changed the password";
+}
+
+TEST_F(ScopeMapsTokensTest, DeleteOnePassword) {
+  auto old = createPullToken("ci");
+  Response d = api().del(regPath(reg_, "/tokens/ci/credentials/password1"));
+  EXPECT_EQ(d.status, 204) << d;
+  EXPECT_TRUE(d.body.empty()) << d;
+  EXPECT_EQ(v2As("ci", old["password1"]), 401) << "a deleted password still works";
+  EXPECT_EQ(v2As("ci", old["password2"]), 200);
+  json::Value shown = expectJson(api().get(regPath(reg_, "/tokens/ci")), 200);
+  EXPECT_EQ(strings(member(shown, "credentials.passwords"), "name"),
+            std::vector<std::string>{"password2"});
+  EXPECT_EQ(str(shown, "status"), "enabled");
+  EXPECT_API_ERROR(api().del(regPath(reg_, "/tokens/ci/credentials/password1")), 404, "NOT_FOUND");
+
+  // The admin may too; then the token has no password at all, until one is generated.
+  Response a = apiAs(admin_.basic(), "DELETE", regPath(reg_, "/tokens/ci/credentials/password2"));
+  EXPECT_EQ(a.status, 204) << a;
+  EXPECT_EQ(v2As("ci", old["password2"]), 401);
+  shown = expectJson(api().get(regPath(reg_, "/tokens/ci")), 200);
+  EXPECT_TRUE(strings(member(shown, "credentials.passwords"), "name").empty());
+  json::Value g = expectJson(
+      api().post(regPath(reg_, "/tokens/ci/credentials"), R"({"name":"password2"})", kJson), 200);
+  EXPECT_EQ(v2As("ci", values(g)["password2"]), 200);
+}
+
+TEST_F(ScopeMapsTokensTest, DeletePasswordErrors) {
+  Identity t = createToken(reg_, "ci", "_repositories_pull");
+  for (const char* p : {"password", "password3", "PASSWORD1"}) {
+    SCOPED_TRACE(p);
+    EXPECT_API_ERROR(api().del(regPath(reg_, std::string("/tokens/ci/credentials/") + p)), 400,
+                     "INVALID_ARGUMENT");
+  }
+  EXPECT_API_ERROR(api().del(regPath(reg_, "/tokens/nobody/credentials/password1")), 404,
+                   "NOT_FOUND");
+  EXPECT_API_ERROR(api().del(regPath(uniqueRegistryName(), "/tokens/ci/credentials/password1")),
+                   404, "NOT_FOUND");
+  EXPECT_API_ERROR(api().get(regPath(reg_, "/tokens/ci/credentials/password1")), 405,
+                   "METHOD_NOT_ALLOWED");
+  // A token may not manage tokens, its own passwords included.
+  Identity admin = createTokenWithActions(
+      reg_, "all", {"repositories/*/metadata/write", "repositories/*/content/delete"});
+  EXPECT_API_ERROR(
+      apiAs(admin.basic(), "DELETE", regPath(reg_, "/tokens/ci/credentials/password1")), 403,
+      "DENIED");
+  EXPECT_API_ERROR(
+      apiAs(admin.basic(), "DELETE", regPath(reg_, "/tokens/all/credentials/password1")), 403,
+      "DENIED");
+  EXPECT_EQ(v2As(t.user, t.password), 200) << "a refused call deleted the password";
+  EXPECT_EQ(v2As(admin.user, admin.password), 200) << "a refused call deleted the password";
 }
 
 TEST_F(ScopeMapsTokensTest, BasicSkuLimitsScopeMapsAndTokensTo100) {

@@ -128,6 +128,7 @@ fill() {
   p=${p//\{tag\}/nosuchtag}
   p=${p//\{digest\}/sha256:0000000000000000000000000000000000000000000000000000000000000000}
   p=${p//\{name\}/nosuchname}
+  p=${p//\{password\}/password1}
   [[ "$p" != *\{* ]] || fail "$1: a path parameter the check does not know"
   echo "$p"
 }

@@ -65,7 +65,7 @@ Expected expected(Operation operation) {
     case Operation::Login:
       return {"login", 200, withAuth({404}), "", {}, false};
     case Operation::ListRepositories:
-      return {"listRepositories", 200, withAuth({400, 404}), "", {"n", "last"}, false};
+      return {"listRepositories", 200, withAuth({400, 404}), "", {"n", "last", "orderby"}, false};
     case Operation::ShowRepository:
       return {"showRepository", 200, withAuth({404}), "", {}, false};
     case Operation::UpdateRepository:
@@ -111,6 +111,8 @@ Expected expected(Operation operation) {
     case Operation::GenerateTokenCredential:
       return {"generateTokenCredential", 200, withAuth({400, 404, 413}),
               "TokenCredentialRequest",  {},  false};
+    case Operation::DeleteTokenCredential:
+      return {"deleteTokenCredential", 204, withAuth({400, 404}), "", {}, false};
   }
   ADD_FAILURE() << "Operation " << static_cast<int>(operation) << " has no expectation";
   return {};
