@@ -113,6 +113,32 @@ std::vector<std::string> strings(const json::Value* array, std::string_view key)
   return out;
 }
 
+bool jsonEqual(const json::Value& a, const json::Value& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case json::Value::Type::Null:
+      return true;
+    case json::Value::Type::Bool:
+      return a.asBool() == b.asBool();
+    case json::Value::Type::Number:
+      return a.asNumber() == b.asNumber();
+    case json::Value::Type::String:
+      return a.asString() == b.asString();
+    case json::Value::Type::Array:
+      return std::equal(a.asArray().begin(), a.asArray().end(), b.asArray().begin(),
+                        b.asArray().end(), jsonEqual);
+    case json::Value::Type::Object: {
+      if (a.asObject().size() != b.asObject().size()) return false;
+      for (const auto& [k, v] : a.asObject()) {
+        const json::Value* w = b.find(k);
+        if (w == nullptr || !jsonEqual(v, *w)) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 bool isRfc3339Utc(std::string_view s) {
   static const std::regex re(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00))");
   return std::regex_match(s.begin(), s.end(), re);

@@ -48,6 +48,8 @@ std::optional<long long> integer(const json::Value& v, std::string_view key);
 const json::Value* member(const json::Value& v, std::string_view path);  // "a.b.c"
 // Strings of an array of strings, or the `key` member of each object of an array.
 std::vector<std::string> strings(const json::Value* array, std::string_view key = "");
+// Structural equality of two JSON values (object members in any order, numbers by value).
+bool jsonEqual(const json::Value& a, const json::Value& b);
 // Whether `s` is an RFC 3339 UTC time ("2026-11-27T04:00:00Z", fractions allowed).
 bool isRfc3339Utc(std::string_view s);
 

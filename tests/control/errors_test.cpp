@@ -165,6 +165,9 @@ TEST_F(ApiErrorsTest, WrongMethodIs405) {
       {"PUT", r + "/tokens"},
       {"POST", r + "/tokens/t1"},
       {"GET", r + "/tokens/t1/credentials"},
+      {"DELETE", r + "/tokens/t1/credentials"},
+      {"PUT", r + "/tokens/t1/credentials/password1"},
+      {"POST", r + "/tokens/t1/credentials/password1"},
       {"POST", "/api/v1/openapi.json"},
   };
   for (const auto& [method, path] : cases) {

@@ -140,6 +140,31 @@ TEST_F(RepositoriesTest, ListByTimeIsTheFirstNWithoutPaging) {
   }
 }
 
+TEST_F(RepositoriesTest, ListByTimeBreaksTiesByName) {
+  // Two repositories updated within the same second (as lastUpdateTime shows it), the later
+  // one first by name: both orders list them by name.
+  std::string first, second;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string suffix = randomHex(4);
+    first = "tie" + suffix + "/b";
+    second = "tie" + suffix + "/a";
+    p_->pushImage(first, "v1");
+    p_->pushImage(second, "v1");
+    if (str(expectJson(api().get(repoPath(reg_, first)), 200), "lastUpdateTime") ==
+        str(expectJson(api().get(repoPath(reg_, second)), 200), "lastUpdateTime"))
+      break;
+    first.clear();
+  }
+  ASSERT_FALSE(first.empty()) << "five pairs of pushes never shared a second";
+  for (const char* order : {"time_desc", "time_asc"}) {
+    SCOPED_TRACE(order);
+    std::vector<std::string> tied;
+    for (const auto& r : listAll(std::string("?orderby=") + order))
+      if (r == first || r == second) tied.push_back(r);
+    EXPECT_EQ(tied, (std::vector<std::string>{second, first}));
+  }
+}
+
 TEST_F(RepositoriesTest, ShowRepository) {
   auto one = p_->pushImage("team/app/web", "v1");
   p_->pushManifest("team/app/web", "latest", mt::kOciManifest, one.body);
@@ -328,8 +353,16 @@ TEST_F(RepositoriesTest, ManifestsWithTagsPlatformsAndReferrers) {
                              R"({"writeEnabled":true})", {{"Content-Type", "application/json"}}),
                  200);
   EXPECT_EQ(patched.find("manifest"), nullptr);
+  // ... exactly the document /v2 serves.
+  auto served = json::parse(p_->getManifest(repo, amd.manifest.digest).body);
+  ASSERT_TRUE(served);
+  EXPECT_TRUE(jsonEqual(*doc, *served))
+      << "\"manifest\" differs from GET /v2/.../manifests/<digest>";
   json::Value shownIndex =
       expectJson(api().get(repoPath(reg_, repo, "/_manifests/" + indexDigest)), 200);
+  auto servedIndex = json::parse(p_->getManifest(repo, indexDigest).body);
+  ASSERT_TRUE(servedIndex && shownIndex.find("manifest"));
+  EXPECT_TRUE(jsonEqual(*shownIndex.find("manifest"), *servedIndex));
   EXPECT_EQ(strings(member(shownIndex, "manifest.manifests"), "digest"),
             (std::vector<std::string>{amd.manifest.digest, arm.manifest.digest}));
   EXPECT_API_ERROR(api().get(repoPath(reg_, repo, "/_manifests/" + randomDigest())), 404,
