@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cli_start "$@"
 
 out=$("$BERTH" --help)
-for cmd in configure registry credential login repository token scope-map check-health; do
+for cmd in configure registry credential login repository manifest token scope-map check-health; do
   grep -Eq "^  $cmd +[A-Z]" <<<"$out" || fail "berth --help does not list '$cmd' with a description"
 done
 grep -q '^Client commands' <<<"$out" || fail "berth --help has no 'Client commands' section"
@@ -18,8 +18,10 @@ leaves=(
   "credential show" "credential renew"
   "repository list" "repository show" "repository show-tags" "repository show-manifests"
   "repository update" "repository delete" "repository untag"
+  "manifest show" "manifest list-referrers" "manifest list-metadata" "manifest update-metadata"
+  "manifest delete"
   "token create" "token list" "token show" "token update" "token delete"
-  "token credential generate"
+  "token credential generate" "token credential delete"
   "scope-map create" "scope-map list" "scope-map show" "scope-map update" "scope-map delete")
 for leaf in "${leaves[@]}"; do
   # shellcheck disable=SC2086
@@ -29,7 +31,7 @@ for leaf in "${leaves[@]}"; do
   grep -q -- '-o,--output' <<<"$help" || fail "berth $leaf --help lacks -o,--output"
   grep -q -- '--query' <<<"$help" || fail "berth $leaf --help lacks --query"
 done
-for group in registry credential repository token "token credential" scope-map; do
+for group in registry credential repository manifest token "token credential" scope-map; do
   # shellcheck disable=SC2086
   help=$("$BERTH" $group --help) || fail "berth $group --help failed"
   grep -q '^Subcommands:' <<<"$help" || fail "berth $group --help lists no subcommands"

@@ -145,22 +145,27 @@ reg_status() {
   reg_curl "$1" -u "$2" -o /dev/null -w '%{http_code}' "$(reg_url "$1" "$3")"
 }
 
+# push_blob NAME REPO FILE: upload FILE as a blob of REPO in registry NAME (monolithic POST) as
+# REG_USER/REG_PASS.
+push_blob() {
+  local name=$1 repo=$2 file=$3 status
+  status=$(reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$file.reply" -w '%{http_code}' \
+    -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$file" \
+    "$(reg_url "$name" "/v2/$repo/blobs/uploads/?digest=$(file_digest "$file")")")
+  [[ "$status" == 201 ]] || fail "push of $file to $name/$repo: HTTP $status: $(cat "$file.reply")"
+}
+
 # push_image NAME REPO TAG...: push a one-layer OCI image of fresh content to registry NAME as
 # REG_USER/REG_PASS, under every TAG; prints the manifest digest.
 push_image() {
-  local name=$1 repo=$2 dir blob digest status tag
+  local name=$1 repo=$2 dir status tag
   shift 2
   dir=$(mktemp -d "$TMP/image.XXXXXX")
   head -c 4096 /dev/urandom >"$dir/layer"
   jq -cn --arg d "$(file_digest "$dir/layer")" \
     '{architecture: "amd64", os: "linux", rootfs: {type: "layers", diff_ids: [$d]}}' >"$dir/config"
-  for blob in layer config; do
-    digest=$(file_digest "$dir/$blob")
-    status=$(reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$dir/reply" -w '%{http_code}' \
-      -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$dir/$blob" \
-      "$(reg_url "$name" "/v2/$repo/blobs/uploads/?digest=$digest")")
-    [[ "$status" == 201 ]] || fail "push of $blob to $name/$repo: HTTP $status: $(cat "$dir/reply")"
-  done
+  push_blob "$name" "$repo" "$dir/layer"
+  push_blob "$name" "$repo" "$dir/config"
   jq -cn --arg c "$(file_digest "$dir/config")" --argjson cs "$(stat -c %s "$dir/config")" \
     --arg l "$(file_digest "$dir/layer")" '{
       schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# berth repository list|show|show-tags|show-manifests|update|delete|untag on images pushed with
-# curl (named registry, DNS-free with --resolve) and with skopeo (the default registry).
+# berth repository list (by name, paged; by time with --orderby)|show|show-tags|show-manifests|
+# update|delete|untag on images pushed with curl (named registry, DNS-free with --resolve) and
+# with skopeo (the default registry).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cli_start "$@"
@@ -124,6 +125,26 @@ cli_fails '^berth: --image must be REPOSITORY:TAG or REPOSITORY@DIGEST, not "hos
   repository show -n reporeg1 --image host:5000/team
 cli_fails '^berth: give either --repository or --image$' repository show -n reporeg1
 
+log "list --orderby: by last update (whole seconds, hence the pauses), the first --top"
+cli registry create -n timereg1 >/dev/null
+login_as_operator timereg1
+push_image timereg1 b/one v1 >/dev/null
+sleep 1.1
+push_image timereg1 c/two v1 >/dev/null
+sleep 1.1
+push_image timereg1 a/three v1 >/dev/null
+jq_is "$(cli repository list -n timereg1)" 'join(",")' "a/three,b/one,c/two" "list by name"
+jq_is "$(cli repository list -n timereg1 --orderby time_desc)" 'join(",")' "a/three,c/two,b/one" \
+  "--orderby time_desc"
+jq_is "$(cli repository list -n timereg1 --orderby TIME_ASC)" 'join(",")' "b/one,c/two,a/three" \
+  "--orderby time_asc"
+jq_is "$(cli repository list -n timereg1 --orderby time_desc --top 2)" 'join(",")' "a/three,c/two" \
+  "--orderby time_desc --top 2"
+cli_fails '^berth: --orderby must be time_desc or time_asc, not "name"$' \
+  repository list -n timereg1 --orderby name
+cli_fails '^berth: --top is at most 1000 with --orderby$' \
+  repository list -n timereg1 --orderby time_asc --top 1001
+
 log "list follows the API's pages (100 a page): 101 repositories"
 cli registry create -n pagereg1 >/dev/null
 login_as_operator pagereg1
@@ -134,9 +155,7 @@ jq -cn --arg c "$config_digest" --argjson s "$(stat -c %s "$TMP/config")" '{sche
   config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $s}}' \
   >"$TMP/empty-manifest"
 for i in $(seq -w 1 101); do
-  status=$(reg_curl pagereg1 -u "$REG_USER:$REG_PASS" -o /dev/null -w '%{http_code}' -X POST \
-    --data-binary "@$TMP/config" "$(reg_url pagereg1 "/v2/bulk/r$i/blobs/uploads/?digest=$config_digest")")
-  assert_eq "$status" 201 "config blob of bulk/r$i"
+  push_blob pagereg1 "bulk/r$i" "$TMP/config"
   assert_eq "$(put_manifest_as pagereg1 "$REG_USER:$REG_PASS" "bulk/r$i" v1 "$TMP/empty-manifest")" 201 \
     "manifest of bulk/r$i"
 done
@@ -144,6 +163,8 @@ out=$(cli repository list -n pagereg1)
 jq_is "$out" '[length, .[0], .[100]] | @tsv' "101	bulk/r001	bulk/r101" "all pages"
 jq_is "$out" '. == (. | unique)' true "no repository twice"
 jq_is "$(cli repository list -n pagereg1 --top 100)" '[length, .[99]] | @tsv' "100	bulk/r100" "--top 100"
+jq_is "$(cli repository list -n pagereg1 --orderby time_asc)" 'length' 101 \
+  "--orderby without --top: up to 1000, not the API's default of 100"
 
 log "skopeo pushes to the default registry (the server's address); the CLI sees the image"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$TMP/policy.json"

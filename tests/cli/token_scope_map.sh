@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # berth scope-map create|list|show|update|delete and berth token create|list|show|update|delete
-# and token credential generate; a token's password works (and stops working) on /v2/.
+# and token credential generate|delete; a token's password works (and stops working) on /v2/.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cli_start "$@"
@@ -103,8 +103,34 @@ cli_fails '^berth: --expiration-in-days must be a whole number of days from 1 to
   token create -n ci-bad1 -r tokenreg1 --scope-map _repositories_pull --expiration-in-days 0
 cli_fails '^berth: give either --scope-map or --repository$' token create -n ci-bad1 -r tokenreg1
 
+log "token credential delete: a deleted password stops working on /v2/ at once"
+out=$(cli token create -n ci-del1 -r tokenreg1 --scope-map _repositories_pull)
+del1=$(jq -r '.credentials.passwords[] | select(.name == "password1") | .value' <<<"$out")
+del2=$(jq -r '.credentials.passwords[] | select(.name == "password2") | .value' <<<"$out")
+assert_eq "$(reg_status tokenreg1 "ci-del1:$del1" /v2/)" 200 "password1 before the delete"
+out=$(cli token credential delete -n ci-del1 -r tokenreg1 --password1)
+jq_is "$out" '[.name, (.credentials.passwords | map(.name) | join(","))] | @tsv' "ci-del1	password2" \
+  "the token after delete --password1"
+assert_eq "$(reg_status tokenreg1 "ci-del1:$del1" /v2/)" 401 "deleted password1 on /v2/"
+assert_eq "$(reg_status tokenreg1 "ci-del1:$del2" /v2/)" 200 "password2 after deleting password1"
+cli_fails '^berth: token "ci-del1" has no password1$' \
+  token credential delete -n ci-del1 -r tokenreg1 --password1 --password2
+assert_eq "$(reg_status tokenreg1 "ci-del1:$del2" /v2/)" 200 "a refused delete kept password2"
+cli_fails '^berth: give --password1, --password2 or both$' token credential delete -n ci-del1 -r tokenreg1
+cli_fails '\(NOT_FOUND\)$' token credential delete -n nosuchtoken1 -r tokenreg1 --password2
+out=$(cli token credential generate -n ci-del1 -r tokenreg1 --password1)
+new1=$(jq -r '.credentials.passwords[] | select(.name == "password1") | .value' <<<"$out")
+assert_eq "$(reg_status tokenreg1 "ci-del1:$new1" /v2/)" 200 "a new password1"
+out=$(cli token credential delete -n ci-del1 -r tokenreg1 --password1 --password2)
+jq_is "$out" '.credentials.passwords | length' 0 "delete --password1 --password2"
+assert_eq "$(reg_status tokenreg1 "ci-del1:$new1" /v2/)" 401 "deleted password1 on /v2/"
+assert_eq "$(reg_status tokenreg1 "ci-del1:$del2" /v2/)" 401 "deleted password2 on /v2/"
+jq_is "$(cli token show -n ci-del1 -r tokenreg1)" '[.status, (.credentials.passwords | length)] | @tsv' \
+  "enabled	0" "the token stays, without passwords"
+
 log "token list"
-jq_is "$(cli token list -r tokenreg1)" '[.[].name] | sort | join(",")' "ci-late1,ci-repo1,ci-token1" \
+jq_is "$(cli token list -r tokenreg1)" '[.[].name] | sort | join(",")' \
+  "ci-del1,ci-late1,ci-repo1,ci-token1" \
   "token list"
 
 log "delete: a used scope map is refused; tokens and maps need --yes"

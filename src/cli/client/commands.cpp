@@ -16,6 +16,7 @@ void addClientCommands(CLI::App& root, std::function<int()>& action) {
   client::addCredentialCommands(set, root);
   client::addLoginCommand(set, root);
   client::addRepositoryCommands(set, root);
+  client::addManifestCommands(set, root);
   client::addTokenCommands(set, root);
   client::addScopeMapCommands(set, root);
   client::addCheckHealthCommand(set, root);

@@ -4,7 +4,7 @@
 
 namespace berth::cli {
 
-// Adds the client commands (configure, registry, credential, login, repository, token,
+// Adds the client commands (configure, registry, credential, login, repository, manifest, token,
 // scope-map, check-health), which manage a berth server through its control API. The chosen
 // command is stored in `action` once parsed; it prints its result, or one line on stderr and
 // returns 1.

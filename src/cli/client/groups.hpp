@@ -11,6 +11,7 @@ void addRegistryCommands(CommandSet& set, CLI::App& root);
 void addCredentialCommands(CommandSet& set, CLI::App& root);
 void addLoginCommand(CommandSet& set, CLI::App& root);
 void addRepositoryCommands(CommandSet& set, CLI::App& root);
+void addManifestCommands(CommandSet& set, CLI::App& root);
 void addTokenCommands(CommandSet& set, CLI::App& root);
 void addScopeMapCommands(CommandSet& set, CLI::App& root);
 void addCheckHealthCommand(CommandSet& set, CLI::App& root);

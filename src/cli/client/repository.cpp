@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "cli/client/args.hpp"
+#include "cli/client/artifacts.hpp"
 #include "cli/client/control.hpp"
 #include "cli/client/groups.hpp"
 
@@ -23,34 +24,6 @@ struct RepositoryArgs {
   std::string listEnabled;
 };
 
-// `--image R:tag` or `--image R@sha256:…`.
-struct Image {
-  std::string repository;
-  std::string tag;     // empty for a digest reference
-  std::string digest;  // empty for a tag reference
-};
-
-Image parseImage(const std::string& text) {
-  const auto bad = [&] {
-    return ClientError("--image must be REPOSITORY:TAG or REPOSITORY@DIGEST, not \"" + text + "\"");
-  };
-  Image image;
-  if (const auto at = text.find('@'); at != std::string::npos) {
-    image.repository = text.substr(0, at);
-    image.digest = text.substr(at + 1);
-    if (image.digest.find(':') == std::string::npos) throw bad();
-  } else {
-    const auto colon = text.rfind(':');
-    const auto slash = text.rfind('/');
-    if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) throw bad();
-    image.repository = text.substr(0, colon);
-    image.tag = text.substr(colon + 1);
-    if (image.tag.empty()) throw bad();
-  }
-  if (image.repository.empty()) throw bad();
-  return image;
-}
-
 // Exactly one of --repository and --image, as az requires.
 void requireOneTarget(const RepositoryArgs& args) {
   if (args.repository.empty() == args.image.empty()) {
@@ -70,17 +43,21 @@ void addTarget(CLI::App* cmd, RepositoryArgs& args, const std::string& imageHelp
   cmd->add_option("--image", args.image, imageHelp)->type_name("IMAGE");
 }
 
-json::array firstItems(json::array items, const std::string& top) {
-  if (auto count = parseCount(top, "--top"); count && items.size() > *count) items.resize(*count);
-  return items;
-}
+// The API's pages are at most 1000 names; by time there are no further pages.
+constexpr size_t kMaxPage = 1000;
 
-const json::array& arrayField(const json::value& value, std::string_view key) {
-  const auto* field = value.is_object() ? value.as_object().if_contains(key) : nullptr;
-  if (field == nullptr || !field->is_array()) {
-    throw ClientError("the server's reply has no \"" + std::string(key) + "\" list");
+Output listRepositories(const RepositoryArgs& args) {
+  const auto top = parseCount(args.top, "--top");
+  const std::string path = registryPath(args.registry) + "/repositories";
+  if (!args.orderby.empty()) {
+    const auto order = parseChoice(args.orderby, "--orderby", {"time_desc", "time_asc"});
+    if (top && *top > kMaxPage) throw ClientError("--top is at most 1000 with --orderby");
+    return ControlClient::open().get(path + "?orderby=" + order +
+                                     "&n=" + std::to_string(top.value_or(kMaxPage)));
   }
-  return field->as_array();
+  // Pages of the size asked for.
+  return ControlClient::open().getAllPages(
+      top ? path + "?n=" + std::to_string(std::min(*top, kMaxPage)) : path, top);
 }
 
 Output showTags(const RepositoryArgs& args) {
@@ -103,14 +80,9 @@ Output showTags(const RepositoryArgs& args) {
 }
 
 Output showManifests(const RepositoryArgs& args) {
-  std::string query;
-  if (!args.orderby.empty()) {
-    query = "?orderby=" + parseChoice(args.orderby, "--orderby", {"time_desc", "time_asc"});
-  }
-  parseCount(args.top, "--top");
-  const json::value reply = ControlClient::open().get(
-      repositoryPath(args.registry, args.repository) + "/_manifests" + query);
-  json::array manifests = firstItems(arrayField(reply, "manifests"), args.top);
+  auto control = ControlClient::open();
+  json::array manifests =
+      listManifests(control, args.registry, args.repository, args.orderby, args.top);
   if (args.detail) return manifests;
   // Without --detail, as az: the digest, its tags and when it was pushed.
   json::array brief;
@@ -131,16 +103,14 @@ Output show(const RepositoryArgs& args) {
   if (!args.repository.empty()) {
     return control.get(repositoryPath(args.registry, args.repository));
   }
-  const Image image = parseImage(args.image);
+  const Image image = parseImage(args.image, "--image");
   if (!image.tag.empty()) return control.get(tagPath(args.registry, image.repository, image.tag));
   return control.get(manifestPath(args.registry, image.repository, image.digest));
 }
 
 Output update(const RepositoryArgs& args) {
   requireOneTarget(args);
-  json::object body;
-  if (auto v = parseBool(args.deleteEnabled, "--delete-enabled")) body["deleteEnabled"] = *v;
-  if (auto v = parseBool(args.writeEnabled, "--write-enabled")) body["writeEnabled"] = *v;
+  json::object body = lockChange(args.deleteEnabled, args.writeEnabled);
   const auto read = parseBool(args.readEnabled, "--read-enabled");
   const auto list = parseBool(args.listEnabled, "--list-enabled");
   if (!args.image.empty() && (read || list)) {
@@ -157,7 +127,7 @@ Output update(const RepositoryArgs& args) {
   if (!args.repository.empty()) {
     return control.patch(repositoryPath(args.registry, args.repository), body);
   }
-  const Image image = parseImage(args.image);
+  const Image image = parseImage(args.image, "--image");
   if (!image.tag.empty()) {
     return control.patch(tagPath(args.registry, image.repository, image.tag), body);
   }
@@ -173,26 +143,11 @@ Output remove(const RepositoryArgs& args) {
   if (!args.repository.empty()) {
     return control.remove(repositoryPath(args.registry, args.repository));
   }
-  // An image goes with every tag on its manifest, as `az acr repository delete --image` does.
-  const Image image = parseImage(args.image);
-  std::string digest = image.digest;
-  if (digest.empty()) {
-    const json::value tag = control.get(tagPath(args.registry, image.repository, image.tag));
-    const auto* field = tag.is_object() ? tag.as_object().if_contains("digest") : nullptr;
-    if (field == nullptr || !field->is_string()) {
-      throw ClientError("the server's reply has no \"digest\"");
-    }
-    digest = std::string(field->as_string());
-  }
-  const std::string path = manifestPath(args.registry, image.repository, digest);
-  const json::value manifest = control.get(path);
-  control.remove(path);
-  return json::object{{"manifestsDeleted", json::array{json::value(digest)}},
-                      {"tagsDeleted", arrayField(manifest, "tags")}};
+  return deleteImage(control, args.registry, parseImage(args.image, "--image"));
 }
 
 Output untag(const RepositoryArgs& args) {
-  const Image image = parseImage(args.image);
+  const Image image = parseImage(args.image, "--image");
   if (image.tag.empty()) throw ClientError("untag needs --image REPOSITORY:TAG, not a digest");
   ControlClient::open().remove(tagPath(args.registry, image.repository, image.tag));
   return std::nullopt;
@@ -211,16 +166,14 @@ void addRepositoryCommands(CommandSet& set, CLI::App& root) {
       "  berth repository delete -n myregistry --image team/app@sha256:... --yes");
   {
     auto args = std::make_shared<RepositoryArgs>();
-    auto* cmd =
-        set.command(*group, "list", "List the repositories of a registry", [args]() -> Output {
-          const auto top = parseCount(args->top, "--top");
-          std::string path = registryPath(args->registry) + "/repositories";
-          // Pages of the size asked for; the API caps them at 1000.
-          if (top) path += "?n=" + std::to_string(std::min<size_t>(*top, 1000));
-          return ControlClient::open().getAllPages(path, top);
-        });
+    auto* cmd = set.command(*group, "list", "List the repositories of a registry",
+                            [args] { return listRepositories(*args); });
     addRegistry(cmd, *args);
     cmd->add_option("--top", args->top, "List at most this many")->type_name("N");
+    cmd->add_option("--orderby", args->orderby,
+                    "time_desc or time_asc: by last update, the first --top (default and at "
+                    "most 1000); without it, by name")
+        ->type_name("ORDER");
   }
   {
     auto args = std::make_shared<RepositoryArgs>();

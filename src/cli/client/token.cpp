@@ -1,7 +1,10 @@
 // `berth token …`: repository-scoped credentials (`az acr token`).
+#include <algorithm>
+
 #include "cli/client/args.hpp"
 #include "cli/client/control.hpp"
 #include "cli/client/groups.hpp"
+#include "cli/client/output.hpp"
 
 namespace berth::cli::client {
 namespace json = boost::json;
@@ -84,6 +87,26 @@ Output update(const TokenArgs& args) {
   return ControlClient::open().patch(tokenPath(args.registry, args.name), body);
 }
 
+// Both of the chosen passwords are checked first, so that one the token lacks changes nothing.
+Output deleteCredential(const TokenArgs& args) {
+  if (!args.password1 && !args.password2)
+    throw ClientError("give --password1, --password2 or both");
+  auto control = ControlClient::open();
+  const std::string path = tokenPath(args.registry, args.name);
+  const json::value has = Query("credentials.passwords[].name").apply(control.get(path));
+  std::vector<std::string> chosen;
+  if (args.password1) chosen.emplace_back("password1");
+  if (args.password2) chosen.emplace_back("password2");
+  for (const auto& name : chosen) {
+    if (!has.is_array() || std::find(has.as_array().begin(), has.as_array().end(),
+                                     json::value(name)) == has.as_array().end()) {
+      throw ClientError("token \"" + args.name + "\" has no " + name);
+    }
+  }
+  for (const auto& name : chosen) control.remove(path + "/credentials/" + name);
+  return control.get(path);
+}
+
 Output generate(const TokenArgs& args) {
   json::object body;
   // Neither or both flags: both passwords, which is what the API does without a name.
@@ -103,7 +126,8 @@ void addTokenCommands(CommandSet& set, CLI::App& root) {
       "content/write\n"
       "  berth token create -n k8s-pull -r myregistry --scope-map _repositories_pull "
       "--expiration-in-days 90\n"
-      "  berth token credential generate -n ci-push -r myregistry --password2");
+      "  berth token credential generate -n ci-push -r myregistry --password2\n"
+      "  berth token credential delete -n ci-push -r myregistry --password1");
   {
     auto args = std::make_shared<TokenArgs>();
     auto* cmd = set.command(*group, "create", "Create a token and its passwords",
@@ -159,8 +183,8 @@ void addTokenCommands(CommandSet& set, CLI::App& root) {
     addNames(cmd, *args);
     cmd->add_flag("-y,--yes", args->yes, "Do not refuse: the deletion is intended");
   }
+  auto* credential = set.group(*group, "credential", "Manage a token's passwords");
   {
-    auto* credential = set.group(*group, "credential", "Manage a token's passwords");
     auto args = std::make_shared<TokenArgs>();
     auto* cmd = set.command(*credential, "generate",
                             "Generate new passwords for a token (both unless one is chosen)",
@@ -174,6 +198,16 @@ void addTokenCommands(CommandSet& set, CLI::App& root) {
         "  berth token credential generate -n ci-push -r myregistry --password1 "
         "--expiration-in-days 30 \\\n"
         "    --query credentials.passwords.0.value -o tsv");
+  }
+  {
+    auto args = std::make_shared<TokenArgs>();
+    auto* cmd = set.command(*credential, "delete",
+                            "Delete a token's password1, password2 or both; they stop working at "
+                            "once",
+                            [args] { return deleteCredential(*args); });
+    addNames(cmd, *args);
+    cmd->add_flag("--password1", args->password1, "Delete password1");
+    cmd->add_flag("--password2", args->password2, "Delete password2");
   }
 }
 
