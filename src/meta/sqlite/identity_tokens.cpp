@@ -55,6 +55,19 @@ void addSecret(Stmt& s, int col, TokenRecord& token) {
   token.secrets.push_back(std::move(secret));
 }
 
+// Runs one statement that changes rows, its parameters bound in order; true when a row changed.
+template <class... Params>
+Result<bool> changeRows(sqlite::Database& db, const char* sql, const Params&... params) {
+  auto c = db.lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(sql);
+  if (!s) return s.takeError();
+  int i = 0;
+  ((*s)->bind(++i, params), ...);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
+}
+
 // A secret keeps the creation time its caller gives it, or is stamped now.
 Result<void> upsertSecret(Connection& c, int64_t tokenId, RegistryId registry,
                           const StoredSecret& secret) {
@@ -296,13 +309,8 @@ Result<bool> SqliteIdentityStore::setTokenEnabled(RegistryId registry, std::stri
 
 Result<bool> SqliteIdentityStore::writeTokenEnabled(RegistryId registry, std::string_view name,
                                                     bool enabled) {
-  auto c = db_->lease();
-  if (!c) return c.takeError();
-  auto s = (*c)->prepare("UPDATE tokens SET enabled = ? WHERE registry_id = ? AND name = ?");
-  if (!s) return s.takeError();
-  (*s)->bind(1, int64_t{enabled}).bind(2, registry).bind(3, name);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return changeRows(*db_, "UPDATE tokens SET enabled = ? WHERE registry_id = ? AND name = ?",
+                    int64_t{enabled}, registry, name);
 }
 
 Result<bool> SqliteIdentityStore::setTokenScopeMap(RegistryId registry, std::string_view name,
@@ -312,13 +320,8 @@ Result<bool> SqliteIdentityStore::setTokenScopeMap(RegistryId registry, std::str
 
 Result<bool> SqliteIdentityStore::writeTokenScopeMap(RegistryId registry, std::string_view name,
                                                      std::string_view scopeMap) {
-  auto c = db_->lease();
-  if (!c) return c.takeError();
-  auto s = (*c)->prepare("UPDATE tokens SET scope_map = ? WHERE registry_id = ? AND name = ?");
-  if (!s) return s.takeError();
-  (*s)->bind(1, scopeMap).bind(2, registry).bind(3, name);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return changeRows(*db_, "UPDATE tokens SET scope_map = ? WHERE registry_id = ? AND name = ?",
+                    scopeMap, registry, name);
 }
 
 Result<bool> SqliteIdentityStore::setTokenSecret(RegistryId registry, std::string_view name,
@@ -348,15 +351,10 @@ Result<bool> SqliteIdentityStore::deleteTokenSecret(RegistryId registry, std::st
 
 Result<bool> SqliteIdentityStore::removeTokenSecret(RegistryId registry, std::string_view token,
                                                     std::string_view secretName) {
-  auto c = db_->lease();
-  if (!c) return c.takeError();
-  auto s = (*c)->prepare(
-      "DELETE FROM token_passwords WHERE name = ? AND token_id = "
-      "(SELECT id FROM tokens WHERE registry_id = ? AND name = ?)");
-  if (!s) return s.takeError();
-  (*s)->bind(1, secretName).bind(2, registry).bind(3, token);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return changeRows(*db_,
+                    "DELETE FROM token_passwords WHERE name = ? AND token_id = "
+                    "(SELECT id FROM tokens WHERE registry_id = ? AND name = ?)",
+                    secretName, registry, token);
 }
 
 Result<bool> SqliteIdentityStore::deleteToken(RegistryId registry, std::string_view name) {
