@@ -55,7 +55,6 @@ std::string errorMessages(const Response& r) {
   for (const auto& e : errs->asArray()) {
     if (!out.empty()) out += " | ";
     out += e.getString("message").value_or("");
-    if (auto detail = e.getString("detail")) out += ": " + *detail;
   }
   return out;
 }

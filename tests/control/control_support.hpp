@@ -34,8 +34,8 @@ struct Identity {
 #define ASSERT_API_ERROR(resp, status, code) \
   ASSERT_TRUE(::berth_test::control::IsApiError((resp), (status), (code)))
 
-// The registry's OCI error(s) of a /v2 error body, joined by " | ": each its message and, when it
-// is a string, its detail, where the OCI error format puts what is specific to the failure.
+// The `message` of each OCI error of a /v2 error body, joined by " | ". Not `detail`: skopeo and
+// podman print only the message (tests/e2e/quota.sh), so what the user must read goes there.
 std::string errorMessages(const Response& r);
 
 // Parsed JSON body; fails the test (and throws HelperFailure) unless `r` has `status` and a
