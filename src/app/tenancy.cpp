@@ -34,8 +34,8 @@ std::string_view withoutPort(std::string_view host) {
 }
 
 Error noRegistryAt(std::string_view host) {
-  return makeError(ApiCode::NotFound,
-                   "no registry is served at host \"" + std::string(host) + "\"");
+  return explainedError(ApiCode::NotFound,
+                        "no registry is served at host \"" + std::string(host) + "\"");
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ const ApiCodeInfo& info(ApiCode code) { return kTable[static_cast<size_t>(code)]
 
 std::string errorBody(const Error& error) {
   const auto& row = info(error.code);
-  boost::json::object entry{{"code", row.wire}, {"message", row.message}};
+  boost::json::object entry{{"code", row.wire},
+                            {"message", error.message.empty() ? row.message : error.message}};
   if (!error.detail.empty()) entry["detail"] = error.detail;
   boost::json::object body{{"errors", boost::json::array{entry}}};
   return boost::json::serialize(body);

@@ -44,13 +44,18 @@ struct Error {
   ApiCode code = ApiCode::Unknown;
   std::string detail;
   int status = 0;
+  // Replaces the table's message when set: clients print the message alone, so an error
+  // whose cause the user must read (a quota, a lock, an unknown host) says it there.
+  std::string message;
 
   int httpStatus() const { return status != 0 ? status : info(code).status; }
 };
 
 inline Error makeError(ApiCode code, std::string detail = {}, int status = 0) {
-  return Error{code, std::move(detail), status};
+  return Error{code, std::move(detail), status, {}};
 }
+// An error whose message (and detail) is `text`.
+inline Error explainedError(ApiCode code, std::string text) { return Error{code, text, 0, text}; }
 
 // {"errors":[{"code":..,"message":..,"detail":..}]}
 std::string errorBody(const Error& error);

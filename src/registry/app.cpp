@@ -189,8 +189,8 @@ std::optional<http::Dispatch> refuseLocked(Services& s, meta::RegistryId registr
       break;
   }
   if (!attribute) return std::nullopt;
-  return fail(ApiCode::Denied,
-              "repository \"" + std::string(name) + "\" is locked (" + attribute + ": false)");
+  return replyError(explainedError(ApiCode::Denied, "repository \"" + std::string(name) +
+                                                        "\" is locked (" + attribute + ": false)"));
 }
 
 }  // namespace

@@ -93,6 +93,14 @@ TEST(Errors, BodyFollowsTheSpec) {
   EXPECT_EQ(makeError(ApiCode::ManifestInvalid).httpStatus(), 400);
 }
 
+TEST(Errors, AnExplainedErrorSaysWhyInItsMessage) {
+  // Clients print the message alone: a quota or lock refusal must say so there.
+  EXPECT_EQ(errorBody(explainedError(ApiCode::Denied, "storage quota exceeded")),
+            R"({"errors":[{"code":"DENIED","message":"storage quota exceeded",)"
+            R"("detail":"storage quota exceeded"}]})");
+  EXPECT_EQ(explainedError(ApiCode::Denied, "q").httpStatus(), 403);
+}
+
 TEST(Uuid, IsVersion4AndRecognised) {
   const auto a = newUuid();
   const auto b = newUuid();

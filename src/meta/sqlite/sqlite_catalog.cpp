@@ -16,7 +16,7 @@ using sqlite::Transaction;
 
 namespace {
 
-Error denied(std::string what) { return makeError(ApiCode::Denied, std::move(what)); }
+Error denied(std::string what) { return explainedError(ApiCode::Denied, std::move(what)); }
 
 std::string inQuotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 

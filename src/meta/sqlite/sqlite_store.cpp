@@ -119,10 +119,10 @@ Error quotaExceeded(sqlite::Connection& c, RegistryId registry, uint64_t size) {
   if ((*s)->step() != SQLITE_ROW) return makeError(ApiCode::NameUnknown, "no such registry");
   const auto quota = static_cast<uint64_t>((*s)->integer(0));
   const auto used = static_cast<uint64_t>((*s)->integer(1));
-  return makeError(ApiCode::Denied, "storage quota exceeded: the registry's quota is " +
-                                        std::to_string(quota) + " bytes (" + gib(quota) +
-                                        " GiB), " + std::to_string(used) +
-                                        " are used and this blob needs " + std::to_string(size));
+  return explainedError(ApiCode::Denied,
+                        "storage quota exceeded: the registry's quota is " + std::to_string(quota) +
+                            " bytes (" + gib(quota) + " GiB), " + std::to_string(used) +
+                            " are used and this blob needs " + std::to_string(size));
 }
 
 }  // namespace
