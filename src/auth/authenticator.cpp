@@ -231,18 +231,13 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
   };
 
   if (username == kRefreshTokenUser) {
-    // The password is a refresh token issued for this registry's login server.
+    // The password is a refresh token issued to this user for this registry's login server:
+    // the refresh grant's checks, with failures counted like wrong passwords.
     if (!options_.loginServer) return bad("refresh-token logins are not configured");
-    auto decoded = decodeJwt(
-        password, [this](std::string_view kid) { return verifyingKey(kid); }, options_.issuer,
-        options_.loginServer(registry.name), now, "refresh");
-    if (std::holds_alternative<JwtError>(decoded)) return bad("refresh token not valid here");
-    const auto& claims = std::get<Claims>(decoded);
-    if (claims.sub != kRefreshTokenUser) return bad("refresh token of a user");
-    if (claims.registry != registry.id) return bad("refresh token of another registry");
+    auto r = refresh(registry, password, options_.loginServer(registry.name));
+    if (!r.ok()) return bad(r.detail);
+    if (r.identity.subject != kRefreshTokenUser) return bad("refresh token of a user");
     throttle_.succeeded(throttleKey);
-    AuthResult r;
-    r.identity = *identityFor(registry, username);
     return r;
   }
   std::vector<meta::StoredSecret> secrets;

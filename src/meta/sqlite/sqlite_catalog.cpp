@@ -302,8 +302,7 @@ TagInfo readTag(Stmt& s) {
 Result<std::vector<TagInfo>> SqliteStore::tagInfos(RepositoryId repository) {
   auto c = lease();
   if (!c) return c.takeError();
-  static const std::string sql = kTagColumns;
-  auto s = (*c)->prepare(sql.c_str());
+  auto s = (*c)->prepare(kTagColumns);
   if (!s) return s.takeError();
   (*s)->bind(1, repository);
   std::vector<TagInfo> out;
