@@ -217,6 +217,12 @@ Result<Identity> Authenticator::identityFor(const meta::RegistrySettings& regist
   return id;
 }
 
+Result<Identity> Authenticator::subjectIdentity(const meta::RegistrySettings& registry,
+                                                std::string_view subject) {
+  if (subject.empty()) return Identity{};
+  return identityFor(registry, subject);
+}
+
 AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::string_view username,
                                 std::string_view password, std::string_view remote) {
   const auto now = unixNow();

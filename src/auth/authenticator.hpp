@@ -98,6 +98,11 @@ class Authenticator {
   AuthResult refresh(const meta::RegistrySettings& registry, std::string_view refreshToken,
                      std::string_view service);
 
+  // What the identity a token was issued to may do now (its scope map, or everything for the
+  // admin): the catalog lists for a bearer token what its subject may read, as ACR does.
+  Result<Identity> subjectIdentity(const meta::RegistrySettings& registry,
+                                   std::string_view subject);
+
   struct Issued {
     std::string token;
     int64_t issuedAt = 0;

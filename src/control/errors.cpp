@@ -16,6 +16,9 @@ constexpr std::array<CodeInfo, static_cast<size_t>(Code::kCount)> kTable{{
     {Code::TooLarge, "TOO_LARGE", 413, "request body too large", ApiCode::Unknown},
     {Code::TooManyRequests, "TOO_MANY_REQUESTS", 429, "too many requests",
      ApiCode::TooManyRequests},
+    {Code::InsufficientStorage, "INSUFFICIENT_STORAGE", 507,
+     "insufficient storage: the disk holding the registry's data is full",
+     ApiCode::InsufficientStorage},
     {Code::Internal, "INTERNAL_ERROR", 500, "internal error", ApiCode::Unknown},
 }};
 

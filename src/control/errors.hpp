@@ -19,6 +19,7 @@ enum class Code {
   Conflict,
   TooLarge,
   TooManyRequests,
+  InsufficientStorage,
   Internal,
   kCount,
 };

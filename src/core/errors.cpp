@@ -22,12 +22,12 @@ constexpr std::array<ApiCodeInfo, static_cast<size_t>(ApiCode::kCount)> kTable{{
     {ApiCode::Denied, "DENIED", "requested access to the resource is denied", 403},
     {ApiCode::Unsupported, "UNSUPPORTED", "the operation is unsupported", 405},
     {ApiCode::TooManyRequests, "TOOMANYREQUESTS", "too many requests", 429},
-    {ApiCode::TagInvalid, "TAG_INVALID", "invalid tag", 400},
-    {ApiCode::PaginationNumberInvalid, "PAGINATION_NUMBER_INVALID",
-     "invalid number of results requested", 400},
     {ApiCode::RangeInvalid, "BLOB_UPLOAD_INVALID", "requested range not satisfiable", 416},
-    {ApiCode::NotFound, "NOT_FOUND", "no route matches the request", 404},
-    {ApiCode::Conflict, "CONFLICT", "the resource already exists", 409},
+    // A registry or other named resource that does not exist.
+    {ApiCode::NotFound, "NAME_UNKNOWN", "no such resource", 404},
+    {ApiCode::Conflict, "DENIED", "the resource already exists", 409},
+    {ApiCode::InsufficientStorage, "DENIED",
+     "insufficient storage: the disk holding the registry's data is full", 507},
     {ApiCode::Unknown, "UNKNOWN", "unknown error", 500},
 }};
 

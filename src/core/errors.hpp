@@ -1,5 +1,8 @@
 #pragma once
 // The registry's error codes: one table maps each to its wire string, message and HTTP status.
+// The wire strings are the OCI distribution specification's codes only (and UNKNOWN, as the
+// reference registry sends, for internal errors); what a code cannot say goes in the message
+// or the detail.
 #include <array>
 #include <string>
 #include <string_view>
@@ -21,11 +24,10 @@ enum class ApiCode {
   Denied,
   Unsupported,
   TooManyRequests,
-  TagInvalid,
-  PaginationNumberInvalid,
   RangeInvalid,
   NotFound,
   Conflict,
+  InsufficientStorage,
   Unknown,
   kCount,
 };

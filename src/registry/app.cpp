@@ -193,6 +193,9 @@ std::optional<http::Dispatch> refuseLocked(Services& s, meta::RegistryId registr
                                                         "\" is locked (" + attribute + ": false)"));
 }
 
+// The specification has no code for a path that names no resource: UNSUPPORTED, with 404.
+http::Dispatch noRoute() { return fail(ApiCode::Unsupported, "no route matches the request", 404); }
+
 }  // namespace
 
 void RegistryApp::forgetCached() { state_->caches.clear(); }
@@ -201,7 +204,7 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   auto& st = *state_;
   Services& services = st.services;
   const std::string_view path = req.path;
-  if (!path.starts_with("/v2")) return fail(ApiCode::NotFound);
+  if (!path.starts_with("/v2")) return noRoute();
 
   auto tenant = st.deps.tenants.resolve(req.host());
   if (!tenant) return replyError(tenant.error());
@@ -232,11 +235,17 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
     if (ctx.caller.anonymous() || !st.authorizer.allowed(ctx, "", Action::Catalog)) {
       return refuse(req, ctx, kScope);
     }
+    if (ctx.caller.kind == auth::Identity::Kind::Bearer) {
+      // The token grants the listing; what is listed is what its subject may read.
+      auto subject = st.deps.authenticator.subjectIdentity(settings, ctx.caller.subject);
+      if (!subject) return refuse(req, ctx, kScope);
+      ctx.caller.permissions = std::move(subject->permissions);
+    }
     return handleCatalog(services, req, ctx);
   }
-  if (!path.starts_with("/v2/")) return fail(ApiCode::NotFound);
+  if (!path.starts_with("/v2/")) return noRoute();
   auto route = matchRepositoryRoute(path.substr(4));
-  if (!route) return fail(ApiCode::NotFound);
+  if (!route) return noRoute();
   if (!isValidRepositoryName(route->name)) {
     return fail(ApiCode::NameInvalid, "invalid repository name");
   }
@@ -268,7 +277,7 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
     case Resource::Referrers:
       return handleReferrers(services, req, target);
   }
-  return fail(ApiCode::NotFound);
+  return noRoute();
 }
 
 // ---- helpers shared by the handlers ----
@@ -339,7 +348,7 @@ Result<std::optional<size_t>> pageSize(const http::Request& req) {
   size_t value = 0;
   auto [ptr, ec] = std::from_chars(n->data(), n->data() + n->size(), value);
   if (n->empty() || ec != std::errc() || ptr != n->data() + n->size()) {
-    return makeError(ApiCode::PaginationNumberInvalid, "n must be a non-negative integer");
+    return makeError(ApiCode::Unsupported, "n must be a non-negative integer", 400);
   }
   return std::optional<size_t>(value);
 }

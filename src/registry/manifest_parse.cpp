@@ -120,6 +120,16 @@ Result<ParsedManifest> parseManifest(std::string_view contentType, std::string_v
     return invalid("Docker manifests must declare their mediaType");
   }
 
+  // A document that is both an image and an index would be read as either, depending on who
+  // reads it (CVE-2021-41190): each kind must carry only its own fields.
+  if (isIndexType(out.mediaType)) {
+    if (o.contains("layers") || o.contains("config")) {
+      return invalid("an index may not have layers or a config");
+    }
+  } else if (o.contains("manifests")) {
+    return invalid("an image manifest may not have manifests");
+  }
+
   if (isIndexType(out.mediaType)) {
     auto manifests = o.find("manifests");
     if (manifests == o.end() || !manifests->value().is_array()) {

@@ -78,7 +78,14 @@ Dispatch deleteManifest(Services& s, Target& t, bool isDigest) {
   return Dispatch::reply(Response::empty(202));
 }
 
-// Every config and layer must be a blob of this repository, every index child a manifest.
+Error sizeMismatch(const Descriptor& d, uint64_t stored) {
+  return makeError(ApiCode::ManifestInvalid, "descriptor of " + d.digest + " has size " +
+                                                 std::to_string(d.size) + ", but it is " +
+                                                 std::to_string(stored) + " bytes");
+}
+
+// Every config and layer must be a blob of this repository, every index child a manifest,
+// each of the size its descriptor says: a client trusts that size when it reads.
 Result<std::vector<meta::ManifestRef>> checkReferences(Services& s, meta::RepositoryId repository,
                                                        const ParsedManifest& parsed) {
   std::vector<meta::ManifestRef> refs;
@@ -87,12 +94,14 @@ Result<std::vector<meta::ManifestRef>> checkReferences(Services& s, meta::Reposi
     auto linked = s.meta.linkedBlob(repository, d.digest);
     if (!linked) return linked.takeError();
     if (!*linked) return makeError(ApiCode::ManifestBlobUnknown, "blob " + d.digest);
+    if (**linked != d.size) return sizeMismatch(d, **linked);
     refs.push_back({d.digest, false});
   }
   for (const auto& d : parsed.manifests) {
-    auto present = s.meta.hasManifest(repository, d.digest);
-    if (!present) return present.takeError();
-    if (!*present) return makeError(ApiCode::ManifestBlobUnknown, "manifest " + d.digest);
+    auto child = loadManifest(s, repository, d.digest);
+    if (!child) return child.takeError();
+    if (!*child) return makeError(ApiCode::ManifestBlobUnknown, "manifest " + d.digest);
+    if ((*child)->size != d.size) return sizeMismatch(d, (*child)->size);
     refs.push_back({d.digest, true});
   }
   return refs;
@@ -150,7 +159,11 @@ Dispatch handleManifest(Services& s, http::Request& req, Target& t) {
     digest = Digest::parse(t.ref);
     if (!digest) return replyError(makeError(ApiCode::DigestInvalid, "invalid digest"));
   } else if (!isValidTag(t.ref)) {
-    return replyError(makeError(ApiCode::TagInvalid, "invalid tag"));
+    // No manifest can be known by a name that is not a tag; only a push learns why.
+    if (req.method == http::Method::Put) {
+      return replyError(makeError(ApiCode::ManifestInvalid, "invalid tag \"" + t.ref + "\""));
+    }
+    return replyError(makeError(ApiCode::ManifestUnknown, "invalid tag"));
   }
   const bool isDigest = digest.has_value();
 

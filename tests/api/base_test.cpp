@@ -17,13 +17,14 @@ TEST_F(BaseTest, V2RootReturns200WithEmptyJsonObject) {
   EXPECT_EQ(r.headerOr("Docker-Distribution-API-Version"), "registry/2.0") << r;
 }
 
-TEST_F(BaseTest, UnknownRouteReturns404NotFound) {
+TEST_F(BaseTest, UnknownRouteReturns404Unsupported) {
+  // The specification's table has no code for a path naming no resource: UNSUPPORTED, 404.
   for (const std::string& path :
        {"/v2/" + repo("base/x") + "/nonsense/thing", std::string("/v3/"), std::string("/"),
         std::string("/v2/" + repo("base/x") + "/blobs")}) {
     SCOPED_TRACE(path);
     Response r = http().get(path);
-    EXPECT_REGISTRY_ERROR(r, 404, "NOT_FOUND");
+    EXPECT_REGISTRY_ERROR(r, 404, "UNSUPPORTED");
   }
 }
 

@@ -349,6 +349,57 @@ TEST_F(ManifestsTest, OciNonDistributableLayersAcceptedWithoutBlob) {
   }
 }
 
+// CVE-2021-41190: a document read as an image by one client and as an index by another.
+TEST_F(ManifestsTest, ImageAndIndexFieldsTogetherAreManifestInvalid) {
+  const std::string name = repo("manifests/ambiguous");
+  Descriptor c = pushBlobAs(name, mt::kOciConfig, R"({"os":"linux"})");
+  Descriptor l = pushBlobAs(name, mt::kOciLayerGzip, randomBytes(10));
+  const std::string child = imageManifestWithBlobs(name);
+  pushManifest(name, sha256Digest(child), mt::kOciManifest, child);
+  const std::string m = describe(mt::kOciManifest, child).json();
+  const std::string both =
+      "\"config\":" + c.json() + ",\"layers\":[" + l.json() + "],\"manifests\":[" + m + "]}";
+  for (const std::string& type : {std::string(mt::kOciManifest), std::string(mt::kOciIndex)}) {
+    SCOPED_TRACE(type);
+    const std::string body = "{\"schemaVersion\":2,\"mediaType\":\"" + type + "\"," + both;
+    EXPECT_REGISTRY_ERROR(putManifest(name, "both", type, body), 400, "MANIFEST_INVALID");
+  }
+  // An index with a config but no layers is just as ambiguous.
+  const std::string indexWithConfig = std::string("{\"schemaVersion\":2,\"mediaType\":\"") +
+                                      mt::kOciIndex + "\",\"config\":" + c.json() +
+                                      ",\"manifests\":[" + m + "]}";
+  EXPECT_REGISTRY_ERROR(putManifest(name, "both", mt::kOciIndex, indexWithConfig), 400,
+                        "MANIFEST_INVALID");
+  EXPECT_EQ(headManifest(name, "both").status, 404);
+}
+
+// A client trusts a descriptor's size when it reads: it must be the stored blob's.
+TEST_F(ManifestsTest, DescriptorSizeDifferentFromTheStoredOneIsManifestInvalid) {
+  const std::string name = repo("manifests/sizes");
+  Descriptor c = pushBlobAs(name, mt::kOciConfig, R"({"os":"linux"})");
+  Descriptor l = pushBlobAs(name, mt::kOciLayerGzip, randomBytes(100));
+  for (std::size_t wrong : {std::size_t{99}, std::size_t{101}, std::size_t{0}}) {
+    SCOPED_TRACE(wrong);
+    Descriptor badLayer = l;
+    badLayer.size = wrong;
+    EXPECT_REGISTRY_ERROR(
+        putManifest(name, "bad", mt::kOciManifest, makeImageManifest(c, {badLayer})), 400,
+        "MANIFEST_INVALID");
+    Descriptor badConfig = c;
+    badConfig.size = wrong;
+    EXPECT_REGISTRY_ERROR(
+        putManifest(name, "bad", mt::kOciManifest, makeImageManifest(badConfig, {l})), 400,
+        "MANIFEST_INVALID");
+  }
+  const std::string child = makeImageManifest(c, {l});
+  pushManifest(name, "good", mt::kOciManifest, child);
+  Descriptor childDesc = describe(mt::kOciManifest, child);
+  childDesc.size += 1;
+  EXPECT_REGISTRY_ERROR(putManifest(name, "bad", mt::kOciIndex, makeIndex({childDesc})), 400,
+                        "MANIFEST_INVALID");
+  EXPECT_EQ(headManifest(name, "bad").status, 404);
+}
+
 TEST_F(ManifestsTest, IndexWithUnknownChildReturnsManifestBlobUnknown) {
   const std::string name = repo("manifests/index-unknown-child");
   const std::string m1 = imageManifestWithBlobs(name);
@@ -444,18 +495,21 @@ TEST_F(ManifestsTest, TagBoundariesAndAllowedCharacters) {
   }
 }
 
-TEST_F(ManifestsTest, InvalidTagReturns400TagInvalid) {
+TEST_F(ManifestsTest, InvalidTagIsUnknownToReadsAndInvalidToPushes) {
+  // The OCI conformance suite reads ".INVALID_MANIFEST_NAME" and wants 404 MANIFEST_UNKNOWN;
+  // TAG_INVALID is not among the specification's codes.
   const std::string name = repo("manifests/bad-tag");
   const std::string m = imageManifestWithBlobs(name);
   pushManifest(name, "good", mt::kOciManifest, m);
   const std::string tooLong = "a" + std::string(128, 'b');  // 129 chars
-  for (const std::string& tag : {tooLong, std::string("-lead"), std::string(".lead"),
-                                 std::string("bad!"), std::string("a+b"), std::string("%20x")}) {
+  for (const std::string& tag :
+       {tooLong, std::string("-lead"), std::string(".lead"), std::string(".INVALID_MANIFEST_NAME"),
+        std::string("bad!"), std::string("a+b"), std::string("%20x")}) {
     SCOPED_TRACE(tag);
-    EXPECT_REGISTRY_ERROR(putManifest(name, tag, mt::kOciManifest, m), 400, "TAG_INVALID");
-    EXPECT_REGISTRY_ERROR(getManifest(name, tag), 400, "TAG_INVALID");
-    EXPECT_EQ(headManifest(name, tag).status, 400);
-    EXPECT_REGISTRY_ERROR(http().del(manifestPath(name, tag)), 400, "TAG_INVALID");
+    EXPECT_REGISTRY_ERROR(putManifest(name, tag, mt::kOciManifest, m), 400, "MANIFEST_INVALID");
+    EXPECT_REGISTRY_ERROR(getManifest(name, tag), 404, "MANIFEST_UNKNOWN");
+    EXPECT_EQ(headManifest(name, tag).status, 404);
+    EXPECT_REGISTRY_ERROR(http().del(manifestPath(name, tag)), 404, "MANIFEST_UNKNOWN");
   }
 }
 

@@ -369,7 +369,7 @@ TEST_F(UploadsTest, PathTraversalInUploadIdIsRejected) {
        std::vector<std::string>{"../../etc", "../../../../../../etc/passwd", ".."}) {
     SCOPED_TRACE(id);
     const std::string loc = uploadsPrefix(name) + id;
-    const std::vector<std::string> codes = {"BLOB_UPLOAD_UNKNOWN", "NOT_FOUND"};
+    const std::vector<std::string> codes = {"BLOB_UPLOAD_UNKNOWN", "UNSUPPORTED"};
     EXPECT_TRUE(IsError(http().get(loc), 404, codes));
     EXPECT_TRUE(IsError(patchStream(loc, "data"), 404, codes));
     EXPECT_TRUE(IsError(putFinal(loc, sha256Digest("data"), "data"), 404, codes));

@@ -176,6 +176,28 @@ TEST_F(TokenEndpointTest, SeveralScopeParameters) {
   EXPECT_EQ(c.get("/v2/_catalog").status, 200);
 }
 
+// What crane catalog and regctl do: a token for registry:catalog:* and nothing else. The
+// catalog then lists what the token's subject may read, as it does for Basic credentials.
+TEST_F(TokenEndpointTest, CatalogUnderTheTokenFlowListsWhatTheSubjectMayRead) {
+  for (const char* n : {"tcat/team/a", "tcat/team/b", "tcat/other/x"}) pushRandomImage(n, "v1");
+  Identity team = createToken("tcat-team", {"--repository", "tcat/team/*", "content/read"});
+  auto catalog = [&](const std::string& basic) {
+    TokenReply t = mustGetToken(basic, {kCatalogScope});
+    HttpClient c(baseUrl());
+    c.setAuthorization(t.bearer());
+    Response r = c.get("/v2/_catalog?n=10000");
+    EXPECT_EQ(r.status, 200) << r;
+    auto doc = json::parse(r.body);
+    std::vector<std::string> out;
+    for (auto& n : doc ? doc->getStringArray("repositories").value_or(out) : out)
+      if (n.rfind("tcat/", 0) == 0) out.push_back(n);
+    return out;
+  };
+  EXPECT_EQ(catalog(adminIdentity().basic()),
+            (std::vector<std::string>{"tcat/other/x", "tcat/team/a", "tcat/team/b"}));
+  EXPECT_EQ(catalog(team.basic()), (std::vector<std::string>{"tcat/team/a", "tcat/team/b"}));
+}
+
 TEST_F(TokenEndpointTest, BadCredentialsAreUnauthorized) {
   Identity t = createToken("bad-creds", {"--scope-map", "_repositories_pull"});
   for (const auto& authz :

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <vector>
 
 #include "core/config.hpp"
@@ -82,6 +83,20 @@ TEST(Errors, EveryCodeHasARowWithAStatus) {
     EXPECT_FALSE(row.wire.empty());
     EXPECT_GE(row.status, 400);
     EXPECT_LT(row.status, 600);
+  }
+}
+
+TEST(Errors, WireCodesAreTheSpecificationsOwn) {
+  // The OCI distribution specification's error codes, and UNKNOWN for internal errors.
+  const std::set<std::string_view> spec{
+      "BLOB_UNKNOWN",     "BLOB_UPLOAD_INVALID",   "BLOB_UPLOAD_UNKNOWN",
+      "DIGEST_INVALID",   "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID",
+      "MANIFEST_UNKNOWN", "NAME_INVALID",          "NAME_UNKNOWN",
+      "SIZE_INVALID",     "UNAUTHORIZED",          "DENIED",
+      "UNSUPPORTED",      "TOOMANYREQUESTS",       "UNKNOWN"};
+  for (int i = 0; i < static_cast<int>(ApiCode::kCount); ++i) {
+    const auto& row = info(static_cast<ApiCode>(i));
+    EXPECT_TRUE(spec.contains(row.wire)) << row.wire;
   }
 }
 
