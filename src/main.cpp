@@ -29,14 +29,19 @@ int fatal(const std::string& message) {
 }
 
 // Every connection and every cached open blob takes a descriptor: allow as many as the system
-// lets this process have.
-void raiseDescriptorLimit() {
+// lets this process have, and returns that number.
+uint64_t raiseDescriptorLimit() {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
   }
+  return limit.rlim_cur;
 }
+
+// Descriptors kept for what is not a connection: the database, open blobs, uploads, logs.
+constexpr uint64_t kDescriptorsBesidesConnections = 512;
 
 int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::App& cmd) {
   berth::ServeConfig config;
@@ -73,13 +78,26 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
       config.domain.empty() ? "localhost:" + std::to_string(address->port) : config.domain;
   options.domain = domain;
   options.operatorTokenFile = config.operatorTokenFile;
+  options.diskReserveBytes = config.diskReserveBytes;
   auto app = berth::app::Node::open(std::move(options));
   if (!app) {
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
   }
 
-  raiseDescriptorLimit();
+  const uint64_t descriptors = raiseDescriptorLimit();
+  uint32_t maxConnections = config.maxConnections;
+  if (descriptors < maxConnections + kDescriptorsBesidesConnections) {
+    // More connections than descriptors would end in failed accepts and failed opens.
+    maxConnections = static_cast<uint32_t>(descriptors > 2 * kDescriptorsBesidesConnections
+                                               ? descriptors - kDescriptorsBesidesConnections
+                                               : descriptors / 2);
+    berth::log::warn("max_connections lowered to fit the descriptor limit",
+                     {{"max_connections", maxConnections}, {"descriptor_limit", descriptors}});
+  }
   berth::http::ServerOptions serverOptions;
+  serverOptions.maxConnections = maxConnections;
+  serverOptions.maxConnectionsPerClient = config.maxConnectionsPerClient;
+  serverOptions.minTransferRate = config.minTransferRate;
   serverOptions.host = address->host;
   serverOptions.port = address->port;
   serverOptions.threads = config.threads;

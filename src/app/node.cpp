@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "app/tenancy.hpp"
 #include "auth/token_endpoint.hpp"
 #include "control/app.hpp"
@@ -11,7 +14,7 @@
 
 namespace berth::app {
 
-Result<Stores> Stores::open(const std::filesystem::path& dataDir) {
+Result<Stores> Stores::open(const std::filesystem::path& dataDir, uint64_t diskReserveBytes) {
   std::error_code ec;
   std::filesystem::create_directories(dataDir, ec);
   if (ec) {
@@ -21,11 +24,13 @@ Result<Stores> Stores::open(const std::filesystem::path& dataDir) {
   // The database holds password hashes and signing keys: only the owner may read it.
   ::chmod(dataDir.c_str(), 0700);
   Stores stores;
+  stores.reserve = std::make_shared<DiskReserve>(dataDir / "reserve", diskReserveBytes);
+  stores.reserve->restore();
   const auto db = dataDir / "berth.db";
-  auto meta = meta::openSqliteStore(db);
+  auto meta = meta::openSqliteStore(db, stores.reserve);
   if (!meta) return meta.takeError();
   stores.meta = std::move(*meta);
-  auto identities = meta::openSqliteIdentityStore(db);
+  auto identities = meta::openSqliteIdentityStore(db, stores.reserve);
   if (!identities) return identities.takeError();
   stores.identities = std::move(*identities);
   auto id = stores.meta->ensureRegistry(kDefaultRegistry);
@@ -65,22 +70,44 @@ struct Node::Planes {
 };
 
 Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
-  auto stores = Stores::open(options.dataDir);
+  auto stores = Stores::open(options.dataDir, options.diskReserveBytes);
   if (!stores) return stores.takeError();
   if (options.operatorTokenFile.empty())
     options.operatorTokenFile = options.dataDir / "operator-token";
   auto operatorToken = loadOperatorToken(options.operatorTokenFile);
   if (!operatorToken) return operatorToken.takeError();
   auto node = std::unique_ptr<Node>(new Node(std::move(*stores), nullptr));
+  const auto upkeep = options.upkeepInterval;
   node->planes_ =
       std::make_unique<Planes>(node->stores_, std::move(options), std::move(*operatorToken));
   if (auto r = node->planes_->authenticator.ensureSigningKey(); !r) return r.takeError();
+  node->startUpkeep(upkeep);
   return node;
 }
 
 Node::Node(Stores stores, std::unique_ptr<Planes> planes)
     : stores_(std::move(stores)), planes_(std::move(planes)) {}
-Node::~Node() = default;
+
+Node::~Node() {
+  if (upkeep_.joinable()) {
+    upkeep_.request_stop();
+    upkeep_.join();
+  }
+}
+
+void Node::startUpkeep(std::chrono::seconds interval) {
+  upkeep_ = std::jthread([this, interval](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wake.wait_for(lock, stop, interval, [] { return false; });
+      if (stop.stop_requested()) return;
+      // Space freed since the reserve was used: take it back for the next full disk.
+      if (!stores_.reserve->held()) stores_.reserve->restore();
+    }
+  });
+}
 
 http::Dispatch Node::dispatch(http::Request& request) {
   const std::string_view path = request.path;

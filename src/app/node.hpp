@@ -1,11 +1,14 @@
 #pragma once
 // The composition root: opens the stores of a data directory and wires the planes of one
 // berth process: data plane /v2, auth plane /oauth2, control plane /api/v1, and /healthz.
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "auth/authenticator.hpp"
+#include "core/disk_reserve.hpp"
 #include "http/message.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
@@ -14,13 +17,18 @@ namespace berth::app {
 
 inline constexpr std::string_view kDefaultRegistry = "default";
 
+inline constexpr uint64_t kDefaultDiskReserveBytes = 64ull << 20;
+
 // The stores of one data directory, shared by the server and `berth admin`.
 struct Stores {
   meta::MetadataStorePtr meta;
   meta::IdentityStorePtr identities;
   meta::RegistryId defaultRegistry = 0;
+  // <data>/reserve: room kept for deleting and starting on a full disk.
+  std::shared_ptr<DiskReserve> reserve;
 
-  static Result<Stores> open(const std::filesystem::path& dataDir);
+  static Result<Stores> open(const std::filesystem::path& dataDir,
+                             uint64_t diskReserveBytes = kDefaultDiskReserveBytes);
 };
 
 struct NodeOptions {
@@ -32,6 +40,9 @@ struct NodeOptions {
   // Holds the operator token of the control API; created when missing. Empty:
   // <data>/operator-token.
   std::filesystem::path operatorTokenFile;
+  uint64_t diskReserveBytes = kDefaultDiskReserveBytes;
+  // How often background upkeep runs (putting the disk reserve back once space is free).
+  std::chrono::seconds upkeepInterval{30};
 };
 
 class Node final : public http::Application {
@@ -45,8 +56,11 @@ class Node final : public http::Application {
 
  private:
   Node(Stores stores, std::unique_ptr<Planes> planes);
+  void startUpkeep(std::chrono::seconds interval);
   Stores stores_;
   std::unique_ptr<Planes> planes_;
+  // Background upkeep, off the request threads; stopped and joined before the stores close.
+  std::jthread upkeep_;
 };
 
 }  // namespace berth::app

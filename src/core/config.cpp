@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace berth {
@@ -27,8 +28,10 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       return true;
     };
     auto num = [&](auto& out) -> bool {
+      using T = std::decay_t<decltype(out)>;
       if (!v.is_int64() || v.as_int64() < 0) return false;
-      out = static_cast<std::decay_t<decltype(out)>>(v.as_int64());
+      if (static_cast<uint64_t>(v.as_int64()) > std::numeric_limits<T>::max()) return false;
+      out = static_cast<T>(v.as_int64());
       return true;
     };
     bool ok = false;
@@ -54,6 +57,14 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = str(config.domain);
     } else if (key == "operator_token_file") {
       ok = str(config.operatorTokenFile);
+    } else if (key == "disk_reserve_bytes") {
+      ok = num(config.diskReserveBytes);
+    } else if (key == "max_connections") {
+      ok = num(config.maxConnections) && config.maxConnections > 0;
+    } else if (key == "max_connections_per_client") {
+      ok = num(config.maxConnectionsPerClient);
+    } else if (key == "min_transfer_rate") {
+      ok = num(config.minTransferRate);
     } else {
       return configError(path + ": unknown key \"" + std::string(key) + "\"");
     }

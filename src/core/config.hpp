@@ -21,6 +21,15 @@ struct ServeConfig {
   // Empty: "localhost:<listen port>".
   std::string domain;
   std::string operatorTokenFile;  // empty: <data>/operator-token
+  // Space kept free on the data file system for deleting and starting up when it is full.
+  uint64_t diskReserveBytes = 64ull << 20;
+  // Open connections at most, in all and from one client address (0: no per-client limit);
+  // beyond them a connection is answered 503 and closed.
+  uint32_t maxConnections = 10000;
+  uint32_t maxConnectionsPerClient = 512;
+  // A request body or a download slower than this (bytes per second, averaged from the start)
+  // is cut off once idle_timeout_seconds have passed; 0: no minimum.
+  uint32_t minTransferRate = 1024;
 };
 
 // Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.

@@ -18,6 +18,7 @@ struct Field {
   Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
   Field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
   Field(std::string_view k, int v) : key(k), value(int64_t{v}) {}
+  Field(std::string_view k, unsigned v) : key(k), value(uint64_t{v}) {}
   Field(std::string_view k, int64_t v) : key(k), value(v) {}
   Field(std::string_view k, uint64_t v) : key(k), value(v) {}
   Field(std::string_view k, double v) : key(k), value(v) {}

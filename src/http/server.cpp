@@ -20,12 +20,15 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <cerrno>
+#include <csignal>
 #include <list>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/log.hpp"
+#include "http/framing_rules.hpp"
 
 namespace berth::http {
 namespace {
@@ -59,6 +62,26 @@ Method toMethod(bhttp::verb verb) {
 
 constexpr size_t kBodyChunk = 256 * 1024;
 
+// A body or a file going slower than the minimum rate, once the idle timeout has passed, is
+// given up: a client trickling a byte at a time would otherwise hold its connection for ever.
+class TransferRate {
+ public:
+  TransferRate(uint32_t minBytesPerSecond, std::chrono::seconds grace)
+      : min_(minBytesPerSecond), grace_(grace), start_(std::chrono::steady_clock::now()) {}
+  bool tooSlow(uint64_t bytes) const {
+    if (min_ == 0) return false;
+    const auto elapsed = std::chrono::steady_clock::now() - start_;
+    if (elapsed < grace_) return false;
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    return static_cast<double>(bytes) < static_cast<double>(min_) * seconds;
+  }
+
+ private:
+  uint32_t min_;
+  std::chrono::seconds grace_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 }  // namespace
 
 // What shutdown needs of a connection, whatever its stream.
@@ -84,14 +107,14 @@ class Connection final : public ConnectionBase {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
   beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
   asio::awaitable<void> serve();
-  asio::awaitable<Response> readBody(bhttp::request_parser<bhttp::buffer_body>& parser,
-                                     BodySink& sink, bool& bodyLeftUnread);
-  asio::awaitable<Response> readSizedBody(bhttp::request_parser<bhttp::buffer_body>& parser,
-                                          BodySink& sink, bool& bodyLeftUnread);
-  asio::awaitable<bool> discardBody(bhttp::request_parser<bhttp::buffer_body>& parser);
+  asio::awaitable<Response> readBody(RequestParser& parser, BodySink& sink, bool& bodyLeftUnread);
+  asio::awaitable<Response> readSizedBody(RequestParser& parser, BodySink& sink,
+                                          bool& bodyLeftUnread);
+  asio::awaitable<bool> discardBody(RequestParser& parser);
   asio::awaitable<bool> write(const Request& req, Response& resp, unsigned version, bool keepAlive,
                               uint64_t& bytes);
   asio::awaitable<bool> sendFile(const FileRange& file);
+  TransferRate transferRate() const;
 
   Server::Impl& server_;
   Stream stream_;
@@ -116,6 +139,12 @@ struct Server::Impl {
   std::atomic<uint64_t> nextRequest{0};
   std::mutex connectionsMutex;
   std::list<std::weak_ptr<ConnectionBase>> connections;
+  // Admitted connections, in all and by client address (under connectionsMutex).
+  uint32_t openConnections = 0;
+  std::unordered_map<std::string, uint32_t> perClient;
+  static constexpr int kMaxRefusalsInFlight = 256;
+  std::atomic<int> refusalsInFlight{0};
+  std::atomic<uint64_t> refusedConnections{0};
   std::optional<asio::ssl::context> tls;
   // Shutdown steps run on one strand: the signal wait and the grace timer are not thread-safe.
   asio::strand<asio::io_context::executor_type> control{ioc.get_executor()};
@@ -125,32 +154,124 @@ struct Server::Impl {
   Impl(ServerOptions o, Application& a) : options(std::move(o)), app(a) {}
 
   asio::awaitable<void> acceptLoop() {
+    asio::steady_timer backoff(ioc);
     for (;;) {
       auto& target = nextWorker == 0 ? ioc : *workers[nextWorker - 1];
       nextWorker = (nextWorker + 1) % (workers.size() + 1);
       auto [ec, socket] = co_await acceptor.async_accept(target.get_executor(), kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        // Out of descriptors (or memory): accepting again at once would spin. The connection
+        // waits in the backlog until one closes.
         log::warn("accept failed", {{"error", ec.message()}});
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(kTuple);
+        continue;
+      }
+      boost::system::error_code remoteEc;
+      const auto peer = socket.remote_endpoint(remoteEc);
+      std::string client = remoteEc ? std::string() : peer.address().to_string();
+      if (!admit(client)) {
+        refuse(std::move(socket));
         continue;
       }
       auto executor = socket.get_executor();
       if (tls) {
         asio::co_spawn(executor,
                        serveConnection(std::make_shared<Connection<TlsStream>>(
-                           *this, TlsStream(std::move(socket), *tls))),
+                                           *this, TlsStream(std::move(socket), *tls)),
+                                       std::move(client)),
                        asio::detached);
       } else {
         asio::co_spawn(executor,
                        serveConnection(std::make_shared<Connection<PlainStream>>(
-                           *this, PlainStream(std::move(socket)))),
+                                           *this, PlainStream(std::move(socket))),
+                                       std::move(client)),
                        asio::detached);
       }
     }
   }
 
+  // Counts a new connection in, unless that would pass the global or the per-client limit.
+  bool admit(const std::string& client) {
+    std::lock_guard lock(connectionsMutex);
+    if (openConnections >= options.maxConnections) return false;
+    if (options.maxConnectionsPerClient > 0) {
+      auto& count = perClient[client];
+      if (count >= options.maxConnectionsPerClient) return false;
+      ++count;
+    }
+    ++openConnections;
+    return true;
+  }
+
+  void release(const std::string& client) {
+    std::lock_guard lock(connectionsMutex);
+    --openConnections;
+    if (options.maxConnectionsPerClient > 0) {
+      auto it = perClient.find(client);
+      if (it != perClient.end() && --it->second == 0) perClient.erase(it);
+    }
+  }
+
+  // A connection over the limits: plain HTTP clients are told 503 with Retry-After (over TLS,
+  // which would need a handshake first, the connection is just closed). Refusals in flight are
+  // bounded too, each by a short deadline.
+  void refuse(tcp::socket socket) {
+    const auto refused = ++refusedConnections;
+    if (refused % 1000 == 1) {
+      log::warn("connection refused: limit reached",
+                {{"max_connections", options.maxConnections},
+                 {"max_connections_per_client", options.maxConnectionsPerClient},
+                 {"refused", refused}});
+    }
+    if (tls || refusalsInFlight.load() >= kMaxRefusalsInFlight) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    ++refusalsInFlight;
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, answerRefused(std::move(socket)), asio::detached);
+  }
+
+  asio::awaitable<void> answerRefused(tcp::socket socket) {
+    static const std::string kReply = [] {
+      const std::string body = errorBody(explainedError(
+          ApiCode::TooManyRequests, "too many connections: the server is at its limit"));
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+             "Retry-After: 1\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+             "Connection: close\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    asio::steady_timer deadline(socket.get_executor());
+    deadline.expires_after(std::chrono::seconds(2));
+    deadline.async_wait([&socket](boost::system::error_code ec) {
+      if (!ec) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      }
+    });
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(kReply), kTuple);
+    if (!ec) {
+      // Read what the client sent until it closes, so that closing does not reset the
+      // connection before it has read the reply.
+      boost::system::error_code ignored;
+      socket.shutdown(tcp::socket::shutdown_send, ignored);
+      char sink[4096];
+      for (;;) {
+        auto [readEc, got] = co_await socket.async_read_some(asio::buffer(sink), kTuple);
+        if (readEc) break;
+      }
+    }
+    deadline.cancel();
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    --refusalsInFlight;
+  }
+
   template <class C>
-  asio::awaitable<void> serveConnection(std::shared_ptr<C> connection) {
+  asio::awaitable<void> serveConnection(std::shared_ptr<C> connection, std::string client) {
     std::list<std::weak_ptr<ConnectionBase>>::iterator self;
     {
       std::lock_guard lock(connectionsMutex);
@@ -161,6 +282,8 @@ struct Server::Impl {
     } catch (const std::exception& e) {
       log::error("connection failed", {{"error", e.what()}});
     }
+    connection.reset();  // its socket closes now, before it stops counting
+    release(client);
     bool last = false;
     {
       std::lock_guard lock(connectionsMutex);
@@ -211,6 +334,11 @@ struct Server::Impl {
 };
 
 template <class Stream>
+TransferRate Connection<Stream>::transferRate() const {
+  return TransferRate(server_.options.minTransferRate, server_.options.idleTimeout);
+}
+
+template <class Stream>
 Connection<Stream>::Connection(Server::Impl& server, Stream stream)
     : server_(server), stream_(std::move(stream)) {
   boost::system::error_code ec;
@@ -250,21 +378,23 @@ asio::awaitable<void> Connection<Stream>::run() {
 template <class Stream>
 asio::awaitable<void> Connection<Stream>::serve() {
   for (;;) {
-    bhttp::request_parser<bhttp::buffer_body> parser;
-    parser.header_limit(server_.options.headerLimit);
-    parser.body_limit(boost::none);  // sinks bound their own bodies
+    RequestParser parser;
+    prepareParser(parser, server_.options.headerLimit);
     tcp().expires_after(server_.options.idleTimeout);
     idle_.store(true);
     if (server_.stopping.load()) co_return;
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kTuple);
     idle_.store(false);
     if (ec) {
-      if (ec == bhttp::error::header_limit || ec == bhttp::error::bad_target ||
-          ec == bhttp::error::bad_method || ec == bhttp::error::bad_version ||
-          ec == bhttp::error::bad_field || ec == bhttp::error::bad_value) {
+      // A head that does not parse is answered, then the connection closed; a peer that went
+      // away or timed out mid-head is not.
+      const bool malformed =
+          ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+      if (malformed) {
         Request none;
         Response bad =
-            Response::error(makeError(ApiCode::Unknown, "malformed request: " + ec.message(),
+            Response::error(makeError(ApiCode::Unsupported, "malformed request: " + ec.message(),
                                       ec == bhttp::error::header_limit ? 431 : 400));
         uint64_t bytes = 0;
         co_await write(none, bad, 11, false, bytes);
@@ -273,6 +403,15 @@ asio::awaitable<void> Connection<Stream>::serve() {
     }
     const auto started = std::chrono::steady_clock::now();
     auto& head = parser.get();
+    if (auto framing = framingError(parser)) {
+      Request none;
+      Response bad = Response::error(*framing);
+      uint64_t bytes = 0;
+      co_await write(none, bad, head.version(), false, bytes);
+      log::info("request refused",
+                {{"remote", remote_}, {"status", bad.status}, {"reason", framing->detail}});
+      co_return;
+    }
 
     Request req;
     req.method = toMethod(head.method());
@@ -296,7 +435,7 @@ asio::awaitable<void> Connection<Stream>::serve() {
     Response resp;
     bool keepAlive = req.keepAlive && !server_.stopping.load();
     if (!targetOk) {
-      resp = Response::error(makeError(ApiCode::NotFound, "malformed request target", 400));
+      resp = Response::error(makeError(ApiCode::Unsupported, "malformed request target", 400));
       keepAlive = false;
     } else {
       Dispatch dispatch;
@@ -333,8 +472,8 @@ asio::awaitable<void> Connection<Stream>::serve() {
 }
 
 template <class Stream>
-asio::awaitable<Response> Connection<Stream>::readBody(
-    bhttp::request_parser<bhttp::buffer_body>& parser, BodySink& sink, bool& bodyLeftUnread) {
+asio::awaitable<Response> Connection<Stream>::readBody(RequestParser& parser, BodySink& sink,
+                                                       bool& bodyLeftUnread) {
   const auto expect = parser.get()[bhttp::field::expect];
   if (!parser.is_done() && beast::iequals(expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -351,6 +490,8 @@ asio::awaitable<Response> Connection<Stream>::readBody(
   // Chunked bodies go through Beast's parser; a large buffer keeps the reads large.
   buffer_.reserve(kBodyChunk);
   bool complete = true;
+  const TransferRate rate = transferRate();
+  uint64_t received = 0;
   while (!parser.is_done()) {
     auto& body = parser.get().body();
     body.data = chunk_.data();
@@ -359,11 +500,12 @@ asio::awaitable<Response> Connection<Stream>::readBody(
     auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
     if (ec == bhttp::error::need_buffer) ec = {};
     const size_t got = chunk_.size() - body.size;
+    received += got;
     if (got > 0 && !sink.write(chunk_.data(), got)) {
       bodyLeftUnread = !parser.is_done();
       co_return sink.finish(true);
     }
-    if (ec) {
+    if (ec || (!parser.is_done() && rate.tooSlow(received))) {
       complete = false;
       bodyLeftUnread = true;
       break;
@@ -375,8 +517,8 @@ asio::awaitable<Response> Connection<Stream>::readBody(
 // A body of known length is read straight from the socket into one large buffer: no parser
 // copy, and few system calls.
 template <class Stream>
-asio::awaitable<Response> Connection<Stream>::readSizedBody(
-    bhttp::request_parser<bhttp::buffer_body>& parser, BodySink& sink, bool& bodyLeftUnread) {
+asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parser, BodySink& sink,
+                                                            bool& bodyLeftUnread) {
   uint64_t remaining = *parser.content_length();
   // Bytes that arrived together with the header.
   const size_t buffered = static_cast<size_t>(std::min<uint64_t>(remaining, buffer_.size()));
@@ -390,6 +532,8 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(
       co_return sink.finish(true);
     }
   }
+  const TransferRate rate = transferRate();
+  const uint64_t length = *parser.content_length();
   while (remaining > 0) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, chunk_.size()));
     tcp().expires_after(server_.options.idleTimeout);
@@ -401,7 +545,7 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(
         co_return sink.finish(true);
       }
     }
-    if (ec) {
+    if (ec || (remaining > 0 && rate.tooSlow(length - remaining))) {
       bodyLeftUnread = true;
       co_return sink.finish(false);
     }
@@ -410,8 +554,7 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(
 }
 
 template <class Stream>
-asio::awaitable<bool> Connection<Stream>::discardBody(
-    bhttp::request_parser<bhttp::buffer_body>& parser) {
+asio::awaitable<bool> Connection<Stream>::discardBody(RequestParser& parser) {
   // A body nobody asked for: read a little to keep the connection usable, else close it.
   if (chunk_.empty()) chunk_.resize(kBodyChunk);
   uint64_t total = 0;
@@ -465,7 +608,9 @@ asio::awaitable<bool> Connection<Stream>::sendFile(const FileRange& file) {
     if (chunk_.empty()) chunk_.resize(kBodyChunk);
     uint64_t offset = file.offset;
     uint64_t left = file.length;
+    const TransferRate rate = transferRate();
     while (left > 0) {
+      if (rate.tooSlow(file.length - left)) co_return false;
       const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk_.size()));
       const ssize_t n = ::pread(file.fd->get(), chunk_.data(), want, static_cast<off_t>(offset));
       if (n <= 0) {
@@ -488,7 +633,9 @@ asio::awaitable<bool> Connection<Stream>::sendFile(const FileRange& file) {
   off_t offset = static_cast<off_t>(file.offset);
   uint64_t left = file.length;
   asio::steady_timer deadline(socket.get_executor());
+  const TransferRate rate = transferRate();
   while (left > 0) {
+    if (rate.tooSlow(file.length - left)) co_return false;
     const size_t want = static_cast<size_t>(std::min<uint64_t>(left, 1u << 30));
     const ssize_t n = ::sendfile(socket.native_handle(), file.fd->get(), &offset, want);
     if (n > 0) {
@@ -538,6 +685,10 @@ void Server::bind() {
 uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 void Server::run(bool handleSignals) {
+  // A peer that closes its end makes the next write to it raise SIGPIPE, whose default action
+  // ends the process; sendfile(2) has no MSG_NOSIGNAL. Ignored, the write fails with EPIPE and
+  // only that connection ends. (Asio's own socket writes pass MSG_NOSIGNAL.)
+  ::signal(SIGPIPE, SIG_IGN);
   if (!impl_->acceptor.is_open()) bind();
   auto& impl = *impl_;
   if (handleSignals) {

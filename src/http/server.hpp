@@ -18,6 +18,11 @@ struct ServerOptions {
   std::chrono::seconds shutdownGrace{10};
   uint32_t headerLimit = 16 * 1024;
   uint32_t unexpectedBodyLimit = 64 * 1024;
+  // Connections open at once, in all and from one client address (0: unlimited per client).
+  uint32_t maxConnections = 10000;
+  uint32_t maxConnectionsPerClient = 512;
+  // Bytes per second a body or a file must average once idleTimeout has passed (0: no minimum).
+  uint32_t minTransferRate = 1024;
   std::string tlsCert;  // PEM certificate chain and key: when set, HTTPS only
   std::string tlsKey;
 };

@@ -1,6 +1,7 @@
 // Blob uploads: POST /v2/<name>/blobs/uploads/ (session, monolithic, mount) and
 // GET, PATCH, PUT, DELETE /v2/<name>/blobs/uploads/<uuid>.
 #include <charconv>
+#include <functional>
 
 #include "core/digest.hpp"
 #include "core/log.hpp"
@@ -42,12 +43,27 @@ Result<void> linkCommitted(Services& s, Target& t, const storage::BlobInfo& blob
   return s.meta.linkBlob(t.ctx.registry, *repository, blob.digest, blob.size);
 }
 
+// An upload the disk has no room for is removed whole, session and all: the client gets 507,
+// and nothing of it stays behind to take space.
+void abandonUpload(Services& s, storage::BlobStore& blobs, const std::string& uuid, bool session) {
+  (void)blobs.cancelUpload(uuid);
+  if (session) (void)s.meta.deleteUpload(uuid);
+}
+
+bool noSpace(const Error& e) { return e.code == ApiCode::InsufficientStorage; }
+
 // Streams a request body into an upload session, then runs `done` with the writer closed.
+// `abandon` removes the upload: when the disk has no room for it, and, unless it is a session
+// the client may resume, when the body stops short.
 template <class Done>
 class UploadSink final : public http::BodySink {
  public:
-  UploadSink(storage::UploadWriterPtr writer, Done done)
-      : writer_(std::move(writer)), done_(std::move(done)) {}
+  UploadSink(storage::UploadWriterPtr writer, Done done, std::function<void()> abandon,
+             bool resumable)
+      : writer_(std::move(writer)),
+        done_(std::move(done)),
+        abandon_(std::move(abandon)),
+        resumable_(resumable) {}
 
   bool write(const char* data, size_t size) override {
     auto r = writer_->write(data, size);
@@ -61,8 +77,12 @@ class UploadSink final : public http::BodySink {
   Response finish(bool complete) override {
     const uint64_t size = writer_->size();
     writer_.reset();  // release the session before commit claims it
-    if (error_) return errorResponse(*error_);
+    if (error_) {
+      if (noSpace(*error_)) abandon_();
+      return errorResponse(*error_);
+    }
     if (!complete) {
+      if (!resumable_) abandon_();
       return errorResponse(makeError(ApiCode::BlobUploadInvalid, "request body incomplete"));
     }
     return done_(size);
@@ -71,22 +91,29 @@ class UploadSink final : public http::BodySink {
  private:
   storage::UploadWriterPtr writer_;
   Done done_;
+  std::function<void()> abandon_;
+  bool resumable_;
   std::optional<Error> error_;
 };
 
 template <class Done>
-Dispatch streamInto(storage::UploadWriterPtr writer, Done done) {
-  return Dispatch::body(std::make_unique<UploadSink<Done>>(std::move(writer), std::move(done)));
+Dispatch streamInto(Services& s, Target& t, const std::string& uuid, bool session,
+                    storage::UploadWriterPtr writer, Done done) {
+  auto abandon = [&s, blobs = t.ctx.blobs, uuid, session] {
+    abandonUpload(s, *blobs, uuid, session);
+  };
+  return Dispatch::body(std::make_unique<UploadSink<Done>>(std::move(writer), std::move(done),
+                                                           std::move(abandon), session));
 }
 
 Response commit(Services& s, Target& t, const std::string& uuid, const Digest& digest,
                 bool session) {
   auto blob = t.ctx.blobs->commitUpload(uuid, digest);
   if (!blob) {
-    if (blob.error().code == ApiCode::DigestInvalid) {
-      // The content is not what the client claims: the session cannot succeed any more.
-      (void)t.ctx.blobs->cancelUpload(uuid);
-      if (session) (void)s.meta.deleteUpload(uuid);
+    // Content that is not what the client claims, or no room to keep it: the session cannot
+    // succeed any more.
+    if (blob.error().code == ApiCode::DigestInvalid || noSpace(blob.error())) {
+      abandonUpload(s, *t.ctx.blobs, uuid, session);
     }
     return errorResponse(blob.error());
   }
@@ -182,11 +209,12 @@ Dispatch handleUploadStart(Services& s, http::Request& req, Target& t) {
     }
     // A monolithic upload never becomes a session a client could resume: it has no row.
     auto* blobs = t.ctx.blobs;
-    return streamInto(std::move(*writer), [&s, t, uuid, d = *digest, blobs](uint64_t) mutable {
-      auto resp = commit(s, t, uuid, d, false);
-      if (resp.status != 201) (void)blobs->cancelUpload(uuid);
-      return resp;
-    });
+    return streamInto(s, t, uuid, false, std::move(*writer),
+                      [&s, t, uuid, d = *digest, blobs](uint64_t) mutable {
+                        auto resp = commit(s, t, uuid, d, false);
+                        if (resp.status != 201) (void)blobs->cancelUpload(uuid);
+                        return resp;
+                      });
   }
   return startSession(s, t);
 }
@@ -232,7 +260,7 @@ Dispatch handleUpload(Services& s, http::Request& req, Target& t) {
           return reply(std::move(resp));
         }
       }
-      return streamInto(std::move(*writer), [name = t.name, uuid](uint64_t size) {
+      return streamInto(s, t, uuid, true, std::move(*writer), [name = t.name, uuid](uint64_t size) {
         return sessionResponse(202, name, uuid, size);
       });
     }
@@ -243,9 +271,9 @@ Dispatch handleUpload(Services& s, http::Request& req, Target& t) {
       if (!digest) return fail(ApiCode::DigestInvalid, "invalid digest");
       auto writer = t.ctx.blobs->appendUpload(uuid);
       if (!writer) return replyError(writer.error());
-      return streamInto(std::move(*writer), [&s, t, uuid, d = *digest](uint64_t) mutable {
-        return commit(s, t, uuid, d, true);
-      });
+      return streamInto(
+          s, t, uuid, true, std::move(*writer),
+          [&s, t, uuid, d = *digest](uint64_t) mutable { return commit(s, t, uuid, d, true); });
     }
     default:
       return fail(ApiCode::Unsupported);

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <mutex>
 #include <random>
@@ -169,8 +170,18 @@ size_t onHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
 
 }  // namespace
 
+namespace {
+struct ServerTls {
+  std::string cert, key, ca;
+};
+ServerTls& serverTls() {
+  static ServerTls tls;
+  return tls;
+}
+}  // namespace
+
 HttpClient::HttpClient(std::string baseUrl)
-    : impl_(std::make_unique<Impl>()), base_(std::move(baseUrl)) {
+    : impl_(std::make_unique<Impl>()), base_(std::move(baseUrl)), caFile_(serverTls().ca) {
   curlGlobalInit();
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   impl_->handle.reset(curl_easy_init());
@@ -210,6 +221,7 @@ Response HttpClient::request(std::string_view method, std::string_view target,
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &col);
   curl_easy_setopt(h, CURLOPT_PROXY, "");  // never go through an environment proxy
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);
+  if (!caFile_.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, caFile_.c_str());
 
   bool hasContentType = false;
   bool hasAuthorization = false;
@@ -699,9 +711,19 @@ struct Server {
   fs::path dataDir;
   fs::path logFile;
   std::string bin;
-  std::string user, password;  // credentials of the fixture's client ("" = none)
-  std::string error;           // non-empty: the suite cannot run
+  std::string user, password;     // credentials of the fixture's client ("" = none)
+  std::string error;              // non-empty: the suite cannot run
+  std::vector<std::string> args;  // the `berth serve` command line
 };
+
+struct DataDirHooks {
+  std::function<void(const std::string&)> created;  // after mkdir, before anything is written
+  std::function<void(const std::string&)> stopped;  // after the server exited, before removal
+};
+DataDirHooks& dataDirHooks() {
+  static DataDirHooks hooks;
+  return hooks;
+}
 
 Server& server() {
   static Server s;
@@ -770,6 +792,8 @@ std::string waitReady(const std::string& base, pid_t pid, std::chrono::milliseco
          " ms (last: " + last + ")";
 }
 
+void spawnServer(Server& s);
+
 void startServer() {
   Server& s = server();
   s = Server{};
@@ -801,6 +825,7 @@ void startServer() {
   fs::path dataDir = s.tmpDir / "data";
   fs::create_directories(dataDir);
   s.dataDir = dataDir;
+  if (dataDirHooks().created) dataDirHooks().created(dataDir.string());
   s.logFile = s.tmpDir / "server.stderr";
   s.bin = bin;
 
@@ -834,16 +859,25 @@ void startServer() {
     return;
   }
   std::string listen = "127.0.0.1:" + std::to_string(port);
-  s.baseUrl = "http://" + listen;
+  s.baseUrl = (serverTls().cert.empty() ? "http://" : "https://") + listen;
 
+  s.args = {bin, "serve", "--listen", listen, "--data", dataDir.string()};
+  if (!serverTls().cert.empty()) {
+    s.args.insert(s.args.end(), {"--tls-cert", serverTls().cert, "--tls-key", serverTls().key});
+  }
+  s.args.insert(s.args.end(), extraServeArgs().begin(), extraServeArgs().end());
+  spawnServer(s);
+}
+
+// Starts s.args with its output in s.logFile (appended) and waits until it answers.
+void spawnServer(Server& s) {
   // Everything the child needs is prepared before fork (only async-signal-safe calls after).
-  std::string binS = bin, data = dataDir.string(), log = s.logFile.string();
-  std::vector<std::string> args = {binS, "serve", "--listen", listen, "--data", data};
-  args.insert(args.end(), extraServeArgs().begin(), extraServeArgs().end());
+  std::vector<std::string> args = s.args;
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int logFd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const std::string log = s.logFile.string();
+  int logFd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int nullFd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (logFd < 0 || nullFd < 0) {
     s.error = "cannot open server log file " + log;
@@ -875,41 +909,47 @@ void startServer() {
 
   std::string why = waitReady(s.baseUrl, pid, std::chrono::seconds(10));
   if (!why.empty()) {
-    s.error = "berth did not become ready: " + why + "\ncommand: " + binS + " serve --listen " +
-              listen + " --data " + data + "\n---- server stderr ----\n" + readTail(s.logFile);
+    std::string command;
+    for (const auto& a : s.args) command += (command.empty() ? "" : " ") + a;
+    s.error = "berth did not become ready: " + why + "\ncommand: " + command +
+              "\n---- server stderr ----\n" + readTail(s.logFile);
   }
+}
+
+// SIGTERM, then SIGKILL after 10 s; a failure unless it exits 0 in time.
+void stopProcess(Server& s) {
+  if (s.pid <= 0) return;
+  ::kill(s.pid, SIGTERM);
+  int st = 0;
+  bool exited = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pid_t w = ::waitpid(s.pid, &st, WNOHANG);
+    if (w == s.pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!exited) {
+    ::kill(s.pid, SIGKILL);
+    ::waitpid(s.pid, &st, 0);
+    ADD_FAILURE() << "berth did not exit within 10 s of SIGTERM (killed)\n---- server stderr ----\n"
+                  << readTail(s.logFile);
+  } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    ADD_FAILURE() << "berth did not exit cleanly on SIGTERM: "
+                  << (WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
+                                    : "killed by signal " + std::to_string(WTERMSIG(st)))
+                  << "\n---- server stderr ----\n"
+                  << readTail(s.logFile);
+  }
+  s.pid = -1;
 }
 
 void stopServer() {
   Server& s = server();
-  if (s.pid > 0) {
-    ::kill(s.pid, SIGTERM);
-    int st = 0;
-    bool exited = false;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pid_t w = ::waitpid(s.pid, &st, WNOHANG);
-      if (w == s.pid) {
-        exited = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (!exited) {
-      ::kill(s.pid, SIGKILL);
-      ::waitpid(s.pid, &st, 0);
-      ADD_FAILURE()
-          << "berth did not exit within 10 s of SIGTERM (killed)\n---- server stderr ----\n"
-          << readTail(s.logFile);
-    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      ADD_FAILURE() << "berth did not exit cleanly on SIGTERM: "
-                    << (WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
-                                      : "killed by signal " + std::to_string(WTERMSIG(st)))
-                    << "\n---- server stderr ----\n"
-                    << readTail(s.logFile);
-    }
-    s.pid = -1;
-  }
+  stopProcess(s);
+  if (!s.dataDir.empty() && dataDirHooks().stopped) dataDirHooks().stopped(s.dataDir.string());
   if (!s.tmpDir.empty()) {
     std::error_code ec;
     fs::remove_all(s.tmpDir, ec);
@@ -943,6 +983,28 @@ void RegistryTest::SetUp() {
 void RegistryTest::setExtraServeArgs(std::vector<std::string> args) {
   extraServeArgs() = std::move(args);
 }
+
+void RegistryTest::setServerTls(std::string certFile, std::string keyFile, std::string caFile) {
+  serverTls() = ServerTls{std::move(certFile), std::move(keyFile), std::move(caFile)};
+}
+
+pid_t RegistryTest::serverPid() { return server().pid; }
+
+void RegistryTest::setDataDirHooks(std::function<void(const std::string&)> created,
+                                   std::function<void(const std::string&)> stopped) {
+  dataDirHooks() = DataDirHooks{std::move(created), std::move(stopped)};
+}
+
+bool RegistryTest::restartServer() {
+  Server& s = server();
+  if (s.args.empty()) return false;
+  stopProcess(s);
+  s.error.clear();
+  spawnServer(s);
+  return s.error.empty();
+}
+
+std::string RegistryTest::serverError() { return server().error; }
 
 const std::string& RegistryTest::registryUser() { return server().user; }
 const std::string& RegistryTest::registryPassword() { return server().password; }

@@ -11,8 +11,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -128,6 +130,9 @@ class HttpClient {
   // When true (default) every response is checked for
   // `Docker-Distribution-API-Version: registry/2.0` (CONTRACT: every response).
   void setCheckApiVersion(bool on) { checkApiVersion_ = on; }
+  // PEM file of the CA that signed an HTTPS server's certificate (default: the one set by
+  // RegistryTest::setServerTls, if any).
+  void setCaFile(std::string path) { caFile_ = std::move(path); }
   void setTimeoutSeconds(long s) { timeoutSeconds_ = s; }
   // When true (default) a transport-level error (connection reset, truncated
   // body, timeout...) is recorded as a test failure.
@@ -142,6 +147,7 @@ class HttpClient {
   bool checkApiVersion_ = true;
   bool reportTransportErrors_ = true;
   long timeoutSeconds_ = 120;
+  std::string caFile_;
 };
 
 // Authorization header values, and the per-request header that suppresses the client's
@@ -284,6 +290,19 @@ class RegistryTest : public ::testing::Test {
   static std::string berthBin();
   // More `berth serve` arguments for the servers started from now on.
   static void setExtraServeArgs(std::vector<std::string> args);
+  // Servers started from now on serve HTTPS with this certificate and key, and clients trust
+  // `caFile`; empty strings go back to plain HTTP.
+  static void setServerTls(std::string certFile, std::string keyFile, std::string caFile);
+  // Process id of the spawned server (-1 with $REGISTRY_URL).
+  static pid_t serverPid();
+  // Called with the data directory of servers started from now on: once it is created (empty),
+  // and once its server has stopped, before it is removed (e.g. to mount a file system there).
+  static void setDataDirHooks(std::function<void(const std::string&)> created,
+                              std::function<void(const std::string&)> stopped);
+  // Stops the server (SIGTERM, which must end it with status 0) and starts it again on the same
+  // data directory and port; false when it does not come back (serverError() says why).
+  static bool restartServer();
+  static std::string serverError();
   // "host:port" of the registry (the Host header the client sends).
   static std::string hostPort();
 

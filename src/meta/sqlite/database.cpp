@@ -166,6 +166,14 @@ Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
 
 }  // namespace
 
+Error storeError(sqlite3* db, std::string_view op, std::string_view message) {
+  const int code = sqlite3_extended_errcode(db);
+  const bool full = (code & 0xff) == SQLITE_FULL || isNoSpace(sqlite3_system_errno(db));
+  log::error("sqlite failed", {{"op", op}, {"error", message}, {"code", code}});
+  if (full) return makeError(ApiCode::InsufficientStorage, "metadata store: disk full");
+  return makeError(ApiCode::Unknown, "metadata store error");
+}
+
 int64_t nowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -202,13 +210,19 @@ Result<Database::Lease> Database::lease() {
   return Lease(*this, std::move(c));
 }
 
-Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& file) {
-  std::shared_ptr<Database> db(new Database(file));
-  auto c = db->lease();
+Result<void> Database::prepareSchema() {
+  auto c = lease();
   if (!c) return c.takeError();
-  auto schema = (*c)->exec(kSchema);
-  if (!schema) return schema.takeError();
-  if (auto added = addMissingColumns(**c); !added) return added.takeError();
+  if (auto schema = (*c)->exec(kSchema); !schema) return schema.takeError();
+  return addMissingColumns(**c);
+}
+
+Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& file,
+                                                 std::shared_ptr<DiskReserve> reserve) {
+  std::shared_ptr<Database> db(new Database(file, std::move(reserve)));
+  // Opening writes too (the WAL index, a schema change): a full disk must not keep berth from
+  // starting and serving what it holds.
+  if (auto r = db->freeing([&] { return db->prepareSchema(); }); !r) return r.takeError();
   return db;
 }
 

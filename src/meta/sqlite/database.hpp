@@ -11,12 +11,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/disk_reserve.hpp"
 #include "core/log.hpp"
 #include "core/result.hpp"
 
 namespace berth::meta::sqlite {
 
 int64_t nowSeconds();
+
+// The error of a failed SQLite call, logged with `op`: a full disk is InsufficientStorage
+// (507), so that a client is told why; anything else is an internal error.
+Error storeError(sqlite3* db, std::string_view op, std::string_view message);
 
 // One SQLite connection with its prepared statements, keyed by the SQL literal's address.
 class Connection {
@@ -83,16 +88,12 @@ class Connection {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
       std::string text = message ? message : "";
       sqlite3_free(message);
-      log::error("sqlite exec failed", {{"error", text}});
-      return makeError(ApiCode::Unknown, "metadata store error");
+      return storeError(db_, "exec", text);
     }
     return {};
   }
 
-  Error fail(std::string_view op) {
-    log::error("sqlite failed", {{"op", op}, {"error", sqlite3_errmsg(db_)}});
-    return makeError(ApiCode::Unknown, "metadata store error");
-  }
+  Error fail(std::string_view op) { return storeError(db_, op, sqlite3_errmsg(db_)); }
 
  private:
   sqlite3* db_;
@@ -115,7 +116,8 @@ class Transaction {
   }
   Result<void> commit() {
     auto r = c_.exec("COMMIT");
-    if (r) open_ = false;
+    // A COMMIT that fails for a full disk rolls the transaction back itself.
+    if (r || sqlite3_get_autocommit(c_.db())) open_ = false;
     return r;
   }
   ~Transaction() {
@@ -130,7 +132,21 @@ class Transaction {
 // A pool of connections to one database file; the schema is created on open.
 class Database {
  public:
-  static Result<std::shared_ptr<Database>> open(const std::filesystem::path& file);
+  // `reserve`, when given, is released to let a change that frees space (see freeing()) or
+  // the opening itself succeed on a full disk.
+  static Result<std::shared_ptr<Database>> open(const std::filesystem::path& file,
+                                                std::shared_ptr<DiskReserve> reserve = nullptr);
+
+  // Runs `change`, a deletion; should the disk be too full even for that, releases the reserve
+  // and runs it once more: what frees space must work when nothing else does.
+  template <class Change>
+  auto freeing(Change&& change) -> decltype(change()) {
+    auto r = change();
+    if (!r && r.error().code == ApiCode::InsufficientStorage && reserve_ && reserve_->release()) {
+      return change();
+    }
+    return r;
+  }
 
   // A connection borrowed from the pool for the length of one call.
   class Lease {
@@ -148,8 +164,11 @@ class Database {
   Result<Lease> lease();
 
  private:
-  explicit Database(std::filesystem::path file) : file_(std::move(file)) {}
+  Database(std::filesystem::path file, std::shared_ptr<DiskReserve> reserve)
+      : file_(std::move(file)), reserve_(std::move(reserve)) {}
+  Result<void> prepareSchema();
   std::filesystem::path file_;
+  std::shared_ptr<DiskReserve> reserve_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;
 };

@@ -62,8 +62,9 @@ void GenerationFile::bump() const {
     auto n = ::write(fd.get(), "+", 1);
 }
 
-Result<IdentityStorePtr> openSqliteIdentityStore(const std::filesystem::path& file) {
-  auto db = Database::open(file);
+Result<IdentityStorePtr> openSqliteIdentityStore(const std::filesystem::path& file,
+                                                 std::shared_ptr<DiskReserve> reserve) {
+  auto db = Database::open(file, std::move(reserve));
   if (!db) return db.takeError();
   auto generation = file;
   generation += "-identity";
@@ -168,7 +169,7 @@ Result<void> SqliteIdentityStore::writeRegistry(RegistryId registry, const Regis
 }
 
 Result<bool> SqliteIdentityStore::deleteRegistry(RegistryId registry) {
-  return changed(removeRegistry(registry));
+  return changed(db_->freeing([&] { return removeRegistry(registry); }));
 }
 
 Result<bool> SqliteIdentityStore::removeRegistry(RegistryId registry) {

@@ -186,7 +186,7 @@ Result<bool> SqliteIdentityStore::writeScopeMap(RegistryId registry, const Scope
 }
 
 Result<bool> SqliteIdentityStore::deleteScopeMap(RegistryId registry, std::string_view name) {
-  return changed(removeScopeMap(registry, name));
+  return changed(db_->freeing([&] { return removeScopeMap(registry, name); }));
 }
 
 Result<bool> SqliteIdentityStore::removeScopeMap(RegistryId registry, std::string_view name) {
@@ -346,7 +346,7 @@ Result<bool> SqliteIdentityStore::writeTokenSecret(RegistryId registry, std::str
 
 Result<bool> SqliteIdentityStore::deleteTokenSecret(RegistryId registry, std::string_view token,
                                                     std::string_view secretName) {
-  return changed(removeTokenSecret(registry, token, secretName));
+  return changed(db_->freeing([&] { return removeTokenSecret(registry, token, secretName); }));
 }
 
 Result<bool> SqliteIdentityStore::removeTokenSecret(RegistryId registry, std::string_view token,
@@ -358,7 +358,7 @@ Result<bool> SqliteIdentityStore::removeTokenSecret(RegistryId registry, std::st
 }
 
 Result<bool> SqliteIdentityStore::deleteToken(RegistryId registry, std::string_view name) {
-  return changed(removeToken(registry, name));
+  return changed(db_->freeing([&] { return removeToken(registry, name); }));
 }
 
 Result<bool> SqliteIdentityStore::removeToken(RegistryId registry, std::string_view name) {

@@ -11,12 +11,14 @@ using sqlite::Transaction;
 
 SqliteStore::~SqliteStore() = default;
 
-Result<MetadataStorePtr> openSqliteStore(const std::filesystem::path& file) {
-  return SqliteStore::open(file);
+Result<MetadataStorePtr> openSqliteStore(const std::filesystem::path& file,
+                                         std::shared_ptr<DiskReserve> reserve) {
+  return SqliteStore::open(file, std::move(reserve));
 }
 
-Result<MetadataStorePtr> SqliteStore::open(const std::filesystem::path& file) {
-  auto db = sqlite::Database::open(file);
+Result<MetadataStorePtr> SqliteStore::open(const std::filesystem::path& file,
+                                           std::shared_ptr<DiskReserve> reserve) {
+  auto db = sqlite::Database::open(file, std::move(reserve));
   if (!db) return db.takeError();
   return MetadataStorePtr(new SqliteStore(std::move(*db)));
 }
@@ -24,6 +26,12 @@ Result<MetadataStorePtr> SqliteStore::open(const std::filesystem::path& file) {
 Result<RegistryId> SqliteStore::ensureRegistry(std::string_view name) {
   auto c = lease();
   if (!c) return c.takeError();
+  // Looked up first: starting on a full disk must not need a write.
+  if (auto s = (*c)->prepare("SELECT id FROM registries WHERE name = ?"); !s) {
+    return s.takeError();
+  } else if ((*s)->bind(1, name).step() == SQLITE_ROW) {
+    return (*s)->integer(0);
+  }
   {
     auto s = (*c)->prepare("INSERT OR IGNORE INTO registries(name, created) VALUES(?, ?)");
     if (!s) return s.takeError();
@@ -178,13 +186,15 @@ Result<std::optional<uint64_t>> SqliteStore::linkedBlob(RepositoryId repository,
 }
 
 Result<bool> SqliteStore::unlinkBlob(RepositoryId repository, std::string_view digest) {
-  auto c = lease();
-  if (!c) return c.takeError();
-  auto s = (*c)->prepare("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?");
-  if (!s) return s.takeError();
-  (*s)->bind(1, repository).bind(2, digest);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return db_->freeing([&]() -> Result<bool> {
+    auto c = lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, digest);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+    return sqlite3_changes((*c)->db()) > 0;
+  });
 }
 
 Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId repository,
@@ -272,26 +282,28 @@ Result<bool> SqliteStore::hasManifest(RepositoryId repository, std::string_view 
 }
 
 Result<bool> SqliteStore::deleteManifest(RepositoryId repository, std::string_view digest) {
-  auto c = lease();
-  if (!c) return c.takeError();
-  Transaction tx(**c);
-  if (auto r = tx.begin(); !r) return r.takeError();
-  if (auto r = refuseManifestDelete(**c, repository, digest); !r) return r.takeError();
-  bool existed = false;
-  static constexpr const char* kDeletes[] = {
-      "DELETE FROM manifests WHERE repository_id = ? AND digest = ?",
-      "DELETE FROM manifest_refs WHERE repository_id = ? AND manifest_digest = ?",
-      "DELETE FROM tags WHERE repository_id = ? AND digest = ?",
-  };
-  for (const char* sql : kDeletes) {
-    auto s = (*c)->prepare(sql);
-    if (!s) return s.takeError();
-    (*s)->bind(1, repository).bind(2, digest);
-    if (auto r = run(**c, **s); !r) return r.takeError();
-    if (sql == kDeletes[0]) existed = sqlite3_changes((*c)->db()) > 0;
-  }
-  if (auto r = tx.commit(); !r) return r.takeError();
-  return existed;
+  return db_->freeing([&]() -> Result<bool> {
+    auto c = lease();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    if (auto r = refuseManifestDelete(**c, repository, digest); !r) return r.takeError();
+    bool existed = false;
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM manifests WHERE repository_id = ? AND digest = ?",
+        "DELETE FROM manifest_refs WHERE repository_id = ? AND manifest_digest = ?",
+        "DELETE FROM tags WHERE repository_id = ? AND digest = ?",
+    };
+    for (const char* sql : kDeletes) {
+      auto s = (*c)->prepare(sql);
+      if (!s) return s.takeError();
+      (*s)->bind(1, repository).bind(2, digest);
+      if (auto r = run(**c, **s); !r) return r.takeError();
+      if (sql == kDeletes[0]) existed = sqlite3_changes((*c)->db()) > 0;
+    }
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return existed;
+  });
 }
 
 Result<std::optional<std::string>> SqliteStore::resolveTag(RepositoryId repository,
@@ -308,18 +320,20 @@ Result<std::optional<std::string>> SqliteStore::resolveTag(RepositoryId reposito
 }
 
 Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view tag) {
-  auto c = lease();
-  if (!c) return c.takeError();
-  Transaction tx(**c);
-  if (auto r = tx.begin(); !r) return r.takeError();
-  if (auto r = refuseTagDelete(**c, repository, tag); !r) return r.takeError();
-  auto s = (*c)->prepare("DELETE FROM tags WHERE repository_id = ? AND name = ?");
-  if (!s) return s.takeError();
-  (*s)->bind(1, repository).bind(2, tag);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  const bool existed = sqlite3_changes((*c)->db()) > 0;
-  if (auto r = tx.commit(); !r) return r.takeError();
-  return existed;
+  return db_->freeing([&]() -> Result<bool> {
+    auto c = lease();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    if (auto r = refuseTagDelete(**c, repository, tag); !r) return r.takeError();
+    auto s = (*c)->prepare("DELETE FROM tags WHERE repository_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, tag);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+    const bool existed = sqlite3_changes((*c)->db()) > 0;
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return existed;
+  });
 }
 
 Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view after, size_t limit) {
@@ -387,12 +401,14 @@ Result<std::optional<UploadRecord>> SqliteStore::getUpload(std::string_view uuid
 }
 
 Result<void> SqliteStore::deleteUpload(std::string_view uuid) {
-  auto c = lease();
-  if (!c) return c.takeError();
-  auto s = (*c)->prepare("DELETE FROM uploads WHERE uuid = ?");
-  if (!s) return s.takeError();
-  (*s)->bind(1, uuid);
-  return run(**c, **s);
+  return db_->freeing([&]() -> Result<void> {
+    auto c = lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("DELETE FROM uploads WHERE uuid = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, uuid);
+    return run(**c, **s);
+  });
 }
 
 }  // namespace berth::meta

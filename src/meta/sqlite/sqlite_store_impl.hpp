@@ -17,7 +17,8 @@ Result<void> refuseManifestDelete(sqlite::Connection& c, RepositoryId repository
 
 class SqliteStore final : public MetadataStore {
  public:
-  static Result<MetadataStorePtr> open(const std::filesystem::path& file);
+  static Result<MetadataStorePtr> open(const std::filesystem::path& file,
+                                       std::shared_ptr<DiskReserve> reserve);
   ~SqliteStore() override;
 
   Result<RegistryId> ensureRegistry(std::string_view name) override;

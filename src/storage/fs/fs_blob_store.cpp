@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/disk_reserve.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
 
@@ -18,6 +19,7 @@ namespace {
 Error ioError(std::string_view what, const fs::path& path, int err = errno) {
   log::error("storage i/o failed",
              {{"op", what}, {"path", path.string()}, {"error", std::strerror(err)}});
+  if (isNoSpace(err)) return makeError(ApiCode::InsufficientStorage, "blob store: disk full");
   return makeError(ApiCode::Unknown, "storage error");
 }
 

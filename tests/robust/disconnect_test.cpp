@@ -1,0 +1,221 @@
+// Clients that vanish mid-way end their own connection only: downloads (sendfile to a closed
+// socket raised SIGPIPE and ended the process), uploads, request heads, TLS handshakes.
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "robust_support.hpp"
+
+namespace berth_test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DisconnectTest : public StaysUpTest {};
+
+TEST_F(DisconnectTest, ClientsDroppingDownloadsEndOnlyTheirConnections) {
+  const std::string name = repo("drop/get");
+  const std::string bigPath = "/v2/" + name + "/blobs/" + pushBlob(name, randomBytes(8 << 20));
+  const std::string smallPath = "/v2/" + name + "/blobs/" + pushBlob(name, randomBytes(4096));
+  // Open blobs are cached descriptors: count from after both are open.
+  ASSERT_EQ(http().get(bigPath).status, 200);
+  ASSERT_EQ(http().get(smallPath).status, 200);
+  const Descriptors baseline = descriptors();
+  ASSERT_GT(baseline.sockets, 0);
+
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    // Large downloads under way, then closed (FIN) or reset (RST) with most bytes unread.
+    std::vector<RawConnection> downloads;
+    for (int i = 0; i < 64; ++i) {
+      downloads.emplace_back(hostPort());
+      ASSERT_TRUE(downloads.back().ok());
+      ASSERT_TRUE(downloads.back().send(head("GET", bigPath)));
+    }
+    for (auto& c : downloads) EXPECT_FALSE(c.read(64 * 1024, 5s).empty());
+    for (std::size_t i = 0; i < downloads.size(); ++i) {
+      if (i % 2) {
+        downloads[i].reset();
+      } else {
+        downloads[i].close();
+      }
+    }
+    // Keep-alive clients of a small blob with requests queued, stopped at once while the
+    // server is answering them: a write that follows a reset raises SIGPIPE.
+    std::string pipelined;
+    for (int r = 0; r < 20; ++r) pipelined += head("GET", smallPath);
+    for (int burst = 0; burst < 5; ++burst) {
+      std::vector<RawConnection> keepAlive;
+      for (int i = 0; i < 64; ++i) {
+        keepAlive.emplace_back(hostPort());
+        ASSERT_TRUE(keepAlive.back().send(pipelined));
+      }
+      for (std::size_t i = 0; i < keepAlive.size(); ++i) {
+        if (i % 2) {
+          keepAlive[i].close();
+        } else {
+          keepAlive[i].reset();
+        }
+      }
+    }
+    ASSERT_TRUE(alive());
+  }
+  EXPECT_TRUE(NoDescriptorLeaked(baseline));
+  ASSERT_TRUE(alive());
+  EXPECT_EQ(http().get(bigPath).body.size(), std::size_t{8 << 20});
+}
+
+TEST_F(DisconnectTest, ClientsDroppingUploadsAndHeadsEndOnlyTheirConnections) {
+  const std::string name = repo("drop/put");
+  const std::filesystem::path uploads =
+      std::filesystem::path(dataDir()) / "registries" / "default" / "uploads";
+  ASSERT_EQ(http().get("/v2/").status, 200);
+  const Descriptors baseline = descriptors();
+
+  // Chunked-upload sessions whose PATCH stops short: the session stays, with what arrived.
+  std::vector<std::string> sessions;
+  std::vector<RawConnection> patches;
+  for (int i = 0; i < 32; ++i) {
+    sessions.push_back(startUpload(name));
+    patches.emplace_back(hostPort());
+    const std::string body = randomBytes(256 * 1024);
+    ASSERT_TRUE(patches.back().send(
+        head("PATCH", pathOnly(sessions.back()),
+             "Content-Type: application/octet-stream\r\nContent-Length: 4194304\r\n") +
+        body));
+  }
+  for (int i = 0; i < 16; ++i) {
+    sessions.push_back(startUpload(name));
+    patches.emplace_back(hostPort());
+    ASSERT_TRUE(patches.back().send(
+        head("PATCH", pathOnly(sessions.back()), "Transfer-Encoding: chunked\r\n") + "40000\r\n" +
+        randomBytes(128 * 1024)));
+  }
+  // Request heads cut off, and a PUT that stops after 100 Continue.
+  std::vector<RawConnection> others;
+  for (int i = 0; i < 16; ++i) {
+    others.emplace_back(hostPort());
+    ASSERT_TRUE(others.back().send("GET /v2/ HTTP/1.1\r\nHost: " + hostPort() + "\r\nAuthor"));
+  }
+  for (int i = 0; i < 16; ++i) {
+    others.emplace_back(hostPort());
+    const std::string session = startUpload(name);
+    ASSERT_TRUE(others.back().send(head("PUT", pathOnly(session) + "?digest=" + randomDigest(),
+                                        "Expect: 100-continue\r\nContent-Length: 1048576\r\n")));
+    EXPECT_EQ(rawStatus(others.back().read(25, 5s)), 100);
+  }
+  for (std::size_t i = 0; i < patches.size(); ++i) i % 2 ? patches[i].reset() : patches[i].close();
+  for (std::size_t i = 0; i < others.size(); ++i) i % 2 ? others[i].close() : others[i].reset();
+  ASSERT_TRUE(alive());
+  EXPECT_TRUE(NoDescriptorLeaked(baseline));
+
+  // The sessions can be resumed from where their bytes stopped.
+  for (const auto& s : sessions) {
+    Response status = http().get(s);
+    EXPECT_EQ(status.status, 204) << status;
+  }
+
+  // A monolithic upload cut off is no session: nothing of it may stay behind.
+  const std::size_t files = filesIn(uploads);
+  std::vector<RawConnection> monolithic;
+  for (int i = 0; i < 16; ++i) {
+    monolithic.emplace_back(hostPort());
+    ASSERT_TRUE(monolithic.back().send(
+        head("POST", "/v2/" + name + "/blobs/uploads/?digest=" + randomDigest(),
+             "Content-Length: 1048576\r\n") +
+        randomBytes(100 * 1024)));
+  }
+  for (std::size_t i = 0; i < monolithic.size(); ++i) {
+    i % 2 ? monolithic[i].reset() : monolithic[i].close();
+  }
+  ASSERT_TRUE(alive());
+  EXPECT_TRUE(NoDescriptorLeaked(baseline));
+  EXPECT_EQ(filesIn(uploads), files) << "a cut-off monolithic upload left a file in " << uploads;
+}
+
+// ---- TLS ----
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+struct SslDeleter {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+
+class TlsDisconnectTest : public StaysUpTest {
+ public:
+  static void SetUpTestSuite() {
+    const char* bin = std::getenv("BERTH_BIN");
+    ASSERT_NE(bin, nullptr);
+    certDir() = std::filesystem::temp_directory_path() / ("berth-tls-" + randomHex(8));
+    CommandResult made = runCommand({bin, "admin", "dev-cert", "--out", certDir().string()});
+    ASSERT_EQ(made.status, 0) << made.describe();
+    setServerTls((certDir() / "server.crt").string(), (certDir() / "server.key").string(),
+                 (certDir() / "ca.crt").string());
+    RegistryTest::SetUpTestSuite();
+  }
+  static void TearDownTestSuite() {
+    RegistryTest::TearDownTestSuite();
+    setServerTls("", "", "");
+    std::error_code ec;
+    std::filesystem::remove_all(certDir(), ec);
+  }
+
+ protected:
+  static std::filesystem::path& certDir() {
+    static std::filesystem::path dir;
+    return dir;
+  }
+};
+
+TEST_F(TlsDisconnectTest, HandshakesAndDownloadsCutOffEndOnlyTheirConnections) {
+  const std::string name = repo("drop/tls");
+  const std::string blobPath = "/v2/" + name + "/blobs/" + pushBlob(name, randomBytes(4 << 20));
+  ASSERT_EQ(http().get(blobPath).status, 200);
+  const Descriptors baseline = descriptors();
+
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+  ASSERT_TRUE(ctx);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::vector<RawConnection> conns;
+    // Connections that never start a handshake, and ClientHellos cut off.
+    for (int i = 0; i < 32; ++i) {
+      conns.emplace_back(hostPort());
+      if (i % 2) {
+        const std::string clientHelloStart("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+        ASSERT_TRUE(conns.back().send(clientHelloStart + randomBytes(40)));
+      }
+    }
+    // Handshakes completed, then nothing, or a download dropped after its first bytes.
+    std::vector<std::unique_ptr<SSL, SslDeleter>> sessions;
+    for (int i = 0; i < 32; ++i) {
+      conns.emplace_back(hostPort());
+      std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx.get()));
+      SSL_set_fd(ssl.get(), conns.back().fd());
+      ASSERT_EQ(SSL_connect(ssl.get()), 1) << "handshake " << i;
+      if (i % 2) {
+        const std::string request = head("GET", blobPath);
+        ASSERT_EQ(SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())),
+                  static_cast<int>(request.size()));
+        char buf[16384];
+        EXPECT_GT(SSL_read(ssl.get(), buf, sizeof buf), 0);
+      }
+      sessions.push_back(std::move(ssl));
+    }
+    for (std::size_t i = 0; i < conns.size(); ++i) i % 2 ? conns[i].reset() : conns[i].close();
+    sessions.clear();
+    ERR_clear_error();
+    ASSERT_TRUE(alive());
+  }
+  EXPECT_TRUE(NoDescriptorLeaked(baseline));
+  EXPECT_EQ(http().get(blobPath).body.size(), std::size_t{4 << 20});
+}
+
+}  // namespace
+}  // namespace berth_test
