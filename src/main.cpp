@@ -79,6 +79,7 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   options.domain = domain;
   options.operatorTokenFile = config.operatorTokenFile;
   options.diskReserveBytes = config.diskReserveBytes;
+  options.openBlobsPerRegistry = config.openBlobCacheEntries;
   auto app = berth::app::Node::open(std::move(options));
   if (!app) {
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
@@ -98,6 +99,7 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   serverOptions.maxConnections = maxConnections;
   serverOptions.maxConnectionsPerClient = config.maxConnectionsPerClient;
   serverOptions.minTransferRate = config.minTransferRate;
+  serverOptions.headerLimit = config.maxHeaderBytes;
   serverOptions.host = address->host;
   serverOptions.port = address->port;
   serverOptions.threads = config.threads;

@@ -49,7 +49,7 @@ struct Node::Planes {
   Planes(Stores& s, NodeOptions options, std::string operatorToken)
       : tenancy(*s.identities,
                 TenancyOptions{options.dataDir, options.domain, std::string(kDefaultRegistry),
-                               std::move(operatorToken)}),
+                               std::move(operatorToken), options.openBlobsPerRegistry}),
         authenticator(*s.identities, withLoginServers(options.auth, tenancy)),
         registry(
             registry::RegistryDeps{*s.meta, authenticator, tenancy, options.manifestCacheEntries}),

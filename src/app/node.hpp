@@ -41,6 +41,7 @@ struct NodeOptions {
   // <data>/operator-token.
   std::filesystem::path operatorTokenFile;
   uint64_t diskReserveBytes = kDefaultDiskReserveBytes;
+  size_t openBlobsPerRegistry = 256;
   // How often background upkeep runs (putting the disk reserve back once space is free).
   std::chrono::seconds upkeepInterval{30};
 };

@@ -96,7 +96,7 @@ Result<storage::BlobStore*> Tenancy::blobsOf(const meta::RegistrySettings& regis
   }
   std::unique_lock lock(mutex_);
   if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second.get();
-  auto store = storage::FsBlobStore::open(storagePath(registry));
+  auto store = storage::FsBlobStore::open(storagePath(registry), options_.openBlobsPerRegistry);
   if (!store) return store.takeError();
   auto* raw = store->get();
   blobs_.emplace(registry.id, std::move(*store));

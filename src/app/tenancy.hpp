@@ -23,6 +23,8 @@ struct TenancyOptions {
   std::string domain = "localhost";
   std::string defaultRegistry = "default";
   std::string operatorToken;
+  // Blobs each registry keeps open for reading again (a descriptor each).
+  size_t openBlobsPerRegistry = 256;
 };
 
 class Tenancy final : public registry::TenantResolver, public control::RegistryHost {

@@ -21,7 +21,10 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
   boost::system::error_code ec;
   auto value = boost::json::parse(text.str(), ec);
   if (ec || !value.is_object()) return configError(path + ": not a JSON object");
-  for (const auto& [key, v] : value.as_object()) {
+  for (const auto& member : value.as_object()) {
+    // Named, not bound: clang 14 lets no lambda capture a structured binding.
+    const auto key = member.key();
+    const auto& v = member.value();
     auto str = [&](std::string& out) -> bool {
       if (!v.is_string()) return false;
       out = std::string(v.as_string());
@@ -47,6 +50,8 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = num(config.idleTimeoutSeconds);
     } else if (key == "manifest_cache_entries") {
       ok = num(config.manifestCacheEntries);
+    } else if (key == "open_blob_cache_entries") {
+      ok = num(config.openBlobCacheEntries);
     } else if (key == "token_lifetime_seconds") {
       ok = num(config.tokenLifetimeSeconds);
     } else if (key == "tls_cert") {
@@ -65,6 +70,8 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = num(config.maxConnectionsPerClient);
     } else if (key == "min_transfer_rate") {
       ok = num(config.minTransferRate);
+    } else if (key == "max_header_bytes") {
+      ok = num(config.maxHeaderBytes) && config.maxHeaderBytes >= 1024;
     } else {
       return configError(path + ": unknown key \"" + std::string(key) + "\"");
     }

@@ -14,6 +14,8 @@ struct ServeConfig {
   unsigned threads = 0;  // 0: one per core
   uint32_t idleTimeoutSeconds = 60;
   uint32_t manifestCacheEntries = 4096;
+  // Blobs each registry keeps open after a read, for the next one (a descriptor each).
+  uint32_t openBlobCacheEntries = 256;
   uint32_t tokenLifetimeSeconds = 300;
   std::string tlsCert;  // PEM files; both set: the listener serves HTTPS
   std::string tlsKey;
@@ -30,6 +32,8 @@ struct ServeConfig {
   // A request body or a download slower than this (bytes per second, averaged from the start)
   // is cut off once idle_timeout_seconds have passed; 0: no minimum.
   uint32_t minTransferRate = 1024;
+  // The request line and header fields together; a larger head is answered 431.
+  uint32_t maxHeaderBytes = 16 * 1024;
 };
 
 // Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.

@@ -536,6 +536,20 @@ TokenReply AuthTest::mustGetToken(const std::string& authorization,
   return t;
 }
 
+std::vector<std::string> AuthTest::catalogOf(const std::string& authorization,
+                                             std::string_view prefix) {
+  HttpClient c(baseUrl());
+  c.setAuthorization(authorization);
+  Response r = c.get("/v2/_catalog?n=10000");
+  EXPECT_EQ(r.status, 200) << r;
+  auto doc = json::parse(r.body);
+  std::vector<std::string> out;
+  for (auto& n : doc ? doc->getStringArray("repositories").value_or(out) : out) {
+    if (n.rfind(prefix, 0) == 0) out.push_back(n);
+  }
+  return out;
+}
+
 json::Value AuthTest::jwks() {
   Response r = http().get("/oauth2/jwks", {noAuth()});
   auto doc = json::parse(r.body);

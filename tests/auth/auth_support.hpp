@@ -137,6 +137,9 @@ class AuthTest : public RegistryTest {
                           const std::string& extraQuery = "");
   // GET /oauth2/jwks (no credentials) → parsed body; fails (and throws) unless 200 + JSON.
   json::Value jwks();
+  // GET /v2/_catalog?n=10000 with `authorization` (expects 200): the names that start with
+  // `prefix`, in the order listed.
+  std::vector<std::string> catalogOf(const std::string& authorization, std::string_view prefix);
 
   static std::string realm() { return "http://" + hostPort() + "/oauth2/token"; }
 };

@@ -652,17 +652,7 @@ TEST_F(DataPlaneAuthTest, CatalogAndTagsFollowPullOrMetadataRead) {
   Identity meta = createToken("cat-meta", {"--repository", "cat/meta/app", "metadata/read"});
   Identity writer = createToken("cat-writer", {"--repository", "cat/*", "content/write"});
 
-  auto catalog = [&](const Identity& id) {
-    HttpClient c(baseUrl());
-    c.setAuthorization(id.basic());
-    Response r = c.get("/v2/_catalog?n=10000");
-    EXPECT_EQ(r.status, 200) << r;
-    auto doc = json::parse(r.body);
-    std::vector<std::string> out;
-    for (auto& n : doc ? doc->getStringArray("repositories").value_or(out) : out)
-      if (n.rfind("cat/", 0) == 0) out.push_back(n);
-    return out;
-  };
+  auto catalog = [&](const Identity& id) { return catalogOf(id.basic(), "cat/"); };
   EXPECT_EQ(catalog(team), (std::vector<std::string>{"cat/team/a", "cat/team/b/c"}));
   EXPECT_EQ(catalog(meta), (std::vector<std::string>{"cat/meta/app"}));
   EXPECT_EQ(catalog(writer), std::vector<std::string>{}) << "content/write is not read access";

@@ -183,5 +183,23 @@ TEST_F(ConfigFile, RejectsUnknownKeysAndBadValues) {
   EXPECT_FALSE(loadConfigFile((path.string() + ".missing")));
 }
 
+TEST_F(ConfigFile, ReadsTheLimits) {
+  write(R"({"max_connections": 100, "max_connections_per_client": 0, "min_transfer_rate": 0,
+            "max_header_bytes": 8192, "disk_reserve_bytes": 1048576})");
+  auto c = loadConfigFile(path.string());
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(c->maxConnections, 100u);
+  EXPECT_EQ(c->maxConnectionsPerClient, 0u);
+  EXPECT_EQ(c->minTransferRate, 0u);
+  EXPECT_EQ(c->maxHeaderBytes, 8192u);
+  EXPECT_EQ(c->diskReserveBytes, 1048576u);
+  // A value its setting cannot hold is refused, not cut down to size.
+  for (const char* bad : {R"({"max_connections": 0})", R"({"max_connections": 4294967296})",
+                          R"({"max_header_bytes": 100})", R"({"min_transfer_rate": -1})"}) {
+    write(bad);
+    EXPECT_FALSE(loadConfigFile(path.string())) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace berth

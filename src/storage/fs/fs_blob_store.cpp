@@ -85,12 +85,12 @@ class FsUploadWriter final : public UploadWriter {
   std::shared_ptr<FsBlobStore::HashState> state_;
 };
 
-Result<BlobStorePtr> FsBlobStore::open(const fs::path& root) {
+Result<BlobStorePtr> FsBlobStore::open(const fs::path& root, size_t openBlobs) {
   std::error_code ec;
   fs::create_directories(root / "blobs", ec);
   if (!ec) fs::create_directories(root / "uploads", ec);
   if (ec) return ioError("create directories", root, ec.value());
-  return BlobStorePtr(new FsBlobStore(root));
+  return BlobStorePtr(new FsBlobStore(root, openBlobs));
 }
 
 fs::path FsBlobStore::blobPath(const Digest& digest) const {

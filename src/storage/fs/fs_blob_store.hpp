@@ -14,7 +14,8 @@ namespace berth::storage {
 class FsBlobStore final : public BlobStore {
  public:
   // Creates the directory layout under `root` when missing.
-  static Result<BlobStorePtr> open(const std::filesystem::path& root);
+  // Keeps up to `openBlobs` recently read blobs open (one descriptor each).
+  static Result<BlobStorePtr> open(const std::filesystem::path& root, size_t openBlobs = 256);
 
   Result<std::optional<uint64_t>> stat(const Digest& digest) override;
   Result<BlobReader> open(const Digest& digest) override;
@@ -35,7 +36,8 @@ class FsBlobStore final : public BlobStore {
   };
 
  private:
-  explicit FsBlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+  FsBlobStore(std::filesystem::path root, size_t openBlobs)
+      : root_(std::move(root)), openBlobs_(openBlobs) {}
   std::filesystem::path blobPath(const Digest& digest) const;
   Result<std::filesystem::path> uploadPath(std::string_view id) const;
   std::shared_ptr<HashState> claim(std::string_view id, bool& busy);
@@ -43,7 +45,7 @@ class FsBlobStore final : public BlobStore {
 
   std::filesystem::path root_;
   // Open descriptors of recently read blobs: a small-blob GET then costs no open(2).
-  LruCache<std::string, BlobReader> openBlobs_{256};
+  LruCache<std::string, BlobReader> openBlobs_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<HashState>> hashes_;
   friend class FsUploadWriter;
