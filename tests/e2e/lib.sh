@@ -58,6 +58,7 @@ _e2e_cleanup() {
       ((rc != 0)) || rc=1
     fi
   done
+  if [[ -n "$DATA" ]] && declare -F e2e_data_stopped >/dev/null; then e2e_data_stopped "$DATA"; fi
   if ((rc != 0)) && [[ -s "$TMP/server.log" ]]; then
     echo "--- [$TEST_NAME] last lines of server stderr:" >&2
     tail -n 40 "$TMP/server.log" >&2
@@ -111,6 +112,8 @@ _start_registry() {
   port=$(free_port)
   REG=127.0.0.1:$port
   mkdir -p "$DATA"
+  # A script may put the data directory somewhere of its own (a small tmpfs, say).
+  if declare -F e2e_data_created >/dev/null; then e2e_data_created "$DATA"; fi
   admin_login_setup "$DATA"
   # own process group (setsid execs, same pid), so a hung server can be killed with its children
   setsid "$bin" serve --listen "$REG" --data "$DATA" "${E2E_SERVE_ARGS[@]}" \

@@ -45,7 +45,8 @@ std::string errorMessage(const HttpResponse& response) {
       std::string text;
       if (message != nullptr && message->is_string()) text = message->as_string();
       if (code != nullptr && code->is_string()) {
-        text += (text.empty() ? "" : " ") + std::string("(") + std::string(code->as_string()) + ")";
+        if (!text.empty()) text += ' ';
+        text.append("(").append(code->as_string()).append(")");
       }
       if (!text.empty()) return oneLine(text);
     }

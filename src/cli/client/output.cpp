@@ -23,7 +23,7 @@ void pretty(std::string& out, const json::value& value, size_t indent) {
       out += inner + json::serialize(json::value(key)) + ": ";
       pretty(out, item, indent + 2);
     }
-    out += "\n" + std::string(indent, ' ') + "}";
+    out.append(1, '\n').append(indent, ' ').append(1, '}');
   } else if (value.is_array() && !value.as_array().empty()) {
     out += "[\n";
     bool first = true;
@@ -33,7 +33,7 @@ void pretty(std::string& out, const json::value& value, size_t indent) {
       out += inner;
       pretty(out, item, indent + 2);
     }
-    out += "\n" + std::string(indent, ' ') + "]";
+    out.append(1, '\n').append(indent, ' ').append(1, ']');
   } else {
     out += json::serialize(value);
   }

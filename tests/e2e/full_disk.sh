@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# A full disk with real clients: berth's data directory is a small tmpfs; once it is full,
+# skopeo's push fails with the message that the disk is full (507), skopeo and podman still
+# pull what is there, skopeo deletes a tag, and once space is back the refused image goes in.
+# Usage: full_disk.sh /path/to/berth   (as root: it mounts the tmpfs)
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+if [[ -n "${E2E_REGISTRY:-}" ]]; then
+  echo "SKIP [$TEST_NAME]: puts berth's data directory on a tmpfs of its own (E2E_REGISTRY is set)"
+  exit 77
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "SKIP [$TEST_NAME]: mounting the tmpfs that plays the full disk needs root"
+  exit 77
+fi
+e2e_data_created() { mount -t tmpfs -o size=48m tmpfs "$1"; }
+e2e_data_stopped() { umount -l "$1" 2>/dev/null || true; }
+CONFIG=$(mktemp /tmp/berth-full-disk-XXXXXX.json)
+echo '{"disk_reserve_bytes": 4194304}' >"$CONFIG"
+E2E_SERVE_ARGS=(--config "$CONFIG")
+e2e_start "$@"
+rm -f "$CONFIG"
+
+make_image "$TMP/src" v1 2
+log "push v1 while there is room"
+skopeo_cmd copy --quiet --dest-tls-verify=false "oci:$TMP/src:v1" "docker://$REG/e2e/full:v1"
+skopeo_cmd copy --quiet --dest-tls-verify=false "oci:$TMP/src:v1" "docker://$REG/e2e/full:keep"
+
+log "fill the disk"
+dd if=/dev/zero of="$DATA/filler" bs=1M status=none 2>/dev/null || true
+make_image "$TMP/src" v2 1
+head -c $((2 * 1024 * 1024)) /dev/urandom >"$TMP/big.bin"
+umoci insert --rootless --image "$TMP/src:v2" "$TMP/big.bin" /data/big.bin
+if out=$(skopeo_cmd copy --dest-tls-verify=false "oci:$TMP/src:v2" "docker://$REG/e2e/full:v2" 2>&1); then
+  fail "a push onto a full disk succeeded"
+fi
+log "refused: $(tail -n 1 <<<"$out")"
+# containers/image reads the error body of 4xx replies only: for a 5xx it prints the status line,
+# whose reason phrase says it. The body's message, for clients that read it, is checked by curl.
+grep -q "507 Insufficient Storage" <<<"$out" ||
+  fail "skopeo's error does not say the storage is insufficient: $out"
+head -c 65536 /dev/urandom >"$TMP/small.bin"
+http POST "/v2/e2e/full/blobs/uploads/?digest=$(sha256 <"$TMP/small.bin")" \
+  --data-binary "@$TMP/small.bin" -H 'Content-Type: application/octet-stream'
+expect_status 507 "a monolithic upload onto the full disk"
+jq -e '.errors[0].message | test("disk holding the registry.s data is full")' "$TMP/http.body" \
+  >/dev/null || fail "the 507's message does not say the disk is full: $(body)"
+[[ -z "$(ls -A "$DATA/registries/default/uploads")" ]] || fail "the refused upload left files behind"
+
+log "pulls go on"
+skopeo_cmd copy --quiet --src-tls-verify=false "docker://$REG/e2e/full:v1" "oci:$TMP/back:v1"
+assert_same_image "$TMP/src" v1 "$TMP/back" v1
+podman_id=$(podman_pull "$REG/e2e/full:v1")
+[[ -n "$podman_id" ]] || fail "podman pull of v1 printed no image id"
+
+log "a delete works on the full disk"
+skopeo_cmd delete --tls-verify=false "docker://$REG/e2e/full:v1"
+if skopeo_cmd inspect --raw --tls-verify=false "docker://$REG/e2e/full:v1" >/dev/null 2>&1; then
+  fail "v1 is still there after skopeo delete"
+fi
+
+log "space back: the refused image goes in"
+rm -f "$DATA/filler"
+skopeo_cmd copy --quiet --dest-tls-verify=false "oci:$TMP/src:v2" "docker://$REG/e2e/full:v2"
+skopeo_cmd copy --quiet --src-tls-verify=false "docker://$REG/e2e/full:v2" "oci:$TMP/back:v2"
+assert_same_image "$TMP/src" v2 "$TMP/back" v2
