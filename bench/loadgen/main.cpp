@@ -962,19 +962,6 @@ int cmdWait(const Args& a) {
   }
 }
 
-int cmdFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return 1;
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::cout << ntohs(addr.sin_port) << std::endl;
-  ::close(fd);
-  return 0;
-}
-
 void usage() {
   std::cerr << R"(usage: berth_loadgen COMMAND --target http://127.0.0.1:PORT [options]
 
@@ -991,7 +978,6 @@ commands (each prints one JSON line; exit 1 on any wrong response):
   seed-repos  --prefix R [--count N] [--conns C]
   list        --path /v2/R/tags/list|/v2/_catalog [--page N] [--expect N] [--repeat K]
   wait        [--path /v2/] [--timeout S] [--status S] [--print-status]
-  free-port
 common: --pids PID[,PID..] (server CPU time), --verify (hash bodies, check digests),
         --auth VALUE (an Authorization header for every request),
         --watchdog S (abort after S seconds, default 600)
@@ -1021,7 +1007,6 @@ int main(int argc, char** argv) {
     if (cmd == "seed-repos") return lg::cmdSeedRepos(args);
     if (cmd == "list") return lg::cmdList(args);
     if (cmd == "wait") return lg::cmdWait(args);
-    if (cmd == "free-port") return lg::cmdFreePort();
     lg::usage();
     return 2;
   } catch (const std::exception& e) {

@@ -743,20 +743,27 @@ std::string readTail(const fs::path& p, std::size_t maxBytes = 16 * 1024) {
   return all;
 }
 
+// A free port below the kernel's ephemeral range (as tools/free-port picks one): a port the
+// kernel hands out for port 0 may become the local port of any outgoing connection before the
+// server binds it, and the tests open thousands of those.
 int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  std::random_device rd;
+  std::uniform_int_distribution<int> pick(10000, std::max(10001, low) - 1);
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int port = pick(rd);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (bound) return port;
+  }
+  return -1;
 }
 
 // Polls GET /v2/ (with the fixture's credentials) until 200. Returns "" on success, else a reason.

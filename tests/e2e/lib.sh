@@ -31,9 +31,8 @@ fail() { echo "FAIL [$TEST_NAME]: $*" >&2; exit 1; }
 # assert_eq ACTUAL EXPECTED MSG
 assert_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# A free port below the ephemeral range, which no outgoing connection can take meanwhile.
+free_port() { python3 "$(dirname "${BASH_SOURCE[0]}")/../../tools/free-port"; }
 
 # Stop the server (SIGTERM, must exit 0 within 10s), show its log on failure,
 # remove the temp dir. Runs on every exit.

@@ -51,7 +51,7 @@ trap cleanup EXIT
 [[ -x "$BERTH" ]] || fail "server binary '$BERTH' is not executable"
 [[ -r "$SOURCE" ]] || fail "cannot read $SOURCE"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 "$(dirname "$0")/../../tools/free-port")
 BASE=http://127.0.0.1:$port
 mkdir -p "$TMP/data"
 head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$TMP/op"
