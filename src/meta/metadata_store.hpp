@@ -140,7 +140,6 @@ class MetadataStore {
                                    std::optional<std::string_view> tag) = 0;
   virtual Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
                                                             std::string_view digest) = 0;
-  virtual Result<bool> hasManifest(RepositoryId repository, std::string_view digest) = 0;
   // Deletes the manifest, its references and every tag pointing at it. DENIED when the
   // manifest or one of those tags is locked.
   virtual Result<bool> deleteManifest(RepositoryId repository, std::string_view digest) = 0;

@@ -78,12 +78,12 @@ TYPED_TEST(MetadataStoreConformance, ManifestsTagsAndDeletion) {
   EXPECT_EQ(got->payload, m.payload);
   EXPECT_EQ(got->mediaType, m.mediaType);
   EXPECT_EQ(**this->store->resolveTag(this->repo, "v1"), kD1);
-  EXPECT_TRUE(*this->store->hasManifest(this->repo, kD1));
+  EXPECT_TRUE(*this->store->getManifest(this->repo, kD1));
 
   // Deleting a tag keeps the manifest.
   EXPECT_TRUE(*this->store->deleteTag(this->repo, "v1"));
   EXPECT_FALSE(*this->store->resolveTag(this->repo, "v1"));
-  EXPECT_TRUE(*this->store->hasManifest(this->repo, kD1));
+  EXPECT_TRUE(*this->store->getManifest(this->repo, kD1));
   // Deleting the manifest takes its remaining tags along.
   EXPECT_TRUE(*this->store->deleteManifest(this->repo, kD1));
   EXPECT_FALSE(*this->store->resolveTag(this->repo, "v2"));

@@ -10,6 +10,7 @@
 #include "auth/base64url.hpp"
 #include "auth/password.hpp"
 #include "control/app.hpp"
+#include "control/errors.hpp"
 #include "control/json.hpp"
 #include "core/random.hpp"
 #include "meta/sqlite/identity_store.hpp"
@@ -184,6 +185,14 @@ class ControlAppTest : public ::testing::Test {
 };
 
 // ---- routing ----
+
+TEST(ControlErrors, AFullDiskIs507InsufficientStorage) {
+  const auto resp =
+      errorResponse(makeError(ApiCode::InsufficientStorage, "metadata store: disk full"));
+  EXPECT_EQ(resp.status, 507);
+  const auto doc = json::parse(resp.body);
+  EXPECT_EQ(doc.at("error").at("code").as_string(), "INSUFFICIENT_STORAGE") << resp.body;
+}
 
 TEST_F(ControlAppTest, UnknownPathIs404NamingTheRoute) {
   Reply r = get("/api/v1/nothing");

@@ -269,18 +269,6 @@ Result<std::optional<ManifestRecord>> SqliteStore::getManifest(RepositoryId repo
   return std::optional<ManifestRecord>(std::move(m));
 }
 
-Result<bool> SqliteStore::hasManifest(RepositoryId repository, std::string_view digest) {
-  auto c = lease();
-  if (!c) return c.takeError();
-  auto s = (*c)->prepare("SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?");
-  if (!s) return s.takeError();
-  (*s)->bind(1, repository).bind(2, digest);
-  const int rc = (*s)->step();
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return (*c)->fail("select manifest");
-}
-
 Result<bool> SqliteStore::deleteManifest(RepositoryId repository, std::string_view digest) {
   return db_->freeing([&]() -> Result<bool> {
     auto c = lease();

@@ -36,7 +36,6 @@ class SqliteStore final : public MetadataStore {
                            std::optional<std::string_view> tag) override;
   Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
                                                     std::string_view digest) override;
-  Result<bool> hasManifest(RepositoryId repository, std::string_view digest) override;
   Result<bool> deleteManifest(RepositoryId repository, std::string_view digest) override;
   Result<std::optional<std::string>> resolveTag(RepositoryId repository,
                                                 std::string_view tag) override;
