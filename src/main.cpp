@@ -80,6 +80,9 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   options.operatorTokenFile = config.operatorTokenFile;
   options.diskReserveBytes = config.diskReserveBytes;
   options.openBlobsPerRegistry = config.openBlobCacheEntries;
+  options.gcInterval = std::chrono::seconds(config.gcIntervalSeconds);
+  options.gc.grace = std::chrono::seconds(config.gcGraceSeconds);
+  options.gc.uploadExpiry = std::chrono::seconds(config.uploadExpirySeconds);
   auto app = berth::app::Node::open(std::move(options));
   if (!app) {
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);

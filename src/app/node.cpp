@@ -8,6 +8,7 @@
 #include "app/tenancy.hpp"
 #include "auth/token_endpoint.hpp"
 #include "control/app.hpp"
+#include "core/log.hpp"
 #include "meta/sqlite/identity_store.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
 #include "registry/app.hpp"
@@ -78,10 +79,13 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   if (!operatorToken) return operatorToken.takeError();
   auto node = std::unique_ptr<Node>(new Node(std::move(*stores), nullptr));
   const auto upkeep = options.upkeepInterval;
+  const auto gcInterval = options.gcInterval;
+  auto gc = options.gc;
   node->planes_ =
       std::make_unique<Planes>(node->stores_, std::move(options), std::move(*operatorToken));
   if (auto r = node->planes_->authenticator.ensureSigningKey(); !r) return r.takeError();
   node->startUpkeep(upkeep);
+  node->startGc(gcInterval, std::move(gc));
   return node;
 }
 
@@ -89,9 +93,11 @@ Node::Node(Stores stores, std::unique_ptr<Planes> planes)
     : stores_(std::move(stores)), planes_(std::move(planes)) {}
 
 Node::~Node() {
-  if (upkeep_.joinable()) {
-    upkeep_.request_stop();
-    upkeep_.join();
+  for (auto* worker : {&gc_, &upkeep_}) {
+    if (worker->joinable()) {
+      worker->request_stop();
+      worker->join();
+    }
   }
 }
 
@@ -107,6 +113,56 @@ void Node::startUpkeep(std::chrono::seconds interval) {
       if (!stores_.reserve->held()) stores_.reserve->restore();
     }
   });
+}
+
+void Node::startGc(std::chrono::seconds interval, jobs::GcOptions options) {
+  if (interval.count() <= 0) return;
+  gc_ = std::jthread([this, interval, options = std::move(options)](std::stop_token stop) mutable {
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kSweepEvery = std::chrono::hours(24);
+    options.stopping = [&stop] { return stop.stop_requested(); };
+    auto nextSweep = Clock::now();
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wake.wait_for(lock, stop, interval, [] { return false; });
+      if (stop.stop_requested()) return;
+      options.sweepOrphans = Clock::now() >= nextSweep;
+      if (options.sweepOrphans) nextSweep = Clock::now() + kSweepEvery;
+      collectGarbage(options);
+    }
+  });
+}
+
+void Node::collectGarbage(const jobs::GcOptions& options) {
+  auto registries = stores_.identities->listRegistries();
+  if (!registries) {
+    log::warn("garbage collection skipped", {{"error", registries.error().detail}});
+    return;
+  }
+  bool removed = false;
+  for (const auto& registry : *registries) {
+    if (options.stopping && options.stopping()) break;
+    auto blobs = planes_->tenancy.blobsOf(registry);
+    if (!blobs) continue;
+    const auto run = jobs::collectGarbage(*stores_.meta, **blobs, registry.id, options);
+    if (auto r = stores_.meta->recordGcRun(registry.id, run); !r) {
+      log::warn("garbage collection not recorded",
+                {{"registry", registry.name}, {"error", r.error().detail}});
+    }
+    if (run.linksRemoved + run.blobsRemoved + run.uploadsRemoved + run.orphansRemoved > 0) {
+      removed = true;
+      log::info("garbage collected", {{"registry", registry.name},
+                                      {"links", run.linksRemoved},
+                                      {"blobs", run.blobsRemoved},
+                                      {"bytes", run.bytesRemoved},
+                                      {"uploads", run.uploadsRemoved},
+                                      {"orphans", run.orphansRemoved}});
+    }
+  }
+  // The data plane caches which blobs are linked where.
+  if (removed) planes_->registry.forgetCached();
 }
 
 http::Dispatch Node::dispatch(http::Request& request) {

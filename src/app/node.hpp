@@ -10,6 +10,7 @@
 #include "auth/authenticator.hpp"
 #include "core/disk_reserve.hpp"
 #include "http/message.hpp"
+#include "jobs/gc.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
 
@@ -44,6 +45,10 @@ struct NodeOptions {
   size_t openBlobsPerRegistry = 256;
   // How often background upkeep runs (putting the disk reserve back once space is free).
   std::chrono::seconds upkeepInterval{30};
+  // Garbage collection: a pass over every registry this often (0: none); the first pass after
+  // start, and one a day, also sweep the blob stores for orphaned files.
+  std::chrono::seconds gcInterval{60};
+  jobs::GcOptions gc;
 };
 
 class Node final : public http::Application {
@@ -58,10 +63,14 @@ class Node final : public http::Application {
  private:
   Node(Stores stores, std::unique_ptr<Planes> planes);
   void startUpkeep(std::chrono::seconds interval);
+  void startGc(std::chrono::seconds interval, jobs::GcOptions options);
+  void collectGarbage(const jobs::GcOptions& options);
   Stores stores_;
   std::unique_ptr<Planes> planes_;
-  // Background upkeep, off the request threads; stopped and joined before the stores close.
+  // Background work, off the request threads, one thread each; stopped and joined before the
+  // stores close.
   std::jthread upkeep_;
+  std::jthread gc_;
 };
 
 }  // namespace berth::app

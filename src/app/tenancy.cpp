@@ -89,18 +89,19 @@ bool Tenancy::isOperatorToken(std::string_view presented) const {
          CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
 }
 
-Result<storage::BlobStore*> Tenancy::blobsOf(const meta::RegistrySettings& registry) {
+Result<std::shared_ptr<storage::BlobStore>> Tenancy::blobsOf(
+    const meta::RegistrySettings& registry) {
   {
     std::shared_lock lock(mutex_);
-    if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second.get();
+    if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second;
   }
   std::unique_lock lock(mutex_);
-  if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second.get();
+  if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second;
   auto store = storage::FsBlobStore::open(storagePath(registry), options_.openBlobsPerRegistry);
   if (!store) return store.takeError();
-  auto* raw = store->get();
-  blobs_.emplace(registry.id, std::move(*store));
-  return raw;
+  std::shared_ptr<storage::BlobStore> shared(std::move(*store));
+  blobs_.emplace(registry.id, shared);
+  return shared;
 }
 
 Result<void> Tenancy::createStorage(const meta::RegistrySettings& registry) {

@@ -45,11 +45,12 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
 
   // Called after forget(): the data plane drops its caches.
   void onForget(std::function<void()> callback) { onForget_ = std::move(callback); }
+  // The blob store of a registry, opened on first use.
+  Result<std::shared_ptr<storage::BlobStore>> blobsOf(const meta::RegistrySettings& registry);
   // The registry a host names, by the rules above; nullopt for hosts outside the domain.
   std::optional<std::string> registryOfHost(std::string_view host) const;
 
  private:
-  Result<storage::BlobStore*> blobsOf(const meta::RegistrySettings& registry);
   std::filesystem::path storagePath(const meta::RegistrySettings& registry) const;
 
   meta::IdentityStore& identities_;
@@ -57,7 +58,7 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
   std::string domainHost_;  // the domain without its port, lower case
   std::function<void()> onForget_;
   std::shared_mutex mutex_;
-  std::unordered_map<meta::RegistryId, storage::BlobStorePtr> blobs_;
+  std::unordered_map<meta::RegistryId, std::shared_ptr<storage::BlobStore>> blobs_;
 };
 
 // Reads the operator token from `file`, creating the file with a fresh random token (mode

@@ -248,11 +248,12 @@ Reply deleteManifest(Call& c) {
   if (!repository) return repository.takeError();
   auto deleted = c.deps.meta.deleteManifest(*repository, c.digest);
   if (!deleted) return deleted.takeError();
-  if (!*deleted) return manifestNotFound(c);
+  if (deleted->empty()) return manifestNotFound(c);
   c.deps.host.forget(c.registryId());
   log::info("manifest deleted", {{"registry", c.settings().name},
                                  {"repository", c.repository},
                                  {"digest", c.digest},
+                                 {"referrers", std::to_string(deleted->size() - 1)},
                                  {"request_id", c.requestId}});
   return http::Response::empty(204);
 }

@@ -70,6 +70,12 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = num(config.maxConnectionsPerClient);
     } else if (key == "min_transfer_rate") {
       ok = num(config.minTransferRate);
+    } else if (key == "gc_interval_seconds") {
+      ok = num(config.gcIntervalSeconds);
+    } else if (key == "gc_grace_seconds") {
+      ok = num(config.gcGraceSeconds);
+    } else if (key == "upload_expiry_seconds") {
+      ok = num(config.uploadExpirySeconds) && config.uploadExpirySeconds > 0;
     } else if (key == "max_header_bytes") {
       ok = num(config.maxHeaderBytes) && config.maxHeaderBytes >= 1024;
     } else {

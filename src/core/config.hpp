@@ -34,6 +34,12 @@ struct ServeConfig {
   uint32_t minTransferRate = 1024;
   // The request line and header fields together; a larger head is answered 431.
   uint32_t maxHeaderBytes = 16 * 1024;
+  // Garbage collection: a pass over every registry this often (0: never; `berth admin gc`
+  // runs one by hand); unreferenced blobs are kept this long after their last use; upload
+  // sessions nothing writes to are removed after this long.
+  uint32_t gcIntervalSeconds = 60;
+  uint32_t gcGraceSeconds = 3600;
+  uint32_t uploadExpirySeconds = 86400;
 };
 
 // Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.

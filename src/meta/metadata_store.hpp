@@ -2,6 +2,7 @@
 // MetadataStore: registries, repositories, manifests and their references, tags,
 // repository<->blob links and upload sessions. Every row carries its registry.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,34 @@ struct Usage {
   uint64_t repositories = 0;
 };
 
+// Work on stored bytes that must happen inside a metadata transaction: placing an uploaded
+// blob in the transaction that links it, removing a blob in the transaction that proves
+// nothing links it. Garbage collection relies on it (see src/jobs/gc.hpp).
+using BytesStep = std::function<Result<void>()>;
+
+// One garbage-collection pass over one registry.
+struct GcRun {
+  int64_t started = 0;
+  int64_t finished = 0;
+  bool dryRun = false;
+  uint64_t uploadsRemoved = 0;
+  uint64_t linksRemoved = 0;
+  uint64_t blobsRemoved = 0;
+  uint64_t bytesRemoved = 0;
+  uint64_t orphansRemoved = 0;  // files in the blob store no metadata knew of
+  std::string error;            // empty when the pass completed
+};
+
+struct BlobRecord {
+  std::string digest;
+  uint64_t size = 0;
+};
+
+struct BlobTotals {
+  uint64_t blobs = 0;
+  uint64_t bytes = 0;
+};
+
 struct UploadRecord {
   std::string uuid;
   RegistryId registry = 0;
@@ -123,26 +152,42 @@ class MetadataStore {
   virtual Result<RepositoryDeletion> deleteRepository(RepositoryId repository) = 0;
   virtual Result<Usage> usage(RegistryId registry) = 0;
 
-  // Records the blob in the registry and links it to the repository. DENIED, changing
-  // nothing, when a blob new to the registry would take its stored bytes over its quota.
+  // Records the blob in the registry and links it to the repository, running `placeBytes`
+  // (when given) last, inside the same transaction: the bytes are in the store whenever the
+  // link is. DENIED, changing nothing, when a blob new to the registry would take its stored
+  // bytes over its quota. Linking again refreshes the link's time (see removeUnreferencedLinks).
   virtual Result<void> linkBlob(RegistryId registry, RepositoryId repository,
-                                std::string_view digest, uint64_t size) = 0;
+                                std::string_view digest, uint64_t size,
+                                const BytesStep& placeBytes) = 0;
+  Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
+                        uint64_t size) {
+    return linkBlob(registry, repository, digest, size, {});
+  }
+  // Links a blob of repository `from` to `repository` as well (a cross-repository mount): the
+  // blob's size, or nullopt, changing nothing, when `from` does not link it.
+  virtual Result<std::optional<uint64_t>> mountBlob(RepositoryId from, RepositoryId repository,
+                                                    std::string_view digest) = 0;
   // The blob's size when it is linked to the repository.
   virtual Result<std::optional<uint64_t>> linkedBlob(RepositoryId repository,
                                                      std::string_view digest) = 0;
   virtual Result<bool> unlinkBlob(RepositoryId repository, std::string_view digest) = 0;
 
   // Stores the manifest with its references, and points `tag` at it when given. DENIED when
-  // the tag would move away from a manifest while the tag or that manifest is locked.
+  // the tag would move away from a manifest while the tag or that manifest is locked;
+  // MANIFEST_BLOB_UNKNOWN when a blob reference is not linked to the repository, checked in
+  // the storing transaction (garbage collection removes links in transactions of its own).
   virtual Result<void> putManifest(RegistryId registry, RepositoryId repository,
                                    const ManifestRecord& manifest,
                                    const std::vector<ManifestRef>& refs,
                                    std::optional<std::string_view> tag) = 0;
   virtual Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
                                                             std::string_view digest) = 0;
-  // Deletes the manifest, its references and every tag pointing at it. DENIED when the
-  // manifest or one of those tags is locked.
-  virtual Result<bool> deleteManifest(RepositoryId repository, std::string_view digest) = 0;
+  // Deletes the manifest, its references, every tag pointing at it and, as their subject is
+  // gone, its referrers (signatures, SBOMs; recursively). The digests deleted, the manifest's
+  // first; empty when it did not exist. DENIED when one of them or one of those tags is locked.
+  // The blobs they referenced stay linked for the grace period from now.
+  virtual Result<std::vector<std::string>> deleteManifest(RepositoryId repository,
+                                                          std::string_view digest) = 0;
 
   virtual Result<std::optional<std::string>> resolveTag(RepositoryId repository,
                                                         std::string_view tag) = 0;
@@ -168,6 +213,35 @@ class MetadataStore {
   virtual Result<void> createUpload(const UploadRecord& upload) = 0;
   virtual Result<std::optional<UploadRecord>> getUpload(std::string_view uuid) = 0;
   virtual Result<void> deleteUpload(std::string_view uuid) = 0;
+  // Sessions of the registry created before `before` (seconds since the epoch), at most `limit`.
+  virtual Result<std::vector<UploadRecord>> uploadsBefore(RegistryId registry, int64_t before,
+                                                          size_t limit) = 0;
+
+  // Garbage collection. Each removal is its own transaction that re-checks, while it holds
+  // the rows, what made the item collectable; see src/jobs/gc.hpp for the whole protocol.
+  //
+  // Removes at most `limit` links of the registry that no manifest of their repository
+  // references and that were last linked or referenced before `before`; returns how many.
+  virtual Result<uint64_t> removeUnreferencedLinks(RegistryId registry, int64_t before,
+                                                   size_t limit) = 0;
+  // How many links removeUnreferencedLinks would remove, and the blobs that would then have no
+  // link left (with those that already have none): what a dry run reports.
+  virtual Result<uint64_t> countUnreferencedLinks(RegistryId registry, int64_t before) = 0;
+  virtual Result<BlobTotals> countCollectableBlobs(RegistryId registry, int64_t before) = 0;
+  // Blobs of the registry no repository links, digests after `after`, at most `limit`.
+  virtual Result<std::vector<BlobRecord>> unlinkedBlobs(RegistryId registry, std::string_view after,
+                                                        size_t limit) = 0;
+  // Removes the blob when still no repository links it: runs `removeBytes` and, when that
+  // succeeds, deletes the blob's row and takes its size off the registry's used bytes, in one
+  // transaction. False when a link appeared meanwhile (nothing is removed).
+  virtual Result<bool> collectBlob(RegistryId registry, std::string_view digest,
+                                   const BytesStep& removeBytes) = 0;
+  // For a file in the blob store: runs `removeBytes` inside a transaction when the registry
+  // has no record of the blob. False when it has one.
+  virtual Result<bool> collectOrphan(RegistryId registry, std::string_view digest,
+                                     const BytesStep& removeBytes) = 0;
+  virtual Result<void> recordGcRun(RegistryId registry, const GcRun& run) = 0;
+  virtual Result<std::optional<GcRun>> lastGcRun(RegistryId registry) = 0;
 };
 using MetadataStorePtr = std::unique_ptr<MetadataStore>;
 

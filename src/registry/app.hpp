@@ -15,7 +15,7 @@ namespace berth::registry {
 // A registry as one request sees it: its settings and where its blobs are.
 struct Tenant {
   meta::RegistrySettings settings;
-  storage::BlobStore* blobs = nullptr;
+  std::shared_ptr<storage::BlobStore> blobs;
 };
 
 // Chooses the registry a request is for from the Host it reached.

@@ -1,5 +1,6 @@
 #pragma once
 // Who is asking, of which registry: resolved once per request and handed to every handler.
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -12,7 +13,8 @@ namespace berth::registry {
 struct RequestContext {
   meta::RegistryId registry = 0;
   bool anonymousPull = false;
-  storage::BlobStore* blobs = nullptr;
+  // Shared: a request streaming a body keeps the store alive should its registry be deleted.
+  std::shared_ptr<storage::BlobStore> blobs;
   auth::Identity caller;
   std::string requestId;
 };

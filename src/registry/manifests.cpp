@@ -66,15 +66,21 @@ Dispatch deleteManifest(Services& s, Target& t, bool isDigest) {
   if (!repository) return replyError(repository.error());
   if (!*repository) return replyError(makeError(ApiCode::NameUnknown, t.name));
   const auto id = **repository;
-  auto removed = isDigest ? s.meta.deleteManifest(id, t.ref) : s.meta.deleteTag(id, t.ref);
-  if (!removed) return replyError(removed.error());
+  bool existed = false;
   if (isDigest) {
-    s.caches.manifests.erase(Caches::key(id, t.ref));
+    auto removed = s.meta.deleteManifest(id, t.ref);
+    if (!removed) return replyError(removed.error());
+    // The manifest and its referrers.
+    for (const auto& digest : *removed) s.caches.manifests.erase(Caches::key(id, digest));
     s.caches.forgetRepositoryTags(id);
+    existed = !removed->empty();
   } else {
+    auto removed = s.meta.deleteTag(id, t.ref);
+    if (!removed) return replyError(removed.error());
     s.caches.tags.erase(Caches::key(id, t.ref));
+    existed = *removed;
   }
-  if (!*removed) return replyError(makeError(ApiCode::ManifestUnknown, t.ref));
+  if (!existed) return replyError(makeError(ApiCode::ManifestUnknown, t.ref));
   return Dispatch::reply(Response::empty(202));
 }
 

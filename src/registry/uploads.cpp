@@ -36,11 +36,15 @@ Response createdResponse(std::string_view name, const std::string& digest) {
   return resp;
 }
 
-// Makes a committed upload visible in the repository.
-Result<void> linkCommitted(Services& s, Target& t, const storage::BlobInfo& blob) {
+// Places a verified upload in the store and links it to the repository, in one metadata
+// transaction (garbage collection cannot slip between the two).
+Result<void> linkVerified(Services& s, Target& t, const std::string& uuid, const Digest& digest,
+                          uint64_t size) {
   auto repository = s.meta.ensureRepository(t.ctx.registry, t.name);
   if (!repository) return repository.takeError();
-  return s.meta.linkBlob(t.ctx.registry, *repository, blob.digest, blob.size);
+  auto blobs = t.ctx.blobs;
+  return s.meta.linkBlob(t.ctx.registry, *repository, digest.str(), size,
+                         [&] { return blobs->placeUpload(uuid, digest); });
 }
 
 // An upload the disk has no room for is removed whole, session and all: the client gets 507,
@@ -108,7 +112,7 @@ Dispatch streamInto(Services& s, Target& t, const std::string& uuid, bool sessio
 
 Response commit(Services& s, Target& t, const std::string& uuid, const Digest& digest,
                 bool session) {
-  auto blob = t.ctx.blobs->commitUpload(uuid, digest);
+  auto blob = t.ctx.blobs->verifyUpload(uuid, digest);
   if (!blob) {
     // Content that is not what the client claims, or no room to keep it: the session cannot
     // succeed any more.
@@ -117,13 +121,16 @@ Response commit(Services& s, Target& t, const std::string& uuid, const Digest& d
     }
     return errorResponse(blob.error());
   }
+  if (auto r = linkVerified(s, t, uuid, digest, blob->size); !r) {
+    // Refused by the quota, or no room: the upload is of no use any more. After another
+    // failure the client may try the PUT again.
+    if (r.error().code == ApiCode::Denied || noSpace(r.error())) {
+      abandonUpload(s, *t.ctx.blobs, uuid, session);
+    }
+    return errorResponse(r.error());
+  }
   if (session) {
     if (auto r = s.meta.deleteUpload(uuid); !r) return errorResponse(r.error());
-  }
-  if (auto r = linkCommitted(s, t, *blob); !r) {
-    // Refused by the quota: the blob was new to the registry, so no repository refers to it.
-    if (r.error().code == ApiCode::Denied) (void)t.ctx.blobs->remove(digest);
-    return errorResponse(r.error());
   }
   return createdResponse(t.name, blob->digest);
 }
@@ -135,8 +142,11 @@ Dispatch tryMount(Services& s, Target& t, const Digest& digest, std::string_view
   if (!source || !*source) return Dispatch{};
   auto linked = s.meta.linkedBlob(**source, digest.str());
   if (!linked || !*linked) return Dispatch{};
-  storage::BlobInfo blob{digest.str(), **linked};
-  if (auto r = linkCommitted(s, t, blob); !r) return replyError(r.error());
+  auto repository = s.meta.ensureRepository(t.ctx.registry, t.name);
+  if (!repository) return replyError(repository.error());
+  auto mounted = s.meta.mountBlob(**source, *repository, digest.str());
+  if (!mounted) return replyError(mounted.error());
+  if (!*mounted) return Dispatch{};
   return reply(createdResponse(t.name, digest.str()));
 }
 
@@ -208,7 +218,7 @@ Dispatch handleUploadStart(Services& s, http::Request& req, Target& t) {
       return replyError(writer.error());
     }
     // A monolithic upload never becomes a session a client could resume: it has no row.
-    auto* blobs = t.ctx.blobs;
+    auto blobs = t.ctx.blobs;
     return streamInto(s, t, uuid, false, std::move(*writer),
                       [&s, t, uuid, d = *digest, blobs](uint64_t) mutable {
                         auto resp = commit(s, t, uuid, d, false);

@@ -2,9 +2,12 @@
 // BlobStore: content-addressed, immutable blobs and the upload sessions that create them.
 // All registry semantics (which repository sees which blob) live above this interface.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
@@ -15,6 +18,13 @@ namespace berth::storage {
 struct BlobInfo {
   std::string digest;
   uint64_t size = 0;
+};
+
+// A blob as the store holds it, for the garbage collector's sweep of files no metadata knows.
+struct StoredBlob {
+  std::string digest;
+  uint64_t size = 0;
+  int64_t modified = 0;  // seconds since the epoch
 };
 
 // An open blob. The filesystem driver hands out a descriptor so bytes leave with sendfile(2).
@@ -47,9 +57,25 @@ class BlobStore {
   virtual Result<void> createUpload(std::string_view id) = 0;
   virtual Result<uint64_t> uploadSize(std::string_view id) = 0;
   virtual Result<UploadWriterPtr> appendUpload(std::string_view id) = 0;
-  // Verifies the content against `expected`, then makes it the blob, atomically.
-  virtual Result<BlobInfo> commitUpload(std::string_view id, const Digest& expected) = 0;
+  // Verifies the session's content against `expected` and makes it durable. The session
+  // stays until placeUpload or cancelUpload.
+  virtual Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) = 0;
+  // Makes a verified session the blob, atomically; when the store holds the blob already, the
+  // session's copy is dropped. Runs inside the metadata transaction that links the blob.
+  virtual Result<void> placeUpload(std::string_view id, const Digest& digest) = 0;
+  // verifyUpload, then placeUpload.
+  Result<BlobInfo> commitUpload(std::string_view id, const Digest& expected) {
+    auto info = verifyUpload(id, expected);
+    if (!info) return info;
+    if (auto placed = placeUpload(id, expected); !placed) return placed.takeError();
+    return info;
+  }
   virtual Result<void> cancelUpload(std::string_view id) = 0;
+
+  // For garbage collection: sessions nothing has written to since `before` (seconds since the
+  // epoch), at most `limit`; and every stored blob, until `visit` returns false.
+  virtual Result<std::vector<std::string>> staleUploads(int64_t before, size_t limit) = 0;
+  virtual Result<void> forEachBlob(const std::function<bool(const StoredBlob&)>& visit) = 0;
 };
 using BlobStorePtr = std::unique_ptr<BlobStore>;
 

@@ -1,7 +1,9 @@
 // The BlobStore contract, typed over every driver. A new driver adds one Factory below.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <filesystem>
+#include <set>
 
 #include "core/random.hpp"
 #include "storage/fs/fs_blob_store.hpp"
@@ -127,6 +129,66 @@ TYPED_TEST(BlobStoreConformance, MissingBlobsAreUnknown) {
   EXPECT_FALSE(*this->store->stat(d));
   EXPECT_EQ(this->store->open(d).error().code, ApiCode::BlobUnknown);
   EXPECT_TRUE(this->store->remove(d));
+}
+
+TYPED_TEST(BlobStoreConformance, AVerifiedUploadBecomesTheBlobOnlyWhenPlaced) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  this->append(id, "placed");
+  const auto d = this->digestOf("placed");
+  auto info = this->store->verifyUpload(id, d);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size, 6u);
+  EXPECT_FALSE(*this->store->stat(d));
+  EXPECT_EQ(*this->store->uploadSize(id), 6u);
+  ASSERT_TRUE(this->store->placeUpload(id, d));
+  EXPECT_EQ(this->readAll(d), "placed");
+  EXPECT_EQ(this->store->uploadSize(id).error().code, ApiCode::BlobUploadUnknown);
+  EXPECT_EQ(this->store->placeUpload(id, d).error().code, ApiCode::BlobUploadUnknown);
+  // Placed again over the same blob (another session with the same bytes): the blob stays.
+  const auto again = newUuid();
+  ASSERT_TRUE(this->store->createUpload(again));
+  this->append(again, "placed");
+  ASSERT_TRUE(this->store->verifyUpload(again, d));
+  ASSERT_TRUE(this->store->placeUpload(again, d));
+  EXPECT_EQ(this->readAll(d), "placed");
+}
+
+TYPED_TEST(BlobStoreConformance, StaleUploadsAreThoseNobodyWroteToSince) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  this->append(id, "x");
+  const int64_t now = std::time(nullptr);
+  EXPECT_TRUE(this->store->staleUploads(now - 60, 10)->empty());
+  EXPECT_EQ(*this->store->staleUploads(now + 60, 10), std::vector<std::string>{id});
+  // A session being written to is never stale.
+  auto writer = this->store->appendUpload(id);
+  ASSERT_TRUE(writer);
+  EXPECT_TRUE(this->store->staleUploads(now + 60, 10)->empty());
+  writer->reset();
+  EXPECT_EQ(this->store->staleUploads(now + 60, 0)->size(), 0u);
+}
+
+TYPED_TEST(BlobStoreConformance, EveryStoredBlobIsVisited) {
+  std::set<std::string> stored;
+  for (const char* content : {"one", "two", "three"}) {
+    const auto id = newUuid();
+    ASSERT_TRUE(this->store->createUpload(id));
+    this->append(id, content);
+    ASSERT_TRUE(this->store->commitUpload(id, this->digestOf(content)));
+    stored.insert(this->digestOf(content).str());
+  }
+  std::set<std::string> visited;
+  ASSERT_TRUE(this->store->forEachBlob([&](const StoredBlob& blob) {
+    visited.insert(blob.digest);
+    EXPECT_GE(blob.size, 3u);
+    EXPECT_GT(blob.modified, 0);
+    return true;
+  }));
+  EXPECT_EQ(visited, stored);
+  int calls = 0;
+  ASSERT_TRUE(this->store->forEachBlob([&](const StoredBlob&) { return ++calls < 2; }));
+  EXPECT_EQ(calls, 2);
 }
 
 }  // namespace

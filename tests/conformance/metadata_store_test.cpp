@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -71,6 +72,7 @@ TYPED_TEST(MetadataStoreConformance, BlobLinksArePerRepository) {
 
 TYPED_TEST(MetadataStoreConformance, ManifestsTagsAndDeletion) {
   auto m = this->manifest(kD1);
+  ASSERT_TRUE(this->store->linkBlob(this->registry, this->repo, kD2, 7));
   ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, m, {{kD2, false}}, "v1"));
   ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, m, {}, "v2"));
   auto got = *this->store->getManifest(this->repo, kD1);
@@ -85,10 +87,10 @@ TYPED_TEST(MetadataStoreConformance, ManifestsTagsAndDeletion) {
   EXPECT_FALSE(*this->store->resolveTag(this->repo, "v1"));
   EXPECT_TRUE(*this->store->getManifest(this->repo, kD1));
   // Deleting the manifest takes its remaining tags along.
-  EXPECT_TRUE(*this->store->deleteManifest(this->repo, kD1));
+  EXPECT_EQ(*this->store->deleteManifest(this->repo, kD1), std::vector<std::string>{kD1});
   EXPECT_FALSE(*this->store->resolveTag(this->repo, "v2"));
   EXPECT_FALSE(*this->store->getManifest(this->repo, kD1));
-  EXPECT_FALSE(*this->store->deleteManifest(this->repo, kD1));
+  EXPECT_TRUE(this->store->deleteManifest(this->repo, kD1)->empty());
 }
 
 TYPED_TEST(MetadataStoreConformance, RetaggingMovesTheTag) {
@@ -307,7 +309,7 @@ TYPED_TEST(MetadataStoreConformance, LockedTagsAndManifestsRefuseChange) {
   ASSERT_TRUE(*store.updateManifest(this->repo, kD1, unlock));
   EXPECT_TRUE(store.manifestInfo(this->repo, kD1)->value().attributes.writeEnabled);
   EXPECT_TRUE(*store.deleteTag(this->repo, "v1"));
-  EXPECT_TRUE(*store.deleteManifest(this->repo, kD1));
+  EXPECT_FALSE(store.deleteManifest(this->repo, kD1)->empty());
   EXPECT_FALSE(*store.updateManifest(this->repo, kD1, unlock));
   EXPECT_FALSE(*store.updateTag(this->repo, "v1", unlock));
 }
@@ -335,6 +337,188 @@ TYPED_TEST(MetadataStoreConformance, DeletingARepositoryTakesItsContent) {
   // A repository of the same name starts empty.
   auto again = *store.ensureRepository(this->registry, "team/app");
   EXPECT_FALSE(*store.resolveTag(again, "v1"));
+}
+
+TYPED_TEST(MetadataStoreConformance, AManifestIsStoredOnlyWithItsBlobsLinked) {
+  auto refused = this->store->putManifest(this->registry, this->repo, this->manifest(kD1),
+                                          {{kD2, false}}, "v");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ApiCode::ManifestBlobUnknown);
+  auto child =
+      this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {{kD3, true}}, "v");
+  ASSERT_FALSE(child);
+  EXPECT_EQ(child.error().code, ApiCode::ManifestBlobUnknown);
+  EXPECT_FALSE(*this->store->getManifest(this->repo, kD1));
+  EXPECT_FALSE(*this->store->resolveTag(this->repo, "v"));
+}
+
+TYPED_TEST(MetadataStoreConformance, DeletingAManifestTakesItsReferrers) {
+  auto& store = *this->store;
+  const std::string kD4 = "sha256:" + std::string(64, '4');
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v"));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD2, kD1), {}, {}));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD3, kD2), {}, {}));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD4), {}, "other"));
+  // A locked referrer keeps its subject.
+  AttributeChange noDelete;
+  noDelete.deleteEnabled = false;
+  ASSERT_TRUE(*store.updateManifest(this->repo, kD3, noDelete));
+  EXPECT_EQ(store.deleteManifest(this->repo, kD1).error().code, ApiCode::Denied);
+  EXPECT_TRUE(*store.getManifest(this->repo, kD1));
+  noDelete.deleteEnabled = true;
+  ASSERT_TRUE(*store.updateManifest(this->repo, kD3, noDelete));
+
+  EXPECT_EQ(*store.deleteManifest(this->repo, kD1), (std::vector<std::string>{kD1, kD2, kD3}));
+  for (const auto& gone : {kD1, kD2, kD3}) EXPECT_FALSE(*store.getManifest(this->repo, gone));
+  EXPECT_TRUE(*store.getManifest(this->repo, kD4));
+}
+
+TYPED_TEST(MetadataStoreConformance, UnreferencedLinksGoAfterTheGracePeriod) {
+  auto& store = *this->store;
+  const int64_t start = std::time(nullptr);
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10));
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD2, 20));
+  ASSERT_TRUE(
+      store.putManifest(this->registry, this->repo, this->manifest(kD3), {{kD1, false}}, "v"));
+  // Young links stay, referenced or not.
+  EXPECT_EQ(*store.countUnreferencedLinks(this->registry, start - 60), 0u);
+  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, start - 60, 100), 0u);
+  // Old enough: only the unreferenced one goes, and the registry then stores one blob that no
+  // repository links.
+  EXPECT_EQ(*store.countUnreferencedLinks(this->registry, start + 60), 1u);
+  auto collectable = *store.countCollectableBlobs(this->registry, start + 60);
+  EXPECT_EQ(collectable.blobs, 1u);
+  EXPECT_EQ(collectable.bytes, 20u);
+  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, start + 60, 100), 1u);
+  EXPECT_TRUE(*store.linkedBlob(this->repo, kD1));
+  EXPECT_FALSE(*store.linkedBlob(this->repo, kD2));
+  auto unlinked = *store.unlinkedBlobs(this->registry, "", 100);
+  ASSERT_EQ(unlinked.size(), 1u);
+  EXPECT_EQ(unlinked[0].digest, kD2);
+  EXPECT_EQ(unlinked[0].size, 20u);
+  // Another registry's links are not this one's to remove.
+  auto other = *store.ensureRegistry("second");
+  EXPECT_EQ(*store.removeUnreferencedLinks(other, start + 60, 100), 0u);
+}
+
+TYPED_TEST(MetadataStoreConformance, DeletingAManifestRestartsTheGraceOfItsBlobs) {
+  auto& store = *this->store;
+  const int64_t linked = std::time(nullptr);
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10));
+  ASSERT_TRUE(
+      store.putManifest(this->registry, this->repo, this->manifest(kD3), {{kD1, false}}, "v"));
+  // Times carry whole seconds: the deletion happens two seconds after the link.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  ASSERT_FALSE(store.deleteManifest(this->repo, kD3)->empty());
+  // Linked before `linked + 1`, but unreferenced only since now.
+  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, linked + 1, 100), 0u);
+  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, std::time(nullptr) + 1, 100), 1u);
+}
+
+TYPED_TEST(MetadataStoreConformance, ABlobIsCollectedOnlyWhileNothingLinksIt) {
+  auto& store = *this->store;
+  int removals = 0;
+  auto removeBytes = [&]() -> Result<void> {
+    ++removals;
+    return {};
+  };
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 1000));
+  EXPECT_TRUE(store.unlinkedBlobs(this->registry, "", 100)->empty());
+  EXPECT_FALSE(*store.collectBlob(this->registry, kD1, removeBytes));
+  ASSERT_TRUE(*store.unlinkBlob(this->repo, kD1));
+  ASSERT_EQ(store.unlinkedBlobs(this->registry, "", 100)->size(), 1u);
+  // Linked again after the pass listed it (an upload, a mount): kept, bytes untouched.
+  auto other = *store.ensureRepository(this->registry, "other");
+  ASSERT_TRUE(store.linkBlob(this->registry, other, kD1, 1000));
+  EXPECT_FALSE(*store.collectBlob(this->registry, kD1, removeBytes));
+  EXPECT_EQ(removals, 0);
+  ASSERT_TRUE(*store.unlinkBlob(other, kD1));
+  // Bytes that cannot be removed keep the row and the usage.
+  auto failed = store.collectBlob(this->registry, kD1,
+                                  [] { return Result<void>(makeError(ApiCode::Unknown, "io")); });
+  EXPECT_FALSE(failed);
+  EXPECT_EQ(store.usage(this->registry)->storedBytes, 1000u);
+  EXPECT_TRUE(*store.collectBlob(this->registry, kD1, removeBytes));
+  EXPECT_EQ(removals, 1);
+  EXPECT_EQ(store.usage(this->registry)->storedBytes, 0u);
+  EXPECT_FALSE(*store.collectBlob(this->registry, kD1, removeBytes));
+  EXPECT_EQ(removals, 1);
+  // Pushed again, it is new to the registry and counts again.
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 1000));
+  EXPECT_EQ(store.usage(this->registry)->storedBytes, 1000u);
+}
+
+TYPED_TEST(MetadataStoreConformance, PlacingBytesIsPartOfTheLink) {
+  auto& store = *this->store;
+  auto failed = store.linkBlob(this->registry, this->repo, kD1, 10, [] {
+    return Result<void>(makeError(ApiCode::InsufficientStorage, "full"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ApiCode::InsufficientStorage);
+  EXPECT_FALSE(*store.linkedBlob(this->repo, kD1));
+  EXPECT_EQ(store.usage(this->registry)->storedBytes, 0u);
+  bool placed = false;
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10, [&]() -> Result<void> {
+    placed = true;
+    return {};
+  }));
+  EXPECT_TRUE(placed);
+  EXPECT_TRUE(*store.linkedBlob(this->repo, kD1));
+}
+
+TYPED_TEST(MetadataStoreConformance, AMountNeedsTheSourceLink) {
+  auto& store = *this->store;
+  auto target = *store.ensureRepository(this->registry, "target");
+  EXPECT_FALSE(*store.mountBlob(this->repo, target, kD1));
+  EXPECT_FALSE(*store.linkedBlob(target, kD1));
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 33));
+  EXPECT_EQ(**store.mountBlob(this->repo, target, kD1), 33u);
+  EXPECT_EQ(**store.linkedBlob(target, kD1), 33u);
+  EXPECT_EQ(store.usage(this->registry)->storedBytes, 33u);
+}
+
+TYPED_TEST(MetadataStoreConformance, OrphansAreFilesTheRegistryHasNoRecordOf) {
+  auto& store = *this->store;
+  int removals = 0;
+  auto removeBytes = [&]() -> Result<void> {
+    ++removals;
+    return {};
+  };
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10));
+  EXPECT_FALSE(*store.collectOrphan(this->registry, kD1, removeBytes));
+  EXPECT_TRUE(*store.collectOrphan(this->registry, kD2, removeBytes));
+  EXPECT_EQ(removals, 1);
+}
+
+TYPED_TEST(MetadataStoreConformance, ExpiredUploadsAndTheLastPass) {
+  auto& store = *this->store;
+  UploadRecord u{newUuid(), this->registry, "team/app", 0};
+  ASSERT_TRUE(store.createUpload(u));
+  const int64_t now = std::time(nullptr);
+  EXPECT_TRUE(store.uploadsBefore(this->registry, now - 60, 10)->empty());
+  auto old = *store.uploadsBefore(this->registry, now + 60, 10);
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0].uuid, u.uuid);
+  EXPECT_TRUE(store.uploadsBefore(*store.ensureRegistry("second"), now + 60, 10)->empty());
+
+  EXPECT_FALSE(*store.lastGcRun(this->registry));
+  GcRun run;
+  run.started = now;
+  run.finished = now + 2;
+  run.linksRemoved = 3;
+  run.blobsRemoved = 2;
+  run.bytesRemoved = 1234;
+  run.error = "stopped";
+  ASSERT_TRUE(store.recordGcRun(this->registry, run));
+  run.error.clear();
+  run.bytesRemoved = 99;
+  ASSERT_TRUE(store.recordGcRun(this->registry, run));
+  auto last = *store.lastGcRun(this->registry);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->bytesRemoved, 99u);
+  EXPECT_EQ(last->linksRemoved, 3u);
+  EXPECT_EQ(last->finished, now + 2);
+  EXPECT_TRUE(last->error.empty());
 }
 
 }  // namespace

@@ -103,6 +103,17 @@ CREATE TABLE IF NOT EXISTS token_passwords(
   expiry INTEGER,
   created INTEGER NOT NULL,
   PRIMARY KEY(token_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gc_runs(
+  registry_id INTEGER PRIMARY KEY,
+  started INTEGER NOT NULL,
+  finished INTEGER NOT NULL,
+  dry_run INTEGER NOT NULL,
+  uploads_removed INTEGER NOT NULL,
+  links_removed INTEGER NOT NULL,
+  blobs_removed INTEGER NOT NULL,
+  bytes_removed INTEGER NOT NULL,
+  orphans_removed INTEGER NOT NULL,
+  error TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY,
   private_pem TEXT NOT NULL,
@@ -131,7 +142,16 @@ constexpr AddedColumn kAddedColumns[] = {
     {"tags", "delete_enabled", "INTEGER NOT NULL DEFAULT 1"},
     {"manifests", "write_enabled", "INTEGER NOT NULL DEFAULT 1"},
     {"manifests", "delete_enabled", "INTEGER NOT NULL DEFAULT 1"},
+    // When a link was last made or stopped being referenced: the grace period counts from it.
+    {"repository_blobs", "touched", "INTEGER NOT NULL DEFAULT 0"},
 };
+
+// Indexes on added columns, or added after the first release; created after the columns.
+constexpr const char* kIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS repository_blobs_by_blob ON repository_blobs(registry_id, digest);
+CREATE INDEX IF NOT EXISTS manifest_refs_by_ref ON manifest_refs(repository_id, ref_digest);
+CREATE INDEX IF NOT EXISTS uploads_by_registry ON uploads(registry_id, created);
+)sql";
 
 Result<void> addMissingColumns(Connection& c) {
   for (const auto& added : kAddedColumns) {
@@ -214,7 +234,8 @@ Result<void> Database::prepareSchema() {
   auto c = lease();
   if (!c) return c.takeError();
   if (auto schema = (*c)->exec(kSchema); !schema) return schema.takeError();
-  return addMissingColumns(**c);
+  if (auto added = addMissingColumns(**c); !added) return added;
+  return (*c)->exec(kIndexes);
 }
 
 Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& file,

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "core/log.hpp"
 #include "meta/sqlite/database.hpp"
 #include "meta/sqlite/sqlite_store_impl.hpp"
@@ -135,8 +137,26 @@ Error quotaExceeded(sqlite::Connection& c, RegistryId registry, uint64_t size) {
 
 }  // namespace
 
+namespace {
+
+// Links the blob to the repository, or, when it is linked, makes the link's time now.
+Result<void> upsertLink(sqlite::Connection& c, RegistryId registry, RepositoryId repository,
+                        std::string_view digest, uint64_t size, int64_t now) {
+  auto s = c.prepare(
+      "INSERT INTO repository_blobs(repository_id, digest, registry_id, size, created, touched) "
+      "VALUES(?, ?, ?, ?, ?6, ?6) ON CONFLICT(repository_id, digest) DO UPDATE SET "
+      "touched = excluded.touched");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, digest).bind(3, registry);
+  (*s)->bind(4, static_cast<int64_t>(size)).bind(6, now);
+  return run(c, **s);
+}
+
+}  // namespace
+
 Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
-                                   std::string_view digest, uint64_t size) {
+                                   std::string_view digest, uint64_t size,
+                                   const BytesStep& placeBytes) {
   auto c = lease();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -159,16 +179,41 @@ Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
     if (auto r = run(**c, **s); !r) return r;
     if (sqlite3_changes((*c)->db()) == 0) return quotaExceeded(**c, registry, size);
   }
-  {
-    auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO repository_blobs(repository_id, digest, registry_id, size, "
-        "created) VALUES(?, ?, ?, ?, ?)");
-    if (!s) return s.takeError();
-    (*s)->bind(1, repository).bind(2, digest).bind(3, registry);
-    (*s)->bind(4, static_cast<int64_t>(size)).bind(5, now);
-    if (auto r = run(**c, **s); !r) return r;
+  if (auto r = upsertLink(**c, registry, repository, digest, size, now); !r) return r;
+  // Last, once nothing else can refuse the link: garbage collection removes bytes only in a
+  // transaction that finds no link, so it either ran before this one (and the bytes are placed
+  // again here) or runs after it (and finds the link).
+  if (placeBytes) {
+    if (auto r = placeBytes(); !r) return r;
   }
   return tx.commit();
+}
+
+Result<std::optional<uint64_t>> SqliteStore::mountBlob(RepositoryId from, RepositoryId repository,
+                                                       std::string_view digest) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  Transaction tx(**c);
+  if (auto r = tx.begin(); !r) return r.takeError();
+  RegistryId registry = 0;
+  uint64_t size = 0;
+  {
+    // The source's link, read inside the transaction: while it exists, so do the bytes.
+    auto s = (*c)->prepare(
+        "SELECT registry_id, size FROM repository_blobs WHERE repository_id = ? AND digest = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, from).bind(2, digest);
+    const int rc = (*s)->step();
+    if (rc == SQLITE_DONE) return std::optional<uint64_t>();
+    if (rc != SQLITE_ROW) return (*c)->fail("select blob link");
+    registry = (*s)->integer(0);
+    size = static_cast<uint64_t>((*s)->integer(1));
+  }
+  if (auto r = upsertLink(**c, registry, repository, digest, size, nowSeconds()); !r) {
+    return r.takeError();
+  }
+  if (auto r = tx.commit(); !r) return r.takeError();
+  return std::optional<uint64_t>(size);
 }
 
 Result<std::optional<uint64_t>> SqliteStore::linkedBlob(RepositoryId repository,
@@ -216,6 +261,21 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
     (*s)->bind(5, m.artifactType).bind(6, static_cast<int64_t>(m.size)).bindBlob(7, m.payload);
     (*s)->bind(8, m.subject).bind(9, m.annotations).bind(10, now);
     if (auto r = run(**c, **s); !r) return r;
+  }
+  for (const auto& ref : refs) {
+    // Checked again here, in the transaction: garbage collection may have removed a link, or a
+    // delete a child manifest, since the handler looked.
+    auto check = (*c)->prepare(
+        ref.manifest ? "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?"
+                     : "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?");
+    if (!check) return check.takeError();
+    (*check)->bind(1, repository).bind(2, ref.digest);
+    if (const int rc = (*check)->step(); rc == SQLITE_DONE) {
+      return makeError(ApiCode::ManifestBlobUnknown,
+                       (ref.manifest ? "manifest " : "blob ") + ref.digest);
+    } else if (rc != SQLITE_ROW) {
+      return (*c)->fail("select reference");
+    }
   }
   for (const auto& ref : refs) {
     auto s = (*c)->prepare(
@@ -269,28 +329,60 @@ Result<std::optional<ManifestRecord>> SqliteStore::getManifest(RepositoryId repo
   return std::optional<ManifestRecord>(std::move(m));
 }
 
-Result<bool> SqliteStore::deleteManifest(RepositoryId repository, std::string_view digest) {
-  return db_->freeing([&]() -> Result<bool> {
+Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId repository,
+                                                             std::string_view digest) {
+  return db_->freeing([&]() -> Result<std::vector<std::string>> {
     auto c = lease();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
-    if (auto r = refuseManifestDelete(**c, repository, digest); !r) return r.takeError();
-    bool existed = false;
-    static constexpr const char* kDeletes[] = {
-        "DELETE FROM manifests WHERE repository_id = ? AND digest = ?",
-        "DELETE FROM manifest_refs WHERE repository_id = ? AND manifest_digest = ?",
-        "DELETE FROM tags WHERE repository_id = ? AND digest = ?",
-    };
-    for (const char* sql : kDeletes) {
-      auto s = (*c)->prepare(sql);
+    std::vector<std::string> doomed;
+    {
+      auto s = (*c)->prepare("SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?");
       if (!s) return s.takeError();
       (*s)->bind(1, repository).bind(2, digest);
-      if (auto r = run(**c, **s); !r) return r.takeError();
-      if (sql == kDeletes[0]) existed = sqlite3_changes((*c)->db()) > 0;
+      const int rc = (*s)->step();
+      if (rc == SQLITE_DONE) return doomed;
+      if (rc != SQLITE_ROW) return (*c)->fail("select manifest");
+    }
+    // The manifest, then its referrers, theirs, and so on: a referrer's subject is gone.
+    doomed.emplace_back(digest);
+    for (size_t i = 0; i < doomed.size(); ++i) {
+      if (auto r = refuseManifestDelete(**c, repository, doomed[i]); !r) return r.takeError();
+      auto s = (*c)->prepare(
+          "SELECT digest FROM manifests WHERE repository_id = ? AND subject = ? ORDER BY digest");
+      if (!s) return s.takeError();
+      (*s)->bind(1, repository).bind(2, doomed[i]);
+      for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+        if (rc != SQLITE_ROW) return (*c)->fail("select referrers");
+        auto referrer = (*s)->text(0);
+        if (std::find(doomed.begin(), doomed.end(), referrer) == doomed.end()) {
+          doomed.push_back(std::move(referrer));
+        }
+      }
+    }
+    const auto now = nowSeconds();
+    static constexpr const char* kDeletes[] = {
+        // The grace period of the blobs it referenced starts now: a client that saw them a
+        // moment ago may still push a manifest that uses them.
+        "UPDATE repository_blobs SET touched = ?3 WHERE repository_id = ?1 AND digest IN "
+        "(SELECT ref_digest FROM manifest_refs WHERE repository_id = ?1 AND "
+        "manifest_digest = ?2 AND is_manifest = 0)",
+        "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+        "DELETE FROM manifest_refs WHERE repository_id = ?1 AND manifest_digest = ?2",
+        "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
+    };
+    for (const auto& d : doomed) {
+      for (const char* sql : kDeletes) {
+        auto s = (*c)->prepare(sql);
+        if (!s) return s.takeError();
+        (*s)->bind(1, repository).bind(2, d);
+        if (sql == kDeletes[0]) (*s)->bind(3, now);
+        if (auto r = run(**c, **s); !r) return r.takeError();
+      }
     }
     if (auto r = tx.commit(); !r) return r.takeError();
-    return existed;
+    return doomed;
   });
 }
 
@@ -386,6 +478,23 @@ Result<std::optional<UploadRecord>> SqliteStore::getUpload(std::string_view uuid
   u.repository = (*s)->text(1);
   u.created = (*s)->integer(2);
   return std::optional<UploadRecord>(std::move(u));
+}
+
+Result<std::vector<UploadRecord>> SqliteStore::uploadsBefore(RegistryId registry, int64_t before,
+                                                             size_t limit) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT uuid, repository, created FROM uploads WHERE registry_id = ? AND created < ? "
+      "ORDER BY created LIMIT ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, registry).bind(2, before).bind(3, static_cast<int64_t>(limit));
+  std::vector<UploadRecord> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select uploads");
+    out.push_back(UploadRecord{(*s)->text(0), registry, (*s)->text(1), (*s)->integer(2)});
+  }
+  return out;
 }
 
 Result<void> SqliteStore::deleteUpload(std::string_view uuid) {

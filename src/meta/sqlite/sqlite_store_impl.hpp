@@ -26,8 +26,11 @@ class SqliteStore final : public MetadataStore {
                                                      std::string_view name) override;
   Result<RepositoryId> ensureRepository(RegistryId registry, std::string_view name) override;
   Result<Page> listRepositories(RegistryId registry, std::string_view after, size_t limit) override;
+  using MetadataStore::linkBlob;
   Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
-                        uint64_t size) override;
+                        uint64_t size, const BytesStep& placeBytes) override;
+  Result<std::optional<uint64_t>> mountBlob(RepositoryId from, RepositoryId repository,
+                                            std::string_view digest) override;
   Result<std::optional<uint64_t>> linkedBlob(RepositoryId repository,
                                              std::string_view digest) override;
   Result<bool> unlinkBlob(RepositoryId repository, std::string_view digest) override;
@@ -36,7 +39,8 @@ class SqliteStore final : public MetadataStore {
                            std::optional<std::string_view> tag) override;
   Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
                                                     std::string_view digest) override;
-  Result<bool> deleteManifest(RepositoryId repository, std::string_view digest) override;
+  Result<std::vector<std::string>> deleteManifest(RepositoryId repository,
+                                                  std::string_view digest) override;
   Result<std::optional<std::string>> resolveTag(RepositoryId repository,
                                                 std::string_view tag) override;
   Result<bool> deleteTag(RepositoryId repository, std::string_view tag) override;
@@ -62,6 +66,20 @@ class SqliteStore final : public MetadataStore {
   Result<void> createUpload(const UploadRecord& upload) override;
   Result<std::optional<UploadRecord>> getUpload(std::string_view uuid) override;
   Result<void> deleteUpload(std::string_view uuid) override;
+  Result<std::vector<UploadRecord>> uploadsBefore(RegistryId registry, int64_t before,
+                                                  size_t limit) override;
+  Result<uint64_t> removeUnreferencedLinks(RegistryId registry, int64_t before,
+                                           size_t limit) override;
+  Result<uint64_t> countUnreferencedLinks(RegistryId registry, int64_t before) override;
+  Result<BlobTotals> countCollectableBlobs(RegistryId registry, int64_t before) override;
+  Result<std::vector<BlobRecord>> unlinkedBlobs(RegistryId registry, std::string_view after,
+                                                size_t limit) override;
+  Result<bool> collectBlob(RegistryId registry, std::string_view digest,
+                           const BytesStep& removeBytes) override;
+  Result<bool> collectOrphan(RegistryId registry, std::string_view digest,
+                             const BytesStep& removeBytes) override;
+  Result<void> recordGcRun(RegistryId registry, const GcRun& run) override;
+  Result<std::optional<GcRun>> lastGcRun(RegistryId registry) override;
 
  private:
   explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}

@@ -193,7 +193,36 @@ Result<UploadWriterPtr> FsBlobStore::appendUpload(std::string_view id) {
                                             static_cast<uint64_t>(st.st_size), std::move(state)));
 }
 
-Result<BlobInfo> FsBlobStore::commitUpload(std::string_view id, const Digest& expected) {
+// Claims a session for one operation; the claim ends with the scope.
+class FsBlobStore::Claim {
+ public:
+  Claim(FsBlobStore& store, std::string_view id) : store_(store), id_(id) {
+    state_ = store.claim(id, busy_);
+  }
+  ~Claim() {
+    if (!busy_) store_.release(id_);
+  }
+  Claim(const Claim&) = delete;
+  Claim& operator=(const Claim&) = delete;
+  bool busy() const { return busy_; }
+  HashState& state() { return *state_; }
+
+ private:
+  FsBlobStore& store_;
+  std::string_view id_;
+  bool busy_ = false;
+  std::shared_ptr<HashState> state_;
+};
+
+namespace {
+
+Error busyUpload() {
+  return makeError(ApiCode::BlobUploadInvalid, "another request is writing to this upload", 409);
+}
+
+}  // namespace
+
+Result<BlobInfo> FsBlobStore::verifyUpload(std::string_view id, const Digest& expected) {
   auto path = uploadPath(id);
   if (!path) return path.takeError();
   UniqueFd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
@@ -205,21 +234,13 @@ Result<BlobInfo> FsBlobStore::commitUpload(std::string_view id, const Digest& ex
   if (::fstat(fd.get(), &st) != 0) return ioError("fstat upload", *path);
   const auto size = static_cast<uint64_t>(st.st_size);
 
-  bool busy = false;
-  auto state = claim(id, busy);
-  if (busy) {
-    return makeError(ApiCode::BlobUploadInvalid, "another request is writing to this upload", 409);
-  }
-  struct ReleaseOnExit {
-    FsBlobStore& store;
-    std::string_view id;
-    ~ReleaseOnExit() { store.release(id); }
-  } releaseOnExit{*this, id};
-
+  Claim claim(*this, id);
+  if (claim.busy()) return busyUpload();
+  auto& state = claim.state();
   std::string actual;
   const auto algorithm = Hasher::forName(expected.algorithm()).value_or(Hasher::Algorithm::Sha256);
-  if (algorithm == Hasher::Algorithm::Sha256 && state->hashed == size) {
-    actual = state->hasher.finish();
+  if (algorithm == Hasher::Algorithm::Sha256 && state.hashed == size) {
+    actual = state.hasher.finish();
   } else {
     // No usable running hash (restart, failed write, sha512): read the session back.
     Hasher hasher(algorithm);
@@ -236,33 +257,45 @@ Result<BlobInfo> FsBlobStore::commitUpload(std::string_view id, const Digest& ex
     actual = hasher.finish();
   }
   // The running hash is consumed: should this commit fail, the next one re-reads the file.
-  state->hasher = Hasher();
-  state->hashed = size == 0 ? 0 : UINT64_MAX;
+  state.hasher = Hasher();
+  state.hashed = size == 0 ? 0 : UINT64_MAX;
   if (actual != expected.str()) {
     return makeError(ApiCode::DigestInvalid,
                      "content digest " + actual + " does not match " + expected.str());
   }
+  // Durable before it becomes the blob, and outside the metadata transaction that places it.
+  if (::fsync(fd.get()) != 0) return ioError("fsync upload", *path);
+  return BlobInfo{expected.str(), size};
+}
 
-  const auto target = blobPath(expected);
+Result<void> FsBlobStore::placeUpload(std::string_view id, const Digest& digest) {
+  auto path = uploadPath(id);
+  if (!path) return path.takeError();
+  Claim claim(*this, id);
+  if (claim.busy()) return busyUpload();
+  const auto target = blobPath(digest);
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   if (ec) return ioError("create blob directory", target.parent_path(), ec.value());
   struct stat existing {};
   if (::stat(target.c_str(), &existing) == 0) {
     // Content-addressed: the same bytes are already stored.
-    ::unlink(path->c_str());
+    if (::unlink(path->c_str()) != 0) {
+      if (errno == ENOENT) return uploadUnknown();
+      return ioError("unlink upload", *path);
+    }
   } else {
-    if (::fsync(fd.get()) != 0) return ioError("fsync upload", *path);
-    if (::rename(path->c_str(), target.c_str()) != 0) return ioError("rename upload", target);
+    if (::rename(path->c_str(), target.c_str()) != 0) {
+      if (errno == ENOENT) return uploadUnknown();
+      return ioError("rename upload", target);
+    }
     if (auto synced = fsyncPath(target.parent_path(), O_RDONLY | O_DIRECTORY); !synced) {
       return synced.takeError();
     }
   }
-  {
-    std::lock_guard lock(mutex_);
-    hashes_.erase(std::string(id));
-  }
-  return BlobInfo{expected.str(), size};
+  std::lock_guard lock(mutex_);
+  hashes_.erase(std::string(id));
+  return {};
 }
 
 Result<void> FsBlobStore::cancelUpload(std::string_view id) {
@@ -274,6 +307,58 @@ Result<void> FsBlobStore::cancelUpload(std::string_view id) {
   }
   std::lock_guard lock(mutex_);
   hashes_.erase(std::string(id));
+  return {};
+}
+
+}  // namespace berth::storage
+
+namespace berth::storage {
+
+Result<std::vector<std::string>> FsBlobStore::staleUploads(int64_t before, size_t limit) {
+  std::vector<std::string> out;
+  const auto dir = root_ / "uploads";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end && out.size() < limit;
+       it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (!isUuid(name)) continue;
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
+    if (st.st_mtime >= before) continue;
+    {
+      std::lock_guard lock(mutex_);
+      auto state = hashes_.find(name);
+      if (state != hashes_.end() && state->second->busy) continue;  // being written now
+    }
+    out.push_back(name);
+  }
+  if (ec) return ioError("list uploads", dir, ec.value());
+  return out;
+}
+
+Result<void> FsBlobStore::forEachBlob(const std::function<bool(const StoredBlob&)>& visit) {
+  const auto base = root_ / "blobs";
+  std::error_code ec;
+  for (fs::directory_iterator algorithms(base, ec), end; !ec && algorithms != end;
+       algorithms.increment(ec)) {
+    const auto algorithm = algorithms->path().filename().string();
+    for (fs::directory_iterator prefixes(algorithms->path(), ec); !ec && prefixes != end;
+         prefixes.increment(ec)) {
+      for (fs::directory_iterator files(prefixes->path(), ec); !ec && files != end;
+           files.increment(ec)) {
+        // Only files named as blobs are: anything else was not put there by berth.
+        auto digest = Digest::parse(algorithm + ":" + files->path().filename().string());
+        if (!digest || blobPath(*digest) != files->path()) continue;
+        struct stat st {};
+        if (::stat(files->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (!visit(StoredBlob{digest->str(), static_cast<uint64_t>(st.st_size),
+                              static_cast<int64_t>(st.st_mtime)})) {
+          return {};
+        }
+      }
+    }
+  }
+  if (ec) return ioError("list blobs", base, ec.value());
   return {};
 }
 

@@ -24,8 +24,11 @@ class FsBlobStore final : public BlobStore {
   Result<void> createUpload(std::string_view id) override;
   Result<uint64_t> uploadSize(std::string_view id) override;
   Result<UploadWriterPtr> appendUpload(std::string_view id) override;
-  Result<BlobInfo> commitUpload(std::string_view id, const Digest& expected) override;
+  Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) override;
+  Result<void> placeUpload(std::string_view id, const Digest& digest) override;
   Result<void> cancelUpload(std::string_view id) override;
+  Result<std::vector<std::string>> staleUploads(int64_t before, size_t limit) override;
+  Result<void> forEachBlob(const std::function<bool(const StoredBlob&)>& visit) override;
 
   // The running hash of a session, kept while the process lives so that commit need not
   // re-read the data. After a restart, commit re-hashes the file instead.
@@ -40,6 +43,7 @@ class FsBlobStore final : public BlobStore {
       : root_(std::move(root)), openBlobs_(openBlobs) {}
   std::filesystem::path blobPath(const Digest& digest) const;
   Result<std::filesystem::path> uploadPath(std::string_view id) const;
+  class Claim;
   std::shared_ptr<HashState> claim(std::string_view id, bool& busy);
   void release(std::string_view id);
 
