@@ -74,13 +74,18 @@ std::string Tenancy::loginServer(std::string_view registry) const {
   return std::string(registry) + "." + options_.domain;
 }
 
+std::filesystem::path storagePathOf(const std::filesystem::path& dataDir,
+                                    const meta::RegistrySettings& registry) {
+  if (!registry.storagePath.empty()) return registry.storagePath;
+  return dataDir / "registries" / registry.name;
+}
+
 std::filesystem::path Tenancy::defaultStoragePath(std::string_view registry) const {
   return options_.dataDir / "registries" / std::string(registry);
 }
 
 std::filesystem::path Tenancy::storagePath(const meta::RegistrySettings& registry) const {
-  if (!registry.storagePath.empty()) return registry.storagePath;
-  return defaultStoragePath(registry.name);
+  return storagePathOf(options_.dataDir, registry);
 }
 
 bool Tenancy::isOperatorToken(std::string_view presented) const {

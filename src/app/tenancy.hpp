@@ -61,6 +61,10 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
   std::unordered_map<meta::RegistryId, std::shared_ptr<storage::BlobStore>> blobs_;
 };
 
+// Where a registry's blobs live: its storage path, or <data>/registries/<name>.
+std::filesystem::path storagePathOf(const std::filesystem::path& dataDir,
+                                    const meta::RegistrySettings& registry);
+
 // Reads the operator token from `file`, creating the file with a fresh random token (mode
 // 0600) when it does not exist.
 Result<std::string> loadOperatorToken(const std::filesystem::path& file);

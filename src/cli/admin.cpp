@@ -7,10 +7,14 @@
 #include <iostream>
 
 #include "app/node.hpp"
+#include "app/tenancy.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/password.hpp"
 #include "auth/scope.hpp"
+#include "control/json.hpp"
 #include "core/reference.hpp"
+#include "jobs/gc.hpp"
+#include "storage/fs/fs_blob_store.hpp"
 #include "tls/dev_cert.hpp"
 
 namespace berth::cli {
@@ -346,6 +350,59 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
         auth::Authenticator authenticator(*s.identities, {});
         print(json::object{{"kid", check(authenticator.rotateSigningKey())}});
         return 0;
+      };
+    });
+  }
+
+  // admin gc
+  {
+    auto* cmd = admin->add_subcommand(
+        "gc",
+        "Run one garbage-collection pass now and print what it removed (also while "
+        "`berth serve` runs on the directory)");
+    auto dir = std::make_shared<std::string>("./data");
+    auto registry = std::make_shared<std::string>();
+    auto dryRun = std::make_shared<bool>(false);
+    auto grace = std::make_shared<uint32_t>(3600);
+    auto expiry = std::make_shared<uint32_t>(86400);
+    cmd->add_option("--data", *dir, "Data directory of the server")->capture_default_str();
+    cmd->add_option("--registry", *registry, "Only this registry (default: every registry)");
+    cmd->add_flag("--dry-run", *dryRun, "Count what would be removed; remove nothing");
+    cmd->add_option("--grace-seconds", *grace,
+                    "Keep unreferenced blobs this long after their last use (the server's "
+                    "gc_grace_seconds)")
+        ->capture_default_str();
+    cmd->add_option("--upload-expiry-seconds", *expiry,
+                    "Remove upload sessions nothing wrote to for this long")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->callback([&action, dir, registry, dryRun, grace, expiry] {
+      action = [dir, registry, dryRun, grace, expiry] {
+        auto stores = app::Stores::open(*dir);
+        if (!stores) throw CommandError{stores.error().detail};
+        auto registries = check(stores->identities->listRegistries());
+        if (!registry->empty()) {
+          std::erase_if(registries, [&](const auto& r) { return r.name != *registry; });
+          if (registries.empty()) throw CommandError{"registry \"" + *registry + "\" not found"};
+        }
+        jobs::GcOptions options;
+        options.grace = std::chrono::seconds(*grace);
+        options.uploadExpiry = std::chrono::seconds(*expiry);
+        options.dryRun = *dryRun;
+        options.sweepOrphans = true;
+        json::array out;
+        bool failed = false;
+        for (const auto& r : registries) {
+          auto blobs = check(storage::FsBlobStore::open(app::storagePathOf(*dir, r)));
+          const auto run = jobs::collectGarbage(*stores->meta, *blobs, r.id, options);
+          if (!run.dryRun) (void)stores->meta->recordGcRun(r.id, run);
+          failed = failed || !run.error.empty();
+          auto entry = control::gcRunJson(run);
+          entry.emplace("registry", r.name);
+          out.push_back(std::move(entry));
+        }
+        print(out);
+        return failed ? 1 : 0;
       };
     });
   }

@@ -221,6 +221,8 @@ Reply handle(Call& c) {
       return deleteRegistry(c);
     case ShowUsage:
       return showUsage(c);
+    case ShowGc:
+      return showGc(c);
     case ShowCredentials:
       return showCredentials(c);
     case RenewCredential:

@@ -91,6 +91,7 @@ Reply showRegistry(Call& c);
 Reply updateRegistry(Call& c);
 Reply deleteRegistry(Call& c);
 Reply showUsage(Call& c);
+Reply showGc(Call& c);
 
 // identities.cpp
 Reply showCredentials(Call& c);

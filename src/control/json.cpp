@@ -187,4 +187,16 @@ Error missingField(std::string_view key) {
   return error(Code::InvalidArgument, "field \"" + std::string(key) + "\" is required");
 }
 
+boost::json::object gcRunJson(const meta::GcRun& run) {
+  return {{"started", rfc3339(run.started)},
+          {"finished", rfc3339(run.finished)},
+          {"dryRun", run.dryRun},
+          {"uploadsRemoved", run.uploadsRemoved},
+          {"linksRemoved", run.linksRemoved},
+          {"blobsRemoved", run.blobsRemoved},
+          {"bytesRemoved", run.bytesRemoved},
+          {"orphansRemoved", run.orphansRemoved},
+          {"error", stringOrNull(run.error)}};
+}
+
 }  // namespace berth::control

@@ -11,6 +11,7 @@
 
 #include "core/result.hpp"
 #include "http/message.hpp"
+#include "meta/metadata_store.hpp"
 
 namespace berth::control {
 
@@ -51,6 +52,9 @@ class BodyFields {
   std::vector<std::string> read_;
   std::optional<Error> error_;
 };
+
+// A garbage-collection pass, as the control API and `berth admin gc` show it.
+boost::json::object gcRunJson(const meta::GcRun& run);
 
 // INVALID_ARGUMENT: `field "<key>" is required`.
 Error missingField(std::string_view key);

@@ -249,6 +249,14 @@ Reply deleteRegistry(Call& c) {
   return http::Response::empty(204);
 }
 
+Reply showGc(Call& c) {
+  auto last = c.deps.meta.lastGcRun(c.registryId());
+  if (!last) return last.takeError();
+  json::value run = nullptr;
+  if (*last) run = gcRunJson(**last);
+  return jsonReply(200, json::object{{"lastRun", std::move(run)}});
+}
+
 Reply showUsage(Call& c) {
   auto usage = c.deps.meta.usage(c.registryId());
   if (!usage) return usage.takeError();

@@ -16,6 +16,7 @@ constexpr std::array kRoutes{
     Route{"PATCH", "/api/v1/registries/{registry}", UpdateRegistry},
     Route{"DELETE", "/api/v1/registries/{registry}", DeleteRegistry},
     Route{"GET", "/api/v1/registries/{registry}/usage", ShowUsage},
+    Route{"GET", "/api/v1/registries/{registry}/gc", ShowGc},
     Route{"GET", "/api/v1/registries/{registry}/credentials", ShowCredentials},
     Route{"POST", "/api/v1/registries/{registry}/credentials/renew", RenewCredential},
     Route{"POST", "/api/v1/registries/{registry}/login", Login},

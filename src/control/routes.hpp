@@ -15,6 +15,7 @@ enum class Operation {
   UpdateRegistry,
   DeleteRegistry,
   ShowUsage,
+  ShowGc,
   ShowCredentials,
   RenewCredential,
   Login,

@@ -57,6 +57,8 @@ Expected expected(Operation operation) {
       return {"deleteRegistry", 204, withAuth({404, 409}), "", {}, true};
     case Operation::ShowUsage:
       return {"showUsage", 200, withAuth({404}), "", {}, false};
+    case Operation::ShowGc:
+      return {"showGc", 200, withAuth({404}), "", {}, false};
     case Operation::ShowCredentials:
       return {"showCredentials", 200, withAuth({404}), "", {}, false};
     case Operation::RenewCredential:

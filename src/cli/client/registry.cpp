@@ -1,5 +1,5 @@
 // `berth registry …`: create, inspect, change and delete registries (`az acr create`, `list`,
-// `show`, `update`, `delete`, `check-name`, `show-usage`).
+// `show`, `update`, `delete`, `check-name`, `show-usage`, `show-gc`).
 #include "cli/client/args.hpp"
 #include "cli/client/control.hpp"
 #include "cli/client/groups.hpp"
@@ -138,6 +138,15 @@ void addRegistryCommands(CommandSet& set, CLI::App& root) {
                             [args]() -> Output {
                               return ControlClient::open().get(registryPath(args->name) + "/usage");
                             });
+    addName(cmd, *args);
+  }
+  {
+    auto args = std::make_shared<RegistryArgs>();
+    auto* cmd = set.command(
+        *group, "show-gc",
+        "Show the registry's last garbage-collection pass: what it removed "
+        "and how many bytes it freed",
+        [args]() -> Output { return ControlClient::open().get(registryPath(args->name) + "/gc"); });
     addName(cmd, *args);
   }
 }
