@@ -374,10 +374,10 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
         ->capture_default_str();
     cmd->add_option("--upload-expiry-seconds", *expiry,
                     "Remove upload sessions nothing wrote to for this long")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->capture_default_str();
     cmd->callback([&action, dir, registry, dryRun, grace, expiry] {
       action = [dir, registry, dryRun, grace, expiry] {
+        if (*expiry == 0) throw CommandError{"--upload-expiry-seconds must be at least 1"};
         auto stores = app::Stores::open(*dir);
         if (!stores) throw CommandError{stores.error().detail};
         auto registries = check(stores->identities->listRegistries());
