@@ -132,6 +132,7 @@ std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
     case auth::Identity::Kind::Token:
       c.caller.kind = Caller::Kind::Token;
       c.caller.permissions = std::move(result.identity.permissions);
+      c.caller.token = result.identity.subject;
       break;
     default:
       return errorResponse(unauthorized("invalid username or password"));
@@ -372,7 +373,8 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
             {},
             req.query,
             req.requestId,
-            {}};
+            {},
+            req.remote};
   if (auto refusal = authenticate(call, req)) return http::Dispatch::reply(std::move(*refusal));
   if (auto valid = validateParams(call); !valid) return fail(valid.takeError());
   if (auto allowedCall = authorize(call); !allowedCall) return fail(allowedCall.takeError());
@@ -388,6 +390,23 @@ std::optional<std::string_view> Call::param(std::string_view key) const {
     if (k == key) return std::string_view(v);
   }
   return std::nullopt;
+}
+
+meta::Actor Call::actor() const {
+  meta::Actor actor;
+  actor.source = http::clientAddress(remote);
+  switch (caller.kind) {
+    case Caller::Kind::Operator:
+      actor.identity = "operator";
+      break;
+    case Caller::Kind::Admin:
+      actor.identity = "admin";
+      break;
+    case Caller::Kind::Token:
+      actor.identity = "token:" + caller.token;
+      break;
+  }
+  return actor;
 }
 
 ControlApp::ControlApp(ControlDeps deps) : deps_(deps) {}

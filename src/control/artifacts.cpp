@@ -189,7 +189,7 @@ Reply updateTag(Call& c) {
 Reply deleteTag(Call& c) {
   auto repository = repositoryId(c);
   if (!repository) return repository.takeError();
-  auto deleted = c.deps.meta.deleteTag(*repository, c.tag);
+  auto deleted = c.deps.meta.deleteTag(*repository, c.tag, c.actor());
   if (!deleted) return deleted.takeError();
   if (!*deleted) return tagNotFound(c);
   c.deps.host.forget(c.registryId());
@@ -246,7 +246,7 @@ Reply updateManifest(Call& c) {
 Reply deleteManifest(Call& c) {
   auto repository = repositoryId(c);
   if (!repository) return repository.takeError();
-  auto deleted = c.deps.meta.deleteManifest(*repository, c.digest);
+  auto deleted = c.deps.meta.deleteManifest(*repository, c.digest, c.actor());
   if (!deleted) return deleted.takeError();
   if (deleted->empty()) return manifestNotFound(c);
   c.deps.host.forget(c.registryId());

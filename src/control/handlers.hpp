@@ -21,6 +21,7 @@ struct Caller {
   enum class Kind { Operator, Admin, Token };
   Kind kind = Kind::Operator;
   auth::Permissions permissions;  // a token's; the others may do everything
+  std::string token;              // the token's name
 };
 
 // One routed, authenticated and authorized request. It owns what it refers to besides the
@@ -37,10 +38,13 @@ struct Call {
   std::vector<std::pair<std::string, std::string>> query;
   std::string requestId;
   boost::json::object body;  // POST and PATCH
+  std::string remote;        // the client's address and port
 
   std::optional<std::string_view> param(std::string_view key) const;
   const meta::RegistrySettings& settings() const { return *registry; }
   meta::RegistryId registryId() const { return registry->id; }
+  // Who makes a change, as the tag history records it.
+  meta::Actor actor() const;
 };
 
 using Reply = Result<http::Response>;

@@ -162,7 +162,7 @@ Reply updateRepository(Call& c) {
 Reply deleteRepository(Call& c) {
   auto id = repositoryId(c);
   if (!id) return id.takeError();
-  auto deleted = c.deps.meta.deleteRepository(*id);
+  auto deleted = c.deps.meta.deleteRepository(*id, c.actor());
   if (!deleted) return deleted.takeError();
   c.deps.host.forget(c.registryId());
   log::info(

@@ -96,4 +96,13 @@ Response Response::empty(int status) {
   return r;
 }
 
+std::string clientAddress(std::string_view remote) {
+  const auto colon = remote.rfind(':');
+  std::string_view address = colon == std::string_view::npos ? remote : remote.substr(0, colon);
+  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  return std::string(address);
+}
+
 }  // namespace berth::http

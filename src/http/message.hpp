@@ -126,4 +126,7 @@ class Application {
   virtual Dispatch dispatch(Request& request) = 0;
 };
 
+// The address of "address:port" or "[v6 address]:port", as a request's `remote` holds it.
+std::string clientAddress(std::string_view remote);
+
 }  // namespace berth::http

@@ -33,6 +33,26 @@ struct ManifestRef {
   bool manifest = false;
 };
 
+// Who makes a change, for the tag history: "admin", "token:<name>", "operator", or a job
+// ("purge", "retention"); and the client's address ("" for jobs).
+struct Actor {
+  std::string identity;
+  std::string source;
+};
+
+// One change of a tag: "created", "moved" (from oldDigest to newDigest), "deleted" or
+// "restored".
+struct TagEvent {
+  int64_t id = 0;  // increasing: the history's order
+  std::string tag;
+  std::string action;
+  std::string oldDigest;  // empty for created and restored
+  std::string newDigest;  // empty for deleted
+  std::string identity;
+  std::string source;
+  int64_t time = 0;
+};
+
 struct Page {
   std::vector<std::string> items;
   bool more = false;
@@ -149,7 +169,11 @@ class MetadataStore {
   virtual Result<bool> updateRepository(RepositoryId repository, const AttributeChange& change) = 0;
   // Deletes the repository with its manifests, tags, references and blob links. DENIED when
   // the repository, or a manifest or tag in it, may not be deleted.
-  virtual Result<RepositoryDeletion> deleteRepository(RepositoryId repository) = 0;
+  virtual Result<RepositoryDeletion> deleteRepository(RepositoryId repository,
+                                                      const Actor& actor) = 0;
+  Result<RepositoryDeletion> deleteRepository(RepositoryId repository) {
+    return deleteRepository(repository, Actor{});
+  }
   virtual Result<Usage> usage(RegistryId registry) = 0;
 
   // Records the blob in the registry and links it to the repository, running `placeBytes`
@@ -179,7 +203,12 @@ class MetadataStore {
   virtual Result<void> putManifest(RegistryId registry, RepositoryId repository,
                                    const ManifestRecord& manifest,
                                    const std::vector<ManifestRef>& refs,
-                                   std::optional<std::string_view> tag) = 0;
+                                   std::optional<std::string_view> tag, const Actor& actor) = 0;
+  Result<void> putManifest(RegistryId registry, RepositoryId repository,
+                           const ManifestRecord& manifest, const std::vector<ManifestRef>& refs,
+                           std::optional<std::string_view> tag) {
+    return putManifest(registry, repository, manifest, refs, tag, Actor{});
+  }
   virtual Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
                                                             std::string_view digest) = 0;
   // Deletes the manifest, its references, every tag pointing at it and, as their subject is
@@ -187,12 +216,28 @@ class MetadataStore {
   // first; empty when it did not exist. DENIED when one of them or one of those tags is locked.
   // The blobs they referenced stay linked for the grace period from now.
   virtual Result<std::vector<std::string>> deleteManifest(RepositoryId repository,
-                                                          std::string_view digest) = 0;
+                                                          std::string_view digest,
+                                                          const Actor& actor) = 0;
+  Result<std::vector<std::string>> deleteManifest(RepositoryId repository,
+                                                  std::string_view digest) {
+    return deleteManifest(repository, digest, Actor{});
+  }
 
   virtual Result<std::optional<std::string>> resolveTag(RepositoryId repository,
                                                         std::string_view tag) = 0;
   // DENIED when the tag, or the manifest it points at, is locked.
-  virtual Result<bool> deleteTag(RepositoryId repository, std::string_view tag) = 0;
+  virtual Result<bool> deleteTag(RepositoryId repository, std::string_view tag,
+                                 const Actor& actor) = 0;
+  Result<bool> deleteTag(RepositoryId repository, std::string_view tag) {
+    return deleteTag(repository, tag, Actor{});
+  }
+  // The changes of a tag of the named repository (kept when the repository is deleted), newest
+  // first: those with an id below `beforeId` (0: from the newest), at most `limit`.
+  virtual Result<std::vector<TagEvent>> tagHistory(RegistryId registry, std::string_view repository,
+                                                   std::string_view tag, int64_t beforeId,
+                                                   size_t limit) = 0;
+  // Forgets the changes made before `before`; how many.
+  virtual Result<uint64_t> pruneTagHistory(int64_t before) = 0;
   virtual Result<Page> listTags(RepositoryId repository, std::string_view after, size_t limit) = 0;
   // Every tag with its details, in no particular order.
   virtual Result<std::vector<TagInfo>> tagInfos(RepositoryId repository) = 0;

@@ -198,6 +198,34 @@ http::Dispatch noRoute() { return fail(ApiCode::Unsupported, "no route matches t
 
 }  // namespace
 
+meta::Actor actorOf(const RequestContext& ctx) {
+  meta::Actor actor;
+  actor.source = http::clientAddress(ctx.remote);
+  const auto& who = ctx.caller;
+  switch (who.kind) {
+    case auth::Identity::Kind::Anonymous:
+      actor.identity = "anonymous";
+      break;
+    case auth::Identity::Kind::Admin:
+      actor.identity = "admin";
+      break;
+    case auth::Identity::Kind::Token:
+      actor.identity = "token:" + who.subject;
+      break;
+    case auth::Identity::Kind::Bearer:
+      // Access tokens name the admin account by the registry's name, the operator by none.
+      if (who.subject == ctx.registryName) {
+        actor.identity = "admin";
+      } else if (who.subject.empty() || who.subject == auth::kRefreshTokenUser) {
+        actor.identity = "operator";
+      } else {
+        actor.identity = "token:" + who.subject;
+      }
+      break;
+  }
+  return actor;
+}
+
 void RegistryApp::forgetCached() { state_->caches.clear(); }
 
 http::Dispatch RegistryApp::dispatch(http::Request& req) {
@@ -214,6 +242,8 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   ctx.anonymousPull = settings.anonymousPull;
   ctx.blobs = tenant->blobs;
   ctx.requestId = req.requestId;
+  ctx.registryName = settings.name;
+  ctx.remote = req.remote;
 
   auto authn = st.deps.authenticator.authenticate(req.header("Authorization"), settings, req.host(),
                                                   req.remote);

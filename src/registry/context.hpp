@@ -17,7 +17,12 @@ struct RequestContext {
   std::shared_ptr<storage::BlobStore> blobs;
   auth::Identity caller;
   std::string requestId;
+  std::string registryName;
+  std::string remote;  // the client's address and port
 };
+
+// Who makes a change, as the tag history records it.
+meta::Actor actorOf(const RequestContext& ctx);
 
 enum class Action { Pull, ListTags, Push, Delete, Catalog };
 

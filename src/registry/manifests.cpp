@@ -68,14 +68,14 @@ Dispatch deleteManifest(Services& s, Target& t, bool isDigest) {
   const auto id = **repository;
   bool existed = false;
   if (isDigest) {
-    auto removed = s.meta.deleteManifest(id, t.ref);
+    auto removed = s.meta.deleteManifest(id, t.ref, actorOf(t.ctx));
     if (!removed) return replyError(removed.error());
     // The manifest and its referrers.
     for (const auto& digest : *removed) s.caches.manifests.erase(Caches::key(id, digest));
     s.caches.forgetRepositoryTags(id);
     existed = !removed->empty();
   } else {
-    auto removed = s.meta.deleteTag(id, t.ref);
+    auto removed = s.meta.deleteTag(id, t.ref, actorOf(t.ctx));
     if (!removed) return replyError(removed.error());
     s.caches.tags.erase(Caches::key(id, t.ref));
     existed = *removed;
@@ -144,7 +144,8 @@ Response putManifest(Services& s, const Target& t, const std::string& contentTyp
   record.payload = std::move(body);
   std::optional<std::string_view> tag;
   if (!byDigest) tag = t.ref;
-  if (auto r = s.meta.putManifest(t.ctx.registry, *repository, record, *refs, tag); !r) {
+  if (auto r = s.meta.putManifest(t.ctx.registry, *repository, record, *refs, tag, actorOf(t.ctx));
+      !r) {
     return errorResponse(r.error());
   }
   if (tag) s.caches.tags.erase(Caches::key(*repository, *tag));

@@ -521,5 +521,48 @@ TYPED_TEST(MetadataStoreConformance, ExpiredUploadsAndTheLastPass) {
   EXPECT_TRUE(last->error.empty());
 }
 
+TYPED_TEST(MetadataStoreConformance, EveryChangeOfATagIsInItsHistory) {
+  auto& store = *this->store;
+  const Actor admin{"admin", "10.0.0.1"};
+  const Actor ci{"token:ci", "10.0.0.2"};
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v", admin));
+  // Pushing what the tag already points at changes nothing.
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v", ci));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD2), {}, "v", ci));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD2), {}, "w", ci));
+  ASSERT_TRUE(*store.deleteTag(this->repo, "v", admin));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v", admin));
+  ASSERT_FALSE(store.deleteManifest(this->repo, kD1, ci)->empty());
+
+  auto history = *store.tagHistory(this->registry, "team/app", "v", 0, 10);
+  ASSERT_EQ(history.size(), 5u);
+  auto is = [](const TagEvent& e, const char* action, const std::string& from,
+               const std::string& to, const char* who) {
+    return e.action == action && e.oldDigest == from && e.newDigest == to && e.identity == who;
+  };
+  EXPECT_TRUE(is(history[4], "created", "", kD1, "admin"));
+  EXPECT_EQ(history[4].source, "10.0.0.1");
+  EXPECT_TRUE(is(history[3], "moved", kD1, kD2, "token:ci"));
+  EXPECT_TRUE(is(history[2], "deleted", kD2, "", "admin"));
+  EXPECT_TRUE(is(history[1], "created", "", kD1, "admin"));
+  EXPECT_TRUE(is(history[0], "deleted", kD1, "", "token:ci"));
+  EXPECT_GT(history[0].id, history[1].id);
+  EXPECT_GT(history[0].time, 0);
+  // Paged by id; other tags have their own.
+  auto older = *store.tagHistory(this->registry, "team/app", "v", history[1].id, 2);
+  ASSERT_EQ(older.size(), 2u);
+  EXPECT_EQ(older[0].id, history[2].id);
+  EXPECT_EQ(store.tagHistory(this->registry, "team/app", "w", 0, 10)->size(), 1u);
+  // It outlives the repository, whose deletion it records.
+  ASSERT_TRUE(store.deleteRepository(this->repo, admin));
+  auto w = *store.tagHistory(this->registry, "team/app", "w", 0, 10);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_TRUE(is(w[0], "deleted", kD2, "", "admin"));
+  // Pruning forgets what is older than the given time.
+  EXPECT_EQ(*store.pruneTagHistory(std::time(nullptr) - 3600), 0u);
+  EXPECT_EQ(*store.pruneTagHistory(std::time(nullptr) + 1), 7u);
+  EXPECT_TRUE(store.tagHistory(this->registry, "team/app", "v", 0, 10)->empty());
+}
+
 }  // namespace
 }  // namespace berth::meta

@@ -114,6 +114,19 @@ CREATE TABLE IF NOT EXISTS gc_runs(
   bytes_removed INTEGER NOT NULL,
   orphans_removed INTEGER NOT NULL,
   error TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tag_history(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id INTEGER NOT NULL,
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  action TEXT NOT NULL,
+  old_digest TEXT NOT NULL,
+  new_digest TEXT NOT NULL,
+  identity TEXT NOT NULL,
+  source TEXT NOT NULL,
+  time INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tag_history_by_tag ON tag_history(registry_id, repository, tag, id);
+CREATE INDEX IF NOT EXISTS tag_history_by_time ON tag_history(time);
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY,
   private_pem TEXT NOT NULL,

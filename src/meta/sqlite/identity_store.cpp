@@ -42,6 +42,8 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM manifests WHERE registry_id = ?",
     "DELETE FROM repository_blobs WHERE registry_id = ?",
     "DELETE FROM blobs WHERE registry_id = ?",
+    "DELETE FROM gc_runs WHERE registry_id = ?",
+    "DELETE FROM tag_history WHERE registry_id = ?",
     "DELETE FROM repositories WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };

@@ -116,6 +116,79 @@ Result<void> refuseTagDelete(Connection& c, RepositoryId repository, std::string
   return refuseLockedManifest(c, repository, (*row)->first);
 }
 
+Result<void> recordTagChange(Connection& c, RepositoryId repository, std::string_view tag,
+                             std::string_view action, std::string_view oldDigest,
+                             std::string_view newDigest, const Actor& actor, int64_t now) {
+  auto s = c.prepare(
+      "INSERT INTO tag_history(registry_id, repository, tag, action, old_digest, new_digest, "
+      "identity, source, time) SELECT registry_id, name, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
+      "FROM repositories WHERE id = ?1");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, tag).bind(3, action).bind(4, oldDigest).bind(5, newDigest);
+  (*s)->bind(6, actor.identity).bind(7, actor.source).bind(8, now);
+  return run(c, **s);
+}
+
+Result<void> recordTagDeletions(Connection& c, RepositoryId repository,
+                                std::optional<std::string_view> digest, const Actor& actor,
+                                int64_t now) {
+  auto s = c.prepare(
+      digest ? "INSERT INTO tag_history(registry_id, repository, tag, action, old_digest, "
+               "new_digest, identity, source, time) SELECT r.registry_id, r.name, t.name, "
+               "'deleted', t.digest, '', ?3, ?4, ?5 FROM tags t JOIN repositories r ON "
+               "r.id = t.repository_id WHERE t.repository_id = ?1 AND t.digest = ?2"
+             : "INSERT INTO tag_history(registry_id, repository, tag, action, old_digest, "
+               "new_digest, identity, source, time) SELECT r.registry_id, r.name, t.name, "
+               "'deleted', t.digest, '', ?3, ?4, ?5 FROM tags t JOIN repositories r ON "
+               "r.id = t.repository_id WHERE t.repository_id = ?1");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(3, actor.identity).bind(4, actor.source).bind(5, now);
+  if (digest) (*s)->bind(2, *digest);
+  return run(c, **s);
+}
+
+Result<std::vector<TagEvent>> SqliteStore::tagHistory(RegistryId registry,
+                                                      std::string_view repository,
+                                                      std::string_view tag, int64_t beforeId,
+                                                      size_t limit) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT id, action, old_digest, new_digest, identity, source, time FROM tag_history "
+      "WHERE registry_id = ? AND repository = ? AND tag = ? AND id < ? ORDER BY id DESC LIMIT ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, registry).bind(2, repository).bind(3, tag);
+  (*s)->bind(4, beforeId > 0 ? beforeId : std::numeric_limits<int64_t>::max());
+  (*s)->bind(5, static_cast<int64_t>(limit));
+  std::vector<TagEvent> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select tag history");
+    TagEvent e;
+    e.id = (*s)->integer(0);
+    e.tag = std::string(tag);
+    e.action = (*s)->text(1);
+    e.oldDigest = (*s)->text(2);
+    e.newDigest = (*s)->text(3);
+    e.identity = (*s)->text(4);
+    e.source = (*s)->text(5);
+    e.time = (*s)->integer(6);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<uint64_t> SqliteStore::pruneTagHistory(int64_t before) {
+  return db_->freeing([&]() -> Result<uint64_t> {
+    auto c = lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("DELETE FROM tag_history WHERE time < ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, before);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+    return static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+  });
+}
+
 Result<void> refuseManifestDelete(Connection& c, RepositoryId repository, std::string_view digest) {
   if (auto r = refuseRepositoryDelete(c, repository); !r) return r;
   if (auto r = refuseLockedManifest(c, repository, digest); !r) return r;
@@ -202,7 +275,8 @@ Result<bool> SqliteStore::updateRepository(RepositoryId repository, const Attrib
   return sqlite3_changes((*c)->db()) > 0;
 }
 
-Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository) {
+Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository,
+                                                         const Actor& actor) {
   return db_->freeing([&]() -> Result<RepositoryDeletion> {
     auto c = lease();
     if (!c) return c.takeError();
@@ -247,6 +321,9 @@ Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository
             collect("SELECT name FROM tags WHERE repository_id = ? ORDER BY name", deleted.tags);
         !r)
       return r.takeError();
+    if (auto r = recordTagDeletions(**c, repository, std::nullopt, actor, nowSeconds()); !r) {
+      return r.takeError();
+    }
     static constexpr const char* kDeletes[] = {
         "DELETE FROM tags WHERE repository_id = ?",
         "DELETE FROM manifest_refs WHERE repository_id = ?",

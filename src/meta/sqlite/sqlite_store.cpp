@@ -244,7 +244,7 @@ Result<bool> SqliteStore::unlinkBlob(RepositoryId repository, std::string_view d
 
 Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId repository,
                                       const ManifestRecord& m, const std::vector<ManifestRef>& refs,
-                                      std::optional<std::string_view> tag) {
+                                      std::optional<std::string_view> tag, const Actor& actor) {
   auto c = lease();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -288,6 +288,22 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
   }
   if (tag) {
     if (auto r = refuseTagMove(**c, repository, *tag, m.digest); !r) return r;
+    std::optional<std::string> previous;
+    {
+      auto s = (*c)->prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, repository).bind(2, *tag);
+      if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
+        previous = (*s)->text(0);
+      } else if (rc != SQLITE_DONE) {
+        return (*c)->fail("select tag");
+      }
+    }
+    if (!previous || *previous != m.digest) {
+      auto r = recordTagChange(**c, repository, *tag, previous ? "moved" : "created",
+                               previous.value_or(""), m.digest, actor, now);
+      if (!r) return r;
+    }
     auto s = (*c)->prepare(
         "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
         "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
@@ -330,7 +346,8 @@ Result<std::optional<ManifestRecord>> SqliteStore::getManifest(RepositoryId repo
 }
 
 Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId repository,
-                                                             std::string_view digest) {
+                                                             std::string_view digest,
+                                                             const Actor& actor) {
   return db_->freeing([&]() -> Result<std::vector<std::string>> {
     auto c = lease();
     if (!c) return c.takeError();
@@ -373,6 +390,7 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
         "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
     };
     for (const auto& d : doomed) {
+      if (auto r = recordTagDeletions(**c, repository, d, actor, now); !r) return r.takeError();
       for (const char* sql : kDeletes) {
         auto s = (*c)->prepare(sql);
         if (!s) return s.takeError();
@@ -399,13 +417,25 @@ Result<std::optional<std::string>> SqliteStore::resolveTag(RepositoryId reposito
   return (*c)->fail("select tag");
 }
 
-Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view tag) {
+Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view tag,
+                                    const Actor& actor) {
   return db_->freeing([&]() -> Result<bool> {
     auto c = lease();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
     if (auto r = refuseTagDelete(**c, repository, tag); !r) return r.takeError();
+    {
+      auto s = (*c)->prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, repository).bind(2, tag);
+      const int rc = (*s)->step();
+      if (rc == SQLITE_DONE) return false;
+      if (rc != SQLITE_ROW) return (*c)->fail("select tag");
+      const auto digest = (*s)->text(0);
+      auto r = recordTagChange(**c, repository, tag, "deleted", digest, "", actor, nowSeconds());
+      if (!r) return r.takeError();
+    }
     auto s = (*c)->prepare("DELETE FROM tags WHERE repository_id = ? AND name = ?");
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, tag);

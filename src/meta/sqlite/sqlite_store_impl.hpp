@@ -15,6 +15,15 @@ Result<void> refuseTagDelete(sqlite::Connection& c, RepositoryId repository, std
 Result<void> refuseManifestDelete(sqlite::Connection& c, RepositoryId repository,
                                   std::string_view digest);
 
+// Appends a change of `tag` to the tag history, inside the caller's transaction.
+Result<void> recordTagChange(sqlite::Connection& c, RepositoryId repository, std::string_view tag,
+                             std::string_view action, std::string_view oldDigest,
+                             std::string_view newDigest, const Actor& actor, int64_t now);
+// recordTagChange(deleted) for every tag of the repository, or those pointing at `digest`.
+Result<void> recordTagDeletions(sqlite::Connection& c, RepositoryId repository,
+                                std::optional<std::string_view> digest, const Actor& actor,
+                                int64_t now);
+
 class SqliteStore final : public MetadataStore {
  public:
   static Result<MetadataStorePtr> open(const std::filesystem::path& file,
@@ -34,16 +43,24 @@ class SqliteStore final : public MetadataStore {
   Result<std::optional<uint64_t>> linkedBlob(RepositoryId repository,
                                              std::string_view digest) override;
   Result<bool> unlinkBlob(RepositoryId repository, std::string_view digest) override;
+  using MetadataStore::putManifest;
   Result<void> putManifest(RegistryId registry, RepositoryId repository,
                            const ManifestRecord& manifest, const std::vector<ManifestRef>& refs,
-                           std::optional<std::string_view> tag) override;
+                           std::optional<std::string_view> tag, const Actor& actor) override;
   Result<std::optional<ManifestRecord>> getManifest(RepositoryId repository,
                                                     std::string_view digest) override;
-  Result<std::vector<std::string>> deleteManifest(RepositoryId repository,
-                                                  std::string_view digest) override;
+  using MetadataStore::deleteManifest;
+  Result<std::vector<std::string>> deleteManifest(RepositoryId repository, std::string_view digest,
+                                                  const Actor& actor) override;
   Result<std::optional<std::string>> resolveTag(RepositoryId repository,
                                                 std::string_view tag) override;
-  Result<bool> deleteTag(RepositoryId repository, std::string_view tag) override;
+  using MetadataStore::deleteTag;
+  Result<bool> deleteTag(RepositoryId repository, std::string_view tag,
+                         const Actor& actor) override;
+  Result<std::vector<TagEvent>> tagHistory(RegistryId registry, std::string_view repository,
+                                           std::string_view tag, int64_t beforeId,
+                                           size_t limit) override;
+  Result<uint64_t> pruneTagHistory(int64_t before) override;
   Result<Page> listTags(RepositoryId repository, std::string_view after, size_t limit) override;
   Result<std::vector<ManifestRecord>> referrers(RepositoryId repository,
                                                 std::string_view subject) override;
@@ -52,7 +69,8 @@ class SqliteStore final : public MetadataStore {
   Result<std::vector<RepositoryInfo>> repositoriesByTime(RegistryId registry, bool newestFirst,
                                                          size_t limit) override;
   Result<bool> updateRepository(RepositoryId repository, const AttributeChange& change) override;
-  Result<RepositoryDeletion> deleteRepository(RepositoryId repository) override;
+  using MetadataStore::deleteRepository;
+  Result<RepositoryDeletion> deleteRepository(RepositoryId repository, const Actor& actor) override;
   Result<Usage> usage(RegistryId registry) override;
   Result<std::vector<TagInfo>> tagInfos(RepositoryId repository) override;
   Result<std::optional<TagInfo>> tagInfo(RepositoryId repository, std::string_view tag) override;

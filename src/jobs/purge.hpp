@@ -1,0 +1,52 @@
+#pragma once
+// Purge: deletes the tags of a repository that match a pattern and were last pushed before a
+// time (keeping the newest few), and, when asked, the manifests no tag keeps. The same pass
+// serves `berth purge`, purge schedules and the retention policy for untagged manifests.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "meta/metadata_store.hpp"
+
+namespace re2 {
+class RE2;
+}
+
+namespace berth::jobs {
+
+struct PurgeOptions {
+  // Tags whose whole name this matches are candidates; null: no tag is.
+  const re2::RE2* tags = nullptr;
+  // Tags last pushed, and manifests created, before this (seconds since the epoch).
+  int64_t before = 0;
+  // Also delete the manifests that no tag keeps (see purgeRepository).
+  bool untagged = false;
+  // Of the tags that match and are old enough, keep the newest this many.
+  size_t keep = 0;
+  bool dryRun = false;
+  // Who deletes, for the tag history.
+  meta::Actor actor;
+};
+
+struct PurgedTag {
+  std::string tag;
+  std::string digest;
+};
+
+struct PurgeResult {
+  std::vector<PurgedTag> tags;
+  std::vector<std::string> manifests;  // digests, referrers that went with them included
+  // Tags and manifests left because they, or their repository, are locked.
+  std::vector<std::string> locked;
+};
+
+// One repository. A manifest is untagged when no tag points at it, no manifest that stays
+// references it (an index its platform images, a signature its subject) and it is not a
+// referrer of a manifest that stays; manifests a lock keeps count as staying.
+Result<PurgeResult> purgeRepository(meta::MetadataStore& meta, meta::RepositoryId repository,
+                                    const PurgeOptions& options);
+
+// "2d3h6m", "30m", "1h30s": the units d, h, m and s, as `acr purge --ago` takes them.
+std::optional<int64_t> parseDuration(std::string_view text);
+
+}  // namespace berth::jobs
