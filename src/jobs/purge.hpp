@@ -3,7 +3,9 @@
 // time (keeping the newest few), and, when asked, the manifests no tag keeps. The same pass
 // serves `berth purge`, purge schedules and the retention policy for untagged manifests.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "meta/metadata_store.hpp"
