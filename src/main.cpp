@@ -83,6 +83,8 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   options.gcInterval = std::chrono::seconds(config.gcIntervalSeconds);
   options.gc.grace = std::chrono::seconds(config.gcGraceSeconds);
   options.gc.uploadExpiry = std::chrono::seconds(config.uploadExpirySeconds);
+  options.tagHistoryDays = config.tagHistoryDays;
+  options.lifecycleInterval = std::chrono::seconds(config.lifecycleIntervalSeconds);
   auto app = berth::app::Node::open(std::move(options));
   if (!app) {
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);

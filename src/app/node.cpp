@@ -2,13 +2,17 @@
 
 #include <sys/stat.h>
 
+#include <boost/json.hpp>
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 
 #include "app/tenancy.hpp"
 #include "auth/token_endpoint.hpp"
 #include "control/app.hpp"
 #include "core/log.hpp"
+#include "jobs/cron.hpp"
+#include "jobs/purge.hpp"
 #include "meta/sqlite/identity_store.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
 #include "registry/app.hpp"
@@ -81,11 +85,14 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   const auto upkeep = options.upkeepInterval;
   const auto gcInterval = options.gcInterval;
   auto gc = options.gc;
+  const auto lifecycle = options.lifecycleInterval;
+  const auto historyDays = options.tagHistoryDays;
   node->planes_ =
       std::make_unique<Planes>(node->stores_, std::move(options), std::move(*operatorToken));
   if (auto r = node->planes_->authenticator.ensureSigningKey(); !r) return r.takeError();
   node->startUpkeep(upkeep);
   node->startGc(gcInterval, std::move(gc));
+  node->startLifecycle(lifecycle, historyDays);
   return node;
 }
 
@@ -93,7 +100,7 @@ Node::Node(Stores stores, std::unique_ptr<Planes> planes)
     : stores_(std::move(stores)), planes_(std::move(planes)) {}
 
 Node::~Node() {
-  for (auto* worker : {&gc_, &upkeep_}) {
+  for (auto* worker : {&lifecycle_, &gc_, &upkeep_}) {
     if (worker->joinable()) {
       worker->request_stop();
       worker->join();
@@ -162,6 +169,106 @@ void Node::collectGarbage(const jobs::GcOptions& options) {
     }
   }
   // The data plane caches which blobs are linked where.
+  if (removed) planes_->registry.forgetCached();
+}
+
+void Node::startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays) {
+  if (interval.count() <= 0) return;
+  lifecycle_ = std::jthread([this, interval, tagHistoryDays](std::stop_token stop) {
+    using Clock = std::chrono::steady_clock;
+    const std::function<bool()> stopping = [&stop] { return stop.stop_requested(); };
+    auto nextHourly = Clock::now();
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wake.wait_for(lock, stop, interval, [] { return false; });
+      if (stop.stop_requested()) return;
+      runPurgeSchedules(stopping);
+      if (Clock::now() < nextHourly) continue;
+      nextHourly = Clock::now() + std::chrono::hours(1);
+      applyRetention(stopping);
+      const int64_t before = std::time(nullptr) - int64_t{tagHistoryDays} * 86400;
+      if (auto pruned = stores_.meta->pruneTagHistory(before); !pruned) {
+        log::warn("tag history not pruned", {{"error", pruned.error().detail}});
+      }
+    }
+  });
+}
+
+namespace {
+
+std::string summary(const jobs::RegistryPurge& p) {
+  boost::json::object o{
+      {"repositories", p.repositories},
+      {"tagsDeleted", p.tags},
+      {"manifestsDeleted", p.manifests},
+      {"locked", p.locked},
+      {"error", p.error.empty() ? boost::json::value(nullptr) : boost::json::value(p.error)}};
+  return boost::json::serialize(o);
+}
+
+}  // namespace
+
+void Node::runPurgeSchedules(const std::function<bool()>& stopping) {
+  const int64_t now = std::time(nullptr);
+  auto due = stores_.meta->duePurgeSchedules(now);
+  if (!due) {
+    log::warn("purge schedules skipped", {{"error", due.error().detail}});
+    return;
+  }
+  bool removed = false;
+  for (const auto& schedule : *due) {
+    if (stopping()) break;
+    auto cron = jobs::CronSchedule::parse(schedule.cron);
+    const int64_t next = cron ? cron->next(now) : INT64_MAX;
+    std::vector<jobs::PurgeFilter> filters;
+    for (const auto& text : schedule.filters) {
+      if (auto f = jobs::parseFilter(text)) filters.push_back(std::move(*f));
+    }
+    jobs::PurgeOptions options;
+    options.before = now - schedule.agoSeconds;
+    options.untagged = schedule.untagged;
+    options.keep = schedule.keep;
+    options.actor = {"purge", ""};
+    // A schedule without filters purges untagged manifests in every repository.
+    auto result = jobs::purgeRegistry(*stores_.meta, schedule.registry, filters, options);
+    removed = removed || result.tags + result.manifests > 0;
+    log::info("scheduled purge ran", {{"schedule", schedule.id},
+                                      {"registry_id", schedule.registry},
+                                      {"tags", result.tags},
+                                      {"manifests", result.manifests},
+                                      {"error", result.error}});
+    if (auto r = stores_.meta->recordPurgeRun(schedule.id, now, next, summary(result)); !r) {
+      log::warn("purge schedule not updated", {{"error", r.error().detail}});
+    }
+  }
+  if (removed) planes_->registry.forgetCached();
+}
+
+void Node::applyRetention(const std::function<bool()>& stopping) {
+  auto registries = stores_.meta->retainingRegistries();
+  if (!registries) {
+    log::warn("retention skipped", {{"error", registries.error().detail}});
+    return;
+  }
+  bool removed = false;
+  for (const auto& [registry, policies] : *registries) {
+    if (stopping()) break;
+    jobs::PurgeOptions options;
+    options.before = std::time(nullptr) - int64_t{policies.retention.days} * 86400;
+    options.untagged = true;
+    options.actor = {"retention", ""};
+    auto result = jobs::purgeRegistry(*stores_.meta, registry, {}, options);
+    if (result.manifests > 0) {
+      removed = true;
+      log::info("retention deleted untagged manifests",
+                {{"registry_id", registry}, {"manifests", result.manifests}});
+    }
+    if (!result.error.empty()) {
+      log::warn("retention stopped", {{"registry_id", registry}, {"error", result.error}});
+    }
+  }
   if (removed) planes_->registry.forgetCached();
 }
 

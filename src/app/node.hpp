@@ -49,6 +49,10 @@ struct NodeOptions {
   // start, and one a day, also sweep the blob stores for orphaned files.
   std::chrono::seconds gcInterval{60};
   jobs::GcOptions gc;
+  // Purge schedules and the retention policy: due schedules run at this interval; retention,
+  // and forgetting tag history older than tagHistoryDays, once an hour.
+  std::chrono::seconds lifecycleInterval{30};
+  uint32_t tagHistoryDays = 90;
 };
 
 class Node final : public http::Application {
@@ -65,12 +69,16 @@ class Node final : public http::Application {
   void startUpkeep(std::chrono::seconds interval);
   void startGc(std::chrono::seconds interval, jobs::GcOptions options);
   void collectGarbage(const jobs::GcOptions& options);
+  void startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays);
+  void runPurgeSchedules(const std::function<bool()>& stopping);
+  void applyRetention(const std::function<bool()>& stopping);
   Stores stores_;
   std::unique_ptr<Planes> planes_;
   // Background work, off the request threads, one thread each; stopped and joined before the
   // stores close.
   std::jthread upkeep_;
   std::jthread gc_;
+  std::jthread lifecycle_;
 };
 
 }  // namespace berth::app

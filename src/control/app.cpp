@@ -179,16 +179,19 @@ Result<void> authorize(const Call& c) {
     case ShowTag:
     case ListManifests:
     case ShowManifest:
+    case TagHistory:
       needed = auth::kMetadataRead;
       break;
     case UpdateRepository:
     case UpdateTag:
     case UpdateManifest:
+    case RollbackTag:
       needed = auth::kMetadataWrite;
       break;
     case DeleteRepository:
     case DeleteTag:
     case DeleteManifest:
+    case PurgeRepository:
       needed = auth::kContentDelete;
       break;
     default:
@@ -224,6 +227,22 @@ Reply handle(Call& c) {
       return showUsage(c);
     case ShowGc:
       return showGc(c);
+    case PurgeRepository:
+      return purgeRepository(c);
+    case ListPurgeSchedules:
+      return listPurgeSchedules(c);
+    case CreatePurgeSchedule:
+      return createPurgeSchedule(c);
+    case DeletePurgeSchedule:
+      return deletePurgeSchedule(c);
+    case ShowPolicies:
+      return showPolicies(c);
+    case UpdatePolicies:
+      return updatePolicies(c);
+    case TagHistory:
+      return tagHistory(c);
+    case RollbackTag:
+      return rollbackTag(c);
     case ShowCredentials:
       return showCredentials(c);
     case RenewCredential:

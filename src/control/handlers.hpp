@@ -97,6 +97,16 @@ Reply deleteRegistry(Call& c);
 Reply showUsage(Call& c);
 Reply showGc(Call& c);
 
+// lifecycle.cpp
+Reply purgeRepository(Call& c);
+Reply listPurgeSchedules(Call& c);
+Reply createPurgeSchedule(Call& c);
+Reply deletePurgeSchedule(Call& c);
+Reply showPolicies(Call& c);
+Reply updatePolicies(Call& c);
+Reply tagHistory(Call& c);
+Reply rollbackTag(Call& c);
+
 // identities.cpp
 Reply showCredentials(Call& c);
 Reply renewCredential(Call& c);

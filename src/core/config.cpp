@@ -74,6 +74,10 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = num(config.gcIntervalSeconds);
     } else if (key == "gc_grace_seconds") {
       ok = num(config.gcGraceSeconds);
+    } else if (key == "lifecycle_interval_seconds") {
+      ok = num(config.lifecycleIntervalSeconds) && config.lifecycleIntervalSeconds > 0;
+    } else if (key == "tag_history_days") {
+      ok = num(config.tagHistoryDays) && config.tagHistoryDays > 0;
     } else if (key == "upload_expiry_seconds") {
       ok = num(config.uploadExpirySeconds) && config.uploadExpirySeconds > 0;
     } else if (key == "max_header_bytes") {

@@ -40,6 +40,10 @@ struct ServeConfig {
   uint32_t gcIntervalSeconds = 60;
   uint32_t gcGraceSeconds = 3600;
   uint32_t uploadExpirySeconds = 86400;
+  // How often due purge schedules are looked for (retention runs hourly).
+  uint32_t lifecycleIntervalSeconds = 30;
+  // Changes of tags are kept this long (berth repository tag-history).
+  uint32_t tagHistoryDays = 90;
 };
 
 // Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.

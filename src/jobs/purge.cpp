@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
+#include <memory>
 #include <set>
 #include <unordered_map>
 
@@ -38,12 +39,13 @@ Result<PurgeResult> purgeRepository(meta::MetadataStore& meta, meta::RepositoryI
   // Candidates: matching and old enough, newest first; the first `keep` stay.
   std::vector<meta::TagInfo> candidates;
   for (auto& t : *tags) {
-    if (options.tags && t.updated < options.before && RE2::FullMatch(t.name, *options.tags)) {
+    if (options.tags && t.updated <= options.before && RE2::FullMatch(t.name, *options.tags)) {
       candidates.push_back(std::move(t));
     }
   }
   std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
-    return a.updated != b.updated ? a.updated > b.updated : a.name < b.name;
+    // Pushed in the same second: the greater name counts as the newer (v10 after v9 aside).
+    return a.updated != b.updated ? a.updated > b.updated : a.name > b.name;
   });
   std::set<std::string> gone;  // tags deleted (or, in a dry run, that would be)
   for (size_t i = options.keep; i < candidates.size(); ++i) {
@@ -77,7 +79,7 @@ Result<PurgeResult> purgeRepository(meta::MetadataStore& meta, meta::RepositoryI
   for (const auto& m : *manifests) {
     const bool tagged = std::any_of(m.tags.begin(), m.tags.end(),
                                     [&](const std::string& t) { return !gone.count(t); });
-    const bool young = m.manifest.created >= options.before;
+    const bool young = m.manifest.created > options.before;
     if (tagged || young || locked(m.attributes)) stays.insert(m.manifest.digest);
     if (!tagged && !young && locked(m.attributes)) result.locked.push_back(m.manifest.digest);
   }
@@ -152,6 +154,83 @@ std::optional<int64_t> parseDuration(std::string_view text) {
     text.remove_prefix(static_cast<size_t>(end - text.data()) + 1);
   }
   return total;
+}
+
+std::optional<PurgeFilter> parseFilter(std::string_view text, std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<PurgeFilter> {
+    if (error) *error = std::move(why);
+    return std::nullopt;
+  };
+  int depth = 0;
+  size_t colon = std::string_view::npos;
+  for (size_t i = 0; i < text.size() && colon == std::string_view::npos; ++i) {
+    const char c = text[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '(' || c == '[') {
+      ++depth;
+    } else if ((c == ')' || c == ']') && depth > 0) {
+      --depth;
+    } else if (c == ':' && depth == 0) {
+      colon = i;
+    }
+  }
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    return fail("a filter is REPOSITORY_REGEX:TAG_REGEX, e.g. \"app:.*\"");
+  }
+  PurgeFilter f{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+  for (const auto* pattern : {&f.repositories, &f.tags}) {
+    RE2 compiled(*pattern, RE2::Quiet);
+    if (!compiled.ok())
+      return fail("invalid regular expression \"" + *pattern + "\": " + compiled.error());
+  }
+  return f;
+}
+
+RegistryPurge purgeRegistry(meta::MetadataStore& meta, meta::RegistryId registry,
+                            const std::vector<PurgeFilter>& filters, PurgeOptions options) {
+  RegistryPurge out;
+  // RE2 cannot be moved: one each, owned.
+  std::vector<std::pair<std::unique_ptr<RE2>, const PurgeFilter*>> repositoryPatterns;
+  for (const auto& f : filters) {
+    repositoryPatterns.emplace_back(std::make_unique<RE2>(f.repositories), &f);
+  }
+  std::string after;
+  for (;;) {
+    auto page = meta.listRepositories(registry, after, 100);
+    if (!page) {
+      out.error = page.error().detail;
+      return out;
+    }
+    for (const auto& name : page->items) {
+      // The tag patterns of every filter that matches the repository, as one alternation.
+      std::string tags;
+      bool matched = filters.empty();
+      for (const auto& [pattern, filter] : repositoryPatterns) {
+        if (!RE2::FullMatch(name, *pattern)) continue;
+        matched = true;
+        if (!tags.empty()) tags += '|';
+        tags += "(?:" + filter->tags + ")";
+      }
+      if (!matched) continue;
+      auto repository = meta.findRepository(registry, name);
+      if (!repository || !*repository) continue;  // deleted meanwhile
+      std::optional<RE2> tagPattern;
+      if (!tags.empty()) tagPattern.emplace(tags);
+      options.tags = tagPattern ? &*tagPattern : nullptr;
+      auto result = purgeRepository(meta, **repository, options);
+      if (!result) {
+        out.error = name + ": " + result.error().detail;
+        return out;
+      }
+      ++out.repositories;
+      out.tags += result->tags.size();
+      out.manifests += result->manifests.size();
+      out.locked += result->locked.size();
+    }
+    if (!page->more || page->items.empty()) return out;
+    after = page->items.back();
+  }
 }
 
 }  // namespace berth::jobs

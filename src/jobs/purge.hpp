@@ -19,7 +19,7 @@ namespace berth::jobs {
 struct PurgeOptions {
   // Tags whose whole name this matches are candidates; null: no tag is.
   const re2::RE2* tags = nullptr;
-  // Tags last pushed, and manifests created, before this (seconds since the epoch).
+  // Tags last pushed, and manifests created, at or before this (seconds since the epoch).
   int64_t before = 0;
   // Also delete the manifests that no tag keeps (see purgeRepository).
   bool untagged = false;
@@ -47,6 +47,30 @@ struct PurgeResult {
 // referrer of a manifest that stays; manifests a lock keeps count as staying.
 Result<PurgeResult> purgeRepository(meta::MetadataStore& meta, meta::RepositoryId repository,
                                     const PurgeOptions& options);
+
+// A `--filter`: patterns for repository names and for their tags, matched in whole.
+struct PurgeFilter {
+  std::string repositories;
+  std::string tags;
+};
+// "REPO_REGEX:TAG_REGEX", split at the first colon outside parentheses and brackets (so that
+// "(?:a|b):v.*" works). nullopt, with the reason in `error`, when malformed or when a pattern
+// is not a valid regular expression.
+std::optional<PurgeFilter> parseFilter(std::string_view text, std::string* error = nullptr);
+
+// What a purge over a registry did (schedules and retention report it).
+struct RegistryPurge {
+  uint64_t repositories = 0;
+  uint64_t tags = 0;
+  uint64_t manifests = 0;
+  uint64_t locked = 0;
+  std::string error;
+};
+// Every listed repository of the registry that a filter matches, purged with the tag patterns
+// of the filters that match it; with no filters (the retention policy), every repository.
+// `options.tags` is ignored.
+RegistryPurge purgeRegistry(meta::MetadataStore& meta, meta::RegistryId registry,
+                            const std::vector<PurgeFilter>& filters, PurgeOptions options);
 
 // "2d3h6m", "30m", "1h30s": the units d, h, m and s, as `acr purge --ago` takes them.
 std::optional<int64_t> parseDuration(std::string_view text);

@@ -138,6 +138,33 @@ struct BlobTotals {
   uint64_t bytes = 0;
 };
 
+// A registry's lifecycle policies, as ACR's: untagged manifests deleted after `days`; deleted
+// manifests and tags restorable for `days`.
+struct Policy {
+  bool enabled = false;
+  uint32_t days = 7;
+  int64_t updated = 0;
+};
+struct Policies {
+  Policy retention;
+  Policy softDelete;
+};
+
+// A purge that runs on a schedule: "repo-regex:tag-regex" filters and purge's flags.
+struct PurgeSchedule {
+  int64_t id = 0;
+  RegistryId registry = 0;
+  std::string cron;
+  std::vector<std::string> filters;
+  int64_t agoSeconds = 0;
+  bool untagged = false;
+  uint32_t keep = 0;
+  int64_t created = 0;
+  int64_t nextRun = 0;
+  int64_t lastRun = 0;     // 0: never ran
+  std::string lastResult;  // JSON text of the last run's summary
+};
+
 struct UploadRecord {
   std::string uuid;
   RegistryId registry = 0;
@@ -231,6 +258,12 @@ class MetadataStore {
   Result<bool> deleteTag(RepositoryId repository, std::string_view tag) {
     return deleteTag(repository, tag, Actor{});
   }
+  // Points `tag` at a manifest the repository holds (a rollback, a restore), recording the
+  // change. False, changing nothing, when the repository holds no such manifest; DENIED when
+  // the tag, or the manifest it leaves, is locked.
+  virtual Result<bool> pointTag(RepositoryId repository, std::string_view tag,
+                                std::string_view digest, std::string_view action,
+                                const Actor& actor) = 0;
   // The changes of a tag of the named repository (kept when the repository is deleted), newest
   // first: those with an id below `beforeId` (0: from the newest), at most `limit`.
   virtual Result<std::vector<TagEvent>> tagHistory(RegistryId registry, std::string_view repository,
@@ -287,6 +320,22 @@ class MetadataStore {
                                      const BytesStep& removeBytes) = 0;
   virtual Result<void> recordGcRun(RegistryId registry, const GcRun& run) = 0;
   virtual Result<std::optional<GcRun>> lastGcRun(RegistryId registry) = 0;
+
+  // Lifecycle policies; a registry that never set them has the defaults (disabled, 7 days).
+  virtual Result<Policies> policies(RegistryId registry) = 0;
+  virtual Result<void> setPolicies(RegistryId registry, const Policies& policies) = 0;
+  // Registries whose retention policy is enabled, with their policies.
+  virtual Result<std::vector<std::pair<RegistryId, Policies>>> retainingRegistries() = 0;
+
+  // Purge schedules. create returns the id; `id` and times of the argument are ignored but
+  // nextRun.
+  virtual Result<int64_t> createPurgeSchedule(const PurgeSchedule& schedule) = 0;
+  virtual Result<std::vector<PurgeSchedule>> purgeSchedules(RegistryId registry) = 0;
+  virtual Result<bool> deletePurgeSchedule(RegistryId registry, int64_t id) = 0;
+  // Schedules of every registry whose next run is at or before `now`.
+  virtual Result<std::vector<PurgeSchedule>> duePurgeSchedules(int64_t now) = 0;
+  virtual Result<void> recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
+                                      std::string_view result) = 0;
 };
 using MetadataStorePtr = std::unique_ptr<MetadataStore>;
 

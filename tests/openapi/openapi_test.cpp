@@ -59,6 +59,23 @@ Expected expected(Operation operation) {
       return {"showUsage", 200, withAuth({404}), "", {}, false};
     case Operation::ShowGc:
       return {"showGc", 200, withAuth({404}), "", {}, false};
+    case Operation::PurgeRepository:
+      return {"purgeRepository", 200, withAuth({400, 404, 413}), "PurgeRequest", {}, false};
+    case Operation::ListPurgeSchedules:
+      return {"listPurgeSchedules", 200, withAuth({404}), "", {}, false};
+    case Operation::CreatePurgeSchedule:
+      return {"createPurgeSchedule", 201, withAuth({400, 404, 413}),
+              "PurgeScheduleCreate", {},  false};
+    case Operation::DeletePurgeSchedule:
+      return {"deletePurgeSchedule", 204, withAuth({404}), "", {}, false};
+    case Operation::ShowPolicies:
+      return {"showPolicies", 200, withAuth({404}), "", {}, false};
+    case Operation::UpdatePolicies:
+      return {"updatePolicies", 200, withAuth({400, 404, 413}), "PoliciesUpdate", {}, false};
+    case Operation::TagHistory:
+      return {"tagHistory", 200, withAuth({400, 404}), "", {"n", "last"}, false};
+    case Operation::RollbackTag:
+      return {"rollbackTag", 200, withAuth({400, 404, 409, 413}), "RollbackRequest", {}, false};
     case Operation::ShowCredentials:
       return {"showCredentials", 200, withAuth({404}), "", {}, false};
     case Operation::RenewCredential:

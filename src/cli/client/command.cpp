@@ -31,9 +31,10 @@ CLI::App* CommandSet::group(CLI::App& parent, const std::string& name,
 }
 
 CLI::App* CommandSet::command(CLI::App& parent, const std::string& name,
-                              const std::string& description, Run run) {
+                              const std::string& description, Run run, std::string defaultFormat) {
   auto* cmd = parent.add_subcommand(name, description);
-  cmd->add_option("-o,--output", globals_->output, "Output format: json (default), table or tsv")
+  cmd->add_option("-o,--output", globals_->output,
+                  "Output format: json, table or tsv (default: " + defaultFormat + ")")
       ->type_name("FORMAT")
       ->group("Global options");
   cmd->add_option("--query", globals_->query,
@@ -41,11 +42,15 @@ CLI::App* CommandSet::command(CLI::App& parent, const std::string& name,
                   "[].name")
       ->type_name("PATH")
       ->group("Global options");
-  cmd->callback([action = action_, globals = globals_, run = std::move(run)] {
-    *action = [globals, run] {
+  cmd->callback([cmd, action = action_, globals = globals_, run = std::move(run),
+                 defaultFormat = std::move(defaultFormat)] {
+    // A command with subcommands of its own (`purge schedule`) leaves the action to them.
+    if (!cmd->get_subcommands().empty()) return;
+    *action = [globals, run, defaultFormat] {
       try {
         // Both are checked before anything is sent, so a typo changes nothing.
-        const Format format = parseFormat(globals->output);
+        const Format format =
+            parseFormat(globals->output.empty() ? defaultFormat : globals->output);
         const Query query(globals->query);
         try {
           if (auto out = run()) print(*out, format, query);

@@ -34,12 +34,13 @@ class CommandSet {
 
   // A group such as `berth registry`: needs one of its subcommands.
   CLI::App* group(CLI::App& parent, const std::string& name, const std::string& description);
+  // `defaultFormat` is what --output is when not given.
   CLI::App* command(CLI::App& parent, const std::string& name, const std::string& description,
-                    Run run);
+                    Run run, std::string defaultFormat = "json");
 
  private:
   struct Globals {
-    std::string output = "json";
+    std::string output;  // empty: the command's default
     std::string query;
   };
   std::function<int()>* action_;

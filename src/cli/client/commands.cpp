@@ -20,6 +20,7 @@ void addClientCommands(CLI::App& root, std::function<int()>& action) {
   client::addTokenCommands(set, root);
   client::addScopeMapCommands(set, root);
   client::addCheckHealthCommand(set, root);
+  client::addLifecycleCommands(set, root);
   std::vector<const CLI::App*> added;
   // `berth --help` lists them apart from serve and admin, which work on the machine itself.
   for (CLI::App* cmd : root.get_subcommands({})) {

@@ -15,5 +15,8 @@ void addManifestCommands(CommandSet& set, CLI::App& root);
 void addTokenCommands(CommandSet& set, CLI::App& root);
 void addScopeMapCommands(CommandSet& set, CLI::App& root);
 void addCheckHealthCommand(CommandSet& set, CLI::App& root);
+void addLifecycleCommands(CommandSet& set, CLI::App& root);
+// tag-history and tag-rollback, under `berth repository`.
+void addTagHistoryCommands(CommandSet& set, CLI::App& repository);
 
 }  // namespace berth::cli::client

@@ -249,6 +249,7 @@ void addRepositoryCommands(CommandSet& set, CLI::App& root) {
     addRegistry(cmd, *args);
     cmd->add_option("--image", args->image, "REPOSITORY:TAG")->type_name("IMAGE")->required();
   }
+  addTagHistoryCommands(set, *group);
 }
 
 }  // namespace berth::cli::client

@@ -127,6 +127,26 @@ CREATE TABLE IF NOT EXISTS tag_history(
   time INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tag_history_by_tag ON tag_history(registry_id, repository, tag, id);
 CREATE INDEX IF NOT EXISTS tag_history_by_time ON tag_history(time);
+CREATE TABLE IF NOT EXISTS registry_policies(
+  registry_id INTEGER PRIMARY KEY,
+  retention_enabled INTEGER NOT NULL,
+  retention_days INTEGER NOT NULL,
+  retention_updated INTEGER NOT NULL,
+  soft_delete_enabled INTEGER NOT NULL,
+  soft_delete_days INTEGER NOT NULL,
+  soft_delete_updated INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS purge_schedules(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id INTEGER NOT NULL,
+  cron TEXT NOT NULL,
+  filters TEXT NOT NULL,
+  ago_seconds INTEGER NOT NULL,
+  untagged INTEGER NOT NULL,
+  keep INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  next_run INTEGER NOT NULL,
+  last_run INTEGER NOT NULL DEFAULT 0,
+  last_result TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY,
   private_pem TEXT NOT NULL,

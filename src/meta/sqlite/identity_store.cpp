@@ -44,6 +44,8 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM blobs WHERE registry_id = ?",
     "DELETE FROM gc_runs WHERE registry_id = ?",
     "DELETE FROM tag_history WHERE registry_id = ?",
+    "DELETE FROM registry_policies WHERE registry_id = ?",
+    "DELETE FROM purge_schedules WHERE registry_id = ?",
     "DELETE FROM repositories WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };

@@ -446,6 +446,56 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
   });
 }
 
+Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag,
+                                   std::string_view digest, std::string_view action,
+                                   const Actor& actor) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  Transaction tx(**c);
+  if (auto r = tx.begin(); !r) return r.takeError();
+  RegistryId registry = 0;
+  {
+    auto s =
+        (*c)->prepare("SELECT registry_id FROM manifests WHERE repository_id = ? AND digest = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, digest);
+    const int rc = (*s)->step();
+    if (rc == SQLITE_DONE) return false;
+    if (rc != SQLITE_ROW) return (*c)->fail("select manifest");
+    registry = (*s)->integer(0);
+  }
+  if (auto r = refuseTagMove(**c, repository, tag, digest); !r) return r.takeError();
+  std::string previous;
+  {
+    auto s = (*c)->prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, tag);
+    if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
+      previous = (*s)->text(0);
+    } else if (rc != SQLITE_DONE) {
+      return (*c)->fail("select tag");
+    }
+  }
+  if (previous == digest) return true;
+  const auto now = nowSeconds();
+  if (auto r = recordTagChange(**c, repository, tag, previous.empty() ? action : "moved", previous,
+                               digest, actor, now);
+      !r) {
+    return r.takeError();
+  }
+  {
+    auto s = (*c)->prepare(
+        "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
+        "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
+        "digest = excluded.digest, updated = excluded.updated");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, tag).bind(3, registry).bind(4, digest).bind(5, now);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+  }
+  if (auto r = tx.commit(); !r) return r.takeError();
+  return true;
+}
+
 Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view after, size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();

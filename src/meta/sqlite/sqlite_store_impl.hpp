@@ -61,6 +61,8 @@ class SqliteStore final : public MetadataStore {
                                            std::string_view tag, int64_t beforeId,
                                            size_t limit) override;
   Result<uint64_t> pruneTagHistory(int64_t before) override;
+  Result<bool> pointTag(RepositoryId repository, std::string_view tag, std::string_view digest,
+                        std::string_view action, const Actor& actor) override;
   Result<Page> listTags(RepositoryId repository, std::string_view after, size_t limit) override;
   Result<std::vector<ManifestRecord>> referrers(RepositoryId repository,
                                                 std::string_view subject) override;
@@ -98,6 +100,15 @@ class SqliteStore final : public MetadataStore {
                              const BytesStep& removeBytes) override;
   Result<void> recordGcRun(RegistryId registry, const GcRun& run) override;
   Result<std::optional<GcRun>> lastGcRun(RegistryId registry) override;
+  Result<Policies> policies(RegistryId registry) override;
+  Result<void> setPolicies(RegistryId registry, const Policies& policies) override;
+  Result<std::vector<std::pair<RegistryId, Policies>>> retainingRegistries() override;
+  Result<int64_t> createPurgeSchedule(const PurgeSchedule& schedule) override;
+  Result<std::vector<PurgeSchedule>> purgeSchedules(RegistryId registry) override;
+  Result<bool> deletePurgeSchedule(RegistryId registry, int64_t id) override;
+  Result<std::vector<PurgeSchedule>> duePurgeSchedules(int64_t now) override;
+  Result<void> recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
+                              std::string_view result) override;
 
  private:
   explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
