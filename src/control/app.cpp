@@ -180,12 +180,14 @@ Result<void> authorize(const Call& c) {
     case ListManifests:
     case ShowManifest:
     case TagHistory:
+    case ListDeletedManifests:
       needed = auth::kMetadataRead;
       break;
     case UpdateRepository:
     case UpdateTag:
     case UpdateManifest:
     case RollbackTag:
+    case RestoreManifest:
       needed = auth::kMetadataWrite;
       break;
     case DeleteRepository:
@@ -243,6 +245,12 @@ Reply handle(Call& c) {
       return tagHistory(c);
     case RollbackTag:
       return rollbackTag(c);
+    case ListDeletedRepositories:
+      return listDeletedRepositories(c);
+    case ListDeletedManifests:
+      return listDeletedManifests(c);
+    case RestoreManifest:
+      return restoreManifest(c);
     case ShowCredentials:
       return showCredentials(c);
     case RenewCredential:

@@ -106,6 +106,9 @@ Reply showPolicies(Call& c);
 Reply updatePolicies(Call& c);
 Reply tagHistory(Call& c);
 Reply rollbackTag(Call& c);
+Reply listDeletedRepositories(Call& c);
+Reply listDeletedManifests(Call& c);
+Reply restoreManifest(Call& c);
 
 // identities.cpp
 Reply showCredentials(Call& c);

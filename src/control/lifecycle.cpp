@@ -10,6 +10,7 @@
 #include "control/handlers.hpp"
 #include "control/json.hpp"
 #include "core/log.hpp"
+#include "core/reference.hpp"
 #include "jobs/cron.hpp"
 #include "jobs/purge.hpp"
 
@@ -330,6 +331,72 @@ Reply rollbackTag(Call& c) {
                                 {"digest", target->newDigest},
                                 {"request_id", c.requestId}});
   return jsonReply(200, json::object{{"tag", c.tag}, {"digest", target->newDigest}});
+}
+
+Reply listDeletedRepositories(Call& c) {
+  auto repositories = c.deps.meta.repositoriesWithDeleted(c.registryId());
+  if (!repositories) return repositories.takeError();
+  json::array out;
+  for (const auto& [name, count] : *repositories) {
+    out.push_back(json::object{{"name", name}, {"deletedManifests", count}});
+  }
+  return jsonReply(200, out);
+}
+
+Reply listDeletedManifests(Call& c) {
+  auto repository = repositoryId(c);
+  if (!repository) return repository.takeError();
+  auto deleted = c.deps.meta.deletedManifests(*repository);
+  if (!deleted) return deleted.takeError();
+  auto policies = c.deps.meta.policies(c.registryId());
+  if (!policies) return policies.takeError();
+  json::array out;
+  for (const auto& d : *deleted) {
+    json::array tags;
+    for (const auto& t : d.tags) tags.emplace_back(t);
+    out.push_back(json::object{
+        {"digest", d.digest},
+        {"mediaType", d.mediaType},
+        {"artifactType", stringOrNull(d.artifactType)},
+        {"imageSize", d.size},
+        {"tags", std::move(tags)},
+        {"createdTime", rfc3339(d.created)},
+        {"deletedTime", rfc3339(d.deleted)},
+        {"deletedBy", d.deletedBy},
+        {"purgeTime", rfc3339(d.deleted + int64_t{policies->softDelete.days} * 86400)}});
+  }
+  return jsonReply(200, json::object{{"registry", c.deps.host.loginServer(c.settings().name)},
+                                     {"imageName", c.repository},
+                                     {"manifests", std::move(out)}});
+}
+
+Reply restoreManifest(Call& c) {
+  BodyFields f(c.body);
+  auto tag = f.string("tag");
+  if (auto done = f.finish(); !done) return done.takeError();
+  if (tag && !isValidTag(*tag)) return error(Code::InvalidArgument, "invalid tag \"" + *tag + "\"");
+  auto repository = repositoryId(c);
+  if (!repository) return repository.takeError();
+  std::vector<std::string> tags;
+  if (tag) tags.push_back(*tag);
+  auto restored = c.deps.meta.restoreManifest(*repository, c.digest, tags, c.actor());
+  if (!restored) return restored.takeError();
+  if (!*restored) {
+    return error(Code::NotFound, "no deleted manifest " + c.digest + " in " + c.repository +
+                                     " (never deleted, already restored, or purged)");
+  }
+  c.deps.host.forget(c.registryId());
+  log::info("manifest restored", {{"registry", c.settings().name},
+                                  {"repository", c.repository},
+                                  {"digest", c.digest},
+                                  {"request_id", c.requestId}});
+  auto info = c.deps.meta.manifestInfo(*repository, c.digest);
+  if (!info) return info.takeError();
+  json::array now;
+  if (*info) {
+    for (const auto& t : (*info)->tags) now.emplace_back(t);
+  }
+  return jsonReply(200, json::object{{"digest", c.digest}, {"tags", std::move(now)}});
 }
 
 }  // namespace berth::control

@@ -65,7 +65,8 @@ std::optional<PathParams> matchTemplate(std::string_view pattern,
   }
   std::string repository;
   for (size_t i = head; i < path.size() - tail; ++i) {
-    if (path[i].empty() || path[i] == "_tags" || path[i] == "_manifests" || path[i] == "_purge") {
+    if (path[i].empty() || path[i] == "_tags" || path[i] == "_manifests" || path[i] == "_purge" ||
+        path[i] == "_deleted") {
       return std::nullopt;
     }
     if (!repository.empty()) repository += '/';

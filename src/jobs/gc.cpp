@@ -24,7 +24,8 @@ class Pass {
   }
 
   meta::GcRun run() {
-    auto done = uploads();
+    auto done = expireDeleted();
+    if (done) done = uploads();
     if (done) done = links();
     if (done && !options_.dryRun) done = unlinkedBlobs();
     if (done && !options_.dryRun && options_.sweepOrphans) done = orphans();
@@ -35,6 +36,18 @@ class Pass {
 
  private:
   bool stopping() const { return options_.stopping && options_.stopping(); }
+
+  // Soft-deleted manifests past the policy's days lose their references (kept while the policy
+  // is off again, until then).
+  Result<void> expireDeleted() {
+    if (options_.dryRun) return {};
+    auto policies = meta_.policies(registry_);
+    if (!policies) return policies.takeError();
+    const int64_t before = run_.started - int64_t{policies->softDelete.days} * 86400;
+    auto expired = meta_.expireDeletedManifests(registry_, before);
+    if (!expired) return expired.takeError();
+    return {};
+  }
 
   Result<void> uploads() {
     // Sessions whose file nobody has written to for the expiry.

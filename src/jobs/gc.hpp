@@ -5,7 +5,8 @@
 //
 // What lives, and for how long:
 //   - a manifest lives until it is deleted (by a client, purge or retention); deleting it takes
-//     its references, its tags and its referrers with it;
+//     its references, its tags and its referrers with it; with soft delete on, its references
+//     stay until it is the policy's days old (MetadataStore::expireDeletedManifests);
 //   - a repository<->blob link lives while a manifest of the repository references the blob,
 //     and for the grace period after it was last linked (uploaded, mounted) or last stopped
 //     being referenced: a client uploads layers minutes before the manifest that uses them;

@@ -165,6 +165,20 @@ struct PurgeSchedule {
   std::string lastResult;  // JSON text of the last run's summary
 };
 
+// A manifest deleted while the registry's soft-delete policy was enabled: restorable until it
+// is `days` old, its blobs kept until then.
+struct DeletedManifest {
+  std::string repository;
+  std::string digest;
+  std::string mediaType;
+  std::string artifactType;
+  uint64_t size = 0;
+  std::vector<std::string> tags;  // the tags it had
+  int64_t created = 0;
+  int64_t deleted = 0;
+  std::string deletedBy;
+};
+
 struct UploadRecord {
   std::string uuid;
   RegistryId registry = 0;
@@ -241,7 +255,9 @@ class MetadataStore {
   // Deletes the manifest, its references, every tag pointing at it and, as their subject is
   // gone, its referrers (signatures, SBOMs; recursively). The digests deleted, the manifest's
   // first; empty when it did not exist. DENIED when one of them or one of those tags is locked.
-  // The blobs they referenced stay linked for the grace period from now.
+  // The blobs they referenced stay linked for the grace period from now. With the registry's
+  // soft-delete policy enabled, the manifests are kept aside, references and all, restorable
+  // (see restoreManifest) until expireDeletedManifests removes them.
   virtual Result<std::vector<std::string>> deleteManifest(RepositoryId repository,
                                                           std::string_view digest,
                                                           const Actor& actor) = 0;
@@ -258,6 +274,19 @@ class MetadataStore {
   Result<bool> deleteTag(RepositoryId repository, std::string_view tag) {
     return deleteTag(repository, tag, Actor{});
   }
+  // Soft-deleted manifests of a repository, newest deletion first.
+  virtual Result<std::vector<DeletedManifest>> deletedManifests(RepositoryId repository) = 0;
+  // Repositories of the registry with soft-deleted manifests, and how many each has.
+  virtual Result<std::vector<std::pair<std::string, uint64_t>>> repositoriesWithDeleted(
+      RegistryId registry) = 0;
+  // Puts a soft-deleted manifest back and points `tags` at it (those it had when none are
+  // given, except tags that point elsewhere now). False when there is no such deleted manifest.
+  virtual Result<bool> restoreManifest(RepositoryId repository, std::string_view digest,
+                                       const std::vector<std::string>& tags,
+                                       const Actor& actor) = 0;
+  // Forgets the registry's manifests soft-deleted before `before`, with their references; the
+  // blobs they alone referenced then go after the grace period. How many.
+  virtual Result<uint64_t> expireDeletedManifests(RegistryId registry, int64_t before) = 0;
   // Points `tag` at a manifest the repository holds (a rollback, a restore), recording the
   // change. False, changing nothing, when the repository holds no such manifest; DENIED when
   // the tag, or the manifest it leaves, is locked.

@@ -84,3 +84,26 @@ jq_is "$(cli repository tag-history -n purgereg1 --image web:prod --top 1)" '.[0
 cli repository delete -n purgereg1 --image "web@$second" --yes >/dev/null
 cli_fails 'was deleted' repository tag-rollback -n purgereg1 --image web:prod --to "$second"
 cli_fails 'never pointed at' repository tag-rollback -n purgereg1 --image web:prod --to "sha256:$(printf 'a%.0s' {1..64})"
+
+log "soft delete: a deleted manifest is listed, restorable with its tags, and pulls again"
+cli config soft-delete update -r purgereg1 --status enabled --days 7 >/dev/null
+kept=$(push_image purgereg1 soft v1 stable)
+cli manifest delete -r purgereg1 "soft:v1" --yes >/dev/null
+status=$(reg_curl purgereg1 -u "$REG_USER:$REG_PASS" -o /dev/null -w '%{http_code}' \
+  -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$(reg_url purgereg1 /v2/soft/manifests/v1)")
+assert_eq "$status" 404 "the deleted image"
+out=$(cli manifest list-deleted -r purgereg1 -n soft)
+jq_is "$out" '.[0] | [.digest, (.tags | sort | join(",")), .deletedBy] | @tsv' \
+  "$kept	stable,v1	operator" "list-deleted"
+[[ "$(jq -r '.[0].purgeTime' <<<"$out")" > "$(jq -r '.[0].deletedTime' <<<"$out")" ]] ||
+  fail "purge time not after deletion: $out"
+jq_is "$(cli repository list-deleted -n purgereg1)" '.[] | select(.name == "soft") | .deletedManifests' 1 \
+  "repository list-deleted"
+out=$(cli manifest restore -r purgereg1 --image "soft@$kept")
+jq_is "$out" '.tags | sort | join(",")' "stable,v1" "restored tags"
+status=$(reg_curl purgereg1 -u "$REG_USER:$REG_PASS" -o /dev/null -w '%{http_code}' \
+  -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$(reg_url purgereg1 /v2/soft/manifests/v1)")
+assert_eq "$status" 200 "the restored image"
+jq_is "$(cli manifest list-deleted -r purgereg1 -n soft)" 'length' 0 "nothing deleted any more"
+cli_fails 'no deleted manifest' manifest restore -r purgereg1 --image "soft@$kept"
+cli_fails 'REPOSITORY@DIGEST' manifest restore -r purgereg1 --image soft:v1

@@ -564,5 +564,64 @@ TYPED_TEST(MetadataStoreConformance, EveryChangeOfATagIsInItsHistory) {
   EXPECT_TRUE(store.tagHistory(this->registry, "team/app", "v", 0, 10)->empty());
 }
 
+TYPED_TEST(MetadataStoreConformance, SoftDeletedManifestsAreRestorableUntilTheyExpire) {
+  auto& store = *this->store;
+  Policies policies;
+  policies.softDelete.enabled = true;
+  policies.softDelete.days = 3;
+  ASSERT_TRUE(store.setPolicies(this->registry, policies));
+  EXPECT_TRUE(store.policies(this->registry)->softDelete.enabled);
+  EXPECT_FALSE(store.policies(*store.ensureRegistry("second"))->softDelete.enabled);
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD2, 10));
+  const Actor admin{"admin", ""};
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {{kD2, false}},
+                                "v", admin));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "w", admin));
+
+  ASSERT_EQ(*store.deleteManifest(this->repo, kD1, admin), std::vector<std::string>{kD1});
+  EXPECT_FALSE(*store.getManifest(this->repo, kD1));
+  EXPECT_FALSE(*store.resolveTag(this->repo, "v"));
+  auto deleted = *store.deletedManifests(this->repo);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].digest, kD1);
+  EXPECT_EQ(deleted[0].tags, (std::vector<std::string>{"v", "w"}));
+  EXPECT_EQ(deleted[0].deletedBy, "admin");
+  EXPECT_EQ(*store.repositoriesWithDeleted(this->registry),
+            (std::vector<std::pair<std::string, uint64_t>>{{"team/app", 1}}));
+  // Its blob stays referenced: garbage collection keeps it.
+  const int64_t later = std::time(nullptr) + 60;
+  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, later, 100), 0u);
+
+  // Restored with its tags, but for one that points elsewhere now.
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD3), {}, "w", admin));
+  ASSERT_TRUE(*store.restoreManifest(this->repo, kD1, {}, admin));
+  EXPECT_TRUE(*store.getManifest(this->repo, kD1));
+  EXPECT_EQ(**store.resolveTag(this->repo, "v"), kD1);
+  EXPECT_EQ(**store.resolveTag(this->repo, "w"), kD3);
+  EXPECT_EQ(store.tagHistory(this->registry, "team/app", "v", 0, 1)->at(0).action, "restored");
+  EXPECT_TRUE(store.deletedManifests(this->repo)->empty());
+  EXPECT_FALSE(*store.restoreManifest(this->repo, kD1, {}, admin));
+
+  // Deleted again and expired: gone for good, and its blob's link with it.
+  ASSERT_FALSE(store.deleteManifest(this->repo, kD1, admin)->empty());
+  EXPECT_EQ(*store.expireDeletedManifests(this->registry, std::time(nullptr) - 60), 0u);
+  EXPECT_EQ(*store.expireDeletedManifests(this->registry, std::time(nullptr) + 1), 1u);
+  EXPECT_FALSE(*store.restoreManifest(this->repo, kD1, {"v"}, admin));
+  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, later, 100), 1u);
+}
+
+TYPED_TEST(MetadataStoreConformance, PushingASoftDeletedManifestAgainMakesItLive) {
+  auto& store = *this->store;
+  Policies policies;
+  policies.softDelete.enabled = true;
+  ASSERT_TRUE(store.setPolicies(this->registry, policies));
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v"));
+  ASSERT_FALSE(store.deleteManifest(this->repo, kD1)->empty());
+  ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v"));
+  EXPECT_TRUE(store.deletedManifests(this->repo)->empty());
+  EXPECT_EQ(*store.expireDeletedManifests(this->registry, std::time(nullptr) + 1), 0u);
+  EXPECT_TRUE(*store.getManifest(this->repo, kD1));
+}
+
 }  // namespace
 }  // namespace berth::meta

@@ -74,6 +74,12 @@ Expected expected(Operation operation) {
       return {"updatePolicies", 200, withAuth({400, 404, 413}), "PoliciesUpdate", {}, false};
     case Operation::TagHistory:
       return {"tagHistory", 200, withAuth({400, 404}), "", {"n", "last"}, false};
+    case Operation::ListDeletedRepositories:
+      return {"listDeletedRepositories", 200, withAuth({404}), "", {}, false};
+    case Operation::ListDeletedManifests:
+      return {"listDeletedManifests", 200, withAuth({404}), "", {}, false};
+    case Operation::RestoreManifest:
+      return {"restoreManifest", 200, withAuth({400, 404, 413}), "RestoreRequest", {}, false};
     case Operation::RollbackTag:
       return {"rollbackTag", 200, withAuth({400, 404, 409, 413}), "RollbackRequest", {}, false};
     case Operation::ShowCredentials:

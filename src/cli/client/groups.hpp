@@ -18,5 +18,8 @@ void addCheckHealthCommand(CommandSet& set, CLI::App& root);
 void addLifecycleCommands(CommandSet& set, CLI::App& root);
 // tag-history and tag-rollback, under `berth repository`.
 void addTagHistoryCommands(CommandSet& set, CLI::App& repository);
+// Soft delete: `berth repository list-deleted`, `berth manifest list-deleted|restore`.
+void addDeletedRepositoryCommand(CommandSet& set, CLI::App& repository);
+void addDeletedManifestCommands(CommandSet& set, CLI::App& manifest);
 
 }  // namespace berth::cli::client

@@ -347,4 +347,56 @@ void addTagHistoryCommands(CommandSet& set, CLI::App& repository) {
   }
 }
 
+void addDeletedRepositoryCommand(CommandSet& set, CLI::App& repository) {
+  auto registry = std::make_shared<std::string>();
+  auto* cmd = set.command(
+      repository, "list-deleted", "Repositories with soft-deleted manifests, and how many each has",
+      [registry]() -> Output {
+        return ControlClient::open().get(registryPath(*registry) + "/deleted-repositories");
+      });
+  cmd->add_option("-n,--name,--registry", *registry, "Name of the registry")
+      ->type_name("NAME")
+      ->required();
+}
+
+void addDeletedManifestCommands(CommandSet& set, CLI::App& manifest) {
+  {
+    auto registry = std::make_shared<std::string>();
+    auto repository = std::make_shared<std::string>();
+    auto* cmd = set.command(
+        manifest, "list-deleted",
+        "Soft-deleted manifests of a repository, with the tags they had and until when they can "
+        "be restored",
+        [registry, repository]() -> Output {
+          const json::value reply =
+              ControlClient::open().get(repositoryPath(*registry, *repository) + "/_deleted");
+          return reply.as_object().at("manifests");
+        });
+    addRegistryOption(cmd, *registry);
+    cmd->add_option("-n,--name", *repository, "Repository name, e.g. team/app")
+        ->type_name("REPO")
+        ->required();
+  }
+  {
+    auto registry = std::make_shared<std::string>();
+    auto image = std::make_shared<std::string>();
+    auto tag = std::make_shared<std::string>();
+    auto* cmd = set.command(
+        manifest, "restore",
+        "Restore a soft-deleted manifest, with the tags it had or the one --tag names",
+        [registry, image, tag]() -> Output {
+          const Image parsed = parseImage(*image, "--image");
+          if (parsed.digest.empty()) throw ClientError("--image must be REPOSITORY@DIGEST");
+          json::object body;
+          if (!tag->empty()) body["tag"] = *tag;
+          return ControlClient::open().post(repositoryPath(*registry, parsed.repository) +
+                                                "/_deleted/" + parsed.digest + "/restore",
+                                            body);
+        });
+    addRegistryOption(cmd, *registry);
+    cmd->add_option("--image", *image, "REPOSITORY@DIGEST")->type_name("IMAGE")->required();
+    cmd->add_option("--tag", *tag, "Point this tag at it instead")->type_name("TAG");
+  }
+}
+
 }  // namespace berth::cli::client

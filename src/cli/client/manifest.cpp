@@ -155,6 +155,7 @@ void addManifestCommands(CommandSet& set, CLI::App& root) {
     addImage(cmd, *args);
     cmd->add_flag("-y,--yes", args->yes, "Do not refuse: the deletion is intended");
   }
+  addDeletedManifestCommands(set, *group);
 }
 
 }  // namespace berth::cli::client

@@ -250,6 +250,7 @@ void addRepositoryCommands(CommandSet& set, CLI::App& root) {
     cmd->add_option("--image", args->image, "REPOSITORY:TAG")->type_name("IMAGE")->required();
   }
   addTagHistoryCommands(set, *group);
+  addDeletedRepositoryCommand(set, *group);
 }
 
 }  // namespace berth::cli::client

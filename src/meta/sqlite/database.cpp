@@ -147,6 +147,22 @@ CREATE TABLE IF NOT EXISTS purge_schedules(
   next_run INTEGER NOT NULL,
   last_run INTEGER NOT NULL DEFAULT 0,
   last_result TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS deleted_manifests(
+  repository_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  registry_id INTEGER NOT NULL,
+  media_type TEXT NOT NULL,
+  artifact_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  subject TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  deleted_by TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deleted_manifests_by_time ON deleted_manifests(registry_id, deleted);
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY,
   private_pem TEXT NOT NULL,

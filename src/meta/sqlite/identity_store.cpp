@@ -46,6 +46,7 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM tag_history WHERE registry_id = ?",
     "DELETE FROM registry_policies WHERE registry_id = ?",
     "DELETE FROM purge_schedules WHERE registry_id = ?",
+    "DELETE FROM deleted_manifests WHERE registry_id = ?",
     "DELETE FROM repositories WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };

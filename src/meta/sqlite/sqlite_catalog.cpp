@@ -329,6 +329,7 @@ Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository
         "DELETE FROM manifest_refs WHERE repository_id = ?",
         "DELETE FROM manifests WHERE repository_id = ?",
         "DELETE FROM repository_blobs WHERE repository_id = ?",
+        "DELETE FROM deleted_manifests WHERE repository_id = ?",
         "DELETE FROM repositories WHERE id = ?",
     };
     for (const char* sql : kDeletes) {

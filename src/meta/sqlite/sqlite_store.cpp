@@ -262,6 +262,13 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
     (*s)->bind(8, m.subject).bind(9, m.annotations).bind(10, now);
     if (auto r = run(**c, **s); !r) return r;
   }
+  {
+    // Pushed again: no longer a deleted manifest.
+    auto s = (*c)->prepare("DELETE FROM deleted_manifests WHERE repository_id = ? AND digest = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, m.digest);
+    if (auto r = run(**c, **s); !r) return r;
+  }
   for (const auto& ref : refs) {
     // Checked again here, in the transaction: garbage collection may have removed a link, or a
     // delete a child manifest, since the handler looked.
@@ -379,6 +386,44 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
       }
     }
     const auto now = nowSeconds();
+    bool soft = false;
+    {
+      auto s = (*c)->prepare(
+          "SELECT p.soft_delete_enabled FROM registry_policies p JOIN repositories r ON "
+          "r.registry_id = p.registry_id WHERE r.id = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, repository);
+      if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
+        soft = (*s)->integer(0) != 0;
+      } else if (rc != SQLITE_DONE) {
+        return (*c)->fail("select policy");
+      }
+    }
+    if (soft) {
+      // Kept aside with the tags they had; their references stay, and so do their blobs.
+      static constexpr const char* kSoft[] = {
+          "INSERT OR REPLACE INTO deleted_manifests(repository_id, digest, registry_id, "
+          "media_type, artifact_type, size, payload, subject, annotations, created, deleted, "
+          "deleted_by, tags) SELECT repository_id, digest, registry_id, media_type, "
+          "artifact_type, size, payload, subject, annotations, created, ?3, ?4, "
+          "COALESCE((SELECT group_concat(name, char(10)) FROM tags WHERE repository_id = ?1 "
+          "AND digest = ?2), '') FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+          "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+          "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
+      };
+      for (const auto& d : doomed) {
+        if (auto r = recordTagDeletions(**c, repository, d, actor, now); !r) return r.takeError();
+        for (const char* sql : kSoft) {
+          auto s = (*c)->prepare(sql);
+          if (!s) return s.takeError();
+          (*s)->bind(1, repository).bind(2, d);
+          if (sql == kSoft[0]) (*s)->bind(3, now).bind(4, actor.identity);
+          if (auto r = run(**c, **s); !r) return r.takeError();
+        }
+      }
+      if (auto r = tx.commit(); !r) return r.takeError();
+      return doomed;
+    }
     static constexpr const char* kDeletes[] = {
         // The grace period of the blobs it referenced starts now: a client that saw them a
         // moment ago may still push a manifest that uses them.
@@ -446,6 +491,39 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
   });
 }
 
+namespace {
+
+// Points `tag` at `digest` inside the caller's transaction, recording the change.
+Result<void> pointTagIn(sqlite::Connection& c, RegistryId registry, RepositoryId repository,
+                        std::string_view tag, std::string_view digest, std::string_view action,
+                        const Actor& actor, int64_t now) {
+  if (auto r = refuseTagMove(c, repository, tag, digest); !r) return r;
+  std::string previous;
+  {
+    auto s = c.prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, tag);
+    if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
+      previous = (*s)->text(0);
+    } else if (rc != SQLITE_DONE) {
+      return c.fail("select tag");
+    }
+  }
+  if (previous == digest) return {};
+  auto recorded = recordTagChange(c, repository, tag, previous.empty() ? action : "moved", previous,
+                                  digest, actor, now);
+  if (!recorded) return recorded;
+  auto s = c.prepare(
+      "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
+      "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
+      "digest = excluded.digest, updated = excluded.updated");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, tag).bind(3, registry).bind(4, digest).bind(5, now);
+  return run(c, **s);
+}
+
+}  // namespace
+
 Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag,
                                    std::string_view digest, std::string_view action,
                                    const Actor& actor) {
@@ -464,36 +542,145 @@ Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag
     if (rc != SQLITE_ROW) return (*c)->fail("select manifest");
     registry = (*s)->integer(0);
   }
-  if (auto r = refuseTagMove(**c, repository, tag, digest); !r) return r.takeError();
-  std::string previous;
-  {
-    auto s = (*c)->prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
-    if (!s) return s.takeError();
-    (*s)->bind(1, repository).bind(2, tag);
-    if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
-      previous = (*s)->text(0);
-    } else if (rc != SQLITE_DONE) {
-      return (*c)->fail("select tag");
-    }
-  }
-  if (previous == digest) return true;
-  const auto now = nowSeconds();
-  if (auto r = recordTagChange(**c, repository, tag, previous.empty() ? action : "moved", previous,
-                               digest, actor, now);
-      !r) {
-    return r.takeError();
-  }
+  auto pointed = pointTagIn(**c, registry, repository, tag, digest, action, actor, nowSeconds());
+  if (!pointed) return pointed.takeError();
+  if (auto r = tx.commit(); !r) return r.takeError();
+  return true;
+}
+
+Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_view digest,
+                                          const std::vector<std::string>& tags,
+                                          const Actor& actor) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  Transaction tx(**c);
+  if (auto r = tx.begin(); !r) return r.takeError();
+  RegistryId registry = 0;
+  std::vector<std::string> former;
   {
     auto s = (*c)->prepare(
-        "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
-        "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
-        "digest = excluded.digest, updated = excluded.updated");
+        "SELECT registry_id, tags FROM deleted_manifests WHERE repository_id = ? AND digest = ?");
     if (!s) return s.takeError();
-    (*s)->bind(1, repository).bind(2, tag).bind(3, registry).bind(4, digest).bind(5, now);
+    (*s)->bind(1, repository).bind(2, digest);
+    const int rc = (*s)->step();
+    if (rc == SQLITE_DONE) return false;
+    if (rc != SQLITE_ROW) return (*c)->fail("select deleted manifest");
+    registry = (*s)->integer(0);
+    const auto text = (*s)->text(1);
+    for (size_t at = 0; at < text.size();) {
+      const auto end = std::min(text.find('\n', at), text.size());
+      former.push_back(text.substr(at, end - at));
+      at = end + 1;
+    }
+  }
+  static constexpr const char* kRestore[] = {
+      "INSERT OR IGNORE INTO manifests(repository_id, digest, registry_id, media_type, "
+      "artifact_type, size, payload, subject, annotations, created) SELECT repository_id, "
+      "digest, registry_id, media_type, artifact_type, size, payload, subject, annotations, "
+      "created FROM deleted_manifests WHERE repository_id = ?1 AND digest = ?2",
+      "DELETE FROM deleted_manifests WHERE repository_id = ?1 AND digest = ?2",
+  };
+  for (const char* sql : kRestore) {
+    auto s = (*c)->prepare(sql);
+    if (!s) return s.takeError();
+    (*s)->bind(1, repository).bind(2, digest);
     if (auto r = run(**c, **s); !r) return r.takeError();
+  }
+  const auto now = nowSeconds();
+  for (const auto& tag : tags.empty() ? former : tags) {
+    if (tags.empty()) {
+      // A former tag that points elsewhere now stays there.
+      auto s = (*c)->prepare("SELECT 1 FROM tags WHERE repository_id = ? AND name = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, repository).bind(2, tag);
+      if ((*s)->step() == SQLITE_ROW) continue;
+    }
+    auto r = pointTagIn(**c, registry, repository, tag, digest, "restored", actor, now);
+    if (!r) return r.takeError();
   }
   if (auto r = tx.commit(); !r) return r.takeError();
   return true;
+}
+
+Result<std::vector<DeletedManifest>> SqliteStore::deletedManifests(RepositoryId repository) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT d.digest, d.media_type, d.artifact_type, d.size, d.tags, d.created, d.deleted, "
+      "d.deleted_by, r.name FROM deleted_manifests d JOIN repositories r ON "
+      "r.id = d.repository_id WHERE d.repository_id = ? ORDER BY d.deleted DESC, d.digest");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository);
+  std::vector<DeletedManifest> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select deleted manifests");
+    DeletedManifest d;
+    d.digest = (*s)->text(0);
+    d.mediaType = (*s)->text(1);
+    d.artifactType = (*s)->text(2);
+    d.size = static_cast<uint64_t>((*s)->integer(3));
+    const auto tags = (*s)->text(4);
+    for (size_t at = 0; at < tags.size();) {
+      const auto end = std::min(tags.find('\n', at), tags.size());
+      d.tags.push_back(tags.substr(at, end - at));
+      at = end + 1;
+    }
+    d.created = (*s)->integer(5);
+    d.deleted = (*s)->integer(6);
+    d.deletedBy = (*s)->text(7);
+    d.repository = (*s)->text(8);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, uint64_t>>> SqliteStore::repositoriesWithDeleted(
+    RegistryId registry) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT r.name, COUNT(*) FROM deleted_manifests d JOIN repositories r ON "
+      "r.id = d.repository_id WHERE d.registry_id = ? GROUP BY r.name ORDER BY r.name");
+  if (!s) return s.takeError();
+  (*s)->bind(1, registry);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select deleted manifests");
+    out.emplace_back((*s)->text(0), static_cast<uint64_t>((*s)->integer(1)));
+  }
+  return out;
+}
+
+Result<uint64_t> SqliteStore::expireDeletedManifests(RegistryId registry, int64_t before) {
+  return db_->freeing([&]() -> Result<uint64_t> {
+    auto c = lease();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    static constexpr const char* kExpire[] = {
+        // Their blobs' grace period starts now, as when a manifest is deleted for good.
+        "UPDATE repository_blobs SET touched = ?3 WHERE (repository_id, digest) IN (SELECT "
+        "r.repository_id, r.ref_digest FROM manifest_refs r JOIN deleted_manifests d ON "
+        "d.repository_id = r.repository_id AND d.digest = r.manifest_digest WHERE "
+        "d.registry_id = ?1 AND d.deleted < ?2 AND r.is_manifest = 0)",
+        "DELETE FROM manifest_refs WHERE (repository_id, manifest_digest) IN (SELECT "
+        "repository_id, digest FROM deleted_manifests WHERE registry_id = ?1 AND deleted < ?2) "
+        "AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = "
+        "manifest_refs.repository_id AND m.digest = manifest_refs.manifest_digest)",
+        "DELETE FROM deleted_manifests WHERE registry_id = ?1 AND deleted < ?2",
+    };
+    uint64_t expired = 0;
+    for (const char* sql : kExpire) {
+      auto s = (*c)->prepare(sql);
+      if (!s) return s.takeError();
+      (*s)->bind(1, registry).bind(2, before);
+      if (sql == kExpire[0]) (*s)->bind(3, nowSeconds());
+      if (auto r = run(**c, **s); !r) return r.takeError();
+      if (sql == kExpire[2]) expired = static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+    }
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return expired;
+  });
 }
 
 Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view after, size_t limit) {

@@ -61,6 +61,12 @@ class SqliteStore final : public MetadataStore {
                                            std::string_view tag, int64_t beforeId,
                                            size_t limit) override;
   Result<uint64_t> pruneTagHistory(int64_t before) override;
+  Result<std::vector<DeletedManifest>> deletedManifests(RepositoryId repository) override;
+  Result<std::vector<std::pair<std::string, uint64_t>>> repositoriesWithDeleted(
+      RegistryId registry) override;
+  Result<bool> restoreManifest(RepositoryId repository, std::string_view digest,
+                               const std::vector<std::string>& tags, const Actor& actor) override;
+  Result<uint64_t> expireDeletedManifests(RegistryId registry, int64_t before) override;
   Result<bool> pointTag(RepositoryId repository, std::string_view tag, std::string_view digest,
                         std::string_view action, const Actor& actor) override;
   Result<Page> listTags(RepositoryId repository, std::string_view after, size_t limit) override;
