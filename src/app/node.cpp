@@ -108,36 +108,59 @@ Node::~Node() {
   }
 }
 
-void Node::startUpkeep(std::chrono::seconds interval) {
-  upkeep_ = std::jthread([this, interval](std::stop_token stop) {
+namespace {
+
+// A thread that runs `work` every `interval` until it is asked to stop; `work` gets a
+// predicate that says when it should stop early.
+std::jthread every(std::chrono::seconds interval,
+                   std::function<void(const std::function<bool()>& stopping)> work) {
+  return std::jthread([interval, work = std::move(work)](std::stop_token stop) {
+    const std::function<bool()> stopping = [stop] { return stop.stop_requested(); };
     std::mutex mutex;
     std::condition_variable_any wake;
     std::unique_lock lock(mutex);
     for (;;) {
       wake.wait_for(lock, stop, interval, [] { return false; });
       if (stop.stop_requested()) return;
-      // Space freed since the reserve was used: take it back for the next full disk.
-      if (!stores_.reserve->held()) stores_.reserve->restore();
+      work(stopping);
     }
+  });
+}
+
+}  // namespace
+
+void Node::startUpkeep(std::chrono::seconds interval) {
+  upkeep_ = every(interval, [this](const std::function<bool()>&) {
+    // Space freed since the reserve was used: take it back for the next full disk.
+    if (!stores_.reserve->held()) stores_.reserve->restore();
   });
 }
 
 void Node::startGc(std::chrono::seconds interval, jobs::GcOptions options) {
   if (interval.count() <= 0) return;
-  gc_ = std::jthread([this, interval, options = std::move(options)](std::stop_token stop) mutable {
-    using Clock = std::chrono::steady_clock;
-    constexpr auto kSweepEvery = std::chrono::hours(24);
-    options.stopping = [&stop] { return stop.stop_requested(); };
-    auto nextSweep = Clock::now();
-    std::mutex mutex;
-    std::condition_variable_any wake;
-    std::unique_lock lock(mutex);
-    for (;;) {
-      wake.wait_for(lock, stop, interval, [] { return false; });
-      if (stop.stop_requested()) return;
-      options.sweepOrphans = Clock::now() >= nextSweep;
-      if (options.sweepOrphans) nextSweep = Clock::now() + kSweepEvery;
-      collectGarbage(options);
+  using Clock = std::chrono::steady_clock;
+  gc_ = every(interval, [this, options = std::move(options),
+                         nextSweep = Clock::now()](const std::function<bool()>& stopping) mutable {
+    // The first pass, and one a day, also sweep the blob stores for orphaned files.
+    options.stopping = stopping;
+    options.sweepOrphans = Clock::now() >= nextSweep;
+    if (options.sweepOrphans) nextSweep = Clock::now() + std::chrono::hours(24);
+    collectGarbage(options);
+  });
+}
+
+void Node::startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays) {
+  if (interval.count() <= 0) return;
+  using Clock = std::chrono::steady_clock;
+  lifecycle_ = every(interval, [this, tagHistoryDays, nextHourly = Clock::now()](
+                                   const std::function<bool()>& stopping) mutable {
+    runPurgeSchedules(stopping);
+    if (Clock::now() < nextHourly) return;
+    nextHourly = Clock::now() + std::chrono::hours(1);
+    applyRetention(stopping);
+    const int64_t before = std::time(nullptr) - int64_t{tagHistoryDays} * 86400;
+    if (auto pruned = stores_.meta->pruneTagHistory(before); !pruned) {
+      log::warn("tag history not pruned", {{"error", pruned.error().detail}});
     }
   });
 }
@@ -170,30 +193,6 @@ void Node::collectGarbage(const jobs::GcOptions& options) {
   }
   // The data plane caches which blobs are linked where.
   if (removed) planes_->registry.forgetCached();
-}
-
-void Node::startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays) {
-  if (interval.count() <= 0) return;
-  lifecycle_ = std::jthread([this, interval, tagHistoryDays](std::stop_token stop) {
-    using Clock = std::chrono::steady_clock;
-    const std::function<bool()> stopping = [&stop] { return stop.stop_requested(); };
-    auto nextHourly = Clock::now();
-    std::mutex mutex;
-    std::condition_variable_any wake;
-    std::unique_lock lock(mutex);
-    for (;;) {
-      wake.wait_for(lock, stop, interval, [] { return false; });
-      if (stop.stop_requested()) return;
-      runPurgeSchedules(stopping);
-      if (Clock::now() < nextHourly) continue;
-      nextHourly = Clock::now() + std::chrono::hours(1);
-      applyRetention(stopping);
-      const int64_t before = std::time(nullptr) - int64_t{tagHistoryDays} * 86400;
-      if (auto pruned = stores_.meta->pruneTagHistory(before); !pruned) {
-        log::warn("tag history not pruned", {{"error", pruned.error().detail}});
-      }
-    }
-  });
 }
 
 namespace {

@@ -51,4 +51,22 @@ bool isValidTag(std::string_view tag) {
   return true;
 }
 
+std::optional<std::pair<std::string, std::string>> splitPurgeFilter(std::string_view text) {
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '(' || c == '[') {
+      ++depth;
+    } else if ((c == ')' || c == ']') && depth > 0) {
+      --depth;
+    } else if (c == ':' && depth == 0) {
+      if (i == 0 || i + 1 == text.size()) return std::nullopt;
+      return std::pair(std::string(text.substr(0, i)), std::string(text.substr(i + 1)));
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace berth

@@ -9,6 +9,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "core/reference.hpp"
+
 namespace berth::jobs {
 namespace {
 
@@ -161,24 +163,9 @@ std::optional<PurgeFilter> parseFilter(std::string_view text, std::string* error
     if (error) *error = std::move(why);
     return std::nullopt;
   };
-  int depth = 0;
-  size_t colon = std::string_view::npos;
-  for (size_t i = 0; i < text.size() && colon == std::string_view::npos; ++i) {
-    const char c = text[i];
-    if (c == '\\') {
-      ++i;
-    } else if (c == '(' || c == '[') {
-      ++depth;
-    } else if ((c == ')' || c == ']') && depth > 0) {
-      --depth;
-    } else if (c == ':' && depth == 0) {
-      colon = i;
-    }
-  }
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
-    return fail("a filter is REPOSITORY_REGEX:TAG_REGEX, e.g. \"app:.*\"");
-  }
-  PurgeFilter f{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+  auto parts = splitPurgeFilter(text);
+  if (!parts) return fail("a filter is REPOSITORY_REGEX:TAG_REGEX, e.g. \"app:.*\"");
+  PurgeFilter f{std::move(parts->first), std::move(parts->second)};
   for (const auto* pattern : {&f.repositories, &f.tags}) {
     RE2 compiled(*pattern, RE2::Quiet);
     if (!compiled.ok())

@@ -142,6 +142,41 @@ TEST(PurgeDuration, AcrStyleDurations) {
   }
 }
 
+TEST(PurgeFilter, SplitAtTheFirstColonOutsideGroups) {
+  auto f = parseFilter("team/.*:v1\\..*");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->repositories, "team/.*");
+  EXPECT_EQ(f->tags, "v1\\..*");
+  f = parseFilter("(?:a|b):(?:x|y)");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->repositories, "(?:a|b)");
+  EXPECT_EQ(f->tags, "(?:x|y)");
+  std::string why;
+  for (const char* bad : {"app", ":v1", "app:", "(app:v1)", "app:v((", "a(b:c"}) {
+    EXPECT_FALSE(parseFilter(bad, &why)) << bad;
+    EXPECT_FALSE(why.empty());
+  }
+}
+
+TEST_F(PurgeTest, ARegistryPurgeGoesThroughTheRepositoriesAFilterMatches) {
+  put('a', "v1");
+  auto other = *meta->ensureRepository(registry, "other");
+  meta::ManifestRecord m;
+  m.digest = digestOf('b');
+  m.mediaType = "application/vnd.oci.image.manifest.v1+json";
+  m.payload = "{}";
+  m.size = 2;
+  ASSERT_TRUE(meta->putManifest(registry, other, m, {}, std::string_view("v1")));
+  PurgeOptions o;
+  o.before = std::time(nullptr) + 60;
+  auto result = purgeRegistry(*meta, registry, {*parseFilter("app:v.*")}, o);
+  EXPECT_TRUE(result.error.empty()) << result.error;
+  EXPECT_EQ(result.repositories, 1u);
+  EXPECT_EQ(result.tags, 1u);
+  EXPECT_TRUE(tags().empty());
+  EXPECT_EQ(meta->listTags(other, "", 10)->items.size(), 1u);
+}
+
 TEST(Cron, NextMatchingMinute) {
   // 2026-12-03T14:30:00Z, a Thursday.
   const int64_t at = 1796308200;

@@ -8,6 +8,7 @@
 #include "cli/client/artifacts.hpp"
 #include "cli/client/control.hpp"
 #include "cli/client/groups.hpp"
+#include "core/reference.hpp"
 
 namespace berth::cli::client {
 namespace json = boost::json;
@@ -37,23 +38,12 @@ void addPurgeFlags(CLI::App* cmd, PurgeArgs& args) {
       ->type_name("N");
 }
 
-// The split of a --filter, as the server splits it: at the first colon outside parentheses and
-// brackets.
 std::pair<std::string, std::string> splitFilter(const std::string& filter) {
-  int depth = 0;
-  for (size_t i = 0; i < filter.size(); ++i) {
-    const char c = filter[i];
-    if (c == '\\') {
-      ++i;
-    } else if (c == '(' || c == '[') {
-      ++depth;
-    } else if ((c == ')' || c == ']') && depth > 0) {
-      --depth;
-    } else if (c == ':' && depth == 0 && i > 0 && i + 1 < filter.size()) {
-      return {filter.substr(0, i), filter.substr(i + 1)};
-    }
+  auto parts = splitPurgeFilter(filter);
+  if (!parts) {
+    throw ClientError("--filter must be REPOSITORY_REGEX:TAG_REGEX, got \"" + filter + "\"");
   }
-  throw ClientError("--filter must be REPOSITORY_REGEX:TAG_REGEX, got \"" + filter + "\"");
+  return std::move(*parts);
 }
 
 // Every repository of the registry, by name.

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <span>
 
 #include "core/log.hpp"
 #include "meta/sqlite/database.hpp"
@@ -399,32 +400,18 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
         return (*c)->fail("select policy");
       }
     }
-    if (soft) {
-      // Kept aside with the tags they had; their references stay, and so do their blobs.
-      static constexpr const char* kSoft[] = {
-          "INSERT OR REPLACE INTO deleted_manifests(repository_id, digest, registry_id, "
-          "media_type, artifact_type, size, payload, subject, annotations, created, deleted, "
-          "deleted_by, tags) SELECT repository_id, digest, registry_id, media_type, "
-          "artifact_type, size, payload, subject, annotations, created, ?3, ?4, "
-          "COALESCE((SELECT group_concat(name, char(10)) FROM tags WHERE repository_id = ?1 "
-          "AND digest = ?2), '') FROM manifests WHERE repository_id = ?1 AND digest = ?2",
-          "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
-          "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
-      };
-      for (const auto& d : doomed) {
-        if (auto r = recordTagDeletions(**c, repository, d, actor, now); !r) return r.takeError();
-        for (const char* sql : kSoft) {
-          auto s = (*c)->prepare(sql);
-          if (!s) return s.takeError();
-          (*s)->bind(1, repository).bind(2, d);
-          if (sql == kSoft[0]) (*s)->bind(3, now).bind(4, actor.identity);
-          if (auto r = run(**c, **s); !r) return r.takeError();
-        }
-      }
-      if (auto r = tx.commit(); !r) return r.takeError();
-      return doomed;
-    }
-    static constexpr const char* kDeletes[] = {
+    // Soft: kept aside with the tags they had; their references stay, and so do their blobs.
+    static constexpr const char* kSoft[] = {
+        "INSERT OR REPLACE INTO deleted_manifests(repository_id, digest, registry_id, "
+        "media_type, artifact_type, size, payload, subject, annotations, created, deleted, "
+        "deleted_by, tags) SELECT repository_id, digest, registry_id, media_type, "
+        "artifact_type, size, payload, subject, annotations, created, ?3, ?4, "
+        "COALESCE((SELECT group_concat(name, char(10)) FROM tags WHERE repository_id = ?1 "
+        "AND digest = ?2), '') FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+        "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+        "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
+    };
+    static constexpr const char* kHard[] = {
         // The grace period of the blobs it referenced starts now: a client that saw them a
         // moment ago may still push a manifest that uses them.
         "UPDATE repository_blobs SET touched = ?3 WHERE repository_id = ?1 AND digest IN "
@@ -434,13 +421,16 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
         "DELETE FROM manifest_refs WHERE repository_id = ?1 AND manifest_digest = ?2",
         "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
     };
+    const std::span<const char* const> statements(soft ? std::span<const char* const>(kSoft)
+                                                       : std::span<const char* const>(kHard));
     for (const auto& d : doomed) {
       if (auto r = recordTagDeletions(**c, repository, d, actor, now); !r) return r.takeError();
-      for (const char* sql : kDeletes) {
+      for (const char* sql : statements) {
         auto s = (*c)->prepare(sql);
         if (!s) return s.takeError();
         (*s)->bind(1, repository).bind(2, d);
-        if (sql == kDeletes[0]) (*s)->bind(3, now);
+        if (sql == statements[0]) (*s)->bind(3, now);
+        if (sql == kSoft[0]) (*s)->bind(4, actor.identity);
         if (auto r = run(**c, **s); !r) return r.takeError();
       }
     }
