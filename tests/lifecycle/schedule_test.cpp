@@ -19,10 +19,10 @@ TEST_F(ScheduleTest, AScheduledPurgeRunsAtItsMinute) {
   const std::string name = repo("scheduled/app");
   pushRandomImage(name, "build-1");
   pushRandomImage(name, "release-1");
-  Response created = http().post(
-      "/api/v1/registries/default/purge-schedules",
-      R"({"schedule": "* * * * *", "filters": [")" + name + R"(:build-.*"]})",
-      {{"Content-Type", "application/json"}});
+  Response created =
+      http().post("/api/v1/registries/default/purge-schedules",
+                  R"({"schedule": "* * * * *", "filters": [")" + name + R"(:build-.*"]})",
+                  {{"Content-Type", "application/json"}});
   ASSERT_EQ(created.status, 201) << created;
   auto schedule = json::parse(created.body);
   ASSERT_TRUE(schedule);
