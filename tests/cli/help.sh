@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib.sh"
 cli_start "$@"
 
 out=$("$BERTH" --help)
-for cmd in configure registry credential login repository manifest token scope-map check-health; do
+for cmd in configure registry credential login repository manifest token scope-map check-health \
+  purge config; do
   grep -Eq "^  $cmd +[A-Z]" <<<"$out" || fail "berth --help does not list '$cmd' with a description"
 done
 grep -q '^Client commands' <<<"$out" || fail "berth --help has no 'Client commands' section"
@@ -22,7 +23,12 @@ leaves=(
   "manifest delete"
   "token create" "token list" "token show" "token update" "token delete"
   "token credential generate" "token credential delete"
-  "scope-map create" "scope-map list" "scope-map show" "scope-map update" "scope-map delete")
+  "scope-map create" "scope-map list" "scope-map show" "scope-map update" "scope-map delete"
+  "registry show-gc" "repository tag-history" "repository tag-rollback" "repository list-deleted"
+  "manifest list-deleted" "manifest restore"
+  "purge" "purge schedule create" "purge schedule list" "purge schedule delete"
+  "config retention update" "config retention show" "config soft-delete update"
+  "config soft-delete show")
 for leaf in "${leaves[@]}"; do
   # shellcheck disable=SC2086
   help=$("$BERTH" $leaf --help) || fail "berth $leaf --help failed"
@@ -31,7 +37,8 @@ for leaf in "${leaves[@]}"; do
   grep -q -- '-o,--output' <<<"$help" || fail "berth $leaf --help lacks -o,--output"
   grep -q -- '--query' <<<"$help" || fail "berth $leaf --help lacks --query"
 done
-for group in registry credential repository manifest token "token credential" scope-map; do
+for group in registry credential repository manifest token "token credential" scope-map \
+  "purge schedule" config "config retention" "config soft-delete"; do
   # shellcheck disable=SC2086
   help=$("$BERTH" $group --help) || fail "berth $group --help failed"
   grep -q '^Subcommands:' <<<"$help" || fail "berth $group --help lists no subcommands"
@@ -41,4 +48,5 @@ for group in registry credential repository manifest token "token credential" sc
   ((rc != 0)) || fail "berth $group without a subcommand exits 0"
 done
 "$BERTH" registry create --help | grep -q '^Examples:' || fail "registry create --help has no examples"
+"$BERTH" purge --help | grep -q '^Examples:' || fail "purge --help has no examples"
 "$BERTH" scope-map create --help | grep -q 'content/read (pull)' || fail "scope-map create --help lists no actions"
