@@ -294,6 +294,15 @@ std::string ControlTest::regPath(const std::string& registry, std::string_view s
   return "/api/v1/registries/" + registry + std::string(suffix);
 }
 
+void AdminRegistryTest::SetUp() {
+  ControlTest::SetUp();
+  if (HasFatalFailure() || IsSkipped()) return;
+  reg_ = uniqueRegistryName();
+  createRegistry(reg_);
+  admin_ = enableAdmin(reg_);
+  p_ = plane(reg_, admin_.basic());
+}
+
 std::string ControlTest::repoPath(const std::string& registry, const std::string& repository,
                                   std::string_view suffix) {
   return regPath(registry, "/repositories/" + repository + std::string(suffix));

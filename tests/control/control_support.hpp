@@ -186,6 +186,17 @@ class ControlTest : public RegistryTest {
   std::string operatorToken_;
 };
 
+// A fresh registry per test, its admin account enabled, and a data-plane client of it as that
+// admin.
+class AdminRegistryTest : public ControlTest {
+ protected:
+  void SetUp() override;
+
+  std::string reg_;
+  Identity admin_;
+  std::unique_ptr<RegistryClient> p_;
+};
+
 // "a","b" → "\"a\",\"b\""
 std::string jsonStrings(const std::vector<std::string>& items);
 

@@ -14,15 +14,12 @@ namespace {
 
 const Headers kJson = {{"Content-Type", "application/json"}};
 
-class ApiErrorsTest : public ControlTest {
+class ApiErrorsTest : public AdminRegistryTest {
  protected:
   void SetUp() override {
-    ControlTest::SetUp();
+    AdminRegistryTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    reg_ = uniqueRegistryName();
-    createRegistry(reg_);
-    admin_ = enableAdmin(reg_);
-    img_ = plane(reg_, admin_.basic())->pushImage("team/app", "v1");
+    img_ = p_->pushImage("team/app", "v1");
     createScopeMap(reg_, "m1", {"repositories/team/app/content/read"});
     createToken(reg_, "t1", "m1");
   }
@@ -44,8 +41,6 @@ class ApiErrorsTest : public ControlTest {
     };
   }
 
-  std::string reg_;
-  Identity admin_;
   RegistryClient::Image img_;
 };
 

@@ -8,23 +8,11 @@ namespace {
 
 const Headers kJson = {{"Content-Type", "application/json"}};
 
-class LifecycleApiTest : public ControlTest {
+class LifecycleApiTest : public AdminRegistryTest {
  protected:
-  void SetUp() override {
-    ControlTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    reg_ = uniqueRegistryName();
-    createRegistry(reg_);
-    admin_ = enableAdmin(reg_);
-    p_ = plane(reg_, admin_.basic());
-  }
   Response post(const std::string& path, const std::string& body) {
     return api().post(path, body, kJson);
   }
-
-  std::string reg_;
-  Identity admin_;
-  std::unique_ptr<RegistryClient> p_;
 };
 
 TEST_F(LifecycleApiTest, PurgeDeletesMatchingTagsAndRefusesBadInput) {

@@ -7,16 +7,8 @@ namespace {
 
 const Headers kJson = {{"Content-Type", "application/json"}};
 
-class LocksTest : public ControlTest {
+class LocksTest : public AdminRegistryTest {
  protected:
-  void SetUp() override {
-    ControlTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    reg_ = uniqueRegistryName();
-    createRegistry(reg_);
-    admin_ = enableAdmin(reg_);
-    p_ = plane(reg_, admin_.basic());
-  }
   json::Value patchOk(const std::string& path, const std::string& body) {
     return expectJson(api().patch(path, body, kJson), 200);
   }
@@ -33,10 +25,6 @@ class LocksTest : public ControlTest {
     EXPECT_EQ(p_->getManifest(repo, img.manifest.digest).status, 200);
     EXPECT_EQ(p_->getBlob(repo, img.layer.digest).status, 200);
   }
-
-  std::string reg_;
-  Identity admin_;
-  std::unique_ptr<RegistryClient> p_;
 };
 
 TEST_F(LocksTest, UpdateRepositoryAttributes) {

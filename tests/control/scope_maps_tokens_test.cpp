@@ -14,16 +14,8 @@ const std::vector<std::string> kBuiltIns = {
     "_repositories_pull", "_repositories_push", "_repositories_admin",
     "_repositories_pull_metadata_read", "_repositories_push_metadata_write"};
 
-class ScopeMapsTokensTest : public ControlTest {
+class ScopeMapsTokensTest : public AdminRegistryTest {
  protected:
-  void SetUp() override {
-    ControlTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    reg_ = uniqueRegistryName();
-    createRegistry(reg_);
-    admin_ = enableAdmin(reg_);
-    p_ = plane(reg_, admin_.basic());
-  }
   std::vector<std::string> sortedActions(const json::Value& map) {
     auto a = strings(map.find("actions"));
     std::sort(a.begin(), a.end());
@@ -56,10 +48,6 @@ class ScopeMapsTokensTest : public ControlTest {
   long v2As(const std::string& user, const std::string& pw) {
     return plane(reg_, basicAuthorization(user, pw))->get("/v2/").status;
   }
-
-  std::string reg_;
-  Identity admin_;
-  std::unique_ptr<RegistryClient> p_;
 };
 
 // ---------------------------------------------------------------------------
