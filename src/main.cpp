@@ -109,6 +109,7 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   serverOptions.port = address->port;
   serverOptions.threads = config.threads;
   serverOptions.idleTimeout = std::chrono::seconds(config.idleTimeoutSeconds);
+  serverOptions.shutdownDelay = std::chrono::seconds(config.shutdownDelaySeconds);
   serverOptions.tlsCert = config.tlsCert;
   serverOptions.tlsKey = config.tlsKey;
   berth::http::Server server(serverOptions, **app);

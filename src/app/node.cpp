@@ -1,6 +1,7 @@
 #include "app/node.hpp"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <boost/json.hpp>
 #include <condition_variable>
@@ -82,6 +83,7 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   auto operatorToken = loadOperatorToken(options.operatorTokenFile);
   if (!operatorToken) return operatorToken.takeError();
   auto node = std::unique_ptr<Node>(new Node(std::move(*stores), nullptr));
+  node->dataDir_ = options.dataDir;
   const auto upkeep = options.upkeepInterval;
   const auto gcInterval = options.gcInterval;
   auto gc = options.gc;
@@ -271,6 +273,45 @@ void Node::applyRetention(const std::function<bool()>& stopping) {
   if (removed) planes_->registry.forgetCached();
 }
 
+http::Response Node::readiness() {
+  // Less free space than this on the data file system counts as full.
+  constexpr uint64_t kFullBelow = 1 << 20;
+  boost::json::object checks;
+  bool ready = true;
+  auto check = [&](std::string_view name, std::string failure) {
+    if (!failure.empty()) ready = false;
+    checks[name] = failure.empty() ? boost::json::value("ok") : boost::json::value(failure);
+  };
+  check("shutdown", shuttingDown_ ? "shutting down" : "");
+  auto usage = stores_.meta->usage(stores_.defaultRegistry);
+  check("metadata", usage ? "" : "the metadata store does not answer: " + usage.error().detail);
+  std::string storage;
+  if (auto registries = stores_.identities->listRegistries(); !registries) {
+    storage = "registries cannot be listed: " + registries.error().detail;
+  } else {
+    for (const auto& r : *registries) {
+      auto blobs = planes_->tenancy.blobsOf(r);
+      auto answered = blobs ? (*blobs)->check() : Result<void>(blobs.takeError());
+      if (!answered) {
+        storage = "the blob store of registry " + r.name + " does not answer";
+        break;
+      }
+    }
+  }
+  check("storage", storage);
+  struct statvfs fs {};
+  std::string disk;
+  if (::statvfs(dataDir_.c_str(), &fs) != 0) {
+    disk = "the data directory cannot be examined";
+  } else if (static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < kFullBelow) {
+    disk = "the file system of the data directory is full";
+  }
+  check("disk", disk);
+  boost::json::object body{{"status", ready ? "ready" : "not ready"},
+                           {"checks", std::move(checks)}};
+  return http::Response::json(ready ? 200 : 503, boost::json::serialize(body));
+}
+
 http::Dispatch Node::dispatch(http::Request& request) {
   const std::string_view path = request.path;
   if (path.starts_with("/v2")) return planes_->registry.dispatch(request);
@@ -279,6 +320,7 @@ http::Dispatch Node::dispatch(http::Request& request) {
   if (path == "/healthz") {
     return http::Dispatch::reply(http::Response::json(200, R"({"status":"ok"})"));
   }
+  if (path == "/readyz") return http::Dispatch::reply(readiness());
   return planes_->registry.dispatch(request);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The composition root: opens the stores of a data directory and wires the planes of one
 // berth process: data plane /v2, auth plane /oauth2, control plane /api/v1, and /healthz.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -61,11 +62,16 @@ class Node final : public http::Application {
   ~Node() override;
 
   http::Dispatch dispatch(http::Request& request) override;
+  // Readiness turns false: a load balancer should send no new requests.
+  void beginShutdown() override { shuttingDown_ = true; }
 
   struct Planes;
 
  private:
   Node(Stores stores, std::unique_ptr<Planes> planes);
+  // GET /readyz: the metadata store and every blob store answer, the data disk has room, and
+  // no shutdown has begun; 503 naming what failed otherwise.
+  http::Response readiness();
   void startUpkeep(std::chrono::seconds interval);
   void startGc(std::chrono::seconds interval, jobs::GcOptions options);
   void collectGarbage(const jobs::GcOptions& options);
@@ -74,6 +80,8 @@ class Node final : public http::Application {
   void applyRetention(const std::function<bool()>& stopping);
   Stores stores_;
   std::unique_ptr<Planes> planes_;
+  std::filesystem::path dataDir_;
+  std::atomic<bool> shuttingDown_{false};
   // Background work, off the request threads, one thread each; stopped and joined before the
   // stores close.
   std::jthread upkeep_;

@@ -74,6 +74,8 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
       ok = num(config.gcIntervalSeconds);
     } else if (key == "gc_grace_seconds") {
       ok = num(config.gcGraceSeconds);
+    } else if (key == "shutdown_delay_seconds") {
+      ok = num(config.shutdownDelaySeconds);
     } else if (key == "lifecycle_interval_seconds") {
       ok = num(config.lifecycleIntervalSeconds) && config.lifecycleIntervalSeconds > 0;
     } else if (key == "tag_history_days") {

@@ -40,6 +40,9 @@ struct ServeConfig {
   uint32_t gcIntervalSeconds = 60;
   uint32_t gcGraceSeconds = 3600;
   uint32_t uploadExpirySeconds = 86400;
+  // After SIGTERM, how long /readyz answers 503 while requests are still served, before the
+  // listener closes.
+  uint32_t shutdownDelaySeconds = 0;
   // How often due purge schedules are looked for (retention runs hourly).
   uint32_t lifecycleIntervalSeconds = 30;
   // Changes of tags are kept this long (berth repository tag-history).

@@ -124,6 +124,8 @@ class Application {
  public:
   virtual ~Application() = default;
   virtual Dispatch dispatch(Request& request) = 0;
+  // A stop signal arrived: the server serves on for its shutdown delay, then closes.
+  virtual void beginShutdown() {}
 };
 
 // The address of "address:port" or "[v6 address]:port", as a request's `remote` holds it.

@@ -149,6 +149,7 @@ struct Server::Impl {
   // Shutdown steps run on one strand: the signal wait and the grace timer are not thread-safe.
   asio::strand<asio::io_context::executor_type> control{ioc.get_executor()};
   asio::steady_timer forceStop{control};
+  asio::steady_timer shutdownDelay{control};
   asio::signal_set signals{control};
 
   Impl(ServerOptions o, Application& a) : options(std::move(o)), app(a) {}
@@ -303,6 +304,7 @@ struct Server::Impl {
     asio::post(control, [this] {
       boost::system::error_code ignored;
       signals.cancel(ignored);
+      shutdownDelay.cancel();
       acceptor.close(ignored);
       bool none = false;
       {
@@ -697,7 +699,14 @@ void Server::run(bool handleSignals) {
     impl.signals.async_wait([&impl](boost::system::error_code ec, int signal) {
       if (ec) return;
       log::info("shutting down", {{"signal", signal}});
-      impl.beginStop();
+      impl.app.beginShutdown();
+      if (impl.options.shutdownDelay.count() <= 0) {
+        impl.beginStop();
+        return;
+      }
+      // Not ready any more, still serving: load balancers see it and go elsewhere first.
+      impl.shutdownDelay.expires_after(impl.options.shutdownDelay);
+      impl.shutdownDelay.async_wait([&impl](boost::system::error_code) { impl.beginStop(); });
     });
   }
   const auto endpoint = impl.acceptor.local_endpoint();

@@ -16,6 +16,10 @@ struct ServerOptions {
   unsigned threads = 0;  // 0: one per core
   std::chrono::seconds idleTimeout{60};
   std::chrono::seconds shutdownGrace{10};
+  // After SIGTERM or SIGINT, how long to go on serving once the application was told that
+  // shutdown has begun (its readiness turns false), so that load balancers stop sending new
+  // requests before the listener closes.
+  std::chrono::seconds shutdownDelay{0};
   uint32_t headerLimit = 16 * 1024;
   uint32_t unexpectedBodyLimit = 64 * 1024;
   // Connections open at once, in all and from one client address (0: unlimited per client).

@@ -49,6 +49,8 @@ class BlobStore {
  public:
   virtual ~BlobStore() = default;
 
+  // Whether the store answers: its places exist and can be written (for /readyz).
+  virtual Result<void> check() = 0;
   virtual Result<std::optional<uint64_t>> stat(const Digest& digest) = 0;
   virtual Result<BlobReader> open(const Digest& digest) = 0;
   virtual Result<void> remove(const Digest& digest) = 0;

@@ -115,6 +115,13 @@ TEST_F(FullDiskTest, WritesAreRefusedReadsAndDeletesGoOnAndBerthStartsAgain) {
       makeImageManifest(config, {}, {.annotations = {{"pad", std::string(3 << 20, 'p')}}}));
   EXPECT_TRUE(IsDiskFull(big));
 
+  // Not ready, saying why: a load balancer may send writes elsewhere.
+  Response ready = http().get("/readyz");
+  EXPECT_EQ(ready.status, 503) << ready;
+  EXPECT_NE(ready.body.find(R"("disk":"the file system of the data directory is full")"),
+            std::string::npos)
+      << ready.body;
+
   // Reads, listings and logins go on.
   EXPECT_EQ(getManifest(name, "v1").headerOr("Docker-Content-Digest"), image.digest);
   EXPECT_EQ(http().get("/v2/" + name + "/blobs/" + keptDigest).body, kept);
@@ -144,6 +151,7 @@ TEST_F(FullDiskTest, WritesAreRefusedReadsAndDeletesGoOnAndBerthStartsAgain) {
   ASSERT_TRUE(restartServer()) << serverError();
   EXPECT_TRUE(std::filesystem::exists(data() / "reserve"));
   EXPECT_TRUE(alive());
+  EXPECT_EQ(http().get("/readyz").status, 200);
 }
 
 }  // namespace

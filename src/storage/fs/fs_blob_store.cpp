@@ -105,6 +105,17 @@ Result<fs::path> FsBlobStore::uploadPath(std::string_view id) const {
   return root_ / "uploads" / std::string(id);
 }
 
+Result<void> FsBlobStore::check() {
+  for (const char* part : {"blobs", "uploads"}) {
+    const auto dir = root_ / part;
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return ioError("stat", dir);
+    if (!S_ISDIR(st.st_mode)) return ioError("stat", dir, ENOTDIR);
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return ioError("access", dir);
+  }
+  return {};
+}
+
 Result<std::optional<uint64_t>> FsBlobStore::stat(const Digest& digest) {
   const auto path = blobPath(digest);
   struct stat st {};

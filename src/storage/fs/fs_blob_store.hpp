@@ -17,6 +17,7 @@ class FsBlobStore final : public BlobStore {
   // Keeps up to `openBlobs` recently read blobs open (one descriptor each).
   static Result<BlobStorePtr> open(const std::filesystem::path& root, size_t openBlobs = 256);
 
+  Result<void> check() override;
   Result<std::optional<uint64_t>> stat(const Digest& digest) override;
   Result<BlobReader> open(const Digest& digest) override;
   Result<void> remove(const Digest& digest) override;
