@@ -10,6 +10,7 @@
 #include "cli/client/commands.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/version.hpp"
 #include "http/server.hpp"
 
 namespace {
@@ -118,7 +119,10 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   } catch (const std::exception& e) {
     return fatal("cannot listen on " + config.listen + ": " + e.what());
   }
-  berth::log::info("berth serving", {{"data", config.dataDir}, {"domain", domain}});
+  berth::log::info("berth serving", {{"data", config.dataDir},
+                                     {"domain", domain},
+                                     {"version", berth::version()},
+                                     {"commit", berth::commit()}});
   server.run();
   return 0;
 }
@@ -127,7 +131,7 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
 
 int main(int argc, char** argv) {
   CLI::App app{"berth: a private container registry"};
-  app.set_version_flag("--version", std::string("berth 0.1.0"));
+  app.set_version_flag("--version", berth::versionLine());
   app.require_subcommand(1);
 
   auto* serveCmd = app.add_subcommand("serve", "Run the registry server");

@@ -15,6 +15,7 @@
 #include "core/digest.hpp"
 #include "core/log.hpp"
 #include "core/reference.hpp"
+#include "core/version.hpp"
 
 namespace berth::control {
 namespace {
@@ -227,6 +228,8 @@ Reply handle(Call& c) {
       return deleteRegistry(c);
     case ShowUsage:
       return showUsage(c);
+    case ShowVersion:
+      return jsonReply(200, boost::json::object{{"version", version()}, {"commit", commit()}});
     case ShowGc:
       return showGc(c);
     case PurgeRepository:

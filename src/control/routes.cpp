@@ -9,6 +9,7 @@ using enum Operation;
 
 constexpr std::array kRoutes{
     Route{"GET", "/api/v1/openapi.json", OpenApi},
+    Route{"GET", "/api/v1/version", ShowVersion},
     Route{"GET", "/api/v1/registries", ListRegistries},
     Route{"POST", "/api/v1/registries", CreateRegistry},
     Route{"POST", "/api/v1/registries/check-name", CheckName},

@@ -8,6 +8,7 @@ namespace berth::control {
 
 enum class Operation {
   OpenApi,
+  ShowVersion,
   ListRegistries,
   CreateRegistry,
   CheckName,

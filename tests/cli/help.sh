@@ -5,6 +5,14 @@
 source "$(dirname "$0")/lib.sh"
 cli_start "$@"
 
+# The version and the commit it was built from ("unknown" only outside a git checkout).
+version=$("$BERTH" --version)
+[[ "$version" =~ ^berth\ [0-9]+\.[0-9]+\.[0-9]+\ \(commit\ ([0-9a-f]{12}|unknown)\)$ ]] ||
+  fail "berth --version: $version"
+if git -C "$(dirname "$0")" rev-parse HEAD >/dev/null 2>&1; then
+  [[ "$version" != *unknown* ]] || fail "built from a git checkout, but --version names no commit"
+fi
+
 out=$("$BERTH" --help)
 for cmd in configure registry credential login repository manifest token scope-map check-health \
   purge config; do

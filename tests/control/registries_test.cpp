@@ -45,6 +45,16 @@ class RegistriesTest : public ControlTest {
   }
 };
 
+TEST_F(RegistriesTest, VersionIsTheBinarysAndTheOperatorsToKnow) {
+  json::Value v = expectJson(api().get("/api/v1/version"), 200);
+  const CommandResult line = runCommand({berthBin(), "--version"});
+  ASSERT_EQ(line.status, 0) << line.describe();
+  EXPECT_EQ(line.out, "berth " + str(v, "version") + " (commit " + str(v, "commit") + ")\n");
+  const Identity admin = createRegistryWithAdmin(uniqueRegistryName());
+  EXPECT_API_ERROR(apiAs(admin.basic(), "GET", "/api/v1/version"), 403, "DENIED");
+  EXPECT_API_ERROR(apiAs("", "GET", "/api/v1/version"), 401, "UNAUTHORIZED");
+}
+
 TEST_F(RegistriesTest, ListHoldsTheDefaultRegistry) {
   json::Value list = expectJson(api().get("/api/v1/registries"), 200);
   ASSERT_TRUE(list.isArray());

@@ -43,6 +43,8 @@ Expected expected(Operation operation) {
   switch (operation) {
     case Operation::OpenApi:
       return {"openApi", 200, {}, "", {}, false};
+    case Operation::ShowVersion:
+      return {"showVersion", 200, withAuth({}), "", {}, true};
     case Operation::ListRegistries:
       return {"listRegistries", 200, withAuth({}), "", {}, true};
     case Operation::CreateRegistry:
