@@ -991,6 +991,27 @@ void RegistryTest::setExtraServeArgs(std::vector<std::string> args) {
   extraServeArgs() = std::move(args);
 }
 
+namespace {
+fs::path& suiteConfigFile() {
+  static fs::path path;
+  return path;
+}
+}  // namespace
+
+void RegistryTest::startServerWithConfig(const std::string& config) {
+  suiteConfigFile() = fs::temp_directory_path() / ("berth-config-" + randomHex(8) + ".json");
+  std::ofstream(suiteConfigFile()) << config;
+  setExtraServeArgs({"--config", suiteConfigFile().string()});
+  SetUpTestSuite();
+  setExtraServeArgs({});
+}
+
+void RegistryTest::stopServerWithConfig() {
+  TearDownTestSuite();
+  std::error_code ec;
+  fs::remove(suiteConfigFile(), ec);
+}
+
 void RegistryTest::setServerTls(std::string certFile, std::string keyFile, std::string caFile) {
   serverTls() = ServerTls{std::move(certFile), std::move(keyFile), std::move(caFile)};
 }

@@ -290,6 +290,10 @@ class RegistryTest : public ::testing::Test {
   static std::string berthBin();
   // More `berth serve` arguments for the servers started from now on.
   static void setExtraServeArgs(std::vector<std::string> args);
+  // SetUpTestSuite/TearDownTestSuite for a suite whose server takes a config file with the
+  // JSON object `config` (written to a temporary file, removed when the suite ends).
+  static void startServerWithConfig(const std::string& config);
+  static void stopServerWithConfig();
   // Servers started from now on serve HTTPS with this certificate and key, and clients trust
   // `caFile`; empty strings go back to plain HTTP.
   static void setServerTls(std::string certFile, std::string keyFile, std::string caFile);

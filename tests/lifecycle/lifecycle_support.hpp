@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,22 +16,8 @@ namespace berth_test {
 class LifecycleTest : public RegistryTest {
  protected:
   // Starts the suite's server with `config` (a JSON object's members, without braces).
-  static void startWith(const std::string& config) {
-    configFile() =
-        std::filesystem::temp_directory_path() / ("berth-lifecycle-" + randomHex(8) + ".json");
-    std::ofstream(configFile()) << "{" << config << "}";
-    setExtraServeArgs({"--config", configFile().string()});
-    RegistryTest::SetUpTestSuite();
-    setExtraServeArgs({});
-  }
-  static void stop() {
-    RegistryTest::TearDownTestSuite();
-    std::filesystem::remove(configFile());
-  }
-  static std::filesystem::path& configFile() {
-    static std::filesystem::path path;
-    return path;
-  }
+  static void startWith(const std::string& config) { startServerWithConfig("{" + config + "}"); }
+  static void stop() { stopServerWithConfig(); }
 
   // GET on the control API with the fixture's (admin) credentials, as JSON.
   json::Value control(const std::string& path) {

@@ -1,6 +1,5 @@
 // Connection limits: a global and a per-client cap answered with 503 and Retry-After, idle and
 // slow clients closed, so that no number of idle or slow connections exhausts descriptors.
-#include <fstream>
 #include <vector>
 
 #include "robust_support.hpp"
@@ -16,24 +15,13 @@ constexpr int kMaxPerClient = 6;
 class ConnectionLimitTest : public StaysUpTest {
  public:
   static void SetUpTestSuite() {
-    config() = std::filesystem::temp_directory_path() / ("berth-limits-" + randomHex(8) + ".json");
-    std::ofstream(config()) << "{\"max_connections\": " << kMaxConnections
-                            << ", \"max_connections_per_client\": " << kMaxPerClient
-                            << ", \"idle_timeout_seconds\": 2, \"min_transfer_rate\": 1000}";
-    setExtraServeArgs({"--config", config().string()});
-    RegistryTest::SetUpTestSuite();
-    setExtraServeArgs({});
+    startServerWithConfig("{\"max_connections\": " + std::to_string(kMaxConnections) +
+                          ", \"max_connections_per_client\": " + std::to_string(kMaxPerClient) +
+                          ", \"idle_timeout_seconds\": 2, \"min_transfer_rate\": 1000}");
   }
-  static void TearDownTestSuite() {
-    RegistryTest::TearDownTestSuite();
-    std::filesystem::remove(config());
-  }
+  static void TearDownTestSuite() { stopServerWithConfig(); }
 
  protected:
-  static std::filesystem::path& config() {
-    static std::filesystem::path path;
-    return path;
-  }
   // Opens a connection from `source` and asks GET /v2/: the status it gets (0: none).
   int ask(RawConnection& c) {
     if (!c.ok() || !c.send(head("GET", "/v2/"))) return 0;

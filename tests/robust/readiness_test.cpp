@@ -3,8 +3,6 @@
 // delay, and then the server exits 0. (The full disk's 503 is in full_disk_test.cpp.)
 #include <signal.h>
 
-#include <fstream>
-
 #include "json.hpp"
 #include "robust_support.hpp"
 
@@ -15,23 +13,10 @@ using namespace std::chrono_literals;
 
 class ReadinessTest : public StaysUpTest {
  public:
-  static void SetUpTestSuite() {
-    config() = std::filesystem::temp_directory_path() / ("berth-ready-" + randomHex(8) + ".json");
-    std::ofstream(config()) << R"({"shutdown_delay_seconds": 3})";
-    setExtraServeArgs({"--config", config().string()});
-    RegistryTest::SetUpTestSuite();
-    setExtraServeArgs({});
-  }
-  static void TearDownTestSuite() {
-    RegistryTest::TearDownTestSuite();
-    std::filesystem::remove(config());
-  }
+  static void SetUpTestSuite() { startServerWithConfig(R"({"shutdown_delay_seconds": 3})"); }
+  static void TearDownTestSuite() { stopServerWithConfig(); }
 
  protected:
-  static std::filesystem::path& config() {
-    static std::filesystem::path path;
-    return path;
-  }
   std::string check(const Response& r, std::string_view name) {
     auto body = json::parse(r.body);
     if (!body) return "<no JSON>";

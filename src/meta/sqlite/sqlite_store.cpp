@@ -243,6 +243,45 @@ Result<bool> SqliteStore::unlinkBlob(RepositoryId repository, std::string_view d
   });
 }
 
+namespace {
+
+// The digest `tag` points at, read inside the caller's transaction; nullopt when it does not
+// exist.
+Result<std::optional<std::string>> tagDigest(sqlite::Connection& c, RepositoryId repository,
+                                             std::string_view tag) {
+  auto s = c.prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, tag);
+  const int rc = (*s)->step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>((*s)->text(0));
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  return c.fail("select tag");
+}
+
+// Points `tag` at `digest` inside the caller's transaction (its time becomes now), recording
+// the change when it is one: `action` when the tag is new, "moved" when it pointed elsewhere.
+Result<void> pointTagIn(sqlite::Connection& c, RegistryId registry, RepositoryId repository,
+                        std::string_view tag, std::string_view digest, std::string_view action,
+                        const Actor& actor, int64_t now) {
+  if (auto r = refuseTagMove(c, repository, tag, digest); !r) return r;
+  auto previous = tagDigest(c, repository, tag);
+  if (!previous) return previous.takeError();
+  if (!*previous || **previous != digest) {
+    auto recorded = recordTagChange(c, repository, tag, *previous ? "moved" : action,
+                                    previous->value_or(""), digest, actor, now);
+    if (!recorded) return recorded;
+  }
+  auto s = c.prepare(
+      "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
+      "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
+      "digest = excluded.digest, updated = excluded.updated");
+  if (!s) return s.takeError();
+  (*s)->bind(1, repository).bind(2, tag).bind(3, registry).bind(4, digest).bind(5, now);
+  return run(c, **s);
+}
+
+}  // namespace
+
 Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId repository,
                                       const ManifestRecord& m, const std::vector<ManifestRef>& refs,
                                       std::optional<std::string_view> tag, const Actor& actor) {
@@ -295,30 +334,8 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
     if (auto r = run(**c, **s); !r) return r;
   }
   if (tag) {
-    if (auto r = refuseTagMove(**c, repository, *tag, m.digest); !r) return r;
-    std::optional<std::string> previous;
-    {
-      auto s = (*c)->prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
-      if (!s) return s.takeError();
-      (*s)->bind(1, repository).bind(2, *tag);
-      if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
-        previous = (*s)->text(0);
-      } else if (rc != SQLITE_DONE) {
-        return (*c)->fail("select tag");
-      }
-    }
-    if (!previous || *previous != m.digest) {
-      auto r = recordTagChange(**c, repository, *tag, previous ? "moved" : "created",
-                               previous.value_or(""), m.digest, actor, now);
-      if (!r) return r;
-    }
-    auto s = (*c)->prepare(
-        "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
-        "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
-        "digest = excluded.digest, updated = excluded.updated");
-    if (!s) return s.takeError();
-    (*s)->bind(1, repository).bind(2, *tag).bind(3, registry).bind(4, m.digest).bind(5, now);
-    if (auto r = run(**c, **s); !r) return r;
+    auto r = pointTagIn(**c, registry, repository, *tag, m.digest, "created", actor, now);
+    if (!r) return r;
   }
   {
     auto s = (*c)->prepare("UPDATE repositories SET updated = ? WHERE id = ?");
@@ -443,13 +460,7 @@ Result<std::optional<std::string>> SqliteStore::resolveTag(RepositoryId reposito
                                                            std::string_view tag) {
   auto c = lease();
   if (!c) return c.takeError();
-  auto s = (*c)->prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
-  if (!s) return s.takeError();
-  (*s)->bind(1, repository).bind(2, tag);
-  const int rc = (*s)->step();
-  if (rc == SQLITE_ROW) return std::optional<std::string>((*s)->text(0));
-  if (rc == SQLITE_DONE) return std::optional<std::string>();
-  return (*c)->fail("select tag");
+  return tagDigest(**c, repository, tag);
 }
 
 Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view tag,
@@ -460,17 +471,12 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
     if (auto r = refuseTagDelete(**c, repository, tag); !r) return r.takeError();
-    {
-      auto s = (*c)->prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
-      if (!s) return s.takeError();
-      (*s)->bind(1, repository).bind(2, tag);
-      const int rc = (*s)->step();
-      if (rc == SQLITE_DONE) return false;
-      if (rc != SQLITE_ROW) return (*c)->fail("select tag");
-      const auto digest = (*s)->text(0);
-      auto r = recordTagChange(**c, repository, tag, "deleted", digest, "", actor, nowSeconds());
-      if (!r) return r.takeError();
-    }
+    auto digest = tagDigest(**c, repository, tag);
+    if (!digest) return digest.takeError();
+    if (!*digest) return false;
+    auto recorded =
+        recordTagChange(**c, repository, tag, "deleted", **digest, "", actor, nowSeconds());
+    if (!recorded) return recorded.takeError();
     auto s = (*c)->prepare("DELETE FROM tags WHERE repository_id = ? AND name = ?");
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, tag);
@@ -480,39 +486,6 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
     return existed;
   });
 }
-
-namespace {
-
-// Points `tag` at `digest` inside the caller's transaction, recording the change.
-Result<void> pointTagIn(sqlite::Connection& c, RegistryId registry, RepositoryId repository,
-                        std::string_view tag, std::string_view digest, std::string_view action,
-                        const Actor& actor, int64_t now) {
-  if (auto r = refuseTagMove(c, repository, tag, digest); !r) return r;
-  std::string previous;
-  {
-    auto s = c.prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
-    if (!s) return s.takeError();
-    (*s)->bind(1, repository).bind(2, tag);
-    if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
-      previous = (*s)->text(0);
-    } else if (rc != SQLITE_DONE) {
-      return c.fail("select tag");
-    }
-  }
-  if (previous == digest) return {};
-  auto recorded = recordTagChange(c, repository, tag, previous.empty() ? action : "moved", previous,
-                                  digest, actor, now);
-  if (!recorded) return recorded;
-  auto s = c.prepare(
-      "INSERT INTO tags(repository_id, name, registry_id, digest, updated, created) "
-      "VALUES(?, ?, ?, ?, ?5, ?5) ON CONFLICT(repository_id, name) DO UPDATE SET "
-      "digest = excluded.digest, updated = excluded.updated");
-  if (!s) return s.takeError();
-  (*s)->bind(1, repository).bind(2, tag).bind(3, registry).bind(4, digest).bind(5, now);
-  return run(c, **s);
-}
-
-}  // namespace
 
 Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag,
                                    std::string_view digest, std::string_view action,
