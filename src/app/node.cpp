@@ -223,6 +223,9 @@ void Node::runPurgeSchedules(const std::function<bool()>& stopping) {
     if (stopping()) break;
     auto cron = jobs::CronSchedule::parse(schedule.cron);
     const int64_t next = cron ? cron->next(now) : INT64_MAX;
+    // Claimed first, so that a schedule runs once even where several processes look for it.
+    auto claimed = stores_.meta->claimPurgeSchedule(schedule.id, schedule.nextRun, next);
+    if (!claimed || !*claimed) continue;
     std::vector<jobs::PurgeFilter> filters;
     for (const auto& text : schedule.filters) {
       if (auto f = jobs::parseFilter(text)) filters.push_back(std::move(*f));

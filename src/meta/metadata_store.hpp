@@ -363,6 +363,9 @@ class MetadataStore {
   virtual Result<bool> deletePurgeSchedule(RegistryId registry, int64_t id) = 0;
   // Schedules of every registry whose next run is at or before `now`.
   virtual Result<std::vector<PurgeSchedule>> duePurgeSchedules(int64_t now) = 0;
+  // Takes a due schedule for one run: moves its next run from `due` to `nextRun`. False when
+  // another process took it first (its next run is no longer `due`): that one runs it.
+  virtual Result<bool> claimPurgeSchedule(int64_t id, int64_t due, int64_t nextRun) = 0;
   virtual Result<void> recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
                                       std::string_view result) = 0;
 };

@@ -501,6 +501,20 @@ TYPED_TEST(MetadataStoreConformance, ExpiredUploadsAndTheLastPass) {
   EXPECT_EQ(old[0].uuid, u.uuid);
   EXPECT_TRUE(store.uploadsBefore(*store.ensureRegistry("second"), now + 60, 10)->empty());
 
+  // A due purge schedule is claimed by one process only.
+  PurgeSchedule schedule;
+  schedule.registry = this->registry;
+  schedule.cron = "* * * * *";
+  schedule.untagged = true;
+  schedule.nextRun = now - 1;
+  const auto id = *store.createPurgeSchedule(schedule);
+  ASSERT_EQ(store.duePurgeSchedules(now)->size(), 1u);
+  EXPECT_TRUE(*store.claimPurgeSchedule(id, now - 1, now + 60));
+  EXPECT_FALSE(*store.claimPurgeSchedule(id, now - 1, now + 60)) << "claimed twice";
+  EXPECT_TRUE(store.duePurgeSchedules(now)->empty());
+  ASSERT_TRUE(store.recordPurgeRun(id, now, now + 60, "{}"));
+  EXPECT_EQ(store.purgeSchedules(this->registry)->at(0).lastRun, now);
+
   EXPECT_FALSE(*store.lastGcRun(this->registry));
   GcRun run;
   run.started = now;

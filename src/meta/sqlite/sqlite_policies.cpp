@@ -162,6 +162,16 @@ Result<std::vector<PurgeSchedule>> SqliteStore::duePurgeSchedules(int64_t now) {
   return out;
 }
 
+Result<bool> SqliteStore::claimPurgeSchedule(int64_t id, int64_t due, int64_t nextRun) {
+  auto c = lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare("UPDATE purge_schedules SET next_run = ? WHERE id = ? AND next_run = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, nextRun).bind(2, id).bind(3, due);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
+}
+
 Result<void> SqliteStore::recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
                                          std::string_view result) {
   auto c = lease();

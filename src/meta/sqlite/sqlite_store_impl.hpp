@@ -113,6 +113,7 @@ class SqliteStore final : public MetadataStore {
   Result<std::vector<PurgeSchedule>> purgeSchedules(RegistryId registry) override;
   Result<bool> deletePurgeSchedule(RegistryId registry, int64_t id) override;
   Result<std::vector<PurgeSchedule>> duePurgeSchedules(int64_t now) override;
+  Result<bool> claimPurgeSchedule(int64_t id, int64_t due, int64_t nextRun) override;
   Result<void> recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
                               std::string_view result) override;
 
