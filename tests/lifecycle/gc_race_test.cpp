@@ -1,8 +1,9 @@
 // Garbage collection racing clients: pushers share layers (uploading what HEAD says is missing,
-// mounting from each other's repositories), a deleter removes whole repositories, and a pass
-// runs every second. Afterwards every image acknowledged with 201, unless its repository was
-// deleted after the push began, pulls byte-identical; and once the grace period has passed, the
-// disk holds exactly the blobs that the remaining manifests reference.
+// mounting from each other's repositories), a deleter removes whole repositories, a pass runs
+// every second in the server and `berth admin gc` runs passes in another process meanwhile.
+// Afterwards every image acknowledged with 201, unless its repository was deleted after the push
+// began, pulls byte-identical; and once the grace period has passed, the disk holds exactly the
+// blobs that the remaining manifests reference.
 #include <atomic>
 #include <iostream>
 #include <map>
@@ -133,11 +134,29 @@ TEST_F(GcRaceTest, AcknowledgedImagesSurviveAndNothingUnreferencedStays) {
     }
   };
 
+  // A second collector in another process, at the same time as the server's own passes: the
+  // job running twice at once must be as safe as running once.
+  std::atomic<int> adminPasses{0};
+  auto secondCollector = [&] {
+    while (Clock::now() < end) {
+      const CommandResult r =
+          runCommand({berthBin(), "admin", "gc", "--data", dataDir(), "--grace-seconds", "2"});
+      if (r.status != 0) {
+        failed = true;
+        ADD_FAILURE() << "berth admin gc during the race\n" << r.describe();
+        return;
+      }
+      ++adminPasses;
+    }
+  };
+
   std::vector<std::thread> threads;
   for (int i = 0; i < kPushers; ++i) threads.emplace_back(pusher, i + 1);
   threads.emplace_back(deleter);
+  threads.emplace_back(secondCollector);
   for (auto& t : threads) t.join();
   ASSERT_FALSE(failed);
+  EXPECT_GT(adminPasses.load(), 0);
   EXPECT_EQ(serverErrors.load(), 0);
   for (const auto& [what, count] : refusals) {
     // A layer whose link was collected between the client's HEAD and its manifest: refused
