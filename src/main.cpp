@@ -4,12 +4,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 #include "app/node.hpp"
 #include "cli/admin.hpp"
 #include "cli/client/commands.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/version.hpp"
 #include "http/server.hpp"
 
@@ -44,25 +47,54 @@ uint64_t raiseDescriptorLimit() {
 // Descriptors kept for what is not a connection: the database, open blobs, uploads, logs.
 constexpr uint64_t kDescriptorsBesidesConnections = 512;
 
-int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::App& cmd) {
+struct ServeFlags {
+  std::string configFile;
+  berth::ServeConfig values;
+  bool printConfig = false;
+  bool reference = false;
+};
+
+// One option per key of the configuration table that has a flag.
+void addConfigFlags(CLI::App& cmd, berth::ServeConfig& values) {
+  const berth::ServeConfig defaults;
+  for (const auto& key : berth::configKeys()) {
+    if (key.flag.empty()) continue;
+    std::visit(
+        [&](auto member) {
+          auto* option =
+              cmd.add_option(std::string(key.flag), values.*member, std::string(key.description));
+          if (key.existingFile) {
+            option->check(CLI::ExistingFile);
+          } else {
+            option->default_val(defaults.*member);
+          }
+        },
+        key.field);
+  }
+}
+
+int serve(const ServeFlags& flags, CLI::App& cmd) {
+  if (flags.reference) {
+    std::cout << berth::configReference();
+    return 0;
+  }
   berth::ServeConfig config;
-  if (!configFile.empty()) {
-    auto loaded = berth::loadConfigFile(configFile);
+  if (!flags.configFile.empty()) {
+    auto loaded = berth::loadConfigFile(flags.configFile);
     if (!loaded) return fatal(loaded.error().detail);
     config = *loaded;
   }
   // Flags given on the command line win over the file.
-  if (cmd.count("--listen")) config.listen = flags.listen;
-  if (cmd.count("--data")) config.dataDir = flags.dataDir;
-  if (cmd.count("--log-level")) config.logLevel = flags.logLevel;
-  if (cmd.count("--threads")) config.threads = flags.threads;
-  if (cmd.count("--token-lifetime")) config.tokenLifetimeSeconds = flags.tokenLifetimeSeconds;
-  if (cmd.count("--tls-cert")) config.tlsCert = flags.tlsCert;
-  if (cmd.count("--tls-key")) config.tlsKey = flags.tlsKey;
-  if (cmd.count("--domain")) config.domain = flags.domain;
-  if (cmd.count("--operator-token-file")) config.operatorTokenFile = flags.operatorTokenFile;
+  for (const auto& key : berth::configKeys()) {
+    if (key.flag.empty() || cmd.count(std::string(key.flag)) == 0) continue;
+    std::visit([&](auto member) { config.*member = flags.values.*member; }, key.field);
+  }
   if (config.tlsCert.empty() != config.tlsKey.empty()) {
     return fatal("--tls-cert and --tls-key go together");
+  }
+  if (flags.printConfig) {
+    std::cout << berth::configJson(config);
+    return 0;
   }
 
   auto level = parseLevel(config.logLevel);
@@ -86,6 +118,15 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   options.gc.uploadExpiry = std::chrono::seconds(config.uploadExpirySeconds);
   options.tagHistoryDays = config.tagHistoryDays;
   options.lifecycleInterval = std::chrono::seconds(config.lifecycleIntervalSeconds);
+  options.metricsHere = config.metricsListen.empty();
+  options.metricsRegistryLabel = config.metricsRegistryLabel;
+  berth::metrics::setEnabled(config.metrics);
+  std::optional<berth::HostPort> metricsAddress;
+  if (!config.metricsListen.empty()) {
+    auto parsed = berth::parseHostPort(config.metricsListen);
+    if (!parsed) return fatal("metrics_listen: " + parsed.error().detail);
+    metricsAddress = *parsed;
+  }
   auto app = berth::app::Node::open(std::move(options));
   if (!app) {
     return fatal(app.error().detail.empty() ? "cannot open data directory" : app.error().detail);
@@ -119,11 +160,51 @@ int serve(const std::string& configFile, const berth::ServeConfig& flags, CLI::A
   } catch (const std::exception& e) {
     return fatal("cannot listen on " + config.listen + ": " + e.what());
   }
+  const berth::metrics::Source connections([&server](auto& families) {
+    const auto stats = server.stats();
+    auto open = berth::metrics::gaugeFamily("berth_connections_open", "Client connections open.");
+    berth::metrics::addValue(open, static_cast<double>(stats.open));
+    auto accepted = berth::metrics::counterFamily("berth_connections_accepted_total",
+                                                  "Client connections admitted.");
+    berth::metrics::addValue(accepted, static_cast<double>(stats.accepted));
+    auto refused = berth::metrics::counterFamily("berth_connections_refused_total",
+                                                 "Client connections refused at max_connections or "
+                                                 "max_connections_per_client.");
+    berth::metrics::addValue(refused, static_cast<double>(stats.refused));
+    families.push_back(std::move(open));
+    families.push_back(std::move(accepted));
+    families.push_back(std::move(refused));
+  });
+
+  // metrics_listen: a second, small server for the scraper and the health checks.
+  berth::app::ManagementListener management(**app);
+  std::unique_ptr<berth::http::Server> metricsServer;
+  std::jthread metricsThread;
+  if (metricsAddress) {
+    berth::http::ServerOptions o;
+    o.host = metricsAddress->host;
+    o.port = metricsAddress->port;
+    o.threads = 1;
+    o.maxConnections = 64;
+    o.maxConnectionsPerClient = 16;
+    o.idleTimeout = serverOptions.idleTimeout;
+    metricsServer = std::make_unique<berth::http::Server>(o, management);
+    try {
+      metricsServer->bind();
+    } catch (const std::exception& e) {
+      return fatal("cannot listen on " + config.metricsListen + ": " + e.what());
+    }
+    metricsThread = std::jthread([&metricsServer] { metricsServer->run(false); });
+  }
   berth::log::info("berth serving", {{"data", config.dataDir},
                                      {"domain", domain},
                                      {"version", berth::version()},
                                      {"commit", berth::commit()}});
   server.run();
+  if (metricsServer) {
+    metricsServer->stop();
+    metricsThread.join();
+  }
   return 0;
 }
 
@@ -135,33 +216,17 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   auto* serveCmd = app.add_subcommand("serve", "Run the registry server");
-  std::string configFile;
-  berth::ServeConfig flags;
-  serveCmd->add_option("--config", configFile, "JSON configuration file; flags override it")
-      ->check(CLI::ExistingFile);
-  serveCmd->add_option("--listen", flags.listen, "Address to listen on, HOST:PORT")
-      ->capture_default_str();
-  serveCmd->add_option("--data", flags.dataDir, "Data directory (metadata and blobs)")
-      ->capture_default_str();
-  serveCmd->add_option("--log-level", flags.logLevel, "debug, info, warn or error")
-      ->capture_default_str();
-  serveCmd->add_option("--threads", flags.threads, "Worker threads (0: one per core)")
-      ->capture_default_str();
+  ServeFlags flags;
   serveCmd
-      ->add_option("--token-lifetime", flags.tokenLifetimeSeconds,
-                   "Lifetime of access tokens, in seconds")
-      ->capture_default_str();
-  serveCmd->add_option("--tls-cert", flags.tlsCert, "PEM certificate chain: serve HTTPS")
+      ->add_option("--config", flags.configFile,
+                   "JSON configuration file; flags override it (docs/configuration.md)")
       ->check(CLI::ExistingFile);
-  serveCmd->add_option("--tls-key", flags.tlsKey, "PEM private key of --tls-cert")
-      ->check(CLI::ExistingFile);
-  serveCmd->add_option("--domain", flags.domain,
-                       "Serve registry NAME at NAME.DOMAIN (DOMAIN may end in :PORT, the port "
-                       "clients use; default localhost:<listen port>); other hosts reach the "
-                       "registry \"default\"");
-  serveCmd->add_option("--operator-token-file", flags.operatorTokenFile,
-                       "File with the control API's operator token; created with a fresh token "
-                       "(mode 0600) when missing. Default: DATA/operator-token");
+  serveCmd->add_flag("--print-config", flags.printConfig,
+                     "Print the configuration in effect, as JSON (secrets redacted), and exit");
+  serveCmd->add_flag("--config-reference", flags.reference,
+                     "Print the reference of every configuration key and flag, in Markdown, "
+                     "and exit");
+  addConfigFlags(*serveCmd, flags.values);
 
   std::function<int()> adminAction;
   berth::cli::addAdminCommands(app, adminAction);
@@ -173,7 +238,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (serveCmd->parsed()) return serve(configFile, flags, *serveCmd);
+  if (serveCmd->parsed()) return serve(flags, *serveCmd);
   if (adminAction) return berth::cli::runCommand(adminAction);
   if (clientAction) return berth::cli::runCommand(clientAction);
   return 0;

@@ -12,6 +12,7 @@
 #include "auth/token_endpoint.hpp"
 #include "control/app.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "jobs/cron.hpp"
 #include "jobs/purge.hpp"
 #include "meta/sqlite/identity_store.hpp"
@@ -89,6 +90,8 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   auto gc = options.gc;
   const auto lifecycle = options.lifecycleInterval;
   const auto historyDays = options.tagHistoryDays;
+  node->metricsHere_ = options.metricsHere;
+  node->requestMetrics_ = std::make_unique<RequestMetrics>(options.metricsRegistryLabel);
   node->planes_ =
       std::make_unique<Planes>(node->stores_, std::move(options), std::move(*operatorToken));
   if (auto r = node->planes_->authenticator.ensureSigningKey(); !r) return r.takeError();
@@ -167,6 +170,43 @@ void Node::startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays
   });
 }
 
+namespace {
+
+// berth_gc_*: passes (one per registry), what they removed, and how long they took.
+void countGc(const meta::GcRun& run, std::chrono::steady_clock::duration took) {
+  if (!metrics::enabled()) return;
+  static auto& passes = metrics::counters("berth_gc_runs_total",
+                                          "Garbage-collection passes over a registry, by result.");
+  static auto& ok = passes.Add({{"result", "completed"}});
+  static auto& failed = passes.Add({{"result", "failed"}});
+  static auto& removed =
+      metrics::counters("berth_gc_removed_total", "What garbage collection removed, by kind.");
+  static auto& blobs = removed.Add({{"kind", "blobs"}});
+  static auto& links = removed.Add({{"kind", "links"}});
+  static auto& uploads = removed.Add({{"kind", "uploads"}});
+  static auto& orphans = removed.Add({{"kind", "orphans"}});
+  static auto& bytes = metrics::counters("berth_gc_removed_bytes_total",
+                                         "Bytes of blobs garbage collection removed.")
+                           .Add({});
+  static auto& duration =
+      metrics::histograms("berth_gc_run_duration_seconds",
+                          "Time a garbage-collection pass over a registry took, in seconds.")
+          .Add({}, metrics::requestBuckets());
+  static auto& last = metrics::gauges("berth_gc_last_run_timestamp_seconds",
+                                      "When the last garbage-collection pass finished.")
+                          .Add({});
+  (run.error.empty() ? ok : failed).Increment();
+  blobs.Increment(static_cast<double>(run.blobsRemoved));
+  links.Increment(static_cast<double>(run.linksRemoved));
+  uploads.Increment(static_cast<double>(run.uploadsRemoved));
+  orphans.Increment(static_cast<double>(run.orphansRemoved));
+  bytes.Increment(static_cast<double>(run.bytesRemoved));
+  duration.Observe(std::chrono::duration<double>(took).count());
+  last.Set(static_cast<double>(run.finished));
+}
+
+}  // namespace
+
 void Node::collectGarbage(const jobs::GcOptions& options) {
   auto registries = stores_.identities->listRegistries();
   if (!registries) {
@@ -178,7 +218,9 @@ void Node::collectGarbage(const jobs::GcOptions& options) {
     if (options.stopping && options.stopping()) break;
     auto blobs = planes_->tenancy.blobsOf(registry);
     if (!blobs) continue;
+    const auto started = std::chrono::steady_clock::now();
     const auto run = jobs::collectGarbage(*stores_.meta, **blobs, registry.id, options);
+    countGc(run, std::chrono::steady_clock::now() - started);
     if (auto r = stores_.meta->recordGcRun(registry.id, run); !r) {
       log::warn("garbage collection not recorded",
                 {{"registry", registry.name}, {"error", r.error().detail}});
@@ -315,16 +357,46 @@ http::Response Node::readiness() {
   return http::Response::json(ready ? 200 : 503, boost::json::serialize(body));
 }
 
+std::optional<http::Response> Node::management(http::Request& request) {
+  const std::string_view path = request.path;
+  if (path != "/healthz" && path != "/readyz" && path != "/metrics") return std::nullopt;
+  request.plane = "management";
+  request.route = path;  // one of the literals above
+  if (request.method != http::Method::Get && request.method != http::Method::Head) {
+    auto refused = http::Response::error(makeError(ApiCode::Unsupported, "use GET", 405));
+    refused.headers.add("Allow", "GET, HEAD");
+    return refused;
+  }
+  if (path == "/healthz") return http::Response::json(200, R"({"status":"ok"})");
+  if (path == "/readyz") return readiness();
+  if (!metrics::enabled()) {
+    return http::Response::error(makeError(ApiCode::NotFound, "metrics are turned off"));
+  }
+  http::Response resp;
+  resp.headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  resp.body = metrics::exposition();
+  return resp;
+}
+
 http::Dispatch Node::dispatch(http::Request& request) {
   const std::string_view path = request.path;
   if (path.starts_with("/v2")) return planes_->registry.dispatch(request);
   if (path.starts_with("/oauth2/")) return planes_->tokens.dispatch(request);
   if (path.starts_with("/api/")) return planes_->control.dispatch(request);
-  if (path == "/healthz") {
-    return http::Dispatch::reply(http::Response::json(200, R"({"status":"ok"})"));
+  // /metrics is the management host's: a registry's login server has no such path.
+  if (path != "/metrics" || (metricsHere_ && !planes_->tenancy.registryOfHost(request.host()))) {
+    if (auto answer = management(request)) return http::Dispatch::reply(std::move(*answer));
   }
-  if (path == "/readyz") return http::Dispatch::reply(readiness());
   return planes_->registry.dispatch(request);
+}
+
+void Node::completed(const http::Exchange& exchange) { requestMetrics_->record(exchange); }
+
+http::Dispatch ManagementListener::dispatch(http::Request& request) {
+  if (auto answer = node_.management(request)) return http::Dispatch::reply(std::move(*answer));
+  return http::Dispatch::reply(http::Response::error(makeError(ApiCode::NotFound,
+                                                               "this listener serves /metrics, "
+                                                               "/healthz and /readyz only")));
 }
 
 }  // namespace berth::app

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "app/request_metrics.hpp"
 #include "auth/authenticator.hpp"
 #include "core/disk_reserve.hpp"
 #include "http/message.hpp"
@@ -54,6 +55,10 @@ struct NodeOptions {
   // and forgetting tag history older than tagHistoryDays, once an hour.
   std::chrono::seconds lifecycleInterval{30};
   uint32_t tagHistoryDays = 90;
+  // /metrics on the management host of this listener (off when another listener serves it);
+  // request metrics labelled with the registry too (one series per registry).
+  bool metricsHere = true;
+  bool metricsRegistryLabel = false;
 };
 
 class Node final : public http::Application {
@@ -62,8 +67,12 @@ class Node final : public http::Application {
   ~Node() override;
 
   http::Dispatch dispatch(http::Request& request) override;
+  void completed(const http::Exchange& exchange) override;
   // Readiness turns false: a load balancer should send no new requests.
   void beginShutdown() override { shuttingDown_ = true; }
+  // /metrics, /healthz and /readyz, for a listener that serves nothing else; nullopt for
+  // other paths.
+  std::optional<http::Response> management(http::Request& request);
 
   struct Planes;
 
@@ -82,11 +91,24 @@ class Node final : public http::Application {
   std::unique_ptr<Planes> planes_;
   std::filesystem::path dataDir_;
   std::atomic<bool> shuttingDown_{false};
+  bool metricsHere_ = true;
+  std::unique_ptr<RequestMetrics> requestMetrics_;
   // Background work, off the request threads, one thread each; stopped and joined before the
   // stores close.
   std::jthread upkeep_;
   std::jthread gc_;
   std::jthread lifecycle_;
+};
+
+// The application of a listener that serves only /metrics, /healthz and /readyz
+// (metrics_listen).
+class ManagementListener final : public http::Application {
+ public:
+  explicit ManagementListener(Node& node) : node_(node) {}
+  http::Dispatch dispatch(http::Request& request) override;
+
+ private:
+  Node& node_;
 };
 
 }  // namespace berth::app

@@ -12,6 +12,7 @@
 #include "auth/password.hpp"
 #include "core/unique_fd.hpp"
 #include "storage/fs/fs_blob_store.hpp"
+#include "storage/measured_blob_store.hpp"
 
 namespace berth::app {
 namespace {
@@ -104,7 +105,7 @@ Result<std::shared_ptr<storage::BlobStore>> Tenancy::blobsOf(
   if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second;
   auto store = storage::FsBlobStore::open(storagePath(registry), options_.openBlobsPerRegistry);
   if (!store) return store.takeError();
-  std::shared_ptr<storage::BlobStore> shared(std::move(*store));
+  std::shared_ptr<storage::BlobStore> shared(storage::measured(std::move(*store)));
   blobs_.emplace(registry.id, shared);
   return shared;
 }

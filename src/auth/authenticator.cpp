@@ -8,6 +8,7 @@
 #include "auth/password.hpp"
 #include "core/digest.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
 
 namespace berth::auth {
@@ -91,7 +92,32 @@ std::string sourceOf(std::string_view remote) {
   return std::string(colon == std::string_view::npos ? remote : remote.substr(0, colon));
 }
 
+// berth_auth_failures_total{reason}: credentials refused, tokens refused, and attempts refused
+// unchecked because their source failed too often (throttled).
+void countFailure(AuthFailure kind) {
+  if (!metrics::enabled()) return;
+  static auto& family =
+      metrics::counters("berth_auth_failures_total", "Authentication attempts refused, by reason.");
+  static auto& credentials = family.Add({{"reason", "bad_credentials"}});
+  static auto& token = family.Add({{"reason", "bad_token"}});
+  static auto& throttled = family.Add({{"reason", "throttled"}});
+  switch (kind) {
+    case AuthFailure::BadCredentials:
+      credentials.Increment();
+      break;
+    case AuthFailure::BadToken:
+      token.Increment();
+      break;
+    case AuthFailure::Throttled:
+      throttled.Increment();
+      break;
+    case AuthFailure::None:
+      break;
+  }
+}
+
 AuthResult failure(AuthFailure kind, std::string detail, int retryAfter = 0) {
+  countFailure(kind);
   AuthResult r;
   r.failure = kind;
   r.detail = std::move(detail);

@@ -133,8 +133,8 @@ class Authenticator {
   LoginThrottle throttle_;
   // Verified bearer tokens and password checks, so that each costs one lookup after the
   // first: "<token>" -> claims, and "<hash>\n<sha256 of secret>" -> true.
-  LruCache<std::string, std::shared_ptr<const Claims>> verifiedTokens_{16384};
-  LruCache<std::string, bool> verifiedSecrets_{4096};
+  LruCache<std::string, std::shared_ptr<const Claims>> verifiedTokens_{16384, "access_tokens"};
+  LruCache<std::string, bool> verifiedSecrets_{4096, "credentials"};
   std::shared_mutex keysMutex_;
   std::unordered_map<std::string, std::shared_ptr<const SigningKey>> keys_;
   int64_t keysLoadedAt_ = 0;

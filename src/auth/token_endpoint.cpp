@@ -72,9 +72,12 @@ std::vector<ResourceAccess> grantAccess(const Identity& identity, bool anonymous
 }
 
 Dispatch TokenEndpoint::dispatch(http::Request& req) {
+  req.plane = "auth";
   auto registry = resolve_(req);
   if (!registry) return Dispatch::reply(Response::error(registry.error()));
+  req.registry = registry->name;
   if (req.path == "/oauth2/jwks") {
+    req.route = "/oauth2/jwks";
     if (req.method != http::Method::Get && req.method != http::Method::Head) {
       return Dispatch::reply(Response::error(makeError(ApiCode::Unsupported)));
     }
@@ -85,6 +88,7 @@ Dispatch TokenEndpoint::dispatch(http::Request& req) {
   if (req.path != "/oauth2/token") {
     return Dispatch::reply(Response::error(makeError(ApiCode::NotFound)));
   }
+  req.route = "/oauth2/token";
   if (req.method == http::Method::Get) return Dispatch::reply(getToken(req, *registry));
   if (req.method != http::Method::Post) {
     return Dispatch::reply(Response::error(makeError(ApiCode::Unsupported)));

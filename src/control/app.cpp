@@ -370,6 +370,8 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
   const auto method = http::methodName(req.method);
   auto match = matchRequest(method, req.path);
   const Route* chosen = match.route;
+  req.plane = "control";
+  if (chosen != nullptr) req.route = chosen->path;
   if (chosen == nullptr) {
     if (match.allowed.empty()) {
       return fail(error(Code::NotFound,

@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <fstream>
@@ -11,7 +12,139 @@ namespace {
 
 Error configError(std::string detail) { return makeError(ApiCode::Unknown, std::move(detail)); }
 
+constexpr ConfigKey kKeys[] = {
+    {"listen", "--listen", "Address to listen on, HOST:PORT.", &ServeConfig::listen},
+    {"data", "--data", "Data directory: the metadata database and the blobs.",
+     &ServeConfig::dataDir},
+    {"log_level", "--log-level", "debug, info, warn or error.", &ServeConfig::logLevel},
+    {"threads", "--threads", "Worker threads (0: one per core).", &ServeConfig::threads},
+    {"idle_timeout_seconds", "",
+     "A connection idle this long between requests, or a body stalled this long, is closed.",
+     &ServeConfig::idleTimeoutSeconds, 1},
+    {"manifest_cache_entries", "", "Manifests and tags the data plane keeps in memory.",
+     &ServeConfig::manifestCacheEntries},
+    {"open_blob_cache_entries", "",
+     "Blobs each registry keeps open after a read, for the next one (a descriptor each).",
+     &ServeConfig::openBlobCacheEntries},
+    {"token_lifetime_seconds", "--token-lifetime", "Lifetime of access tokens, in seconds.",
+     &ServeConfig::tokenLifetimeSeconds, 1},
+    {"tls_cert", "--tls-cert",
+     "PEM certificate chain: with tls_key set too, the listener serves HTTPS only.",
+     &ServeConfig::tlsCert, 0, false, true},
+    {"tls_key", "--tls-key", "PEM private key of tls_cert.", &ServeConfig::tlsKey, 0, false, true},
+    {"domain", "--domain",
+     "Serve registry NAME at NAME.DOMAIN (DOMAIN may end in :PORT, the port clients use); other "
+     "hosts reach the registry \"default\". Empty: localhost and the port of listen.",
+     &ServeConfig::domain},
+    {"operator_token_file", "--operator-token-file",
+     "File with the control API's operator token; created with a fresh token (mode 0600) when "
+     "missing. Empty: DATA/operator-token.",
+     &ServeConfig::operatorTokenFile},
+    {"disk_reserve_bytes", "",
+     "Space kept free on the data file system for deleting and starting up when it is full.",
+     &ServeConfig::diskReserveBytes},
+    {"max_connections", "",
+     "Open connections at most; beyond them a connection is answered 503 and closed.",
+     &ServeConfig::maxConnections, 1},
+    {"max_connections_per_client", "",
+     "Open connections at most from one client address (0: no per-client limit).",
+     &ServeConfig::maxConnectionsPerClient},
+    {"min_transfer_rate", "",
+     "Bytes per second a request body or a download must average once idle_timeout_seconds "
+     "have passed, else it is cut off (0: no minimum).",
+     &ServeConfig::minTransferRate},
+    {"max_header_bytes", "",
+     "The request line and header fields together; a larger head is answered 431.",
+     &ServeConfig::maxHeaderBytes, 1024},
+    {"gc_interval_seconds", "",
+     "Garbage collection: a pass over every registry this often (0: never; `berth admin gc` "
+     "runs one by hand).",
+     &ServeConfig::gcIntervalSeconds},
+    {"gc_grace_seconds", "", "Unreferenced blobs are kept this long after their last use.",
+     &ServeConfig::gcGraceSeconds},
+    {"upload_expiry_seconds", "", "Upload sessions nothing writes to are removed after this long.",
+     &ServeConfig::uploadExpirySeconds, 1},
+    {"shutdown_delay_seconds", "",
+     "After SIGTERM, how long /readyz answers 503 while requests are still served, before the "
+     "listener closes.",
+     &ServeConfig::shutdownDelaySeconds},
+    {"lifecycle_interval_seconds", "",
+     "How often due purge schedules are looked for (retention runs hourly).",
+     &ServeConfig::lifecycleIntervalSeconds, 1},
+    {"tag_history_days", "", "Changes of tags are kept this long (berth repository tag-history).",
+     &ServeConfig::tagHistoryDays, 1},
+    {"metrics", "", "Prometheus metrics: recorded, and served at /metrics (false: neither).",
+     &ServeConfig::metrics},
+    {"metrics_listen", "",
+     "HOST:PORT of a second listener that serves /metrics, /healthz and /readyz only; when set, "
+     "the main listener does not serve /metrics. Empty: /metrics on the main listener's "
+     "management host.",
+     &ServeConfig::metricsListen},
+    {"metrics_registry_label", "",
+     "Label request metrics with the registry too: one series per registry and route.",
+     &ServeConfig::metricsRegistryLabel},
+};
+
+// A field's value as JSON.
+boost::json::value valueOf(const ServeConfig& config, const ConfigKey& key) {
+  return std::visit(
+      [&](auto member) -> boost::json::value {
+        const auto& v = config.*member;
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return boost::json::value(v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return boost::json::value(v);
+        } else {
+          return boost::json::value(static_cast<uint64_t>(v));
+        }
+      },
+      key.field);
+}
+
+// Sets a field from JSON; false when the value has the wrong type or is out of range.
+bool setValue(ServeConfig& config, const ConfigKey& key, const boost::json::value& v) {
+  return std::visit(
+      [&](auto member) -> bool {
+        auto& out = config.*member;
+        using T = std::decay_t<decltype(out)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (!v.is_string()) return false;
+          out = std::string(v.as_string());
+          return true;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (!v.is_bool()) return false;
+          out = v.as_bool();
+          return true;
+        } else {
+          if (!v.is_int64() || v.as_int64() < 0) return false;
+          const auto n = static_cast<uint64_t>(v.as_int64());
+          if (n > std::numeric_limits<T>::max() || n < key.minimum) return false;
+          out = static_cast<T>(n);
+          return true;
+        }
+      },
+      key.field);
+}
+
+std::string typeOf(const ConfigKey& key) {
+  return std::visit(
+      [](auto member) -> std::string {
+        using T = std::decay_t<decltype(ServeConfig{}.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return "string";
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return "boolean";
+        } else {
+          return "integer";
+        }
+      },
+      key.field);
+}
+
 }  // namespace
+
+std::span<const ConfigKey> configKeys() { return kKeys; }
 
 Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) {
   std::ifstream in(path);
@@ -22,74 +155,80 @@ Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig config) 
   auto value = boost::json::parse(text.str(), ec);
   if (ec || !value.is_object()) return configError(path + ": not a JSON object");
   for (const auto& member : value.as_object()) {
-    // Named, not bound: clang 14 lets no lambda capture a structured binding.
-    const auto key = member.key();
-    const auto& v = member.value();
-    auto str = [&](std::string& out) -> bool {
-      if (!v.is_string()) return false;
-      out = std::string(v.as_string());
-      return true;
-    };
-    auto num = [&](auto& out) -> bool {
-      using T = std::decay_t<decltype(out)>;
-      if (!v.is_int64() || v.as_int64() < 0) return false;
-      if (static_cast<uint64_t>(v.as_int64()) > std::numeric_limits<T>::max()) return false;
-      out = static_cast<T>(v.as_int64());
-      return true;
-    };
-    bool ok = false;
-    if (key == "listen") {
-      ok = str(config.listen);
-    } else if (key == "data") {
-      ok = str(config.dataDir);
-    } else if (key == "log_level") {
-      ok = str(config.logLevel);
-    } else if (key == "threads") {
-      ok = num(config.threads);
-    } else if (key == "idle_timeout_seconds") {
-      ok = num(config.idleTimeoutSeconds);
-    } else if (key == "manifest_cache_entries") {
-      ok = num(config.manifestCacheEntries);
-    } else if (key == "open_blob_cache_entries") {
-      ok = num(config.openBlobCacheEntries);
-    } else if (key == "token_lifetime_seconds") {
-      ok = num(config.tokenLifetimeSeconds);
-    } else if (key == "tls_cert") {
-      ok = str(config.tlsCert);
-    } else if (key == "tls_key") {
-      ok = str(config.tlsKey);
-    } else if (key == "domain") {
-      ok = str(config.domain);
-    } else if (key == "operator_token_file") {
-      ok = str(config.operatorTokenFile);
-    } else if (key == "disk_reserve_bytes") {
-      ok = num(config.diskReserveBytes);
-    } else if (key == "max_connections") {
-      ok = num(config.maxConnections) && config.maxConnections > 0;
-    } else if (key == "max_connections_per_client") {
-      ok = num(config.maxConnectionsPerClient);
-    } else if (key == "min_transfer_rate") {
-      ok = num(config.minTransferRate);
-    } else if (key == "gc_interval_seconds") {
-      ok = num(config.gcIntervalSeconds);
-    } else if (key == "gc_grace_seconds") {
-      ok = num(config.gcGraceSeconds);
-    } else if (key == "shutdown_delay_seconds") {
-      ok = num(config.shutdownDelaySeconds);
-    } else if (key == "lifecycle_interval_seconds") {
-      ok = num(config.lifecycleIntervalSeconds) && config.lifecycleIntervalSeconds > 0;
-    } else if (key == "tag_history_days") {
-      ok = num(config.tagHistoryDays) && config.tagHistoryDays > 0;
-    } else if (key == "upload_expiry_seconds") {
-      ok = num(config.uploadExpirySeconds) && config.uploadExpirySeconds > 0;
-    } else if (key == "max_header_bytes") {
-      ok = num(config.maxHeaderBytes) && config.maxHeaderBytes >= 1024;
-    } else {
-      return configError(path + ": unknown key \"" + std::string(key) + "\"");
+    const std::string_view name = member.key();
+    const auto* key = std::find_if(std::begin(kKeys), std::end(kKeys),
+                                   [&](const ConfigKey& k) { return k.key == name; });
+    if (key == std::end(kKeys)) {
+      return configError(path + ": unknown key \"" + std::string(name) + "\"");
     }
-    if (!ok) return configError(path + ": bad value for \"" + std::string(key) + "\"");
+    if (!setValue(config, *key, member.value())) {
+      std::string expected = typeOf(*key);
+      if (key->minimum > 0) expected += " of at least " + std::to_string(key->minimum);
+      return configError(path + ": bad value for \"" + std::string(name) + "\" (expected " +
+                         expected + ")");
+    }
   }
   return config;
+}
+
+std::string configJson(const ServeConfig& config, std::span<const ConfigKey> keys) {
+  // In the table's order, one key per line.
+  std::string out = "{\n";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& key = keys[i];
+    auto value = valueOf(config, key);
+    if (key.secret && value.is_string() && !value.as_string().empty()) value = "<redacted>";
+    out += "  " + boost::json::serialize(boost::json::value(key.key)) + ": " +
+           boost::json::serialize(value) + (i + 1 < keys.size() ? ",\n" : "\n");
+  }
+  return out + "}\n";
+}
+
+std::string configReference() {
+  const ServeConfig defaults;
+  std::string out =
+      "# Configuration reference\n\n"
+      "<!-- Generated by `berth serve --config-reference`; a test fails when this file and the "
+      "binary disagree. -->\n\n"
+      "`berth serve` reads its settings from defaults, then from the JSON object of the file "
+      "given with `--config`, then from its flags: a flag given wins over the file. An unknown "
+      "key, or a value of the wrong type, stops the server with a one-line error naming it. "
+      "`berth serve --print-config` prints the settings in effect (secrets redacted) and "
+      "exits.\n\n"
+      "| Key | Flag | Type | Default | Description |\n"
+      "|---|---|---|---|---|\n";
+  for (const auto& key : kKeys) {
+    std::string value = boost::json::serialize(valueOf(defaults, key));
+    std::string description(key.description);
+    if (key.minimum > 0) description += " At least " + std::to_string(key.minimum) + ".";
+    out += "| `" + std::string(key.key) + "` | " +
+           (key.flag.empty() ? std::string() : "`" + std::string(key.flag) + "`") + " | " +
+           typeOf(key) + " | `" + value + "` | " + description + " |\n";
+  }
+  out +=
+      "\nFlags of `berth serve` that are not keys:\n\n"
+      "| Flag | Description |\n"
+      "|---|---|\n"
+      "| `--config FILE` | The JSON configuration file. |\n"
+      "| `--print-config` | Print the settings in effect (defaults, file, flags) as JSON, secrets "
+      "redacted, and exit. |\n"
+      "| `--config-reference` | Print this reference and exit. |\n";
+  out +=
+      "\n## Example\n\n"
+      "```json\n"
+      "{\n"
+      "  \"listen\": \"0.0.0.0:443\",\n"
+      "  \"data\": \"/var/lib/berth\",\n"
+      "  \"domain\": \"registry.example.com\",\n"
+      "  \"tls_cert\": \"/etc/berth/tls/chain.pem\",\n"
+      "  \"tls_key\": \"/etc/berth/tls/key.pem\",\n"
+      "  \"gc_grace_seconds\": 7200,\n"
+      "  \"metrics_listen\": \"127.0.0.1:9464\"\n"
+      "}\n"
+      "```\n\n"
+      "With it, registry `team` answers at `team.registry.example.com`, other hosts reach the "
+      "registry `default`, and Prometheus scrapes `http://127.0.0.1:9464/metrics`.\n";
+  return out;
 }
 
 Result<HostPort> parseHostPort(const std::string& text) {

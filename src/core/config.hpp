@@ -1,7 +1,10 @@
 #pragma once
 // The server's settings: defaults, then a JSON config file, then command-line flags.
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include "core/result.hpp"
 
@@ -11,7 +14,7 @@ struct ServeConfig {
   std::string listen = "127.0.0.1:5000";
   std::string dataDir = "./data";
   std::string logLevel = "info";
-  unsigned threads = 0;  // 0: one per core
+  uint32_t threads = 0;  // 0: one per core
   uint32_t idleTimeoutSeconds = 60;
   uint32_t manifestCacheEntries = 4096;
   // Blobs each registry keeps open after a read, for the next one (a descriptor each).
@@ -47,11 +50,39 @@ struct ServeConfig {
   uint32_t lifecycleIntervalSeconds = 30;
   // Changes of tags are kept this long (berth repository tag-history).
   uint32_t tagHistoryDays = 90;
+  // Prometheus metrics at /metrics; on another address than `listen` when metricsListen is
+  // set; request series labelled with the registry when metricsRegistryLabel is.
+  bool metrics = true;
+  std::string metricsListen;
+  bool metricsRegistryLabel = false;
 };
+
+// One setting: its key in the config file, its command-line flag if it has one, and where it
+// lives in ServeConfig. The table is the reference: loading, flags, --print-config and
+// docs/configuration.md all come from it.
+struct ConfigKey {
+  using Field = std::variant<std::string ServeConfig::*, uint32_t ServeConfig::*,
+                             uint64_t ServeConfig::*, bool ServeConfig::*>;
+  std::string_view key;
+  std::string_view flag;  // "--listen", or empty
+  std::string_view description;
+  Field field;
+  uint64_t minimum = 0;       // numbers below it are refused
+  bool secret = false;        // shown as "<redacted>" by --print-config
+  bool existingFile = false;  // a path that must name an existing file
+};
+std::span<const ConfigKey> configKeys();
 
 // Reads a JSON object such as {"listen": "0.0.0.0:5000", "data": "/var/lib/berth"}.
 // Unknown keys are an error, so that a typo does not pass silently.
 Result<ServeConfig> loadConfigFile(const std::string& path, ServeConfig base = {});
+
+// Every key of `config` with its value as a JSON object (what --print-config prints); secret
+// values that are set are replaced by "<redacted>".
+std::string configJson(const ServeConfig& config, std::span<const ConfigKey> keys = configKeys());
+
+// The configuration reference in Markdown (docs/configuration.md).
+std::string configReference();
 
 struct HostPort {
   std::string host;

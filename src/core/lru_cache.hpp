@@ -2,10 +2,13 @@
 // A bounded, thread-safe least-recently-used cache.
 #include <cstddef>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <utility>
+
+#include "core/metrics.hpp"
 
 namespace berth {
 
@@ -13,11 +16,18 @@ template <class Key, class Value, class Hash = std::hash<Key>>
 class LruCache {
  public:
   explicit LruCache(size_t capacity) : capacity_(capacity) {}
+  // A cache whose hits and misses are counted under `name` at /metrics.
+  LruCache(size_t capacity, std::string_view name)
+      : capacity_(capacity), counters_(std::make_unique<metrics::CacheCounters>(name)) {}
 
   std::optional<Value> get(const Key& key) {
     std::lock_guard lock(mutex_);
     auto it = index_.find(key);
-    if (it == index_.end()) return std::nullopt;
+    if (it == index_.end()) {
+      if (counters_) counters_->miss();
+      return std::nullopt;
+    }
+    if (counters_) counters_->hit();
     order_.splice(order_.begin(), order_, it->second);
     return it->second->second;
   }
@@ -67,6 +77,7 @@ class LruCache {
 
  private:
   size_t capacity_;
+  std::unique_ptr<metrics::CacheCounters> counters_;
   std::mutex mutex_;
   std::list<std::pair<Key, Value>> order_;
   std::unordered_map<Key, typename std::list<std::pair<Key, Value>>::iterator, Hash> index_;

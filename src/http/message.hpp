@@ -1,6 +1,7 @@
 #pragma once
 // Requests and responses as the planes see them. Nothing here includes Beast or Asio:
 // the server in server.cpp translates between these and the wire.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -40,6 +41,11 @@ struct Request {
   std::string requestId;
   bool keepAlive = true;
   bool secure = false;  // arrived over TLS
+  // What answered, for metrics, set by the plane that did: its name and the route's template
+  // ("/v2/{name}/manifests/{reference}"), never the raw path; and the registry when known.
+  std::string_view plane = "other";
+  std::string_view route = "unmatched";
+  std::string registry;
 
   std::optional<std::string_view> param(std::string_view name) const;
   std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
@@ -120,10 +126,21 @@ struct Dispatch {
   static Dispatch body(BodySinkPtr s) { return Dispatch{std::nullopt, std::move(s)}; }
 };
 
+// A request answered (or given up), as the server saw it on the wire.
+struct Exchange {
+  const Request& request;
+  int status = 0;
+  uint64_t bytesIn = 0;   // the body as read
+  uint64_t bytesOut = 0;  // head and body as written
+  std::chrono::steady_clock::duration took{};
+};
+
 class Application {
  public:
   virtual ~Application() = default;
   virtual Dispatch dispatch(Request& request) = 0;
+  // Called once a request's reply has been written, or has failed to be.
+  virtual void completed(const Exchange&) {}
   // A stop signal arrived: the server serves on for its shutdown delay, then closes.
   virtual void beginShutdown() {}
 };

@@ -115,6 +115,9 @@ class Connection final : public ConnectionBase {
                               uint64_t& bytes);
   asio::awaitable<bool> sendFile(const FileRange& file);
   TransferRate transferRate() const;
+  // Tells the application about a request served; returns how long it took.
+  std::chrono::steady_clock::duration completed(const Request& req, int status, uint64_t bytesOut,
+                                                std::chrono::steady_clock::time_point started);
 
   Server::Impl& server_;
   Stream stream_;
@@ -122,6 +125,7 @@ class Connection final : public ConnectionBase {
   std::vector<char> chunk_;
   std::string remote_;
   std::atomic<bool> idle_{false};
+  uint64_t bodyBytes_ = 0;  // of the request being served
 };
 
 struct Server::Impl {
@@ -142,6 +146,7 @@ struct Server::Impl {
   // Admitted connections, in all and by client address (under connectionsMutex).
   uint32_t openConnections = 0;
   std::unordered_map<std::string, uint32_t> perClient;
+  std::atomic<uint64_t> acceptedConnections{0};
   static constexpr int kMaxRefusalsInFlight = 256;
   std::atomic<int> refusalsInFlight{0};
   std::atomic<uint64_t> refusedConnections{0};
@@ -203,6 +208,7 @@ struct Server::Impl {
       ++count;
     }
     ++openConnections;
+    ++acceptedConnections;
     return true;
   }
 
@@ -336,6 +342,19 @@ struct Server::Impl {
 };
 
 template <class Stream>
+std::chrono::steady_clock::duration Connection<Stream>::completed(
+    const Request& req, int status, uint64_t bytesOut,
+    std::chrono::steady_clock::time_point started) {
+  const auto took = std::chrono::steady_clock::now() - started;
+  try {
+    server_.app.completed(Exchange{req, status, bodyBytes_, bytesOut, took});
+  } catch (const std::exception& e) {
+    log::error("recording a request failed", {{"error", e.what()}});
+  }
+  return took;
+}
+
+template <class Stream>
 TransferRate Connection<Stream>::transferRate() const {
   return TransferRate(server_.options.minTransferRate, server_.options.idleTimeout);
 }
@@ -404,12 +423,14 @@ asio::awaitable<void> Connection<Stream>::serve() {
       co_return;
     }
     const auto started = std::chrono::steady_clock::now();
+    bodyBytes_ = 0;
     auto& head = parser.get();
     if (auto framing = framingError(parser)) {
       Request none;
       Response bad = Response::error(*framing);
       uint64_t bytes = 0;
       co_await write(none, bad, head.version(), false, bytes);
+      completed(none, bad.status, bytes, started);
       log::info("request refused",
                 {{"remote", remote_}, {"status", bad.status}, {"reason", framing->detail}});
       co_return;
@@ -460,7 +481,7 @@ asio::awaitable<void> Connection<Stream>::serve() {
     uint64_t bytes = 0;
     const bool written = co_await write(req, resp, head.version(), keepAlive, bytes);
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - started)
+                            completed(req, resp.status, bytes, started))
                             .count();
     log::info("request", {{"request_id", req.requestId},
                           {"remote", req.remote},
@@ -503,6 +524,7 @@ asio::awaitable<Response> Connection<Stream>::readBody(RequestParser& parser, Bo
     if (ec == bhttp::error::need_buffer) ec = {};
     const size_t got = chunk_.size() - body.size;
     received += got;
+    bodyBytes_ += got;
     if (got > 0 && !sink.write(chunk_.data(), got)) {
       bodyLeftUnread = !parser.is_done();
       co_return sink.finish(true);
@@ -526,6 +548,7 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parse
   const size_t buffered = static_cast<size_t>(std::min<uint64_t>(remaining, buffer_.size()));
   if (buffered > 0) {
     const auto* data = static_cast<const char*>(buffer_.data().data());
+    bodyBytes_ += buffered;
     const bool accepted = sink.write(data, buffered);
     buffer_.consume(buffered);
     remaining -= buffered;
@@ -542,6 +565,7 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parse
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(chunk_.data(), want), kTuple);
     if (n > 0) {
       remaining -= n;
+      bodyBytes_ += n;
       if (!sink.write(chunk_.data(), n)) {
         bodyLeftUnread = remaining > 0;
         co_return sink.finish(true);
@@ -568,6 +592,7 @@ asio::awaitable<bool> Connection<Stream>::discardBody(RequestParser& parser) {
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return false;
     total += chunk_.size() - body.size;
+    bodyBytes_ += chunk_.size() - body.size;
     if (total > server_.options.unexpectedBodyLimit) co_return false;
   }
   co_return true;
@@ -685,6 +710,17 @@ void Server::bind() {
 }
 
 uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+Server::Stats Server::stats() const {
+  Stats s;
+  {
+    std::lock_guard lock(impl_->connectionsMutex);
+    s.open = impl_->openConnections;
+  }
+  s.accepted = impl_->acceptedConnections.load();
+  s.refused = impl_->refusedConnections.load();
+  return s;
+}
 
 void Server::run(bool handleSignals) {
   // A peer that closes its end makes the next write to it raise SIGPIPE, whose default action

@@ -46,6 +46,14 @@ class Server {
   // Thread-safe.
   void stop();
 
+  // Connections: open now, admitted since start, refused at a limit since start. Thread-safe.
+  struct Stats {
+    uint64_t open = 0;
+    uint64_t accepted = 0;
+    uint64_t refused = 0;
+  };
+  Stats stats() const;
+
   struct Impl;
 
  private:

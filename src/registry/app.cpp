@@ -228,15 +228,39 @@ meta::Actor actorOf(const RequestContext& ctx) {
 
 void RegistryApp::forgetCached() { state_->caches.clear(); }
 
+namespace {
+
+std::string_view routeTemplate(Resource resource) {
+  switch (resource) {
+    case Resource::Blob:
+      return "/v2/{name}/blobs/{digest}";
+    case Resource::UploadStart:
+      return "/v2/{name}/blobs/uploads/";
+    case Resource::Upload:
+      return "/v2/{name}/blobs/uploads/{uuid}";
+    case Resource::Manifest:
+      return "/v2/{name}/manifests/{reference}";
+    case Resource::Tags:
+      return "/v2/{name}/tags/list";
+    case Resource::Referrers:
+      return "/v2/{name}/referrers/{digest}";
+  }
+  return "unmatched";
+}
+
+}  // namespace
+
 http::Dispatch RegistryApp::dispatch(http::Request& req) {
   auto& st = *state_;
   Services& services = st.services;
   const std::string_view path = req.path;
+  req.plane = "registry";
   if (!path.starts_with("/v2")) return noRoute();
 
   auto tenant = st.deps.tenants.resolve(req.host());
   if (!tenant) return replyError(tenant.error());
   const meta::RegistrySettings& settings = tenant->settings;
+  req.registry = settings.name;
   RequestContext ctx;
   ctx.registry = settings.id;
   ctx.anonymousPull = settings.anonymousPull;
@@ -252,12 +276,14 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   }
 
   if (path == "/v2/" || path == "/v2") {
+    req.route = "/v2/";
     if (!authn.ok()) return challenge(req, "", authn.detail);
     if (authn.identity.anonymous()) return challenge(req, "", "authentication required");
     if (!isRead(req.method)) return fail(ApiCode::Unsupported);
     return http::Dispatch::reply(http::Response::json(200, "{}"));
   }
   if (path == "/v2/_catalog") {
+    req.route = "/v2/_catalog";
     constexpr std::string_view kScope = "registry:catalog:*";
     if (!authn.ok()) return challenge(req, kScope, authn.detail);
     ctx.caller = std::move(authn.identity);
@@ -276,6 +302,7 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   if (!path.starts_with("/v2/")) return noRoute();
   auto route = matchRepositoryRoute(path.substr(4));
   if (!route) return noRoute();
+  req.route = routeTemplate(route->resource);
   if (!isValidRepositoryName(route->name)) {
     return fail(ApiCode::NameInvalid, "invalid repository name");
   }

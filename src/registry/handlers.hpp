@@ -14,7 +14,10 @@ inline constexpr size_t kMaxManifestBytes = 4 * 1024 * 1024;
 
 // Caches in front of the metadata store, invalidated on every write through this process.
 struct Caches {
-  explicit Caches(size_t entries) : manifests(entries), tags(entries), blobLinks(entries * 4) {}
+  explicit Caches(size_t entries)
+      : manifests(entries, "manifests"),
+        tags(entries, "tags"),
+        blobLinks(entries * 4, "blob_links") {}
   // "<repository id>/<digest>" -> manifest
   LruCache<std::string, std::shared_ptr<const meta::ManifestRecord>> manifests;
   // "<repository id>/<tag>" -> digest
@@ -26,7 +29,7 @@ struct Caches {
     meta::RepositoryId id = 0;
     meta::Attributes attributes;
   };
-  LruCache<std::string, Repository> repositories{4096};
+  LruCache<std::string, Repository> repositories{4096, "repositories"};
 
   static std::string key(meta::RepositoryId repository, std::string_view item) {
     std::string k = std::to_string(repository);

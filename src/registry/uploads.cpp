@@ -5,6 +5,7 @@
 
 #include "core/digest.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/reference.hpp"
 #include "registry/handlers.hpp"
@@ -56,6 +57,29 @@ void abandonUpload(Services& s, storage::BlobStore& blobs, const std::string& uu
 
 bool noSpace(const Error& e) { return e.code == ApiCode::InsufficientStorage; }
 
+// berth_uploads_in_progress: blob bodies streaming into storage at this moment, counted from
+// the head's arrival to the reply.
+class UploadInProgress {
+ public:
+  UploadInProgress() : counted_(metrics::enabled()) {
+    if (counted_) gauge().Increment();
+  }
+  ~UploadInProgress() {
+    if (counted_) gauge().Decrement();
+  }
+  UploadInProgress(const UploadInProgress&) = delete;
+  UploadInProgress& operator=(const UploadInProgress&) = delete;
+
+ private:
+  static prometheus::Gauge& gauge() {
+    static auto& g = metrics::gauges("berth_uploads_in_progress",
+                                     "Blob upload bodies streaming into storage now.")
+                         .Add({});
+    return g;
+  }
+  bool counted_;
+};
+
 // Streams a request body into an upload session, then runs `done` with the writer closed.
 // `abandon` removes the upload: when the disk has no room for it, and, unless it is a session
 // the client may resume, when the body stops short.
@@ -93,6 +117,7 @@ class UploadSink final : public http::BodySink {
   }
 
  private:
+  UploadInProgress inProgress_;
   storage::UploadWriterPtr writer_;
   Done done_;
   std::function<void()> abandon_;

@@ -10,6 +10,7 @@
 #include "core/digest.hpp"
 #include "core/errors.hpp"
 #include "core/lru_cache.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/reference.hpp"
 
@@ -199,6 +200,85 @@ TEST_F(ConfigFile, ReadsTheLimits) {
     write(bad);
     EXPECT_FALSE(loadConfigFile(path.string())) << bad;
   }
+}
+
+TEST_F(ConfigFile, ReadsBooleansAndRefusesOtherTypesForThem) {
+  write(
+      R"({"metrics": false, "metrics_registry_label": true, "metrics_listen": "127.0.0.1:9464"})");
+  auto c = loadConfigFile(path.string());
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_FALSE(c->metrics);
+  EXPECT_TRUE(c->metricsRegistryLabel);
+  EXPECT_EQ(c->metricsListen, "127.0.0.1:9464");
+  write(R"({"metrics": 0})");
+  auto bad = loadConfigFile(path.string());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().detail.find("expected boolean"), std::string::npos) << bad.error().detail;
+}
+
+TEST(ConfigTable, EveryKeyIsReadFromAFileAndNamedInTheReference) {
+  // A file that sets every key to its default reads back to the defaults, key by key: no key
+  // of the table is missing from loading, and the reference lists each.
+  const std::string reference = configReference();
+  std::set<std::string_view> keys, flags;
+  for (const auto& key : configKeys()) {
+    EXPECT_TRUE(keys.insert(key.key).second) << "twice: " << key.key;
+    if (!key.flag.empty()) {
+      EXPECT_TRUE(flags.insert(key.flag).second) << "twice: " << key.flag;
+    }
+    EXPECT_NE(reference.find("| `" + std::string(key.key) + "` |"), std::string::npos) << key.key;
+    EXPECT_FALSE(key.description.empty()) << key.key;
+  }
+  const ServeConfig defaults;
+  const auto path =
+      std::filesystem::temp_directory_path() / ("berth-config-" + newUuid() + ".json");
+  std::ofstream(path) << configJson(defaults);
+  auto back = loadConfigFile(path.string());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(back) << back.error().detail;
+  EXPECT_EQ(configJson(*back), configJson(defaults));
+}
+
+TEST(ConfigTable, PrintingRedactsSecretsThatAreSet) {
+  static const ConfigKey keys[] = {
+      {"listen", "", "where", &ServeConfig::listen},
+      {"domain", "", "a secret, for the test", &ServeConfig::domain, 0, true},
+      {"tls_key", "", "an unset secret", &ServeConfig::tlsKey, 0, true},
+  };
+  ServeConfig config;
+  config.domain = "hunter2";
+  const auto printed = configJson(config, keys);
+  EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
+  EXPECT_NE(printed.find(R"("domain": "<redacted>")"), std::string::npos) << printed;
+  EXPECT_NE(printed.find(R"("tls_key": "")"), std::string::npos) << printed;
+  EXPECT_NE(printed.find(R"("listen": "127.0.0.1:5000")"), std::string::npos) << printed;
+}
+
+TEST(Metrics, FunctionNamesComeFromSignatures) {
+  EXPECT_EQ(metrics::functionName("berth::Result<int> berth::meta::Store::count(int) const"),
+            "count");
+  EXPECT_EQ(metrics::functionName(
+                "berth::Result<std::vector<std::__cxx11::basic_string<char> > > "
+                "berth::meta::sqlite::SqliteStore::listTags(berth::meta::RepositoryId)"),
+            "listTags");
+  EXPECT_EQ(metrics::functionName("void f()"), "f");
+  EXPECT_EQ(metrics::functionName("no parameters here"), "unknown");
+}
+
+TEST(Metrics, NamedCachesCountHitsAndMisses) {
+  LruCache<std::string, int> cache(4, "unit_test_cache");
+  cache.put("a", 1);
+  EXPECT_TRUE(cache.get("a"));
+  EXPECT_TRUE(cache.get("a"));
+  EXPECT_FALSE(cache.get("b"));
+  const auto text = metrics::exposition();
+  EXPECT_NE(text.find("berth_cache_hits_total{cache=\"unit_test_cache\"} 2"), std::string::npos);
+  EXPECT_NE(text.find("berth_cache_misses_total{cache=\"unit_test_cache\"} 1"), std::string::npos);
+  metrics::setEnabled(false);
+  EXPECT_FALSE(cache.get("b"));
+  metrics::setEnabled(true);
+  EXPECT_NE(metrics::exposition().find("berth_cache_misses_total{cache=\"unit_test_cache\"} 1"),
+            std::string::npos);
 }
 
 }  // namespace

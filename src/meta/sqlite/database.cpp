@@ -235,7 +235,25 @@ Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
 
 }  // namespace
 
+namespace {
+// SQLite calls that failed on this thread: a lease that sees the count move failed.
+thread_local uint64_t tErrors = 0;
+
+// The operation named after the function that borrows a connection, found once per function.
+const metrics::Operation& operationOf(const std::source_location& where) {
+  static std::mutex mutex;
+  static std::unordered_map<const char*, const metrics::Operation*> known;
+  std::lock_guard lock(mutex);
+  auto& op = known[where.function_name()];
+  if (op == nullptr) {
+    op = &metrics::operation("metadata", metrics::functionName(where.function_name()));
+  }
+  return *op;
+}
+}  // namespace
+
 Error storeError(sqlite3* db, std::string_view op, std::string_view message) {
+  ++tErrors;
   const int code = sqlite3_extended_errcode(db);
   const bool full = (code & 0xff) == SQLITE_FULL || isNoSpace(sqlite3_system_errno(db));
   log::error("sqlite failed", {{"op", op}, {"error", message}, {"code", code}});
@@ -255,19 +273,28 @@ Result<void> run(Connection& c, Stmt& s) {
   return {};
 }
 
+Database::Lease::Lease(Database& db, std::unique_ptr<Connection> c, const metrics::Operation& op)
+    : db_(db),
+      c_(std::move(c)),
+      op_(&op),
+      started_(std::chrono::steady_clock::now()),
+      errorsBefore_(tErrors) {}
+
 Database::Lease::~Lease() {
   if (!c_) return;
+  op_->record(std::chrono::steady_clock::now() - started_, tErrors == errorsBefore_);
   std::lock_guard lock(db_.mutex_);
   db_.idle_.push_back(std::move(c_));
 }
 
-Result<Database::Lease> Database::lease() {
+Result<Database::Lease> Database::lease(std::source_location where) {
+  const auto& op = operationOf(where);
   {
     std::lock_guard lock(mutex_);
     if (!idle_.empty()) {
       auto c = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(*this, std::move(c));
+      return Lease(*this, std::move(c), op);
     }
   }
   auto db = openDb(file_);
@@ -276,7 +303,7 @@ Result<Database::Lease> Database::lease() {
   auto pragmas =
       c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
   if (!pragmas) return pragmas.takeError();
-  return Lease(*this, std::move(c));
+  return Lease(*this, std::move(c), op);
 }
 
 Result<void> Database::prepareSchema() {

@@ -3,9 +3,11 @@
 // cached prepared statements, and transactions. Internal to src/meta/sqlite.
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -13,6 +15,7 @@
 
 #include "core/disk_reserve.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/result.hpp"
 
 namespace berth::meta::sqlite {
@@ -149,19 +152,30 @@ class Database {
   }
 
   // A connection borrowed from the pool for the length of one call.
+  // Timed from the borrowing to the return, as one operation named after the function that
+  // borrowed it (berth_metadata_operation_duration_seconds{op}); failed when a SQLite call
+  // failed meanwhile on this thread.
   class Lease {
    public:
-    Lease(Database& db, std::unique_ptr<Connection> c) : db_(db), c_(std::move(c)) {}
+    Lease(Database& db, std::unique_ptr<Connection> c, const metrics::Operation& op);
     ~Lease();
-    Lease(Lease&&) noexcept = default;
+    Lease(Lease&& other) noexcept
+        : db_(other.db_),
+          c_(std::move(other.c_)),
+          op_(other.op_),
+          started_(other.started_),
+          errorsBefore_(other.errorsBefore_) {}
     Connection& operator*() { return *c_; }
     Connection* operator->() { return c_.get(); }
 
    private:
     Database& db_;
     std::unique_ptr<Connection> c_;
+    const metrics::Operation* op_;
+    std::chrono::steady_clock::time_point started_;
+    uint64_t errorsBefore_;
   };
-  Result<Lease> lease();
+  Result<Lease> lease(std::source_location where = std::source_location::current());
 
  private:
   Database(std::filesystem::path file, std::shared_ptr<DiskReserve> reserve)

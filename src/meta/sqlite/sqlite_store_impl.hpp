@@ -119,7 +119,10 @@ class SqliteStore final : public MetadataStore {
 
  private:
   explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
-  Result<sqlite::Database::Lease> lease() { return db_->lease(); }
+  Result<sqlite::Database::Lease> lease(
+      std::source_location where = std::source_location::current()) {
+    return db_->lease(where);
+  }
 
   std::shared_ptr<sqlite::Database> db_;
 };

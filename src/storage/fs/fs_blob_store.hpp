@@ -41,7 +41,7 @@ class FsBlobStore final : public BlobStore {
 
  private:
   FsBlobStore(std::filesystem::path root, size_t openBlobs)
-      : root_(std::move(root)), openBlobs_(openBlobs) {}
+      : root_(std::move(root)), openBlobs_(openBlobs, "open_blobs") {}
   std::filesystem::path blobPath(const Digest& digest) const;
   Result<std::filesystem::path> uploadPath(std::string_view id) const;
   class Claim;
