@@ -174,35 +174,35 @@ namespace {
 
 // berth_gc_*: passes (one per registry), what they removed, and how long they took.
 void countGc(const meta::GcRun& run, std::chrono::steady_clock::duration took) {
-  if (!metrics::enabled()) return;
-  static auto& passes = metrics::counters("berth_gc_runs_total",
-                                          "Garbage-collection passes over a registry, by result.");
-  static auto& ok = passes.Add({{"result", "completed"}});
-  static auto& failed = passes.Add({{"result", "failed"}});
-  static auto& removed =
-      metrics::counters("berth_gc_removed_total", "What garbage collection removed, by kind.");
-  static auto& blobs = removed.Add({{"kind", "blobs"}});
-  static auto& links = removed.Add({{"kind", "links"}});
-  static auto& uploads = removed.Add({{"kind", "uploads"}});
-  static auto& orphans = removed.Add({{"kind", "orphans"}});
+  static auto& passes = metrics::counters(
+      "berth_gc_runs_total", "Garbage-collection passes over a registry, by result.", {"result"});
+  static auto& ok = passes.with({"completed"});
+  static auto& failed = passes.with({"failed"});
+  static auto& removed = metrics::counters("berth_gc_removed_total",
+                                           "What garbage collection removed, by kind.", {"kind"});
+  static auto& blobs = removed.with({"blobs"});
+  static auto& links = removed.with({"links"});
+  static auto& uploads = removed.with({"uploads"});
+  static auto& orphans = removed.with({"orphans"});
   static auto& bytes = metrics::counters("berth_gc_removed_bytes_total",
                                          "Bytes of blobs garbage collection removed.")
-                           .Add({});
+                           .with();
   static auto& duration =
       metrics::histograms("berth_gc_run_duration_seconds",
-                          "Time a garbage-collection pass over a registry took, in seconds.")
-          .Add({}, metrics::requestBuckets());
+                          "Time a garbage-collection pass over a registry took, in seconds.", {},
+                          metrics::requestBuckets())
+          .with();
   static auto& last = metrics::gauges("berth_gc_last_run_timestamp_seconds",
                                       "When the last garbage-collection pass finished.")
-                          .Add({});
-  (run.error.empty() ? ok : failed).Increment();
-  blobs.Increment(static_cast<double>(run.blobsRemoved));
-  links.Increment(static_cast<double>(run.linksRemoved));
-  uploads.Increment(static_cast<double>(run.uploadsRemoved));
-  orphans.Increment(static_cast<double>(run.orphansRemoved));
-  bytes.Increment(static_cast<double>(run.bytesRemoved));
-  duration.Observe(std::chrono::duration<double>(took).count());
-  last.Set(static_cast<double>(run.finished));
+                          .with();
+  (run.error.empty() ? ok : failed).add();
+  blobs.add(run.blobsRemoved);
+  links.add(run.linksRemoved);
+  uploads.add(run.uploadsRemoved);
+  orphans.add(run.orphansRemoved);
+  bytes.add(run.bytesRemoved);
+  duration.observe(took);
+  last.set(run.finished);
 }
 
 }  // namespace
@@ -361,7 +361,8 @@ std::optional<http::Response> Node::management(http::Request& request) {
   const std::string_view path = request.path;
   if (path != "/healthz" && path != "/readyz" && path != "/metrics") return std::nullopt;
   request.plane = "management";
-  request.route = path;  // one of the literals above
+  // A static string, as the metrics keep it.
+  request.route = path == "/healthz" ? "/healthz" : path == "/readyz" ? "/readyz" : "/metrics";
   if (request.method != http::Method::Get && request.method != http::Method::Head) {
     auto refused = http::Response::error(makeError(ApiCode::Unsupported, "use GET", 405));
     refused.headers.add("Allow", "GET, HEAD");

@@ -95,21 +95,20 @@ std::string sourceOf(std::string_view remote) {
 // berth_auth_failures_total{reason}: credentials refused, tokens refused, and attempts refused
 // unchecked because their source failed too often (throttled).
 void countFailure(AuthFailure kind) {
-  if (!metrics::enabled()) return;
-  static auto& family =
-      metrics::counters("berth_auth_failures_total", "Authentication attempts refused, by reason.");
-  static auto& credentials = family.Add({{"reason", "bad_credentials"}});
-  static auto& token = family.Add({{"reason", "bad_token"}});
-  static auto& throttled = family.Add({{"reason", "throttled"}});
+  static auto& family = metrics::counters(
+      "berth_auth_failures_total", "Authentication attempts refused, by reason.", {"reason"});
+  static auto& credentials = family.with({"bad_credentials"});
+  static auto& token = family.with({"bad_token"});
+  static auto& throttled = family.with({"throttled"});
   switch (kind) {
     case AuthFailure::BadCredentials:
-      credentials.Increment();
+      credentials.add();
       break;
     case AuthFailure::BadToken:
-      token.Increment();
+      token.add();
       break;
     case AuthFailure::Throttled:
-      throttled.Increment();
+      throttled.add();
       break;
     case AuthFailure::None:
       break;

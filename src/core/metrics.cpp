@@ -5,11 +5,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 
 namespace berth::metrics {
 namespace {
@@ -30,6 +33,33 @@ struct Operations {
   std::mutex mutex;
   std::map<std::pair<std::string, std::string>, Operation, std::less<>> all;
 };
+
+struct Registry {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<FamilyBase>> families;
+  std::map<std::string, FamilyBase*, std::less<>> byName;
+};
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+template <class T>
+Family<T>& family(const std::string& name, const std::string& help,
+                  std::vector<std::string> labelNames) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  if (auto it = r.byName.find(name); it != r.byName.end()) {
+    auto* existing = dynamic_cast<Family<T>*>(it->second);
+    if (existing == nullptr) throw std::logic_error("metric " + name + " has another type");
+    return *existing;
+  }
+  auto made = std::make_unique<Family<T>>(name, help, std::move(labelNames));
+  auto* raw = made.get();
+  r.families.push_back(std::move(made));
+  r.byName.emplace(name, raw);
+  return *raw;
+}
 Operations& operations() {
   static Operations o;
   return o;
@@ -101,34 +131,145 @@ void collectProcess(std::vector<prometheus::MetricFamily>& out) {
 bool enabled() { return gEnabled.load(std::memory_order_relaxed); }
 void setEnabled(bool on) { gEnabled.store(on, std::memory_order_relaxed); }
 
-prometheus::Registry& registry() {
-  static prometheus::Registry r;
-  return r;
+size_t detail::stripe() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+  return mine;
 }
 
-prometheus::Family<prometheus::Counter>& counters(const std::string& name,
-                                                  const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(registry());
+uint64_t Counter::value() const {
+  uint64_t total = 0;
+  for (const auto& s : stripes_) total += s.value.load(std::memory_order_relaxed);
+  return total;
 }
 
-prometheus::Family<prometheus::Gauge>& gauges(const std::string& name, const std::string& help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(registry());
+Histogram::Histogram(const std::vector<double>& bounds)
+    : bounds_(bounds), stripes_(std::make_unique<Stripe[]>(detail::kStripes)) {
+  if (bounds_.size() > kMaxBuckets) throw std::logic_error("too many histogram buckets");
+  for (double b : bounds_) boundNanos_.push_back(static_cast<int64_t>(b * 1e9));
 }
 
-prometheus::Family<prometheus::Histogram>& histograms(const std::string& name,
-                                                      const std::string& help) {
-  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry());
+void Histogram::observe(std::chrono::steady_clock::duration took) {
+  if (!enabled()) return;
+  const int64_t nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(boundNanos_.begin(), boundNanos_.end(), nanos) - boundNanos_.begin());
+  auto& s = stripes_[detail::stripe()];
+  s.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  s.sumNanos.fetch_add(static_cast<uint64_t>(std::max<int64_t>(nanos, 0)),
+                       std::memory_order_relaxed);
 }
 
-const prometheus::Histogram::BucketBoundaries& requestBuckets() {
-  static const prometheus::Histogram::BucketBoundaries b{
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+Histogram::Snapshot Histogram::snapshot() const {
+  Snapshot out;
+  out.cumulative.assign(bounds_.size() + 1, 0);
+  uint64_t sumNanos = 0;
+  for (size_t i = 0; i < detail::kStripes; ++i) {
+    const auto& s = stripes_[i];
+    for (size_t b = 0; b <= bounds_.size(); ++b) {
+      out.cumulative[b] += s.buckets[b].load(std::memory_order_relaxed);
+    }
+    sumNanos += s.sumNanos.load(std::memory_order_relaxed);
+  }
+  for (size_t b = 1; b < out.cumulative.size(); ++b) out.cumulative[b] += out.cumulative[b - 1];
+  out.count = out.cumulative.back();
+  out.sumSeconds = static_cast<double>(sumNanos) / 1e9;
+  return out;
+}
+
+std::vector<prometheus::ClientMetric::Label> FamilyBase::labels(
+    const std::vector<std::string>& values) const {
+  std::vector<prometheus::ClientMetric::Label> out;
+  for (size_t i = 0; i < labelNames_.size() && i < values.size(); ++i) {
+    out.push_back({labelNames_[i], values[i]});
+  }
+  // The exposition lists labels by name.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+template <class T>
+T& Family<T>::with(const std::vector<std::string>& values) {
+  if (values.size() != labelNames_.size()) {
+    throw std::logic_error("metric " + name_ + ": wrong number of label values");
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& [v, member] : members_) {
+    if (v == values) return *member;
+  }
+  std::unique_ptr<T> made;
+  if constexpr (std::is_same_v<T, Histogram>) {
+    made = std::make_unique<Histogram>(bounds_);
+  } else {
+    made = std::make_unique<T>();
+  }
+  auto& added = *made;
+  members_.emplace_back(values, std::move(made));
+  return added;
+}
+
+template <class T>
+void Family<T>::collect(std::vector<prometheus::MetricFamily>& out) const {
+  prometheus::MetricFamily f;
+  f.name = name_;
+  f.help = help_;
+  std::lock_guard lock(mutex_);
+  if (members_.empty()) return;
+  for (const auto& [values, member] : members_) {
+    prometheus::ClientMetric m;
+    m.label = labels(values);
+    if constexpr (std::is_same_v<T, Counter>) {
+      f.type = prometheus::MetricType::Counter;
+      m.counter.value = static_cast<double>(member->value());
+    } else if constexpr (std::is_same_v<T, Gauge>) {
+      f.type = prometheus::MetricType::Gauge;
+      m.gauge.value = static_cast<double>(member->value());
+    } else {
+      f.type = prometheus::MetricType::Histogram;
+      const auto snap = member->snapshot();
+      m.histogram.sample_count = snap.count;
+      m.histogram.sample_sum = snap.sumSeconds;
+      const auto& bounds = member->bounds();
+      for (size_t b = 0; b < bounds.size(); ++b) {
+        m.histogram.bucket.push_back({snap.cumulative[b], bounds[b]});
+      }
+      m.histogram.bucket.push_back({snap.count, std::numeric_limits<double>::infinity()});
+    }
+    f.metric.push_back(std::move(m));
+  }
+  out.push_back(std::move(f));
+}
+
+template class Family<Counter>;
+template class Family<Gauge>;
+template class Family<Histogram>;
+
+Family<Counter>& counters(const std::string& name, const std::string& help,
+                          std::vector<std::string> labelNames) {
+  return family<Counter>(name, help, std::move(labelNames));
+}
+
+Family<Gauge>& gauges(const std::string& name, const std::string& help,
+                      std::vector<std::string> labelNames) {
+  return family<Gauge>(name, help, std::move(labelNames));
+}
+
+Family<Histogram>& histograms(const std::string& name, const std::string& help,
+                              std::vector<std::string> labelNames, std::vector<double> bounds) {
+  auto& f = family<Histogram>(name, help, std::move(labelNames));
+  f.setBounds(std::move(bounds));
+  return f;
+}
+
+const std::vector<double>& requestBuckets() {
+  static const std::vector<double> b{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
   return b;
 }
 
-const prometheus::Histogram::BucketBoundaries& operationBuckets() {
-  static const prometheus::Histogram::BucketBoundaries b{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
+const std::vector<double>& operationBuckets() {
+  static const std::vector<double> b{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                     0.025,  0.05,    0.1,    0.25,  1,      5};
   return b;
 }
 
@@ -140,11 +281,12 @@ const Operation& operation(std::string_view store, std::string_view op) {
   if (it != ops.all.end()) return it->second;
   const std::string prefix = "berth_" + key.first;
   auto& latency = histograms(prefix + "_operation_duration_seconds",
-                             "Calls into the " + key.first + ", by operation, in seconds.")
-                      .Add({{"op", key.second}}, operationBuckets());
+                             "Calls into the " + key.first + ", by operation, in seconds.", {"op"},
+                             operationBuckets())
+                      .with({key.second});
   auto& errors = counters(prefix + "_operation_errors_total",
-                          "Calls into the " + key.first + " that failed, by operation.")
-                     .Add({{"op", key.second}});
+                          "Calls into the " + key.first + " that failed, by operation.", {"op"})
+                     .with({key.second});
   return ops.all.emplace(std::move(key), Operation(latency, errors)).first->second;
 }
 
@@ -167,10 +309,11 @@ std::string_view functionName(std::string_view signature) {
 
 CacheCounters::CacheCounters(std::string_view name) {
   const std::string label(name);
-  hits_ = &counters("berth_cache_hits_total", "Lookups a cache answered, by cache.")
-               .Add({{"cache", label}});
-  misses_ = &counters("berth_cache_misses_total", "Lookups a cache could not answer, by cache.")
-                 .Add({{"cache", label}});
+  hits_ = &counters("berth_cache_hits_total", "Lookups a cache answered, by cache.", {"cache"})
+               .with({label});
+  misses_ = &counters("berth_cache_misses_total", "Lookups a cache could not answer, by cache.",
+                      {"cache"})
+                 .with({label});
 }
 
 Source::Source(Collect collect) {
@@ -209,7 +352,12 @@ void addValue(prometheus::MetricFamily& family, double value,
 }
 
 std::string exposition() {
-  auto families = registry().Collect();
+  std::vector<prometheus::MetricFamily> families;
+  {
+    auto& r = registry();
+    std::lock_guard lock(r.mutex);
+    for (const auto& f : r.families) f->collect(families);
+  }
   collectProcess(families);
   {
     auto& s = sources();

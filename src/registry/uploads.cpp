@@ -62,19 +62,19 @@ bool noSpace(const Error& e) { return e.code == ApiCode::InsufficientStorage; }
 class UploadInProgress {
  public:
   UploadInProgress() : counted_(metrics::enabled()) {
-    if (counted_) gauge().Increment();
+    if (counted_) gauge().add(1);
   }
   ~UploadInProgress() {
-    if (counted_) gauge().Decrement();
+    if (counted_) gauge().add(-1);
   }
   UploadInProgress(const UploadInProgress&) = delete;
   UploadInProgress& operator=(const UploadInProgress&) = delete;
 
  private:
-  static prometheus::Gauge& gauge() {
+  static metrics::Gauge& gauge() {
     static auto& g = metrics::gauges("berth_uploads_in_progress",
                                      "Blob upload bodies streaming into storage now.")
-                         .Add({});
+                         .with();
     return g;
   }
   bool counted_;
