@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "app/backup.hpp"
 #include "app/node.hpp"
 #include "app/tenancy.hpp"
 #include "auth/authenticator.hpp"
@@ -137,6 +138,22 @@ json::array actionsJson(const std::vector<meta::ScopeRule>& rules) {
     }
   }
   return out;
+}
+
+json::object backupJson(const app::BackupReport& report) {
+  json::array registries;
+  uint64_t blobs = 0, bytes = 0;
+  for (const auto& r : report.registries) {
+    registries.push_back(json::object{
+        {"name", r.name}, {"blobs", r.blobs}, {"bytes", r.bytes}, {"leftOut", r.leftOut}});
+    blobs += r.blobs;
+    bytes += r.bytes;
+  }
+  return {{"path", report.path.string()},
+          {"registries", registries},
+          {"blobs", blobs},
+          {"bytes", bytes},
+          {"seconds", report.seconds}};
 }
 
 }  // namespace
@@ -403,6 +420,42 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
         }
         print(out);
         return failed ? 1 : 0;
+      };
+    });
+  }
+
+  // admin backup, admin restore
+  {
+    auto* cmd = admin->add_subcommand(
+        "backup",
+        "Back up a data directory, also while `berth serve` runs on it: the database as of one "
+        "moment and every blob it knows, each verified against its digest");
+    auto dir = std::make_shared<std::string>("./data");
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("--data", *dir, "Data directory of the server")->capture_default_str();
+    cmd->add_option("--out", *out, "Directory to write the backup to (absent or empty)")
+        ->required();
+    cmd->callback([&action, dir, out] {
+      action = [dir, out] {
+        auto report = check(app::backupDataDirectory(*dir, *out));
+        print(backupJson(report));
+        return 0;
+      };
+    });
+  }
+  {
+    auto* cmd = admin->add_subcommand(
+        "restore",
+        "Make a new data directory from a backup (then start `berth serve --data` on it)");
+    auto from = std::make_shared<std::string>();
+    auto dir = std::make_shared<std::string>();
+    cmd->add_option("--from", *from, "A directory `berth admin backup` wrote")->required();
+    cmd->add_option("--data", *dir, "The data directory to make (absent or empty)")->required();
+    cmd->callback([&action, from, dir] {
+      action = [from, dir] {
+        auto report = check(app::restoreDataDirectory(*from, *dir));
+        print(backupJson(report));
+        return 0;
       };
     });
   }
