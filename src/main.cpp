@@ -2,6 +2,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "app/node.hpp"
 #include "cli/admin.hpp"
 #include "cli/client/commands.hpp"
+#include "cli/client/http.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -208,6 +210,23 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   return 0;
 }
 
+// berth probe: what a container's HEALTHCHECK or a Kubernetes exec probe runs, where no curl is.
+int probe(const std::string& url) {
+  try {
+    berth::cli::client::HttpClient client;
+    berth::cli::client::HttpRequest request;
+    request.url = url;
+    const auto response = client.send(request);
+    if (response.status == 200) return 0;
+    std::string body = response.body.substr(0, 300);
+    std::replace(body.begin(), body.end(), '\n', ' ');
+    std::cerr << "berth: " << url << " answered " << response.status << ": " << body << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "berth: " << e.what() << "\n";
+  }
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -228,6 +247,11 @@ int main(int argc, char** argv) {
                      "and exit");
   addConfigFlags(*serveCmd, flags.values);
 
+  auto* probeCmd = app.add_subcommand(
+      "probe", "Exit 0 when the server's readiness endpoint answers 200 (for health checks)");
+  std::string probeUrl = "http://127.0.0.1:5000/readyz";
+  probeCmd->add_option("--url", probeUrl, "The URL to GET")->capture_default_str();
+
   std::function<int()> adminAction;
   berth::cli::addAdminCommands(app, adminAction);
   std::function<int()> clientAction;
@@ -239,6 +263,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serveCmd->parsed()) return serve(flags, *serveCmd);
+  if (probeCmd->parsed()) return probe(probeUrl);
   if (adminAction) return berth::cli::runCommand(adminAction);
   if (clientAction) return berth::cli::runCommand(clientAction);
   return 0;
