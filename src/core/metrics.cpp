@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -304,7 +305,12 @@ std::string_view functionName(std::string_view signature) {
     if (start < open) return signature.substr(start, open - start);
     open = signature.find('(', open + 1);
   }
-  return "unknown";
+  // A bare name, as __builtin_FUNCTION() gives it.
+  const bool bare =
+      !signature.empty() && std::all_of(signature.begin(), signature.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+      });
+  return bare ? signature : "unknown";
 }
 
 CacheCounters::CacheCounters(std::string_view name) {

@@ -155,7 +155,7 @@ class Operation {
 const Operation& operation(std::string_view store, std::string_view op);
 
 // The name of the function a std::source_location's function_name() describes:
-// "berth::Result<int> berth::meta::Store::count(int) const" -> "count".
+// "berth::Result<int> berth::meta::Store::count(int) const" -> "count"; a bare name stays.
 std::string_view functionName(std::string_view signature);
 
 // Hits and misses of the caches named `name` (all instances with one name count together).

@@ -262,6 +262,7 @@ TEST(Metrics, FunctionNamesComeFromSignatures) {
                 "berth::meta::sqlite::SqliteStore::listTags(berth::meta::RepositoryId)"),
             "listTags");
   EXPECT_EQ(metrics::functionName("void f()"), "f");
+  EXPECT_EQ(metrics::functionName("putManifest"), "putManifest");
   EXPECT_EQ(metrics::functionName("no parameters here"), "unknown");
 }
 

@@ -240,13 +240,13 @@ namespace {
 thread_local uint64_t tErrors = 0;
 
 // The operation named after the function that borrows a connection, found once per function.
-const metrics::Operation& operationOf(const std::source_location& where) {
+const metrics::Operation& operationOf(const char* caller) {
   static std::mutex mutex;
   static std::unordered_map<const char*, const metrics::Operation*> known;
   std::lock_guard lock(mutex);
-  auto& op = known[where.function_name()];
+  auto& op = known[caller];
   if (op == nullptr) {
-    op = &metrics::operation("metadata", metrics::functionName(where.function_name()));
+    op = &metrics::operation("metadata", metrics::functionName(caller));
   }
   return *op;
 }
@@ -287,8 +287,8 @@ Database::Lease::~Lease() {
   db_.idle_.push_back(std::move(c_));
 }
 
-Result<Database::Lease> Database::lease(std::source_location where) {
-  const auto& op = operationOf(where);
+Result<Database::Lease> Database::lease(const char* caller) {
+  const auto& op = operationOf(caller);
   {
     std::lock_guard lock(mutex_);
     if (!idle_.empty()) {

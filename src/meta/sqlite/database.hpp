@@ -132,6 +132,15 @@ class Transaction {
   bool open_ = false;
 };
 
+// The signature of the function that calls the function whose default argument this is: the
+// name a lease is measured under. clang 14 with libstdc++ has no std::source_location; its
+// __builtin_FUNCTION() gives the bare name (inside a lambda, "operator()").
+#if defined(__cpp_lib_source_location)
+#define BERTH_CALLER std::source_location::current().function_name()
+#else
+#define BERTH_CALLER __builtin_FUNCTION()
+#endif
+
 // A pool of connections to one database file; the schema is created on open.
 class Database {
  public:
@@ -175,7 +184,7 @@ class Database {
     std::chrono::steady_clock::time_point started_;
     uint64_t errorsBefore_;
   };
-  Result<Lease> lease(std::source_location where = std::source_location::current());
+  Result<Lease> lease(const char* caller = BERTH_CALLER);
 
  private:
   Database(std::filesystem::path file, std::shared_ptr<DiskReserve> reserve)

@@ -119,9 +119,8 @@ class SqliteStore final : public MetadataStore {
 
  private:
   explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
-  Result<sqlite::Database::Lease> lease(
-      std::source_location where = std::source_location::current()) {
-    return db_->lease(where);
+  Result<sqlite::Database::Lease> lease(const char* caller = BERTH_CALLER) {
+    return db_->lease(caller);
   }
 
   std::shared_ptr<sqlite::Database> db_;
