@@ -17,6 +17,7 @@
 #include "core/metrics.hpp"
 #include "core/version.hpp"
 #include "http/server.hpp"
+#include "storage/fs/hash_pool.hpp"
 
 namespace {
 
@@ -123,6 +124,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.metricsHere = config.metricsListen.empty();
   options.metricsRegistryLabel = config.metricsRegistryLabel;
   berth::metrics::setEnabled(config.metrics);
+  berth::storage::HashPool::configure(config.uploadHashThreads);
   std::optional<berth::HostPort> metricsAddress;
   if (!config.metricsListen.empty()) {
     auto parsed = berth::parseHostPort(config.metricsListen);

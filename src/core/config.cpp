@@ -73,6 +73,10 @@ constexpr ConfigKey kKeys[] = {
      &ServeConfig::lifecycleIntervalSeconds, 1},
     {"tag_history_days", "", "Changes of tags are kept this long (berth repository tag-history).",
      &ServeConfig::tagHistoryDays, 1},
+    {"upload_hash_threads", "",
+     "Threads that compute uploads' SHA-256 beside the network threads, reading each upload's "
+     "file just behind the request that writes it (0: each request hashes as it writes).",
+     &ServeConfig::uploadHashThreads},
     {"metrics", "", "Prometheus metrics: recorded, and served at /metrics (false: neither).",
      &ServeConfig::metrics},
     {"metrics_listen", "",

@@ -53,6 +53,8 @@ struct ServeConfig {
   // Prometheus metrics at /metrics; on another address than `listen` when metricsListen is
   // set; request series labelled with the registry when metricsRegistryLabel is.
   bool metrics = true;
+  // Threads that hash uploads beside the network threads (0: each request hashes as it writes).
+  uint32_t uploadHashThreads = 1;
   std::string metricsListen;
   bool metricsRegistryLabel = false;
 };

@@ -60,18 +60,35 @@ class FsUploadWriter final : public UploadWriter {
   ~FsUploadWriter() override { store_.release(id_); }
 
   Result<void> write(const char* data, size_t size) override {
-    // Hash only while the running hash covers every byte before this one.
-    if (state_->hashed == size_) {
-      state_->hasher.update(data, size);
-      state_->hashed += size;
+    const auto pool = HashPool::current();
+    // The running hash continues only while it describes every byte before these.
+    bool chained = false;
+    {
+      std::lock_guard lock(state_->mutex);
+      chained =
+          !state_->stopped && state_->hashed != HashState::kInvalid && state_->written == size_;
     }
+    // Without a pool the request hashes as it writes; the claim makes the hasher its own.
+    if (chained && !pool->enabled()) state_->hasher.update(data, size);
     auto written = writeAll(fd_.get(), data, size, path_);
-    if (!written) {
-      // The file may hold part of this chunk: the running hash no longer describes it.
-      state_->hashed = UINT64_MAX;
-      return written;
+    bool submit = false;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (!written) {
+        // The file may hold part of this chunk: the running hash no longer describes it.
+        state_->hashed = HashState::kInvalid;
+      } else if (chained) {
+        state_->written = size_ + size;
+        if (!pool->enabled()) {
+          state_->hashed = state_->written;
+        } else if (!state_->queued) {
+          state_->queued = submit = true;
+        }
+      }
     }
+    if (!written) return written;
     size_ += size;
+    if (submit) pool->submit(state_);
     return {};
   }
   uint64_t size() const override { return size_; }
@@ -154,8 +171,10 @@ Result<void> FsBlobStore::createUpload(std::string_view id) {
   if (!path) return path.takeError();
   UniqueFd fd(::open(path->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
   if (!fd) return ioError("create upload", *path);
+  auto state = std::make_shared<HashState>();
+  state->file = *path;
   std::lock_guard lock(mutex_);
-  hashes_[std::string(id)] = std::make_shared<HashState>();
+  hashes_[std::string(id)] = std::move(state);
   return {};
 }
 
@@ -173,7 +192,12 @@ Result<uint64_t> FsBlobStore::uploadSize(std::string_view id) {
 std::shared_ptr<FsBlobStore::HashState> FsBlobStore::claim(std::string_view id, bool& busy) {
   std::lock_guard lock(mutex_);
   auto& state = hashes_[std::string(id)];
-  if (!state) state = std::make_shared<HashState>();
+  if (!state) {
+    // A session this process did not create (it ran before a restart): no running hash.
+    state = std::make_shared<HashState>();
+    if (auto path = uploadPath(id)) state->file = *path;
+    state->hashed = HashState::kInvalid;
+  }
   busy = state->busy;
   if (!busy) state->busy = true;
   return state;
@@ -248,28 +272,37 @@ Result<BlobInfo> FsBlobStore::verifyUpload(std::string_view id, const Digest& ex
   Claim claim(*this, id);
   if (claim.busy()) return busyUpload();
   auto& state = claim.state();
-  std::string actual;
   const auto algorithm = Hasher::forName(expected.algorithm()).value_or(Hasher::Algorithm::Sha256);
-  if (algorithm == Hasher::Algorithm::Sha256 && state.hashed == size) {
-    actual = state.hasher.finish();
-  } else {
-    // No usable running hash (restart, failed write, sha512): read the session back.
-    Hasher hasher(algorithm);
-    std::vector<char> buffer(1 << 20);
-    for (;;) {
-      const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ioError("read upload", *path);
-      }
-      if (n == 0) break;
-      hasher.update(buffer.data(), static_cast<size_t>(n));
-    }
-    actual = hasher.finish();
+  // The pool stops hashing the session; what it has not reached yet is hashed here.
+  HashPool::takeOver(state);
+  bool running = false;
+  uint64_t offset = 0;
+  {
+    std::lock_guard lock(state.mutex);
+    running = algorithm == Hasher::Algorithm::Sha256 && state.hashed != HashState::kInvalid &&
+              state.written == size && state.hashed <= size;
+    if (running) offset = state.hashed;
   }
+  // No usable running hash (restart, failed write, sha512): read the whole session back.
+  Hasher fresh(algorithm);
+  Hasher& hasher = running ? state.hasher : fresh;
+  std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(size - offset, 1 << 20)));
+  while (offset < size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(size - offset, buffer.size()));
+    const ssize_t n = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ioError("read upload", *path);
+    if (n == 0) return ioError("read upload", *path, EIO);  // shorter than it was a moment ago
+    hasher.update(buffer.data(), static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  const std::string actual = hasher.finish();
   // The running hash is consumed: should this commit fail, the next one re-reads the file.
-  state.hasher = Hasher();
-  state.hashed = size == 0 ? 0 : UINT64_MAX;
+  {
+    std::lock_guard lock(state.mutex);
+    state.hasher = Hasher();
+    state.hashed = size == 0 ? 0 : HashState::kInvalid;
+  }
   if (actual != expected.str()) {
     return makeError(ApiCode::DigestInvalid,
                      "content digest " + actual + " does not match " + expected.str());

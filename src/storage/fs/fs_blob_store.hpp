@@ -8,6 +8,7 @@
 
 #include "core/lru_cache.hpp"
 #include "storage/blob_store.hpp"
+#include "storage/fs/hash_pool.hpp"
 
 namespace berth::storage {
 
@@ -32,12 +33,8 @@ class FsBlobStore final : public BlobStore {
   Result<void> forEachBlob(const std::function<bool(const StoredBlob&)>& visit) override;
 
   // The running hash of a session, kept while the process lives so that commit need not
-  // re-read the data. After a restart, commit re-hashes the file instead.
-  struct HashState {
-    Hasher hasher;
-    uint64_t hashed = 0;
-    bool busy = false;
-  };
+  // re-read the data (hash_pool.hpp). After a restart, commit re-hashes the file instead.
+  using HashState = storage::HashState;
 
  private:
   FsBlobStore(std::filesystem::path root, size_t openBlobs)
