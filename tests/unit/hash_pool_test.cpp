@@ -131,6 +131,17 @@ TEST_P(HashPoolTest, ManySessionsAtOnce) {
   EXPECT_EQ(ok.load(), 24);
 }
 
+TEST_P(HashPoolTest, APoolTurnedOffMidSessionLeavesTheRestToCommit) {
+  const auto data = content(6 << 20, 17);
+  const auto id = newUuid();
+  ASSERT_TRUE(store->createUpload(id));
+  upload(id, data.substr(0, 3 << 20), 1, 256 * 1024);
+  // Another pool (or none) from here on; what the first one had not hashed, commit hashes.
+  HashPool::configure(GetParam() == 0 ? 1 : 0);
+  upload(id, data.substr(3 << 20), 2, 256 * 1024);
+  EXPECT_TRUE(store->commitUpload(id, *Digest::parse(sha256Digest(data))));
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, HashPoolTest, ::testing::Values(0u, 1u, 2u),
                          [](const auto& info) { return "threads" + std::to_string(info.param); });
 

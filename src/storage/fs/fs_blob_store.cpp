@@ -63,13 +63,17 @@ class FsUploadWriter final : public UploadWriter {
     const auto pool = HashPool::current();
     // The running hash continues only while it describes every byte before these.
     bool chained = false;
+    bool hashHere = false;
     {
       std::lock_guard lock(state_->mutex);
       chained =
           !state_->stopped && state_->hashed != HashState::kInvalid && state_->written == size_;
+      // Without a pool the request hashes as it writes (the claim makes the hasher its own),
+      // when no pool thread has the session and nothing is left for one; else commit hashes
+      // what is left.
+      hashHere = chained && !pool->enabled() && !state_->queued && state_->hashed == size_;
     }
-    // Without a pool the request hashes as it writes; the claim makes the hasher its own.
-    if (chained && !pool->enabled()) state_->hasher.update(data, size);
+    if (hashHere) state_->hasher.update(data, size);
     auto written = writeAll(fd_.get(), data, size, path_);
     bool submit = false;
     {
@@ -79,9 +83,9 @@ class FsUploadWriter final : public UploadWriter {
         state_->hashed = HashState::kInvalid;
       } else if (chained) {
         state_->written = size_ + size;
-        if (!pool->enabled()) {
+        if (hashHere) {
           state_->hashed = state_->written;
-        } else if (!state_->queued) {
+        } else if (pool->enabled() && !state_->queued) {
           state_->queued = submit = true;
         }
       }
