@@ -6,11 +6,13 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 
 #include "app/tenancy.hpp"
 #include "core/digest.hpp"
 #include "core/random.hpp"
+#include "core/unique_fd.hpp"
 #include "core/version.hpp"
 #include "meta/sqlite/backup.hpp"
 #include "storage/fs/fs_blob_store.hpp"
@@ -70,23 +72,36 @@ Result<void> copyBlob(const storage::BlobReader& reader, storage::BlobStore& to,
   return {};
 }
 
-Result<void> copyFile(const fs::path& from, const fs::path& to, fs::perms perms) {
-  std::error_code ec;
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec)
-    return failure("cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
-  fs::permissions(to, perms, ec);
-  // Durable before the marker says the backup is complete.
-  const int fd = ::open(to.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
+// On disk, not only in the page cache: before the marker says the backup is whole.
+Result<void> sync(const fs::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) {
+    return failure("cannot sync " + file.string() + ": " + std::strerror(errno));
   }
   return {};
 }
 
-// Copies the blobs of one registry that the database at `db` knows from `from` to `to`.
-// `missing(blob)` decides what a blob absent from `from` means.
+// Copies a file readable by its owner only (the database, the operator token).
+Result<void> copyFile(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) {
+    return failure("cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
+  }
+  fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write, ec);
+  return sync(to);
+}
+
+// The operator token goes with the data, when there is one in the directory.
+Result<void> copyOperatorToken(const fs::path& fromDir, const fs::path& toDir) {
+  std::error_code ec;
+  if (!fs::exists(fromDir / "operator-token", ec)) return {};
+  return copyFile(fromDir / "operator-token", toDir / "operator-token");
+}
+
+// Copies the blobs of one registry that the database at `db` knows from `from` to `to`. A blob
+// absent from `from` fails the copy, unless `forgetUnreferenced` and nothing refers to it: it
+// is then dropped from `db` (garbage collection removed it after the database was copied).
 Result<BackupRegistry> copyRegistry(const fs::path& db, const meta::sqlite::SnapshotRegistry& r,
                                     storage::BlobStore& from, storage::BlobStore& to,
                                     bool forgetUnreferenced) {
@@ -118,12 +133,8 @@ Result<BackupRegistry> copyRegistry(const fs::path& db, const meta::sqlite::Snap
         return {};
       });
   if (!copied) return copied.takeError();
-  for (const auto& blob : forget) {
-    if (auto f = meta::sqlite::forgetSnapshotBlob(db, r.id, blob.digest, blob.size); !f) {
-      return f.takeError();
-    }
-    ++out.leftOut;
-  }
+  if (auto f = meta::sqlite::forgetSnapshotBlobs(db, r.id, forget); !f) return f.takeError();
+  out.leftOut = forget.size();
   return out;
 }
 
@@ -145,7 +156,6 @@ Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path
   auto registries = meta::sqlite::snapshotRegistries(db);
   if (!registries) return registries.takeError();
   BackupReport report{out};
-  boost::json::array listed;
   for (const auto& r : *registries) {
     meta::RegistrySettings settings;
     settings.name = r.name;
@@ -156,18 +166,15 @@ Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path
     if (!to) return to.takeError();
     auto copied = copyRegistry(db, r, **from, **to, true);
     if (!copied) return copied.takeError();
-    listed.push_back(boost::json::object{
-        {"name", copied->name}, {"blobs", copied->blobs}, {"bytes", copied->bytes}});
     report.registries.push_back(std::move(*copied));
   }
-  if (fs::exists(dataDir / "operator-token", ec)) {
-    if (auto c = copyFile(dataDir / "operator-token", out / "operator-token",
-                          fs::perms::owner_read | fs::perms::owner_write);
-        !c) {
-      return c.takeError();
-    }
+  if (auto c = copyOperatorToken(dataDir, out); !c) return c.takeError();
+  if (auto s = sync(db); !s) return s.takeError();
+  // Last: its presence says the backup is whole; written aside, then renamed into place.
+  boost::json::array listed;
+  for (const auto& r : report.registries) {
+    listed.push_back(boost::json::object{{"name", r.name}, {"blobs", r.blobs}, {"bytes", r.bytes}});
   }
-  // Last: its presence says the backup is whole.
   const boost::json::object marker{
       {"format", 1},
       {"version", std::string(version())},
@@ -182,11 +189,9 @@ Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path
     file << boost::json::serialize(marker) << "\n";
     if (!file.flush()) return failure("cannot write " + partial.string());
   }
-  if (auto c = copyFile(partial, out / kMarker, fs::perms::owner_read | fs::perms::owner_write);
-      !c) {
-    return c.takeError();
-  }
-  fs::remove(partial, ec);
+  if (auto s = sync(partial); !s) return s.takeError();
+  fs::rename(partial, out / kMarker, ec);
+  if (ec) return failure("cannot write " + (out / kMarker).string() + ": " + ec.message());
   report.seconds = since(started);
   return report;
 }
@@ -199,10 +204,7 @@ Result<BackupReport> restoreDataDirectory(const fs::path& from, const fs::path& 
   }
   if (auto r = freshDirectory(dataDir, "data directory"); !r) return r.takeError();
   const fs::path db = dataDir / "berth.db";
-  if (auto c = copyFile(from / "berth.db", db, fs::perms::owner_read | fs::perms::owner_write);
-      !c) {
-    return c.takeError();
-  }
+  if (auto c = copyFile(from / "berth.db", db); !c) return c.takeError();
   if (auto r = meta::sqlite::prepareRestoredDatabase(db); !r) return r.takeError();
   auto registries = meta::sqlite::snapshotRegistries(db);
   if (!registries) return registries.takeError();
@@ -218,13 +220,7 @@ Result<BackupReport> restoreDataDirectory(const fs::path& from, const fs::path& 
     if (!copied) return copied.takeError();
     report.registries.push_back(std::move(*copied));
   }
-  if (fs::exists(from / "operator-token", ec)) {
-    if (auto c = copyFile(from / "operator-token", dataDir / "operator-token",
-                          fs::perms::owner_read | fs::perms::owner_write);
-        !c) {
-      return c.takeError();
-    }
-  }
+  if (auto c = copyOperatorToken(from, dataDir); !c) return c.takeError();
   report.seconds = since(started);
   return report;
 }

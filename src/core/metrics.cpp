@@ -30,11 +30,6 @@ Sources& sources() {
   return s;
 }
 
-struct Operations {
-  std::mutex mutex;
-  std::map<std::pair<std::string, std::string>, Operation, std::less<>> all;
-};
-
 struct Registry {
   std::mutex mutex;
   std::vector<std::unique_ptr<FamilyBase>> families;
@@ -61,11 +56,6 @@ Family<T>& family(const std::string& name, const std::string& help,
   r.byName.emplace(name, raw);
   return *raw;
 }
-Operations& operations() {
-  static Operations o;
-  return o;
-}
-
 // The process figures Prometheus' own clients export, from /proc/self.
 void collectProcess(std::vector<prometheus::MetricFamily>& out) {
   const long ticks = ::sysconf(_SC_CLK_TCK);
@@ -91,15 +81,19 @@ void collectProcess(std::vector<prometheus::MetricFamily>& out) {
       auto rss = gaugeFamily("process_resident_memory_bytes", "Resident memory size in bytes.");
       addValue(rss, std::stod(f[21]) * static_cast<double>(page));
       out.push_back(std::move(rss));
-      std::ifstream uptimeFile("/proc/stat");
-      std::string key;
-      double bootTime = 0;
-      while (uptimeFile >> key) {
-        if (key == "btime") {
-          uptimeFile >> bootTime;
-          break;
+      // The boot time does not change: read once.
+      static const double bootTime = [] {
+        std::ifstream file("/proc/stat");
+        std::string key;
+        double value = 0;
+        while (file >> key) {
+          if (key == "btime") {
+            file >> value;
+            break;
+          }
         }
-      }
+        return value;
+      }();
       if (bootTime > 0) {
         auto start = gaugeFamily("process_start_time_seconds",
                                  "Start time of the process since the Unix epoch, in seconds.");
@@ -214,19 +208,19 @@ void Family<T>::collect(std::vector<prometheus::MetricFamily>& out) const {
   prometheus::MetricFamily f;
   f.name = name_;
   f.help = help_;
+  f.type = std::is_same_v<T, Counter> ? prometheus::MetricType::Counter
+           : std::is_same_v<T, Gauge> ? prometheus::MetricType::Gauge
+                                      : prometheus::MetricType::Histogram;
   std::lock_guard lock(mutex_);
   if (members_.empty()) return;
   for (const auto& [values, member] : members_) {
     prometheus::ClientMetric m;
     m.label = labels(values);
     if constexpr (std::is_same_v<T, Counter>) {
-      f.type = prometheus::MetricType::Counter;
       m.counter.value = static_cast<double>(member->value());
     } else if constexpr (std::is_same_v<T, Gauge>) {
-      f.type = prometheus::MetricType::Gauge;
       m.gauge.value = static_cast<double>(member->value());
     } else {
-      f.type = prometheus::MetricType::Histogram;
       const auto snap = member->snapshot();
       m.histogram.sample_count = snap.count;
       m.histogram.sample_sum = snap.sumSeconds;
@@ -274,21 +268,17 @@ const std::vector<double>& operationBuckets() {
   return b;
 }
 
-const Operation& operation(std::string_view store, std::string_view op) {
-  auto& ops = operations();
-  std::lock_guard lock(ops.mutex);
-  auto key = std::make_pair(std::string(store), std::string(op));
-  auto it = ops.all.find(key);
-  if (it != ops.all.end()) return it->second;
-  const std::string prefix = "berth_" + key.first;
-  auto& latency = histograms(prefix + "_operation_duration_seconds",
-                             "Calls into the " + key.first + ", by operation, in seconds.", {"op"},
+Operation operation(std::string_view store, std::string_view op) {
+  const std::string name(store);
+  const std::string label(op);
+  auto& latency = histograms("berth_" + name + "_operation_duration_seconds",
+                             "Calls into the " + name + ", by operation, in seconds.", {"op"},
                              operationBuckets())
-                      .with({key.second});
-  auto& errors = counters(prefix + "_operation_errors_total",
-                          "Calls into the " + key.first + " that failed, by operation.", {"op"})
-                     .with({key.second});
-  return ops.all.emplace(std::move(key), Operation(latency, errors)).first->second;
+                      .with({label});
+  auto& errors = counters("berth_" + name + "_operation_errors_total",
+                          "Calls into the " + name + " that failed, by operation.", {"op"})
+                     .with({label});
+  return Operation(latency, errors);
 }
 
 std::string_view functionName(std::string_view signature) {

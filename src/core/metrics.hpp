@@ -151,8 +151,9 @@ class Operation {
 };
 
 // berth_<store>_operation_duration_seconds{op} and berth_<store>_operation_errors_total{op},
-// for store "blob_store" or "metadata"; the same object for the same arguments.
-const Operation& operation(std::string_view store, std::string_view op);
+// for store "blob_store" or "metadata" (the same instruments for the same arguments; callers
+// keep the handle rather than look it up per call).
+Operation operation(std::string_view store, std::string_view op);
 
 // The name of the function a std::source_location's function_name() describes:
 // "berth::Result<int> berth::meta::Store::count(int) const" -> "count"; a bare name stays.

@@ -514,7 +514,6 @@ asio::awaitable<Response> Connection<Stream>::readBody(RequestParser& parser, Bo
   buffer_.reserve(kBodyChunk);
   bool complete = true;
   const TransferRate rate = transferRate();
-  uint64_t received = 0;
   while (!parser.is_done()) {
     auto& body = parser.get().body();
     body.data = chunk_.data();
@@ -523,13 +522,12 @@ asio::awaitable<Response> Connection<Stream>::readBody(RequestParser& parser, Bo
     auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
     if (ec == bhttp::error::need_buffer) ec = {};
     const size_t got = chunk_.size() - body.size;
-    received += got;
     bodyBytes_ += got;
     if (got > 0 && !sink.write(chunk_.data(), got)) {
       bodyLeftUnread = !parser.is_done();
       co_return sink.finish(true);
     }
-    if (ec || (!parser.is_done() && rate.tooSlow(received))) {
+    if (ec || (!parser.is_done() && rate.tooSlow(bodyBytes_))) {
       complete = false;
       bodyLeftUnread = true;
       break;
@@ -583,7 +581,6 @@ template <class Stream>
 asio::awaitable<bool> Connection<Stream>::discardBody(RequestParser& parser) {
   // A body nobody asked for: read a little to keep the connection usable, else close it.
   if (chunk_.empty()) chunk_.resize(kBodyChunk);
-  uint64_t total = 0;
   while (!parser.is_done()) {
     auto& body = parser.get().body();
     body.data = chunk_.data();
@@ -591,9 +588,8 @@ asio::awaitable<bool> Connection<Stream>::discardBody(RequestParser& parser) {
     auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return false;
-    total += chunk_.size() - body.size;
     bodyBytes_ += chunk_.size() - body.size;
-    if (total > server_.options.unexpectedBodyLimit) co_return false;
+    if (bodyBytes_ > server_.options.unexpectedBodyLimit) co_return false;
   }
   co_return true;
 }

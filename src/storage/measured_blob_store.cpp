@@ -33,7 +33,7 @@ struct OpName {
 };
 template <OpName name>
 const metrics::Operation& op() {
-  static const auto& instruments = metrics::operation("blob_store", name.text);
+  static const auto instruments = metrics::operation("blob_store", name.text);
   return instruments;
 }
 

@@ -83,21 +83,26 @@ Result<void> forEachSnapshotBlob(const std::filesystem::path& db, int64_t regist
   return {};
 }
 
-Result<void> forgetSnapshotBlob(const std::filesystem::path& db, int64_t registry,
-                                const std::string& digest, uint64_t size) {
+Result<void> forgetSnapshotBlobs(const std::filesystem::path& db, int64_t registry,
+                                 const std::vector<SnapshotBlob>& blobs) {
+  if (blobs.empty()) return {};
   auto handle = open(db, SQLITE_OPEN_READWRITE);
   if (!handle) return handle.takeError();
   Connection c(handle->release());
-  for (const char* sql :
-       {"DELETE FROM repository_blobs WHERE registry_id = ?1 AND digest = ?2",
-        "DELETE FROM blobs WHERE registry_id = ?1 AND digest = ?2",
-        "UPDATE registries SET used_bytes = MAX(used_bytes - ?3, 0) WHERE id = ?1"}) {
-    auto s = c.prepare(sql);
-    if (!s) return s.takeError();
-    (*s)->bind(1, registry).bind(2, digest).bind(3, static_cast<int64_t>(size));
-    if (auto r = run(c, **s); !r) return r;
+  Transaction tx(c);
+  if (auto r = tx.begin(); !r) return r;
+  for (const auto& blob : blobs) {
+    for (const char* sql :
+         {"DELETE FROM repository_blobs WHERE registry_id = ?1 AND digest = ?2",
+          "DELETE FROM blobs WHERE registry_id = ?1 AND digest = ?2",
+          "UPDATE registries SET used_bytes = MAX(used_bytes - ?3, 0) WHERE id = ?1"}) {
+      auto s = c.prepare(sql);
+      if (!s) return s.takeError();
+      (*s)->bind(1, registry).bind(2, blob.digest).bind(3, static_cast<int64_t>(blob.size));
+      if (auto r = run(c, **s); !r) return r;
+    }
   }
-  return {};
+  return tx.commit();
 }
 
 Result<void> prepareRestoredDatabase(const std::filesystem::path& db) {

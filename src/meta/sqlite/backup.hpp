@@ -31,9 +31,10 @@ struct SnapshotBlob {
 // Every blob of a registry in the database, one at a time.
 Result<void> forEachSnapshotBlob(const std::filesystem::path& db, int64_t registry,
                                  const std::function<Result<void>(const SnapshotBlob&)>& visit);
-// Drops a blob no manifest refers to, which garbage collection removed while the backup ran.
-Result<void> forgetSnapshotBlob(const std::filesystem::path& db, int64_t registry,
-                                const std::string& digest, uint64_t size);
+// Drops blobs no manifest refers to, which garbage collection removed while the backup ran
+// (one transaction).
+Result<void> forgetSnapshotBlobs(const std::filesystem::path& db, int64_t registry,
+                                 const std::vector<SnapshotBlob>& blobs);
 
 // Makes a restored database serve from its new data directory: upload sessions (whose files
 // are not in a backup) are dropped, every registry keeps its blobs under the data directory,

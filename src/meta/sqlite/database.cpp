@@ -240,15 +240,15 @@ namespace {
 thread_local uint64_t tErrors = 0;
 
 // The operation named after the function that borrows a connection, found once per function.
-const metrics::Operation& operationOf(const char* caller) {
+metrics::Operation operationOf(const char* caller) {
   static std::mutex mutex;
-  static std::unordered_map<const char*, const metrics::Operation*> known;
+  static std::unordered_map<const char*, metrics::Operation> known;
   std::lock_guard lock(mutex);
-  auto& op = known[caller];
-  if (op == nullptr) {
-    op = &metrics::operation("metadata", metrics::functionName(caller));
+  auto it = known.find(caller);
+  if (it == known.end()) {
+    it = known.emplace(caller, metrics::operation("metadata", metrics::functionName(caller))).first;
   }
-  return *op;
+  return it->second;
 }
 }  // namespace
 
@@ -273,22 +273,22 @@ Result<void> run(Connection& c, Stmt& s) {
   return {};
 }
 
-Database::Lease::Lease(Database& db, std::unique_ptr<Connection> c, const metrics::Operation& op)
+Database::Lease::Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op)
     : db_(db),
       c_(std::move(c)),
-      op_(&op),
+      op_(op),
       started_(std::chrono::steady_clock::now()),
       errorsBefore_(tErrors) {}
 
 Database::Lease::~Lease() {
   if (!c_) return;
-  op_->record(std::chrono::steady_clock::now() - started_, tErrors == errorsBefore_);
+  op_.record(std::chrono::steady_clock::now() - started_, tErrors == errorsBefore_);
   std::lock_guard lock(db_.mutex_);
   db_.idle_.push_back(std::move(c_));
 }
 
 Result<Database::Lease> Database::lease(const char* caller) {
-  const auto& op = operationOf(caller);
+  const auto op = operationOf(caller);
   {
     std::lock_guard lock(mutex_);
     if (!idle_.empty()) {

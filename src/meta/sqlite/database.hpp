@@ -166,21 +166,16 @@ class Database {
   // failed meanwhile on this thread.
   class Lease {
    public:
-    Lease(Database& db, std::unique_ptr<Connection> c, const metrics::Operation& op);
+    Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op);
     ~Lease();
-    Lease(Lease&& other) noexcept
-        : db_(other.db_),
-          c_(std::move(other.c_)),
-          op_(other.op_),
-          started_(other.started_),
-          errorsBefore_(other.errorsBefore_) {}
+    Lease(Lease&&) noexcept = default;
     Connection& operator*() { return *c_; }
     Connection* operator->() { return c_.get(); }
 
    private:
     Database& db_;
     std::unique_ptr<Connection> c_;
-    const metrics::Operation* op_;
+    metrics::Operation op_;
     std::chrono::steady_clock::time_point started_;
     uint64_t errorsBefore_;
   };
