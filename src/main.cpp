@@ -265,6 +265,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serveCmd->parsed()) return serve(flags, *serveCmd);
+  // Commands other than the server speak through their output and one line of error: the
+  // stores' own log lines (on stderr, as JSON) are the server's.
+  berth::log::setLevel(berth::log::Level::Off);
   if (probeCmd->parsed()) return probe(probeUrl);
   if (adminAction) return berth::cli::runCommand(adminAction);
   if (clientAction) return berth::cli::runCommand(clientAction);

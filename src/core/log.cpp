@@ -24,6 +24,8 @@ constexpr std::string_view levelName(Level level) {
       return "warn";
     case Level::Error:
       return "error";
+    case Level::Off:
+      break;
   }
   return "info";
 }

@@ -8,7 +8,8 @@
 
 namespace berth::log {
 
-enum class Level { Debug, Info, Warn, Error };
+// Off: nothing is written (the command-line tools, whose errors are their one line).
+enum class Level { Debug, Info, Warn, Error, Off };
 
 struct Field {
   std::string_view key;

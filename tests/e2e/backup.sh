@@ -3,8 +3,9 @@
 # while `berth admin backup` runs on the live data directory; the backup is restored into a new
 # directory, a second berth serves it, and every image acknowledged before the backup began
 # pulls back byte for byte. Every tag the restored registry lists pulls whole (no manifest
-# without its blobs), restored credentials log in, and a backup or restore into a directory in
-# use is refused with one line.
+# without its blobs), restored credentials log in, a backup or restore into a directory in
+# use is refused with one line, and a backup onto a full file system fails with one line and
+# leaves nothing restorable (as root: it mounts a 2 MiB tmpfs).
 # Usage: backup.sh /path/to/berth
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -47,6 +48,22 @@ if out=$("$BERTH" admin backup --data "$DATA" --out "$TMP/backup" 2>&1); then fa
 [[ "$(wc -l <<<"$out")" == 1 && "$out" == *"not empty"* ]] || fail "backup over a backup: $out"
 if out=$("$BERTH" admin restore --from "$DATA" --data "$TMP/nowhere" 2>&1); then fail "restore from a data directory succeeded"; fi
 [[ "$out" == *"not a complete berth backup"* ]] || fail "restore from a data directory: $out"
+
+log "a backup onto a file system too small for it fails with one line and is not restorable"
+if [[ $(id -u) == 0 ]]; then
+  mkdir -p "$TMP/small"
+  mount -t tmpfs -o size=2m tmpfs "$TMP/small"
+  status=0
+  out=$("$BERTH" admin backup --data "$DATA" --out "$TMP/small/backup" 2>&1) || status=$?
+  if [[ ! -e "$TMP/small/backup/backup.json" ]]; then complete=no; else complete=yes; fi
+  umount -l "$TMP/small"
+  ((status != 0)) || fail "a backup onto a full file system succeeded: $out"
+  [[ "$(wc -l <<<"$out")" == 1 && "$out" == berth:* ]] || fail "full backup target: $out"
+  assert_eq "$complete" no "backup.json on a full file system"
+  curl -fsS -o /dev/null "${CURL_AUTH[@]}" "http://$REG/v2/" || fail "the server suffered from the failed backup"
+else
+  log "(skipped: mounting the small file system needs root)"
+fi
 
 log "restore into a new directory and serve it"
 "$BERTH" admin restore --from "$TMP/backup" --data "$TMP/restored" >"$TMP/restore.json" ||
