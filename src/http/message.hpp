@@ -84,6 +84,10 @@ class BodySink {
   virtual ~BodySink() = default;
   // Returns false to stop reading: finish() then explains why.
   virtual bool write(const char* data, size_t size) = 0;
+  // A sink that can take `size` bytes waiting in a pipe, filled by splice(2) from the socket,
+  // without copying them through user space. The server offers a pipe only where this is true.
+  virtual bool acceptsPipe() const { return false; }
+  virtual bool writeFromPipe(int /*pipe*/, size_t /*size*/) { return false; }
   // `complete` is false when the client went away or sent a malformed body.
   virtual Response finish(bool complete) = 0;
 };

@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
+#include <fcntl.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/unique_fd.hpp"
 #include "http/framing_rules.hpp"
 
 namespace berth::http {
@@ -61,6 +64,16 @@ Method toMethod(bhttp::verb verb) {
 }
 
 constexpr size_t kBodyChunk = 256 * 1024;
+// Bodies this large or larger, over plain TCP, into a sink that takes a pipe, are spliced.
+constexpr uint64_t kSpliceMinimum = 256 * 1024;
+constexpr size_t kSplicePipe = 1024 * 1024;
+
+enum class Spliced {
+  Done,         // every byte is in the sink
+  Refused,      // the sink said stop (no room, quota): finish() explains
+  Failed,       // the client went away, stalled or was too slow
+  Unavailable,  // nothing moved: no pipe or no splice here, so read the body as usual
+};
 
 // A body or a file going slower than the minimum rate, once the idle timeout has passed, is
 // given up: a client trickling a byte at a time would otherwise hold its connection for ever.
@@ -110,6 +123,8 @@ class Connection final : public ConnectionBase {
   asio::awaitable<Response> readBody(RequestParser& parser, BodySink& sink, bool& bodyLeftUnread);
   asio::awaitable<Response> readSizedBody(RequestParser& parser, BodySink& sink,
                                           bool& bodyLeftUnread);
+  asio::awaitable<Spliced> spliceBody(BodySink& sink, uint64_t& remaining, uint64_t length,
+                                      const TransferRate& rate);
   asio::awaitable<bool> discardBody(RequestParser& parser);
   asio::awaitable<bool> write(const Request& req, Response& resp, unsigned version, bool keepAlive,
                               uint64_t& bytes);
@@ -557,17 +572,39 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parse
   }
   const TransferRate rate = transferRate();
   const uint64_t length = *parser.content_length();
+  if constexpr (!kTls) {
+    if (remaining >= kSpliceMinimum && sink.acceptsPipe()) {
+      switch (co_await spliceBody(sink, remaining, length, rate)) {
+        case Spliced::Done:
+          co_return sink.finish(true);
+        case Spliced::Refused:
+          bodyLeftUnread = remaining > 0;
+          co_return sink.finish(true);
+        case Spliced::Failed:
+          bodyLeftUnread = true;
+          co_return sink.finish(false);
+        case Spliced::Unavailable:
+          break;  // no pipe to be had: read the rest as below
+      }
+    }
+  }
+  // The sink gets whole chunks: TLS hands out a record (16 KiB) per read, and a sink call per
+  // record would cost a file write each.
+  size_t filled = 0;
   while (remaining > 0) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, chunk_.size()));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, chunk_.size() - filled));
     tcp().expires_after(server_.options.idleTimeout);
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(chunk_.data(), want), kTuple);
-    if (n > 0) {
-      remaining -= n;
-      bodyBytes_ += n;
-      if (!sink.write(chunk_.data(), n)) {
+    auto [ec, n] =
+        co_await stream_.async_read_some(asio::buffer(chunk_.data() + filled, want), kTuple);
+    remaining -= n;
+    bodyBytes_ += n;
+    filled += n;
+    if (filled > 0 && (filled == chunk_.size() || remaining == 0 || ec)) {
+      if (!sink.write(chunk_.data(), filled)) {
         bodyLeftUnread = remaining > 0;
         co_return sink.finish(true);
       }
+      filled = 0;
     }
     if (ec || (remaining > 0 && rate.tooSlow(length - remaining))) {
       bodyLeftUnread = true;
@@ -575,6 +612,54 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parse
     }
   }
   co_return sink.finish(true);
+}
+
+// The rest of a plain-TCP body moved socket -> pipe -> file with splice(2): the bytes never
+// pass through user space, and the kernel copies them once, into the page cache. Bounded like
+// any read: the idle timeout while the socket is empty, the minimum rate over the body.
+template <class Stream>
+asio::awaitable<Spliced> Connection<Stream>::spliceBody(BodySink& sink, uint64_t& remaining,
+                                                        uint64_t length, const TransferRate& rate) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) co_return Spliced::Unavailable;
+  const UniqueFd readEnd(fds[0]);
+  const UniqueFd writeEnd(fds[1]);
+  // A larger pipe means fewer calls; the default (16 pages) stays where a user's pipe pages
+  // are used up.
+  const int grown = ::fcntl(writeEnd.get(), F_SETPIPE_SZ, static_cast<int>(kSplicePipe));
+  const size_t capacity = grown > 0 ? static_cast<size_t>(grown) : 16 * 4096;
+  auto& socket = tcp().socket();
+  asio::steady_timer timer(stream_.get_executor());
+  bool moved = false;
+  while (remaining > 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, capacity));
+    const ssize_t n = ::splice(socket.native_handle(), nullptr, writeEnd.get(), nullptr, want,
+                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      moved = true;
+      remaining -= static_cast<uint64_t>(n);
+      bodyBytes_ += static_cast<uint64_t>(n);
+      if (!sink.writeFromPipe(readEnd.get(), static_cast<size_t>(n))) co_return Spliced::Refused;
+      if (remaining > 0 && rate.tooSlow(length - remaining)) co_return Spliced::Failed;
+      continue;
+    }
+    if (n == 0) co_return Spliced::Failed;  // the client closed its end early
+    if (errno == EINTR) continue;
+    if (errno == EINVAL && !moved) co_return Spliced::Unavailable;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return Spliced::Failed;
+    // Nothing to move yet: wait until the socket has bytes, for at most the idle timeout.
+    timer.expires_after(server_.options.idleTimeout);
+    timer.async_wait([&socket](boost::system::error_code ec) {
+      if (!ec) {
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+      }
+    });
+    auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, kTuple);
+    timer.cancel();
+    if (ec || rate.tooSlow(length - remaining)) co_return Spliced::Failed;
+  }
+  co_return Spliced::Done;
 }
 
 template <class Stream>

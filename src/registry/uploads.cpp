@@ -94,12 +94,11 @@ class UploadSink final : public http::BodySink {
         resumable_(resumable) {}
 
   bool write(const char* data, size_t size) override {
-    auto r = writer_->write(data, size);
-    if (!r) {
-      error_ = r.takeError();
-      return false;
-    }
-    return true;
+    return accepted(writer_->write(data, size));
+  }
+  bool acceptsPipe() const override { return writer_->acceptsPipe(); }
+  bool writeFromPipe(int pipe, size_t size) override {
+    return accepted(writer_->writeFromPipe(pipe, size));
   }
 
   Response finish(bool complete) override {
@@ -117,6 +116,12 @@ class UploadSink final : public http::BodySink {
   }
 
  private:
+  bool accepted(Result<void> r) {
+    if (r) return true;
+    error_ = r.takeError();
+    return false;
+  }
+
   UploadInProgress inProgress_;
   storage::UploadWriterPtr writer_;
   Done done_;

@@ -40,6 +40,12 @@ class UploadWriter {
  public:
   virtual ~UploadWriter() = default;
   virtual Result<void> write(const char* data, size_t size) = 0;
+  // Whether writeFromPipe() moves bytes without a copy through user space (splice(2)), so that
+  // a server should hand it a pipe filled from the socket rather than a buffer.
+  virtual bool acceptsPipe() const { return false; }
+  // Appends exactly `size` bytes waiting in the pipe `pipe`. This one reads them into a buffer
+  // and calls write(); a driver that can splice overrides it.
+  virtual Result<void> writeFromPipe(int pipe, size_t size);
   // Bytes in the session so far, including what this writer appended.
   virtual uint64_t size() const = 0;
 };

@@ -43,6 +43,10 @@ class MeasuredWriter final : public UploadWriter {
   Result<void> write(const char* data, size_t size) override {
     return timed(op<"write">(), [&] { return inner_->write(data, size); });
   }
+  bool acceptsPipe() const override { return inner_->acceptsPipe(); }
+  Result<void> writeFromPipe(int pipe, size_t size) override {
+    return timed(op<"write">(), [&] { return inner_->writeFromPipe(pipe, size); });
+  }
   uint64_t size() const override { return inner_->size(); }
 
  private:

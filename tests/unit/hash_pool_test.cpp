@@ -4,6 +4,7 @@
 #include "storage/fs/hash_pool.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <random>
@@ -142,8 +143,69 @@ TEST_P(HashPoolTest, APoolTurnedOffMidSessionLeavesTheRestToCommit) {
   EXPECT_TRUE(store->commitUpload(id, *Digest::parse(sha256Digest(data))));
 }
 
+// Bytes that reach the session through a pipe (splice from the socket) carry no copy for the
+// running hash: the pool or commit reads them from the file, in order with written ones.
+TEST_P(HashPoolTest, BytesFromAPipeAndFromMemoryHashTheSame) {
+  const auto data = content(5 << 20, 11);
+  const auto id = newUuid();
+  ASSERT_TRUE(store->createUpload(id));
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const UniqueFd readEnd(fds[0]);
+  const UniqueFd writeEnd(fds[1]);
+  constexpr size_t kPiece = 48 * 1024;  // under a pipe's default capacity
+  size_t at = 0;
+  for (int round = 0; at < data.size(); ++round) {
+    auto writer = store->appendUpload(id);
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE((*writer)->acceptsPipe());
+    for (int i = 0; i < 20 && at < data.size(); ++i) {
+      const size_t n = std::min(kPiece, data.size() - at);
+      if ((round + i) % 3 == 0) {
+        ASSERT_TRUE((*writer)->write(data.data() + at, n));
+      } else {
+        ASSERT_EQ(::write(writeEnd.get(), data.data() + at, n), static_cast<ssize_t>(n));
+        ASSERT_TRUE((*writer)->writeFromPipe(readEnd.get(), n));
+      }
+      at += n;
+    }
+    EXPECT_EQ((*writer)->size(), at);
+  }
+  const auto digest = *Digest::parse(sha256Digest(data));
+  auto info = store->commitUpload(id, digest);
+  ASSERT_TRUE(info) << info.error().detail;
+  EXPECT_EQ(info->size, data.size());
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, HashPoolTest, ::testing::Values(0u, 1u, 2u),
                          [](const auto& info) { return "threads" + std::to_string(info.param); });
+
+// A driver that cannot splice still takes a pipe: the bytes go through write().
+TEST(UploadWriterPipe, ADriverWithoutSpliceReadsThePipeIntoWrite) {
+  class Collecting final : public UploadWriter {
+   public:
+    Result<void> write(const char* data, size_t size) override {
+      got.append(data, size);
+      return {};
+    }
+    uint64_t size() const override { return got.size(); }
+    std::string got;
+  };
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const UniqueFd readEnd(fds[0]);
+  UniqueFd writeEnd(fds[1]);
+  const std::string bytes(40000, 'b');
+  ASSERT_EQ(::write(writeEnd.get(), bytes.data(), bytes.size()), 40000);
+  Collecting writer;
+  EXPECT_FALSE(writer.acceptsPipe());
+  ASSERT_TRUE(writer.writeFromPipe(readEnd.get(), 30000));
+  EXPECT_EQ(writer.got, bytes.substr(0, 30000));
+  // Fewer bytes than promised, and the other end gone: an error, not a hang.
+  writeEnd.reset();
+  EXPECT_FALSE(writer.writeFromPipe(readEnd.get(), 20000));
+  EXPECT_EQ(writer.got, bytes);
+}
 
 }  // namespace
 }  // namespace berth::storage
