@@ -18,9 +18,9 @@ import subprocess
 import sys
 import tempfile
 
-TARGETS = ["berth", "distribution", "nginx"]
+TARGETS = ["berth", "distribution", "nginx", "berth-tls"]
 # Scenarios measured in bytes (CPU per GiB); the others in requests (CPU per request).
-BULK = {"upload-mono", "upload-chunked", "blob-get", "pull"}
+BULK = {"upload-mono", "upload-chunked", "upload-tls", "upload-many", "blob-get", "pull"}
 
 
 def size_text(value):
@@ -42,12 +42,19 @@ def rows_for(env):
     small, conns = size_text(s["small_blob"]), s["rps_conns"]
     layers, layer, par = s["pull_layers"], size_text(s["pull_layer_size"]), s["pull_parallel"]
     tags, repos, page = f"{s['tags']:,}", f"{s['repositories']:,}", f"{s['page']:,}"
-    # (scenario, metric, field, label, unit, higher is better, plotted)
+    many = f"{s.get('many_uploads', 16)} concurrent uploads of {size_text(s.get('many_size', '1G'))}"
+    # (scenario, metric, field, label, unit, higher is better, plotted[, target shown as berth])
     return [
         ("upload-mono", "upload", "mbps", f"blob upload {up}, monolithic (POST + PUT ?digest=)",
          "MB/s", True, True),
         ("upload-chunked", "upload", "mbps", f"blob upload {up}, chunked ({chunk} PATCHes + PUT)",
          "MB/s", True, True),
+        ("upload-tls", "upload", "mbps", f"blob upload {up} by libcurl, plain HTTP", "MB/s", True,
+         False),
+        ("upload-tls", "upload", "mbps", f"blob upload {up} by libcurl, HTTPS", "MB/s", True,
+         False, "berth-tls"),
+        ("upload-many", "upload", "mbps", f"{many}, monolithic, all at once", "MB/s", True,
+         True),
         ("blob-get", "get-1", "mbps", f"blob GET {big}, 1 client", "MB/s", True, True),
         ("blob-get", "get-8", "mbps", f"blob GET {big}, 8 clients", "MB/s", True, True),
         ("small-get", "get", "rps", f"small blob GET ({small}), {conns} conns", "req/s", True, True),
@@ -142,8 +149,12 @@ def paired_ratio(num, den):
 
 def analyse(runs, env):
     rows = []
-    for scenario, metric, field, label, unit, higher, plotted in rows_for(env):
+    for scenario, metric, field, label, unit, higher, plotted, *shown in rows_for(env):
         per = {t: values(runs, scenario, metric, t, field) for t in TARGETS}
+        if shown:
+            # A row of another berth (over HTTPS): its figures stand in berth's column.
+            per = {"berth": per[shown[0]]}
+        per = {t: per.get(t, {}) for t in TARGETS}
         if not any(per.values()):
             continue
         row = {
@@ -168,6 +179,27 @@ def analyse(runs, env):
             "name": "berth paged tag list / distribution unpaged tag list (seconds)",
             "value": r, "goal": "<= 1", "met": r is not None and r <= 1,
         })
+    for scenario, metric, goal in (("upload-mono", "upload", 5), ("upload-chunked", "upload", 5),
+                                   ("push", "push", 6), ("upload-many", "upload", None)):
+        field = "images_per_s" if scenario == "push" else "mbps"
+        mine = values(runs, scenario, metric, "berth", field)
+        theirs = values(runs, scenario, metric, "distribution", field)
+        r = paired_ratio(mine, theirs) if mine and theirs else None
+        if r is not None and goal is not None:
+            targets.append({"name": f"berth {scenario} / distribution ({field})", "value": r,
+                            "goal": f">= {goal}", "met": r >= goal})
+    https = values(runs, "upload-tls", "upload", "berth-tls", "mbps")
+    plain = values(runs, "upload-tls", "upload", "berth", "mbps")
+    if https and plain:
+        r = paired_ratio(https, plain)
+        targets.append({"name": "berth upload over HTTPS / over plain HTTP (MB/s, libcurl)",
+                        "value": r, "goal": ">= 0.70", "met": r is not None and r >= 0.7})
+    many_rss = [r["result"]["vmhwm_kib"] / 1024 for r in runs
+                if r["scenario"] == "upload-many" and r["target"] == "berth"
+                and r["metric"] == "_rss"]
+    if many_rss:
+        targets.append({"name": "berth peak RSS during the concurrent uploads (MiB)",
+                        "value": many_rss[0], "goal": "< 100", "met": many_rss[0] < 100})
     sha = env.get("openssl_sha256_16k_bytes_per_s") or 0
     for scenario in ("upload-mono", "upload-chunked"):
         up = values(runs, scenario, "upload", "berth", "mbps")

@@ -6,6 +6,7 @@
 // the pids given with --pids) over the measured window. The exit status is 1 when any response
 // was wrong, so a smoke run fails loudly.
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -335,6 +336,10 @@ int cmdUpload(const Args& a) {
   const auto modeName = a.str("mode", "postput");
   const auto mode = parseMode(modeName);
   const auto chunk = static_cast<size_t>(a.num("chunk", 8 << 20));
+  // --parallel N: N connections push the same blobs at once, each in its own upload session
+  // (the server keeps the blob once); the client holds the bytes once.
+  const auto parallel = static_cast<int>(a.num("parallel", 1));
+  if (parallel < 1) throw std::runtime_error("--parallel must be at least 1");
   std::vector<Blob> blobs;
   for (int i = 0; i < count; ++i) blobs.push_back(makeBlob(size, seed + static_cast<uint64_t>(i)));
   for (const auto& b : blobs) writeStatic(a.opt("static-root"), repo, "blobs", b.digest, b.data);
@@ -344,16 +349,18 @@ int cmdUpload(const Args& a) {
   Meter m{c.pids};
   std::vector<double> lat;
   m.start();
-  loop.spawn([](Loop& loop, Common& c, const std::string& repo, std::vector<Blob>& blobs,
-                Checker& chk, UploadMode mode, size_t chunk,
-                std::vector<double>& lat) -> Task<void> {
-    Conn conn(loop, c.addr);
-    for (const auto& b : blobs) {
-      const double t = now();
-      co_await pushBlob(conn, repo, b.data, b.digest, chk, mode, chunk);
-      lat.push_back(now() - t);
-    }
-  }(loop, c, repo, blobs, chk, mode, chunk, lat));
+  for (int p = 0; p < parallel; ++p) {
+    loop.spawn([](Loop& loop, Common& c, const std::string& repo, std::vector<Blob>& blobs,
+                  Checker& chk, UploadMode mode, size_t chunk,
+                  std::vector<double>& lat) -> Task<void> {
+      Conn conn(loop, c.addr);
+      for (const auto& b : blobs) {
+        const double t = now();
+        co_await pushBlob(conn, repo, b.data, b.digest, chk, mode, chunk);
+        lat.push_back(now() - t);
+      }
+    }(loop, c, repo, blobs, chk, mode, chunk, lat));
+  }
   loop.run(c.watchdog);
   m.stop();
 
@@ -380,13 +387,101 @@ int cmdUpload(const Args& a) {
   if (mode == UploadMode::Chunked && chunk > 0) {
     perBlob += static_cast<int64_t>((size + chunk - 1) / chunk);
   }
-  out.integer("bytes", static_cast<int64_t>(size) * count);
+  out.integer("bytes", static_cast<int64_t>(size) * count * parallel);
   out.integer("blobs", count);
-  out.integer("requests", perBlob * count);
+  out.integer("parallel", parallel);
+  out.integer("requests", perBlob * count * parallel);
   out.str("digest", blobs.empty() ? "" : blobs.back().digest);
   m.report(out);
-  out.num("mbps", static_cast<double>(size) * count / m.wall / 1e6);
+  out.num("mbps", static_cast<double>(size) * count * parallel / m.wall / 1e6);
   return finish(out, chk, &loop);
+}
+
+// curl-upload: --count blobs of --size random bytes pushed with libcurl (POST, then PUT
+// ?digest= with the whole body) to --url, http:// or https:// (--cacert FILE): the same client
+// over both, to compare an upload over TLS with one over plain TCP.
+namespace curlup {
+size_t keepLocation(char* data, size_t size, size_t n, void* user) {
+  std::string line(data, size * n);
+  std::string lower = line;
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower.starts_with("location:")) {
+    auto value = line.substr(9);
+    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front())))
+      value.erase(0, 1);
+    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
+      value.pop_back();
+    *static_cast<std::string*>(user) = value;
+  }
+  return size * n;
+}
+size_t discardBody(char*, size_t size, size_t n, void*) { return size * n; }
+}  // namespace curlup
+
+int cmdCurlUpload(const Args& a) {
+  const auto base = a.str("url");
+  const auto repo = a.str("repo");
+  const auto size = static_cast<size_t>(a.num("size", 0));
+  const auto count = static_cast<int>(a.num("count", 1));
+  const uint64_t seed = static_cast<uint64_t>(a.num("seed", 1));
+  const auto cacert = a.opt("cacert");
+  const auto auth = a.opt("auth");
+  std::vector<Blob> blobs;
+  for (int i = 0; i < count; ++i) blobs.push_back(makeBlob(size, seed + static_cast<uint64_t>(i)));
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURL* h = curl_easy_init();
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+  headers = curl_slist_append(headers, "Expect:");
+  if (!auth.empty()) headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
+  std::string location;
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, curlup::keepLocation);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &location);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlup::discardBody);
+  if (!cacert.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, cacert.c_str());
+  Checker chk;
+  Meter m{parsePids(a.opt("pids"))};
+  m.start();
+  for (const auto& b : blobs) {
+    long status = 0;
+    location.clear();
+    curl_easy_setopt(h, CURLOPT_URL, (base + "/v2/" + repo + "/blobs/uploads/").c_str());
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, nullptr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (!chk.check(rc == CURLE_OK, std::string("POST: ") + curl_easy_strerror(rc)) ||
+        !chk.check(status == 202, "POST: status " + std::to_string(status)) ||
+        !chk.check(!location.empty(), "POST: no Location")) {
+      break;
+    }
+    std::string put = location.starts_with("http") ? location : base + location;
+    put += (put.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + b.digest;
+    curl_easy_setopt(h, CURLOPT_URL, put.c_str());
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, b.data.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(b.data.size()));
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (!chk.check(rc == CURLE_OK, std::string("PUT: ") + curl_easy_strerror(rc)) ||
+        !chk.check(status == 201, "PUT: status " + std::to_string(status))) {
+      break;
+    }
+  }
+  m.stop();
+  curl_easy_cleanup(h);
+  curl_slist_free_all(headers);
+  JsonOut out;
+  out.str("op", "curl-upload");
+  out.integer("bytes", static_cast<int64_t>(size) * count);
+  out.integer("blobs", count);
+  out.integer("requests", 2 * count);
+  m.report(out);
+  out.num("mbps", static_cast<double>(size) * count / m.wall / 1e6);
+  return finish(out, chk, nullptr);
 }
 
 // get: --conns connections each GET --path --repeat times (large blobs: MB/s).
@@ -967,7 +1062,9 @@ void usage() {
 
 commands (each prints one JSON line; exit 1 on any wrong response):
   upload      --repo R --size N [--mode postput|post|chunked] [--chunk N] [--seed S]
-              [--count K] [--static-root DIR]
+              [--count K] [--parallel N] [--static-root DIR]
+  curl-upload --url http(s)://HOST:PORT --repo R --size N [--seed S] [--count K]
+              [--cacert FILE] [--auth VALUE]   (libcurl; --target is not used)
   get         --path P [--conns C] [--repeat K] [--expect-size N] [--expect-digest D]
   rps         --path P[,P2..] [--method GET|HEAD] [--conns C] [--duration S] [--warmup S]
               [--expect-size N] [--expect-digest D] [--accept-manifests] [--engine epoll|curl]
@@ -998,6 +1095,7 @@ int main(int argc, char** argv) {
   try {
     lg::Args args(argc, argv);
     if (cmd == "upload") return lg::cmdUpload(args);
+    if (cmd == "curl-upload") return lg::cmdCurlUpload(args);
     if (cmd == "get") return lg::cmdGet(args);
     if (cmd == "rps") return lg::cmdRps(args);
     if (cmd == "push") return lg::cmdPush(args);

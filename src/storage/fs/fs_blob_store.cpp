@@ -101,11 +101,11 @@ class FsUploadWriter final : public UploadWriter {
       std::lock_guard lock(state_->mutex);
       chained =
           !state_->stopped && state_->hashed != HashState::kInvalid && state_->written == size_;
-      // Without a pool the request hashes as it writes (the claim makes the hasher its own),
-      // when no pool thread has the session and nothing is left for one; else commit hashes
-      // what is left.
-      hashHere = data != nullptr && chained && !pool->enabled() && !state_->queued &&
-                 state_->hashed == size_;
+      // The request hashes as it writes (the claim makes the hasher its own) when no pool
+      // thread has the session and nothing is left for one, and either there is no pool or
+      // the session is still small; else the pool or, at the end, commit hashes what is left.
+      hashHere = data != nullptr && chained && !state_->queued && state_->hashed == size_ &&
+                 (!pool->enabled() || size_ + size <= HashPool::kInlineBytes);
     }
     if (hashHere) state_->hasher.update(data, size);
     auto written = put();

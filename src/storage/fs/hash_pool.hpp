@@ -54,6 +54,10 @@ class HashPool {
   static void takeOver(HashState& state);
 
   static constexpr size_t kPiece = 1 << 20;
+  // A session's first bytes, up to this many, are hashed by the request as it writes them:
+  // handing a small blob to another thread (a wake-up, a second read of the file) costs more
+  // than hashing it, and most blobs of an image are small.
+  static constexpr uint64_t kInlineBytes = 1 << 20;
 
  private:
   void run();
