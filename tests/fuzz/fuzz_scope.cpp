@@ -40,7 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (pattern == "*") {
     expected = true;
   } else if (pattern.ends_with("/*")) {
-    expected = name.starts_with(pattern.substr(0, pattern.size() - 1));
+    // "team/*" covers what lies below team/, not "team/" itself (no repository's name).
+    const auto prefix = pattern.substr(0, pattern.size() - 1);
+    expected = name.size() > prefix.size() && name.starts_with(prefix);
   } else {
     expected = name == pattern;
   }

@@ -171,6 +171,7 @@ TEST(Scope, PatternsMatch) {
   EXPECT_TRUE(patternMatches("team/*", "team/app"));
   EXPECT_TRUE(patternMatches("team/*", "team/app/web"));
   EXPECT_FALSE(patternMatches("team/*", "team"));
+  EXPECT_FALSE(patternMatches("team/*", "team/"));
   EXPECT_FALSE(patternMatches("team/*", "teamx/app"));
   EXPECT_TRUE(isValidPattern("team/*"));
   EXPECT_TRUE(isValidPattern("*"));
