@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -215,6 +217,96 @@ TEST_F(TlsDisconnectTest, HandshakesAndDownloadsCutOffEndOnlyTheirConnections) {
   }
   EXPECT_TRUE(NoDescriptorLeaked(baseline));
   EXPECT_EQ(http().get(blobPath).body.size(), std::size_t{4 << 20});
+}
+
+// A TLS 1.2 client may not make the server redo a handshake's public-key work at will.
+TEST_F(TlsDisconnectTest, ClientRenegotiationIsRefused) {
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+  ASSERT_TRUE(ctx);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
+  RawConnection conn(hostPort());
+  std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx.get()));
+  SSL_set_fd(ssl.get(), conn.fd());
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  ASSERT_EQ(SSL_version(ssl.get()), TLS1_2_VERSION);
+  ASSERT_EQ(SSL_renegotiate(ssl.get()), 1);
+  // The client's half of a new handshake goes out; the server answers no_renegotiation.
+  EXPECT_LE(SSL_do_handshake(ssl.get()), 0);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), SSL_R_NO_RENEGOTIATION);
+  ssl.reset();
+  ERR_clear_error();
+  ASSERT_TRUE(alive());
+}
+
+// Every byte of a body that arrives as TLS records, however they are cut into TCP segments
+// and whatever the body's framing, lands in the blob: monolithic and chunked uploads through
+// libcurl, and a chunked-encoded PATCH whose records a raw client sends in odd-sized pieces.
+TEST_F(TlsDisconnectTest, BodiesOverTlsArriveWhole) {
+  const std::string name = repo("tls/upload");
+  const std::string big = randomBytes((9 << 20) + 1);
+  const std::string digest = pushBlob(name, big);
+  EXPECT_EQ(http().get("/v2/" + name + "/blobs/" + digest).body, big);
+
+  // A session of sized PATCHes of odd lengths, then a PUT with the last piece.
+  Response opened = http().post("/v2/" + name + "/blobs/uploads/");
+  ASSERT_EQ(opened.status, 202) << opened;
+  std::string location = *opened.header("Location");
+  const std::string pieces = randomBytes((5 << 20) + 12345);
+  size_t sent = 0;
+  for (const size_t length : {size_t{3 << 20} + 17, size_t{1 << 20} + 5}) {
+    Response patched = http().patch(location, pieces.substr(sent, length),
+                                    {{"Content-Type", "application/octet-stream"}});
+    ASSERT_EQ(patched.status, 202) << patched;
+    location = *patched.header("Location");
+    sent += length;
+  }
+  Response closed = http().put(appendQuery(location, "digest=" + sha256Digest(pieces)),
+                               pieces.substr(sent), {{"Content-Type", "application/octet-stream"}});
+  ASSERT_EQ(closed.status, 201) << closed;
+  EXPECT_EQ(http().get("/v2/" + name + "/blobs/" + sha256Digest(pieces)).body, pieces);
+
+  // Transfer-Encoding: chunked over TLS, the records written a few bytes to 40 KiB at a time.
+  opened = http().post("/v2/" + name + "/blobs/uploads/");
+  ASSERT_EQ(opened.status, 202) << opened;
+  location = *opened.header("Location");
+  const std::string body = randomBytes((2 << 20) + 999);
+  std::string encoded;
+  for (size_t at = 0, piece = 1; at < body.size(); at += piece, piece = piece * 7 % 70001 + 1) {
+    const size_t n = std::min(piece, body.size() - at);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    encoded += size + body.substr(at, n) + "\r\n";
+  }
+  encoded += "0\r\n\r\n";
+  const std::string path = location.substr(location.find("/v2/"));
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+  ASSERT_TRUE(ctx);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  RawConnection conn(hostPort());
+  std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx.get()));
+  SSL_set_fd(ssl.get(), conn.fd());
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  const std::string request =
+      head("PATCH", path,
+           "Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n") +
+      encoded;
+  for (size_t at = 0, piece = 3; at < request.size(); at += piece, piece = piece * 5 % 40961 + 1) {
+    const int n = static_cast<int>(std::min(piece, request.size() - at));
+    ASSERT_EQ(SSL_write(ssl.get(), request.data() + at, n), n) << "at " << at;
+  }
+  char reply[4096];
+  const int got = SSL_read(ssl.get(), reply, sizeof reply);
+  ASSERT_GT(got, 0);
+  ASSERT_EQ(rawStatus(std::string_view(reply, static_cast<size_t>(got))), 202)
+      << std::string_view(reply, static_cast<size_t>(got));
+  ssl.reset();
+  conn.close();
+  closed = http().put(appendQuery(location, "digest=" + sha256Digest(body)), "",
+                      {{"Content-Type", "application/octet-stream"}});
+  ASSERT_EQ(closed.status, 201) << closed;
+  EXPECT_EQ(http().get("/v2/" + name + "/blobs/" + sha256Digest(body)).body, body);
+  ASSERT_TRUE(alive());
 }
 
 }  // namespace
