@@ -221,12 +221,18 @@ class MetadataStore {
   // (when given) last, inside the same transaction: the bytes are in the store whenever the
   // link is. DENIED, changing nothing, when a blob new to the registry would take its stored
   // bytes over its quota. Linking again refreshes the link's time (see removeUnreferencedLinks).
+  // `endsUpload`, when not empty, names the upload session the blob completes: its record goes
+  // in the same transaction (one write fewer per pushed blob), and stays when the link fails.
   virtual Result<void> linkBlob(RegistryId registry, RepositoryId repository,
-                                std::string_view digest, uint64_t size,
-                                const BytesStep& placeBytes) = 0;
+                                std::string_view digest, uint64_t size, const BytesStep& placeBytes,
+                                std::string_view endsUpload) = 0;
+  Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
+                        uint64_t size, const BytesStep& placeBytes) {
+    return linkBlob(registry, repository, digest, size, placeBytes, {});
+  }
   Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
                         uint64_t size) {
-    return linkBlob(registry, repository, digest, size, {});
+    return linkBlob(registry, repository, digest, size, {}, {});
   }
   // Links a blob of repository `from` to `repository` as well (a cross-repository mount): the
   // blob's size, or nullopt, changing nothing, when `from` does not link it.

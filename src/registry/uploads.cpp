@@ -37,15 +37,16 @@ Response createdResponse(std::string_view name, const std::string& digest) {
   return resp;
 }
 
-// Places a verified upload in the store and links it to the repository, in one metadata
-// transaction (garbage collection cannot slip between the two).
+// Places a verified upload in the store, links it to the repository and ends its session, in
+// one metadata transaction (garbage collection cannot slip between the first two).
 Result<void> linkVerified(Services& s, Target& t, const std::string& uuid, const Digest& digest,
-                          uint64_t size) {
+                          uint64_t size, bool session) {
   auto repository = s.meta.ensureRepository(t.ctx.registry, t.name);
   if (!repository) return repository.takeError();
   auto blobs = t.ctx.blobs;
-  return s.meta.linkBlob(t.ctx.registry, *repository, digest.str(), size,
-                         [&] { return blobs->placeUpload(uuid, digest); });
+  return s.meta.linkBlob(
+      t.ctx.registry, *repository, digest.str(), size,
+      [&] { return blobs->placeUpload(uuid, digest); }, session ? uuid : std::string_view());
 }
 
 // An upload the disk has no room for is removed whole, session and all: the client gets 507,
@@ -151,16 +152,13 @@ Response commit(Services& s, Target& t, const std::string& uuid, const Digest& d
     }
     return errorResponse(blob.error());
   }
-  if (auto r = linkVerified(s, t, uuid, digest, blob->size); !r) {
+  if (auto r = linkVerified(s, t, uuid, digest, blob->size, session); !r) {
     // Refused by the quota, or no room: the upload is of no use any more. After another
     // failure the client may try the PUT again.
     if (r.error().code == ApiCode::Denied || noSpace(r.error())) {
       abandonUpload(s, *t.ctx.blobs, uuid, session);
     }
     return errorResponse(r.error());
-  }
-  if (session) {
-    if (auto r = s.meta.deleteUpload(uuid); !r) return errorResponse(r.error());
   }
   return createdResponse(t.name, blob->digest);
 }

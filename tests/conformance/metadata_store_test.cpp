@@ -172,6 +172,25 @@ TYPED_TEST(MetadataStoreConformance, QuotaRefusesOnlyBlobsNewToTheRegistry) {
   EXPECT_EQ(this->store->usage(this->registry)->repositories, 2u);
 }
 
+// A pushed blob's link and the end of its upload session are one transaction: both happen,
+// or, when the link is refused, neither.
+TYPED_TEST(MetadataStoreConformance, LinkingABlobEndsItsUploadSession) {
+  UploadRecord done{newUuid(), this->registry, "team/app", 0};
+  ASSERT_TRUE(this->store->createUpload(done));
+  UploadRecord other{newUuid(), this->registry, "team/app", 0};
+  ASSERT_TRUE(this->store->createUpload(other));
+  ASSERT_TRUE(this->store->linkBlob(this->registry, this->repo, kD1, 42, {}, done.uuid));
+  EXPECT_TRUE(*this->store->linkedBlob(this->repo, kD1));
+  EXPECT_FALSE(*this->store->getUpload(done.uuid));
+  EXPECT_TRUE(*this->store->getUpload(other.uuid)) << "another session was ended";
+
+  constexpr uint64_t kQuota = 10ull * 1024 * 1024 * 1024;  // a new registry's (Basic)
+  auto refused = this->store->linkBlob(this->registry, this->repo, kD2, kQuota, {}, other.uuid);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ApiCode::Denied);
+  EXPECT_TRUE(*this->store->getUpload(other.uuid)) << "a refused link ended its session";
+}
+
 TYPED_TEST(MetadataStoreConformance, RepositoryDetailsAndAttributes) {
   ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, "a"));
   ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD2), {}, "b"));

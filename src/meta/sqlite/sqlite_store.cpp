@@ -140,6 +140,13 @@ Error quotaExceeded(sqlite::Connection& c, RegistryId registry, uint64_t size) {
 
 namespace {
 
+Result<void> deleteUploadRecord(sqlite::Connection& c, std::string_view uuid) {
+  auto s = c.prepare("DELETE FROM uploads WHERE uuid = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, uuid);
+  return run(c, **s);
+}
+
 // Links the blob to the repository, or, when it is linked, makes the link's time now.
 Result<void> upsertLink(sqlite::Connection& c, RegistryId registry, RepositoryId repository,
                         std::string_view digest, uint64_t size, int64_t now) {
@@ -157,7 +164,7 @@ Result<void> upsertLink(sqlite::Connection& c, RegistryId registry, RepositoryId
 
 Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
                                    std::string_view digest, uint64_t size,
-                                   const BytesStep& placeBytes) {
+                                   const BytesStep& placeBytes, std::string_view endsUpload) {
   auto c = lease();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -181,6 +188,9 @@ Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
     if (sqlite3_changes((*c)->db()) == 0) return quotaExceeded(**c, registry, size);
   }
   if (auto r = upsertLink(**c, registry, repository, digest, size, now); !r) return r;
+  if (!endsUpload.empty()) {
+    if (auto r = deleteUploadRecord(**c, endsUpload); !r) return r;
+  }
   // Last, once nothing else can refuse the link: garbage collection removes bytes only in a
   // transaction that finds no link, so it either ran before this one (and the bytes are placed
   // again here) or runs after it (and finds the link).
@@ -731,10 +741,7 @@ Result<void> SqliteStore::deleteUpload(std::string_view uuid) {
   return db_->freeing([&]() -> Result<void> {
     auto c = lease();
     if (!c) return c.takeError();
-    auto s = (*c)->prepare("DELETE FROM uploads WHERE uuid = ?");
-    if (!s) return s.takeError();
-    (*s)->bind(1, uuid);
-    return run(**c, **s);
+    return deleteUploadRecord(**c, uuid);
   });
 }
 

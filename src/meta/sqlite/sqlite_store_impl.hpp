@@ -37,7 +37,8 @@ class SqliteStore final : public MetadataStore {
   Result<Page> listRepositories(RegistryId registry, std::string_view after, size_t limit) override;
   using MetadataStore::linkBlob;
   Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
-                        uint64_t size, const BytesStep& placeBytes) override;
+                        uint64_t size, const BytesStep& placeBytes,
+                        std::string_view endsUpload) override;
   Result<std::optional<uint64_t>> mountBlob(RepositoryId from, RepositoryId repository,
                                             std::string_view digest) override;
   Result<std::optional<uint64_t>> linkedBlob(RepositoryId repository,
