@@ -266,6 +266,9 @@ def markdown(rows, targets, resources, env):
         f"{env['nginx']}; {env['cores']} cores ({env['host_cpu']}), Linux {env['kernel']}, "
         f"storage **{env['storage']}**, {env['rounds']} interleaved round(s), median shown."
         + (f" openssl sha256 (16 KiB blocks, one core): {sha / 1e6:.0f} MB/s." if sha else "")
+        + (" The machine hands freed memory back to its host (free page reporting): a write to"
+           " such memory costs more, for every server, and upload rounds vary with it (ADR 7)."
+           if env.get("free_page_reporting") else "")
         + "\n")
     walls = [m["result"].get("wall_s", 0) for m in runs_measured(env)]
     others = [m["result"].get("other_cpu_s", 0) for m in runs_measured(env)]
