@@ -227,10 +227,6 @@ class MetadataStore {
                                 std::string_view digest, uint64_t size, const BytesStep& placeBytes,
                                 std::string_view endsUpload) = 0;
   Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
-                        uint64_t size, const BytesStep& placeBytes) {
-    return linkBlob(registry, repository, digest, size, placeBytes, {});
-  }
-  Result<void> linkBlob(RegistryId registry, RepositoryId repository, std::string_view digest,
                         uint64_t size) {
     return linkBlob(registry, repository, digest, size, {}, {});
   }

@@ -469,18 +469,20 @@ TYPED_TEST(MetadataStoreConformance, ABlobIsCollectedOnlyWhileNothingLinksIt) {
 
 TYPED_TEST(MetadataStoreConformance, PlacingBytesIsPartOfTheLink) {
   auto& store = *this->store;
-  auto failed = store.linkBlob(this->registry, this->repo, kD1, 10, [] {
-    return Result<void>(makeError(ApiCode::InsufficientStorage, "full"));
-  });
+  auto failed = store.linkBlob(
+      this->registry, this->repo, kD1, 10,
+      [] { return Result<void>(makeError(ApiCode::InsufficientStorage, "full")); }, {});
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ApiCode::InsufficientStorage);
   EXPECT_FALSE(*store.linkedBlob(this->repo, kD1));
   EXPECT_EQ(store.usage(this->registry)->storedBytes, 0u);
   bool placed = false;
-  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10, [&]() -> Result<void> {
-    placed = true;
-    return {};
-  }));
+  ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10,
+                             [&]() -> Result<void> {
+                               placed = true;
+                               return {};
+                             },
+                             {}));
   EXPECT_TRUE(placed);
   EXPECT_TRUE(*store.linkedBlob(this->repo, kD1));
 }

@@ -146,6 +146,24 @@ struct SslCtxDeleter {
 struct SslDeleter {
   void operator()(SSL* s) const { SSL_free(s); }
 };
+using SslContext = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+using SslSession = std::unique_ptr<SSL, SslDeleter>;
+
+// A client context that takes the server's self-signed certificate; `maxVersion` 0: any.
+SslContext clientContext(int maxVersion = 0) {
+  SslContext ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return ctx;
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  if (maxVersion != 0) SSL_CTX_set_max_proto_version(ctx.get(), maxVersion);
+  return ctx;
+}
+
+// A client session over the raw connection `fd`, before its handshake.
+SslSession clientSession(SSL_CTX* ctx, int fd) {
+  SslSession ssl(SSL_new(ctx));
+  if (ssl) SSL_set_fd(ssl.get(), fd);
+  return ssl;
+}
 
 class TlsDisconnectTest : public StaysUpTest {
  public:
@@ -179,9 +197,8 @@ TEST_F(TlsDisconnectTest, HandshakesAndDownloadsCutOffEndOnlyTheirConnections) {
   ASSERT_EQ(http().get(blobPath).status, 200);
   const Descriptors baseline = descriptors();
 
-  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+  const SslContext ctx = clientContext();
   ASSERT_TRUE(ctx);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
 
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -195,11 +212,10 @@ TEST_F(TlsDisconnectTest, HandshakesAndDownloadsCutOffEndOnlyTheirConnections) {
       }
     }
     // Handshakes completed, then nothing, or a download dropped after its first bytes.
-    std::vector<std::unique_ptr<SSL, SslDeleter>> sessions;
+    std::vector<SslSession> sessions;
     for (int i = 0; i < 32; ++i) {
       conns.emplace_back(hostPort());
-      std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx.get()));
-      SSL_set_fd(ssl.get(), conns.back().fd());
+      SslSession ssl = clientSession(ctx.get(), conns.back().fd());
       ASSERT_EQ(SSL_connect(ssl.get()), 1) << "handshake " << i;
       if (i % 2) {
         const std::string request = head("GET", blobPath);
@@ -221,13 +237,10 @@ TEST_F(TlsDisconnectTest, HandshakesAndDownloadsCutOffEndOnlyTheirConnections) {
 
 // A TLS 1.2 client may not make the server redo a handshake's public-key work at will.
 TEST_F(TlsDisconnectTest, ClientRenegotiationIsRefused) {
-  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+  const SslContext ctx = clientContext(TLS1_2_VERSION);
   ASSERT_TRUE(ctx);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
   RawConnection conn(hostPort());
-  std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx.get()));
-  SSL_set_fd(ssl.get(), conn.fd());
+  SslSession ssl = clientSession(ctx.get(), conn.fd());
   ASSERT_EQ(SSL_connect(ssl.get()), 1);
   ASSERT_EQ(SSL_version(ssl.get()), TLS1_2_VERSION);
   ASSERT_EQ(SSL_renegotiate(ssl.get()), 1);
@@ -280,12 +293,10 @@ TEST_F(TlsDisconnectTest, BodiesOverTlsArriveWhole) {
   }
   encoded += "0\r\n\r\n";
   const std::string path = location.substr(location.find("/v2/"));
-  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+  const SslContext ctx = clientContext();
   ASSERT_TRUE(ctx);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   RawConnection conn(hostPort());
-  std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(ctx.get()));
-  SSL_set_fd(ssl.get(), conn.fd());
+  SslSession ssl = clientSession(ctx.get(), conn.fd());
   ASSERT_EQ(SSL_connect(ssl.get()), 1);
   const std::string request =
       head("PATCH", path,

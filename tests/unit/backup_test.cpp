@@ -57,7 +57,7 @@ class BackupTest : public ::testing::Test {
     const auto digest = *Digest::parse(sha256Digest(content));
     EXPECT_TRUE(blobs->verifyUpload(id, digest));
     EXPECT_TRUE(meta->linkBlob(registry, repo, digest.str(), content.size(),
-                               [&] { return blobs->placeUpload(id, digest); }));
+                               [&] { return blobs->placeUpload(id, digest); }, {}));
     return digest;
   }
 

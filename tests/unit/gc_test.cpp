@@ -47,7 +47,7 @@ class GcTest : public ::testing::Test {
     const auto digest = *Digest::parse(sha256Digest(content));
     EXPECT_TRUE(blobs->verifyUpload(id, digest));
     EXPECT_TRUE(meta->linkBlob(registry, repository, digest.str(), content.size(),
-                               [&] { return blobs->placeUpload(id, digest); }));
+                               [&] { return blobs->placeUpload(id, digest); }, {}));
     return digest;
   }
 
