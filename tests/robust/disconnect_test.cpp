@@ -252,6 +252,62 @@ TEST_F(TlsDisconnectTest, ClientRenegotiationIsRefused) {
   ASSERT_TRUE(alive());
 }
 
+// Uploads over TLS cut off mid-body, with a FIN or a RST, end only their own connections: the
+// server stays up, holds no descriptor for them, keeps each session's bytes for a resume, and
+// leaves nothing of a cut-off monolithic upload.
+TEST_F(TlsDisconnectTest, UploadsCutOffMidBodyEndOnlyTheirConnections) {
+  const std::string name = repo("drop/tls-upload");
+  const std::filesystem::path uploads =
+      std::filesystem::path(dataDir()) / "registries" / "default" / "uploads";
+  ASSERT_EQ(http().get("/v2/").status, 200);
+  const Descriptors baseline = descriptors();
+  const SslContext ctx = clientContext();
+  ASSERT_TRUE(ctx);
+
+  struct Client {
+    RawConnection conn;
+    SslSession ssl;
+  };
+  // Sends `request` over a new TLS connection and returns it open.
+  auto send = [&](const std::string& request) {
+    Client c{RawConnection(hostPort()), nullptr};
+    c.ssl = clientSession(ctx.get(), c.conn.fd());
+    EXPECT_EQ(SSL_connect(c.ssl.get()), 1);
+    EXPECT_EQ(SSL_write(c.ssl.get(), request.data(), static_cast<int>(request.size())),
+              static_cast<int>(request.size()));
+    return c;
+  };
+
+  const std::size_t files = filesIn(uploads);
+  std::vector<std::string> sessions;
+  std::vector<Client> clients;
+  for (int i = 0; i < 8; ++i) {
+    sessions.push_back(startUpload(name));
+    clients.push_back(send(head("PATCH", pathOnly(sessions.back()),
+                                "Content-Type: application/octet-stream\r\n"
+                                "Content-Length: 4194304\r\n") +
+                           randomBytes(1 << 20)));
+  }
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(send(head("POST", "/v2/" + name + "/blobs/uploads/?digest=" + randomDigest(),
+                                "Content-Length: 4194304\r\n") +
+                           randomBytes(512 * 1024)));
+  }
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    clients[i].ssl.reset();
+    i % 2 ? clients[i].conn.reset() : clients[i].conn.close();
+  }
+  ERR_clear_error();
+  ASSERT_TRUE(alive());
+  EXPECT_TRUE(NoDescriptorLeaked(baseline));
+  for (const auto& session : sessions) {
+    Response status = http().get(session);
+    EXPECT_EQ(status.status, 204) << status;
+  }
+  EXPECT_EQ(filesIn(uploads), files + sessions.size())
+      << "a cut-off monolithic upload over TLS left a file in " << uploads;
+}
+
 // Every byte of a body that arrives as TLS records, however they are cut into TCP segments
 // and whatever the body's framing, lands in the blob: monolithic and chunked uploads through
 // libcurl, and a chunked-encoded PATCH whose records a raw client sends in odd-sized pieces.
