@@ -72,8 +72,7 @@ TEST_F(DisconnectTest, ClientsDroppingDownloadsEndOnlyTheirConnections) {
 
 TEST_F(DisconnectTest, ClientsDroppingUploadsAndHeadsEndOnlyTheirConnections) {
   const std::string name = repo("drop/put");
-  const std::filesystem::path uploads =
-      std::filesystem::path(dataDir()) / "registries" / "default" / "uploads";
+  const std::filesystem::path uploads = uploadsDir();
   ASSERT_EQ(http().get("/v2/").status, 200);
   const Descriptors baseline = descriptors();
 
@@ -257,8 +256,7 @@ TEST_F(TlsDisconnectTest, ClientRenegotiationIsRefused) {
 // leaves nothing of a cut-off monolithic upload.
 TEST_F(TlsDisconnectTest, UploadsCutOffMidBodyEndOnlyTheirConnections) {
   const std::string name = repo("drop/tls-upload");
-  const std::filesystem::path uploads =
-      std::filesystem::path(dataDir()) / "registries" / "default" / "uploads";
+  const std::filesystem::path uploads = uploadsDir();
   ASSERT_EQ(http().get("/v2/").status, 200);
   const Descriptors baseline = descriptors();
   const SslContext ctx = clientContext();

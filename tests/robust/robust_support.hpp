@@ -73,6 +73,11 @@ class StaysUpTest : public RegistryTest {
     return ::testing::AssertionSuccess();
   }
 
+  // Where the default registry keeps its upload sessions' files.
+  static std::filesystem::path uploadsDir() {
+    return std::filesystem::path(dataDir()) / "registries" / "default" / "uploads";
+  }
+
   static std::size_t filesIn(const std::filesystem::path& dir) {
     std::error_code ec;
     std::size_t n = 0;
