@@ -459,7 +459,9 @@ int cmdCurlUpload(const Args& a) {
       break;
     }
     std::string put = location.starts_with("http") ? location : base + location;
-    put += (put.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + b.digest;
+    put += put.find('?') == std::string::npos ? '?' : '&';
+    put += "digest=";
+    put += b.digest;
     curl_easy_setopt(h, CURLOPT_URL, put.c_str());
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, b.data.data());
