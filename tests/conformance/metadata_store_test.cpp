@@ -1,7 +1,9 @@
 // The MetadataStore contract, typed over every driver. A new driver adds one Factory below.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <set>
@@ -189,6 +191,41 @@ TYPED_TEST(MetadataStoreConformance, LinkingABlobEndsItsUploadSession) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ApiCode::Denied);
   EXPECT_TRUE(*this->store->getUpload(other.uuid)) << "a refused link ended its session";
+}
+
+// Writers on many threads at once: every link lands, each counted against the quota once, and
+// the same blob linked from every thread at once counts once.
+TYPED_TEST(MetadataStoreConformance, ConcurrentWritersLoseNothingAndCountOnce) {
+  constexpr int kThreads = 6, kEach = 20;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto repo = this->store->ensureRepository(this->registry, "team/r" + std::to_string(t));
+      if (!repo) {
+        ++failed;
+        return;
+      }
+      for (int i = 0; i < kEach; ++i) {
+        char hex[65];
+        std::snprintf(hex, sizeof hex, "%064d", t * 1000 + i);
+        UploadRecord u{newUuid(), this->registry, "team/r" + std::to_string(t), 0};
+        if (!this->store->createUpload(u) ||
+            !this->store->linkBlob(this->registry, *repo, std::string("sha256:") + hex, 10, {},
+                                   u.uuid) ||
+            !this->store->linkBlob(this->registry, *repo, kD1, 1000)) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  auto usage = this->store->usage(this->registry);
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->storedBytes, uint64_t{kThreads} * kEach * 10 + 1000);
+  EXPECT_EQ(this->store->uploadsBefore(this->registry, std::time(nullptr) + 3600, 1000)->size(),
+            0u);
 }
 
 TYPED_TEST(MetadataStoreConformance, RepositoryDetailsAndAttributes) {

@@ -251,6 +251,8 @@ Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
 namespace {
 // SQLite calls that failed on this thread: a lease that sees the count move failed.
 thread_local uint64_t tErrors = 0;
+// Whether this thread holds the writer connection now.
+thread_local bool tHoldsWriter = false;
 
 // The operation named after the function that borrows a connection, found once per function.
 metrics::Operation operationOf(const char* caller) {
@@ -286,18 +288,56 @@ Result<void> run(Connection& c, Stmt& s) {
   return {};
 }
 
-Database::Lease::Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op)
+Database::Lease::Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op,
+                       std::unique_lock<std::mutex> writing)
     : db_(db),
       c_(std::move(c)),
       op_(op),
       started_(std::chrono::steady_clock::now()),
-      errorsBefore_(tErrors) {}
+      errorsBefore_(tErrors),
+      writing_(std::move(writing)) {}
 
 Database::Lease::~Lease() {
   if (!c_) return;
   op_.record(std::chrono::steady_clock::now() - started_, tErrors == errorsBefore_);
+  if (writing_.owns_lock()) {
+    db_.writer_ = std::move(c_);
+    tHoldsWriter = false;
+    return;  // writing_ unlocks
+  }
   std::lock_guard lock(db_.mutex_);
   db_.idle_.push_back(std::move(c_));
+}
+
+Result<std::unique_ptr<Connection>> Database::connect(bool reader) {
+  auto db = openDb(file_);
+  if (!db) return db.takeError();
+  auto c = std::make_unique<Connection>(db->release());
+  auto pragmas =
+      c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  if (!pragmas) return pragmas.takeError();
+  // Writes go through writer() alone: SQLite refuses them on the pool's connections.
+  if (reader) {
+    if (auto r = c->exec("PRAGMA query_only=1"); !r) return r.takeError();
+  }
+  return c;
+}
+
+Result<Database::Lease> Database::writer(const char* caller) {
+  if (tHoldsWriter) {
+    // A bug, answered as an error rather than a thread waiting for itself forever.
+    log::error("metadata writer taken twice by one thread", {{"op", caller}});
+    return makeError(ApiCode::Unknown, "metadata store error");
+  }
+  const auto op = operationOf(caller);
+  std::unique_lock lock(writerMutex_);
+  if (!writer_) {
+    auto c = connect(false);
+    if (!c) return c.takeError();
+    writer_ = std::move(*c);
+  }
+  tHoldsWriter = true;
+  return Lease(*this, std::move(writer_), op, std::move(lock));
 }
 
 Result<Database::Lease> Database::lease(const char* caller) {
@@ -310,17 +350,13 @@ Result<Database::Lease> Database::lease(const char* caller) {
       return Lease(*this, std::move(c), op);
     }
   }
-  auto db = openDb(file_);
-  if (!db) return db.takeError();
-  auto c = std::make_unique<Connection>(db->release());
-  auto pragmas =
-      c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
-  if (!pragmas) return pragmas.takeError();
-  return Lease(*this, std::move(c), op);
+  auto c = connect(true);
+  if (!c) return c.takeError();
+  return Lease(*this, std::move(*c), op);
 }
 
 Result<void> Database::prepareSchema() {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   if (auto schema = (*c)->exec(kSchema); !schema) return schema.takeError();
   if (auto added = addMissingColumns(**c); !added) return added;
@@ -333,6 +369,8 @@ Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& fi
   // Opening writes too (the WAL index, a schema change): a full disk must not keep berth from
   // starting and serving what it holds.
   if (auto r = db->freeing([&] { return db->prepareSchema(); }); !r) return r.takeError();
+  // The pool starts with one reader, as the process starts with its writer.
+  if (auto reader = db->lease(); !reader) return reader.takeError();
   return db;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// The SQLite layer shared by berth's SQLite drivers: the schema, a pool of connections with
-// cached prepared statements, and transactions. Internal to src/meta/sqlite.
+// The SQLite layer shared by berth's SQLite drivers: the schema, one writer connection and a
+// pool of reader connections, each with cached prepared statements, and transactions. Internal
+// to src/meta/sqlite.
 #include <sqlite3.h>
 
 #include <chrono>
@@ -160,13 +161,14 @@ class Database {
     return r;
   }
 
-  // A connection borrowed from the pool for the length of one call.
+  // A connection borrowed from the pool for the length of one call, to read.
   // Timed from the borrowing to the return, as one operation named after the function that
   // borrowed it (berth_metadata_operation_duration_seconds{op}); failed when a SQLite call
   // failed meanwhile on this thread.
   class Lease {
    public:
-    Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op);
+    Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op,
+          std::unique_lock<std::mutex> writing = {});
     ~Lease();
     Lease(Lease&&) noexcept = default;
     Connection& operator*() { return *c_; }
@@ -178,8 +180,14 @@ class Database {
     metrics::Operation op_;
     std::chrono::steady_clock::time_point started_;
     uint64_t errorsBefore_;
+    std::unique_lock<std::mutex> writing_;  // held while this is the writer connection
   };
   Result<Lease> lease(const char* caller = BERTH_CALLER);
+  // The one connection this process writes through, for the length of one call: the threads
+  // of one process take turns in memory instead of polling SQLite's lock, and the writer's
+  // page cache stays valid from one write to the next (a connection drops it whenever another
+  // connection has written). Not to be taken again by a thread that holds it.
+  Result<Lease> writer(const char* caller = BERTH_CALLER);
 
  private:
   Database(std::filesystem::path file, std::shared_ptr<DiskReserve> reserve)
@@ -187,8 +195,11 @@ class Database {
   Result<void> prepareSchema();
   std::filesystem::path file_;
   std::shared_ptr<DiskReserve> reserve_;
+  Result<std::unique_ptr<Connection>> connect(bool reader);
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;
+  std::mutex writerMutex_;
+  std::unique_ptr<Connection> writer_;  // guarded by writerMutex_
 };
 
 }  // namespace berth::meta::sqlite

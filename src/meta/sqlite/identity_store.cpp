@@ -134,7 +134,7 @@ Result<RegistryId> SqliteIdentityStore::createRegistry(const RegistrySettings& s
 }
 
 Result<RegistryId> SqliteIdentityStore::insertRegistry(const RegistrySettings& settings) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT OR IGNORE INTO registries(name, created, admin_enabled, anonymous_pull, sku, "
@@ -157,7 +157,7 @@ Result<void> SqliteIdentityStore::updateRegistry(RegistryId registry,
 }
 
 Result<void> SqliteIdentityStore::writeRegistry(RegistryId registry, const RegistryChange& change) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   // An unbound parameter is NULL, and COALESCE keeps the column's value.
   auto s = (*c)->prepare(
@@ -178,7 +178,7 @@ Result<bool> SqliteIdentityStore::deleteRegistry(RegistryId registry) {
 }
 
 Result<bool> SqliteIdentityStore::removeRegistry(RegistryId registry) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
@@ -229,7 +229,7 @@ Result<void> SqliteIdentityStore::setAdminSecret(RegistryId registry, std::strin
 
 Result<void> SqliteIdentityStore::writeAdminSecret(RegistryId registry, std::string_view name,
                                                    std::string_view hash) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT INTO admin_passwords(registry_id, name, hash, created) VALUES(?, ?, ?, ?) "
@@ -260,7 +260,7 @@ Result<std::vector<SigningKeyRecord>> SqliteIdentityStore::signingKeys() {
 }
 
 Result<void> SqliteIdentityStore::addSigningKey(const SigningKeyRecord& key) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("INSERT INTO signing_keys(kid, private_pem, created) VALUES(?, ?, ?)");
   if (!s) return s.takeError();
@@ -269,7 +269,7 @@ Result<void> SqliteIdentityStore::addSigningKey(const SigningKeyRecord& key) {
 }
 
 Result<void> SqliteIdentityStore::retireSigningKeys(std::string_view keep, int64_t when) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("UPDATE signing_keys SET retired = ? WHERE kid <> ? AND retired IS NULL");
   if (!s) return s.takeError();

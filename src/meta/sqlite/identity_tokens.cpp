@@ -58,7 +58,7 @@ void addSecret(Stmt& s, int col, TokenRecord& token) {
 // Runs one statement that changes rows, its parameters bound in order; true when a row changed.
 template <class... Params>
 Result<bool> changeRows(sqlite::Database& db, const char* sql, const Params&... params) {
-  auto c = db.lease();
+  auto c = db.writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(sql);
   if (!s) return s.takeError();
@@ -91,7 +91,7 @@ Result<void> SqliteIdentityStore::createScopeMap(RegistryId registry, const Scop
 }
 
 Result<void> SqliteIdentityStore::insertScopeMap(RegistryId registry, const ScopeMapRecord& map) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r;
@@ -160,7 +160,7 @@ Result<bool> SqliteIdentityStore::updateScopeMap(RegistryId registry, const Scop
 }
 
 Result<bool> SqliteIdentityStore::writeScopeMap(RegistryId registry, const ScopeMapRecord& map) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
@@ -190,7 +190,7 @@ Result<bool> SqliteIdentityStore::deleteScopeMap(RegistryId registry, std::strin
 }
 
 Result<bool> SqliteIdentityStore::removeScopeMap(RegistryId registry, std::string_view name) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
@@ -232,7 +232,7 @@ Result<void> SqliteIdentityStore::createToken(RegistryId registry, const TokenRe
 }
 
 Result<void> SqliteIdentityStore::insertToken(RegistryId registry, const TokenRecord& token) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r;
@@ -331,7 +331,7 @@ Result<bool> SqliteIdentityStore::setTokenSecret(RegistryId registry, std::strin
 
 Result<bool> SqliteIdentityStore::writeTokenSecret(RegistryId registry, std::string_view name,
                                                    const StoredSecret& secret) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
@@ -362,7 +362,7 @@ Result<bool> SqliteIdentityStore::deleteToken(RegistryId registry, std::string_v
 }
 
 Result<bool> SqliteIdentityStore::removeToken(RegistryId registry, std::string_view name) {
-  auto c = db_->lease();
+  auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();

@@ -179,7 +179,7 @@ Result<std::vector<TagEvent>> SqliteStore::tagHistory(RegistryId registry,
 
 Result<uint64_t> SqliteStore::pruneTagHistory(int64_t before) {
   return db_->freeing([&]() -> Result<uint64_t> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     auto s = (*c)->prepare("DELETE FROM tag_history WHERE time < ?");
     if (!s) return s.takeError();
@@ -262,7 +262,7 @@ Result<std::vector<RepositoryInfo>> SqliteStore::repositoriesByTime(RegistryId r
 }
 
 Result<bool> SqliteStore::updateRepository(RepositoryId repository, const AttributeChange& change) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "UPDATE repositories SET delete_enabled = COALESCE(?1, delete_enabled), "
@@ -278,7 +278,7 @@ Result<bool> SqliteStore::updateRepository(RepositoryId repository, const Attrib
 Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository,
                                                          const Actor& actor) {
   return db_->freeing([&]() -> Result<RepositoryDeletion> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
@@ -412,7 +412,7 @@ Result<std::optional<TagInfo>> SqliteStore::tagInfo(RepositoryId repository, std
 
 Result<bool> SqliteStore::updateTag(RepositoryId repository, std::string_view tag,
                                     const AttributeChange& change) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "UPDATE tags SET delete_enabled = COALESCE(?1, delete_enabled), "
@@ -494,7 +494,7 @@ Result<std::optional<ManifestInfo>> SqliteStore::manifestInfo(RepositoryId repos
 
 Result<bool> SqliteStore::updateManifest(RepositoryId repository, std::string_view digest,
                                          const AttributeChange& change) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "UPDATE manifests SET delete_enabled = COALESCE(?1, delete_enabled), "

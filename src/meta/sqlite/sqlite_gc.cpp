@@ -26,7 +26,7 @@ namespace {
 Result<uint64_t> SqliteStore::removeUnreferencedLinks(RegistryId registry, int64_t before,
                                                       size_t limit) {
   return db_->freeing([&]() -> Result<uint64_t> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
@@ -93,7 +93,7 @@ Result<std::vector<BlobRecord>> SqliteStore::unlinkedBlobs(RegistryId registry,
 Result<bool> SqliteStore::collectBlob(RegistryId registry, std::string_view digest,
                                       const BytesStep& removeBytes) {
   return db_->freeing([&]() -> Result<bool> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
@@ -134,7 +134,7 @@ Result<bool> SqliteStore::collectBlob(RegistryId registry, std::string_view dige
 
 Result<bool> SqliteStore::collectOrphan(RegistryId registry, std::string_view digest,
                                         const BytesStep& removeBytes) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   // The write lock, though nothing is written: an upload places its bytes inside the
   // transaction that records them, so a blob without a row here is one no upload is placing.
@@ -152,7 +152,7 @@ Result<bool> SqliteStore::collectOrphan(RegistryId registry, std::string_view di
 }
 
 Result<void> SqliteStore::recordGcRun(RegistryId registry, const GcRun& g) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT OR REPLACE INTO gc_runs(registry_id, started, finished, dry_run, uploads_removed, "

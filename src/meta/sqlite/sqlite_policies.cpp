@@ -73,7 +73,7 @@ Result<Policies> SqliteStore::policies(RegistryId registry) {
 }
 
 Result<void> SqliteStore::setPolicies(RegistryId registry, const Policies& p) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT OR REPLACE INTO registry_policies(registry_id, retention_enabled, retention_days, "
@@ -104,7 +104,7 @@ Result<std::vector<std::pair<RegistryId, Policies>>> SqliteStore::retainingRegis
 }
 
 Result<int64_t> SqliteStore::createPurgeSchedule(const PurgeSchedule& p) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT INTO purge_schedules(registry_id, cron, filters, ago_seconds, untagged, keep, "
@@ -136,7 +136,7 @@ Result<std::vector<PurgeSchedule>> SqliteStore::purgeSchedules(RegistryId regist
 
 Result<bool> SqliteStore::deletePurgeSchedule(RegistryId registry, int64_t id) {
   return db_->freeing([&]() -> Result<bool> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     auto s = (*c)->prepare("DELETE FROM purge_schedules WHERE registry_id = ? AND id = ?");
     if (!s) return s.takeError();
@@ -163,7 +163,7 @@ Result<std::vector<PurgeSchedule>> SqliteStore::duePurgeSchedules(int64_t now) {
 }
 
 Result<bool> SqliteStore::claimPurgeSchedule(int64_t id, int64_t due, int64_t nextRun) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("UPDATE purge_schedules SET next_run = ? WHERE id = ? AND next_run = ?");
   if (!s) return s.takeError();
@@ -174,7 +174,7 @@ Result<bool> SqliteStore::claimPurgeSchedule(int64_t id, int64_t due, int64_t ne
 
 Result<void> SqliteStore::recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
                                          std::string_view result) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "UPDATE purge_schedules SET last_run = ?, next_run = ?, last_result = ? WHERE id = ?");

@@ -27,7 +27,7 @@ Result<MetadataStorePtr> SqliteStore::open(const std::filesystem::path& file,
 }
 
 Result<RegistryId> SqliteStore::ensureRegistry(std::string_view name) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   // Looked up first: starting on a full disk must not need a write.
   if (auto s = (*c)->prepare("SELECT id FROM registries WHERE name = ?"); !s) {
@@ -65,7 +65,7 @@ Result<RepositoryId> SqliteStore::ensureRepository(RegistryId registry, std::str
   auto found = findRepository(registry, name);
   if (!found) return found.takeError();
   if (*found) return **found;
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   {
     auto s = (*c)->prepare(
@@ -165,7 +165,7 @@ Result<void> upsertLink(sqlite::Connection& c, RegistryId registry, RepositoryId
 Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
                                    std::string_view digest, uint64_t size,
                                    const BytesStep& placeBytes, std::string_view endsUpload) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r;
@@ -202,7 +202,7 @@ Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
 
 Result<std::optional<uint64_t>> SqliteStore::mountBlob(RepositoryId from, RepositoryId repository,
                                                        std::string_view digest) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
@@ -243,7 +243,7 @@ Result<std::optional<uint64_t>> SqliteStore::linkedBlob(RepositoryId repository,
 
 Result<bool> SqliteStore::unlinkBlob(RepositoryId repository, std::string_view digest) {
   return db_->freeing([&]() -> Result<bool> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     auto s = (*c)->prepare("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?");
     if (!s) return s.takeError();
@@ -295,7 +295,7 @@ Result<void> pointTagIn(sqlite::Connection& c, RegistryId registry, RepositoryId
 Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId repository,
                                       const ManifestRecord& m, const std::vector<ManifestRef>& refs,
                                       std::optional<std::string_view> tag, const Actor& actor) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r;
@@ -384,7 +384,7 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
                                                              std::string_view digest,
                                                              const Actor& actor) {
   return db_->freeing([&]() -> Result<std::vector<std::string>> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
@@ -476,7 +476,7 @@ Result<std::optional<std::string>> SqliteStore::resolveTag(RepositoryId reposito
 Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view tag,
                                     const Actor& actor) {
   return db_->freeing([&]() -> Result<bool> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
@@ -500,7 +500,7 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
 Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag,
                                    std::string_view digest, std::string_view action,
                                    const Actor& actor) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
@@ -524,7 +524,7 @@ Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag
 Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_view digest,
                                           const std::vector<std::string>& tags,
                                           const Actor& actor) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
@@ -626,7 +626,7 @@ Result<std::vector<std::pair<std::string, uint64_t>>> SqliteStore::repositoriesW
 
 Result<uint64_t> SqliteStore::expireDeletedManifests(RegistryId registry, int64_t before) {
   return db_->freeing([&]() -> Result<uint64_t> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
@@ -694,7 +694,7 @@ Result<std::vector<ManifestRecord>> SqliteStore::referrers(RepositoryId reposito
 }
 
 Result<void> SqliteStore::createUpload(const UploadRecord& u) {
-  auto c = lease();
+  auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT INTO uploads(uuid, registry_id, repository, created) VALUES(?, ?, ?, ?)");
@@ -739,7 +739,7 @@ Result<std::vector<UploadRecord>> SqliteStore::uploadsBefore(RegistryId registry
 
 Result<void> SqliteStore::deleteUpload(std::string_view uuid) {
   return db_->freeing([&]() -> Result<void> {
-    auto c = lease();
+    auto c = writer();
     if (!c) return c.takeError();
     return deleteUploadRecord(**c, uuid);
   });

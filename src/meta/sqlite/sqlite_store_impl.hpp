@@ -123,6 +123,9 @@ class SqliteStore final : public MetadataStore {
   Result<sqlite::Database::Lease> lease(const char* caller = BERTH_CALLER) {
     return db_->lease(caller);
   }
+  Result<sqlite::Database::Lease> writer(const char* caller = BERTH_CALLER) {
+    return db_->writer(caller);
+  }
 
   std::shared_ptr<sqlite::Database> db_;
 };
