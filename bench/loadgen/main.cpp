@@ -658,12 +658,14 @@ int cmdRps(const Args& a) {
 }
 
 // push: --pushers clients each push distinct small images (config + one layer + manifest)
-// to their own repository until --duration has passed.
+// to their own repository for --duration seconds after --warmup; images completed inside the
+// window count.
 int cmdPush(const Args& a) {
   Common c(a);
   const auto prefix = a.str("repo-prefix");
   const int pushers = static_cast<int>(a.num("pushers", 16));
   const double duration = a.real("duration", 3);
+  const double warmup = a.real("warmup", 0);
   const auto layerSize = static_cast<size_t>(a.num("layer-size", 32 * 1024));
   const uint64_t seed = static_cast<uint64_t>(a.num("seed", 1));
   Loop loop;
@@ -671,14 +673,29 @@ int cmdPush(const Args& a) {
   Meter m{c.pids};
   uint64_t images = 0, bytes = 0;
   std::vector<double> lat;
-  m.start();
-  const double end = now() + duration;
+  const double windowStart = now() + warmup;
+  const double windowEnd = windowStart + duration;
+  bool opened = false, closed = false;
+  auto tick = [&] {
+    const double t = now();
+    if (!opened && t >= windowStart) {
+      opened = true;
+      m.start();
+    }
+    if (opened && !closed && t >= windowEnd) {
+      closed = true;
+      m.stop();
+    }
+  };
+  tick();
+  loop.tickEvery = 0.005;
+  loop.onTick = tick;
   for (int i = 0; i < pushers; ++i) {
     loop.spawn([](Loop& loop, Common& c, std::string repo, uint64_t seed, size_t layerSize,
-                  double end, Checker& chk, uint64_t& images, uint64_t& bytes,
-                  std::vector<double>& lat) -> Task<void> {
+                  double windowStart, double windowEnd, Checker& chk, uint64_t& images,
+                  uint64_t& bytes, std::vector<double>& lat) -> Task<void> {
       Conn conn(loop, c.addr);
-      for (uint64_t n = 0; now() < end; ++n) {
+      for (uint64_t n = 0; now() < windowEnd; ++n) {
         const double t = now();
         const std::string id = repo + "#" + std::to_string(seed) + "." + std::to_string(n);
         Blob config = makeConfig(id);
@@ -690,14 +707,18 @@ int cmdPush(const Args& a) {
                                   manifest.data, manifest.digest, chk)) {
           co_return;
         }
+        const double done = now();
+        if (done < windowStart || done > windowEnd) continue;
         ++images;
         bytes += config.data.size() + layer.data.size() + manifest.data.size();
-        lat.push_back(now() - t);
+        lat.push_back(done - t);
       }
-    }(loop, c, prefix + "/p" + std::to_string(i), seed, layerSize, end, chk, images, bytes, lat));
+    }(loop, c, prefix + "/p" + std::to_string(i), seed, layerSize, windowStart, windowEnd, chk,
+                                                             images, bytes, lat));
   }
   loop.run(c.watchdog);
-  m.stop();
+  if (!opened) m.start();
+  if (!closed) m.stop();
   JsonOut out;
   out.str("op", "push");
   out.integer("pushers", pushers);
@@ -705,7 +726,7 @@ int cmdPush(const Args& a) {
   out.integer("requests", static_cast<int64_t>(images * 5));
   out.integer("bytes", static_cast<int64_t>(bytes));
   m.report(out);
-  out.num("images_per_s", static_cast<double>(images) / m.wall);
+  out.num("images_per_s", static_cast<double>(images) / duration);
   latencyStats(out, lat);
   return finish(out, chk, &loop);
 }
@@ -1070,7 +1091,7 @@ commands (each prints one JSON line; exit 1 on any wrong response):
   get         --path P [--conns C] [--repeat K] [--expect-size N] [--expect-digest D]
   rps         --path P[,P2..] [--method GET|HEAD] [--conns C] [--duration S] [--warmup S]
               [--expect-size N] [--expect-digest D] [--accept-manifests] [--engine epoll|curl]
-  push        --repo-prefix R [--pushers P] [--duration S] [--layer-size N] [--seed S]
+  push        --repo-prefix R [--pushers P] [--duration S] [--warmup S] [--layer-size N] [--seed S]
   seed-image  --repo R [--tag T] [--layers L] [--layer-size N] [--seed S] [--static-root DIR]
   pull        --repo R [--ref T] [--parallel P] [--expect-digest D]
   seed-tags   --repo R [--count N] [--conns C]
