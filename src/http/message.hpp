@@ -3,6 +3,7 @@
 // the server in server.cpp translates between these and the wire.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,11 +66,23 @@ struct FileRange {
   uint64_t length = 0;
 };
 
+// A response body read from somewhere that may block (an object store). The server reads it
+// on its blocking pool, a piece at a time, and writes each piece to the client; the length
+// is the response's contentLength, announced before the first byte.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Up to `size` bytes into `data`: how many, 0 at the end, -1 when the source failed (the
+  // head went out already, so the connection is closed).
+  virtual int64_t read(char* data, size_t size) = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
   std::optional<FileRange> file;
+  std::shared_ptr<BodySource> source;  // with contentLength: the body, read on the blocking pool
   // For HEAD: the length the GET would have had, when no body or file is attached.
   std::optional<uint64_t> contentLength;
 
@@ -88,6 +101,10 @@ class BodySink {
   // without copying them through user space. The server offers a pipe only where this is true.
   virtual bool acceptsPipe() const { return false; }
   virtual bool writeFromPipe(int /*pipe*/, size_t /*size*/) { return false; }
+  // A sink whose writes may block (on an object store): the server calls write() and finish()
+  // on its blocking pool, one call at a time, and reads the next piece of the body only when
+  // the last one was taken. Such a sink is never offered a pipe.
+  virtual bool blocking() const { return false; }
   // `complete` is false when the client went away or sent a malformed body.
   virtual Response finish(bool complete) = 0;
 };
@@ -121,13 +138,20 @@ class BufferedSink final : public BodySink {
   bool overflow_ = false;
 };
 
-// What a plane does with a request whose head has arrived: answer now, or take the body.
+// What a plane does with a request whose head has arrived: answer now, take the body, or run
+// work that may block (calls to an object store) on the server's blocking pool and go on with
+// the Dispatch it returns. Such work may use the Request it was dispatched for: the request
+// outlives it.
 struct Dispatch {
   std::optional<Response> response;
   BodySinkPtr sink;
+  std::function<Dispatch()> blocking;
 
-  static Dispatch reply(Response r) { return Dispatch{std::move(r), nullptr}; }
-  static Dispatch body(BodySinkPtr s) { return Dispatch{std::nullopt, std::move(s)}; }
+  static Dispatch reply(Response r) { return Dispatch{std::move(r), nullptr, nullptr}; }
+  static Dispatch body(BodySinkPtr s) { return Dispatch{std::nullopt, std::move(s), nullptr}; }
+  static Dispatch offload(std::function<Dispatch()> work) {
+    return Dispatch{std::nullopt, nullptr, std::move(work)};
+  }
 };
 
 // A request answered (or given up), as the server saw it on the wire.

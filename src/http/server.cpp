@@ -14,6 +14,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -95,6 +96,14 @@ class TransferRate {
   std::chrono::steady_clock::time_point start_;
 };
 
+// The answer when the blocking pool has no room: the client may try again shortly.
+Response poolBusy() {
+  Response r = Response::error(makeError(
+      ApiCode::TooManyRequests, "the server is busy with its storage; retry shortly", 503));
+  r.headers.set("Retry-After", "1");
+  return r;
+}
+
 }  // namespace
 
 // What shutdown needs of a connection, whatever its stream.
@@ -113,6 +122,7 @@ template <class Stream>
 class Connection final : public ConnectionBase {
  public:
   Connection(Server::Impl& server, Stream stream);
+  ~Connection() override { releaseBlockingSlot(); }
   asio::awaitable<void> run();
   void wakeIfIdle(std::shared_ptr<ConnectionBase> self) override;
 
@@ -129,6 +139,15 @@ class Connection final : public ConnectionBase {
   asio::awaitable<bool> write(const Request& req, Response& resp, unsigned version, bool keepAlive,
                               uint64_t& bytes);
   asio::awaitable<bool> sendFile(const FileRange& file);
+  asio::awaitable<bool> sendSource(BodySource& source, uint64_t length);
+  // Runs `work` on the blocking pool and resumes on this connection's thread with its result.
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F&>> onPool(F& work);
+  asio::awaitable<bool> sinkWrite(BodySink& sink, const char* data, size_t size);
+  asio::awaitable<Response> sinkFinish(BodySink& sink, bool complete);
+  // Takes this request's place on the blocking pool, once; false when the pool is full.
+  bool takeBlockingSlot();
+  void releaseBlockingSlot();
   TransferRate transferRate() const;
   // Tells the application about a request served; returns how long it took.
   std::chrono::steady_clock::duration completed(const Request& req, int status, uint64_t bytesOut,
@@ -140,7 +159,8 @@ class Connection final : public ConnectionBase {
   std::vector<char> chunk_;
   std::string remote_;
   std::atomic<bool> idle_{false};
-  uint64_t bodyBytes_ = 0;  // of the request being served
+  uint64_t bodyBytes_ = 0;          // of the request being served
+  bool holdsBlockingSlot_ = false;  // the request being served counts against the pool
 };
 
 struct Server::Impl {
@@ -166,6 +186,16 @@ struct Server::Impl {
   std::atomic<int> refusalsInFlight{0};
   std::atomic<uint64_t> refusedConnections{0};
   std::optional<asio::ssl::context> tls;
+  // The blocking pool, started by the first request that needs it; requests holding a place.
+  std::once_flag blockingStarted;
+  std::optional<asio::thread_pool> blocking;
+  std::atomic<uint32_t> blockingInUse{0};
+  std::atomic<uint64_t> blockingBusy{0};
+  asio::thread_pool& blockingPool() {
+    std::call_once(blockingStarted,
+                   [this] { blocking.emplace(std::max(1u, options.blockingThreads)); });
+    return *blocking;
+  }
   // Shutdown steps run on one strand: the signal wait and the grace timer are not thread-safe.
   asio::strand<asio::io_context::executor_type> control{ioc.get_executor()};
   asio::steady_timer forceStop{control};
@@ -477,11 +507,25 @@ asio::awaitable<void> Connection<Stream>::serve() {
       keepAlive = false;
     } else {
       Dispatch dispatch;
-      try {
-        dispatch = server_.app.dispatch(req);
-      } catch (const std::exception& e) {
-        log::error("handler failed", {{"request_id", req.requestId}, {"error", e.what()}});
-        dispatch = Dispatch::reply(Response::error(makeError(ApiCode::Unknown)));
+      auto guarded = [&req](auto&& handler) {
+        try {
+          return handler();
+        } catch (const std::exception& e) {
+          log::error("handler failed", {{"request_id", req.requestId}, {"error", e.what()}});
+          return Dispatch::reply(Response::error(makeError(ApiCode::Unknown)));
+        }
+      };
+      dispatch = guarded([&] { return server_.app.dispatch(req); });
+      if (dispatch.blocking) {
+        if (takeBlockingSlot()) {
+          auto work = [&] { return guarded(dispatch.blocking); };
+          dispatch = co_await onPool(work);
+        } else {
+          dispatch = Dispatch::reply(poolBusy());
+        }
+      }
+      if (dispatch.sink && dispatch.sink->blocking() && !takeBlockingSlot()) {
+        dispatch = Dispatch::reply(poolBusy());
       }
       if (dispatch.sink) {
         bool leftUnread = false;
@@ -491,10 +535,12 @@ asio::awaitable<void> Connection<Stream>::serve() {
         resp = std::move(*dispatch.response);
         if (!parser.is_done() && !co_await discardBody(parser)) keepAlive = false;
       }
+      if (resp.source && !takeBlockingSlot()) resp = poolBusy();
     }
 
     uint64_t bytes = 0;
     const bool written = co_await write(req, resp, head.version(), keepAlive, bytes);
+    releaseBlockingSlot();
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             completed(req, resp.status, bytes, started))
                             .count();
@@ -518,7 +564,7 @@ asio::awaitable<Response> Connection<Stream>::readBody(RequestParser& parser, Bo
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kTuple);
     if (ec) {
       bodyLeftUnread = true;
-      co_return sink.finish(false);
+      co_return co_await sinkFinish(sink, false);
     }
   }
   if (chunk_.empty()) chunk_.resize(kBodyChunk);
@@ -538,9 +584,9 @@ asio::awaitable<Response> Connection<Stream>::readBody(RequestParser& parser, Bo
     if (ec == bhttp::error::need_buffer) ec = {};
     const size_t got = chunk_.size() - body.size;
     bodyBytes_ += got;
-    if (got > 0 && !sink.write(chunk_.data(), got)) {
+    if (got > 0 && !co_await sinkWrite(sink, chunk_.data(), got)) {
       bodyLeftUnread = !parser.is_done();
-      co_return sink.finish(true);
+      co_return co_await sinkFinish(sink, true);
     }
     if (ec || (!parser.is_done() && rate.tooSlow(bodyBytes_))) {
       complete = false;
@@ -548,7 +594,7 @@ asio::awaitable<Response> Connection<Stream>::readBody(RequestParser& parser, Bo
       break;
     }
   }
-  co_return sink.finish(complete);
+  co_return co_await sinkFinish(sink, complete);
 }
 
 // A body of known length is read straight from the socket into one large buffer: no parser
@@ -562,12 +608,12 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parse
   if (buffered > 0) {
     const auto* data = static_cast<const char*>(buffer_.data().data());
     bodyBytes_ += buffered;
-    const bool accepted = sink.write(data, buffered);
+    const bool accepted = co_await sinkWrite(sink, data, buffered);
     buffer_.consume(buffered);
     remaining -= buffered;
     if (!accepted) {
       bodyLeftUnread = remaining > 0;
-      co_return sink.finish(true);
+      co_return co_await sinkFinish(sink, true);
     }
   }
   const TransferRate rate = transferRate();
@@ -576,13 +622,13 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parse
     if (remaining >= kSpliceMinimum && sink.acceptsPipe()) {
       switch (co_await spliceBody(sink, remaining, length, rate)) {
         case Spliced::Done:
-          co_return sink.finish(true);
+          co_return co_await sinkFinish(sink, true);
         case Spliced::Refused:
           bodyLeftUnread = remaining > 0;
-          co_return sink.finish(true);
+          co_return co_await sinkFinish(sink, true);
         case Spliced::Failed:
           bodyLeftUnread = true;
-          co_return sink.finish(false);
+          co_return co_await sinkFinish(sink, false);
         case Spliced::Unavailable:
           break;  // no pipe to be had: read the rest as below
       }
@@ -600,18 +646,18 @@ asio::awaitable<Response> Connection<Stream>::readSizedBody(RequestParser& parse
     bodyBytes_ += n;
     filled += n;
     if (filled > 0 && (filled == chunk_.size() || remaining == 0 || ec)) {
-      if (!sink.write(chunk_.data(), filled)) {
+      if (!co_await sinkWrite(sink, chunk_.data(), filled)) {
         bodyLeftUnread = remaining > 0;
-        co_return sink.finish(true);
+        co_return co_await sinkFinish(sink, true);
       }
       filled = 0;
     }
     if (ec || (remaining > 0 && rate.tooSlow(length - remaining))) {
       bodyLeftUnread = true;
-      co_return sink.finish(false);
+      co_return co_await sinkFinish(sink, false);
     }
   }
-  co_return sink.finish(true);
+  co_return co_await sinkFinish(sink, true);
 }
 
 // The rest of a plain-TCP body moved socket -> pipe -> file with splice(2): the bytes never
@@ -704,9 +750,93 @@ asio::awaitable<bool> Connection<Stream>::write(const Request& req, Response& re
     if (sent) bytes += resp.file->length;
     co_return sent;
   }
+  if (resp.source && !head && !noBody) {
+    bhttp::response_serializer<bhttp::string_body> serializer(out);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
+    if (ec) co_return false;
+    bytes += n;
+    const bool sent = co_await sendSource(*resp.source, length);
+    if (sent) bytes += length;
+    co_return sent;
+  }
   auto [ec, n] = co_await bhttp::async_write(stream_, out, kTuple);
   bytes += n;
   co_return !ec;
+}
+
+template <class Stream>
+asio::awaitable<bool> Connection<Stream>::sendSource(BodySource& source, uint64_t length) {
+  if (chunk_.empty()) chunk_.resize(kBodyChunk);
+  uint64_t left = length;
+  const TransferRate rate = transferRate();
+  while (left > 0) {
+    if (rate.tooSlow(length - left)) co_return false;
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk_.size()));
+    auto read = [&] {
+      try {
+        return source.read(chunk_.data(), want);
+      } catch (const std::exception& e) {
+        log::error("body source failed", {{"error", e.what()}});
+        return int64_t{-1};
+      }
+    };
+    const int64_t n = co_await onPool(read);
+    // A source that ends early or fails cannot be reported: the head is out. Closing the
+    // connection tells the client the body is short.
+    if (n <= 0 || static_cast<uint64_t>(n) > left) co_return false;
+    tcp().expires_after(server_.options.idleTimeout);
+    auto [ec, written] = co_await asio::async_write(
+        stream_, asio::buffer(chunk_.data(), static_cast<size_t>(n)), kTuple);
+    if (ec) co_return false;
+    left -= static_cast<uint64_t>(n);
+  }
+  co_return true;
+}
+
+template <class Stream>
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> Connection<Stream>::onPool(F& work) {
+  using R = std::invoke_result_t<F&>;
+  // The work runs as a coroutine on the pool; its completion resumes this one on its own
+  // thread. `work` lives in this frame, which waits for it.
+  co_return co_await asio::co_spawn(
+      server_.blockingPool().get_executor(),
+      [](F* f) -> asio::awaitable<R> { co_return (*f)(); }(&work), asio::use_awaitable);
+}
+
+template <class Stream>
+asio::awaitable<bool> Connection<Stream>::sinkWrite(BodySink& sink, const char* data, size_t size) {
+  if (!sink.blocking()) co_return sink.write(data, size);
+  auto work = [&] { return sink.write(data, size); };
+  co_return co_await onPool(work);
+}
+
+template <class Stream>
+asio::awaitable<Response> Connection<Stream>::sinkFinish(BodySink& sink, bool complete) {
+  if (!sink.blocking()) co_return sink.finish(complete);
+  auto work = [&] { return sink.finish(complete); };
+  co_return co_await onPool(work);
+}
+
+template <class Stream>
+bool Connection<Stream>::takeBlockingSlot() {
+  if (holdsBlockingSlot_) return true;
+  const uint32_t limit =
+      std::max(1u, server_.options.blockingThreads) + server_.options.blockingQueue;
+  if (server_.blockingInUse.fetch_add(1) >= limit) {
+    server_.blockingInUse.fetch_sub(1);
+    server_.blockingBusy.fetch_add(1);
+    return false;
+  }
+  holdsBlockingSlot_ = true;
+  return true;
+}
+
+template <class Stream>
+void Connection<Stream>::releaseBlockingSlot() {
+  if (!holdsBlockingSlot_) return;
+  holdsBlockingSlot_ = false;
+  server_.blockingInUse.fetch_sub(1);
 }
 
 template <class Stream>
@@ -800,6 +930,8 @@ Server::Stats Server::stats() const {
   }
   s.accepted = impl_->acceptedConnections.load();
   s.refused = impl_->refusedConnections.load();
+  s.blockingInUse = impl_->blockingInUse.load();
+  s.blockingBusy = impl_->blockingBusy.load();
   return s;
 }
 
@@ -841,6 +973,7 @@ void Server::run(bool handleSignals) {
   for (auto& worker : impl.workers) pool.emplace_back([w = worker.get()] { w->run(); });
   impl.ioc.run();
   for (auto& t : pool) t.join();
+  if (impl.blocking) impl.blocking->join();
   log::info("stopped");
 }
 

@@ -1,0 +1,241 @@
+// The server's blocking pool: work a handler offloads, blocking body sinks and body sources
+// run off the network thread, so that one slow store call does not stall other connections;
+// the pool is bounded and answers 503 when full.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/unique_fd.hpp"
+#include "http/server.hpp"
+
+namespace berth::http {
+namespace {
+
+// A door requests wait at until the test opens it.
+class Gate {
+ public:
+  void wait() {
+    std::unique_lock lock(mutex_);
+    ++waiting_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+  }
+  void waitForWaiters(int n) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, std::chrono::seconds(20), [&] { return waiting_ >= n; });
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int waiting_ = 0;
+  bool open_ = false;
+};
+
+class CountingSink final : public BodySink {
+ public:
+  CountingSink(std::thread::id network, std::atomic<bool>& offNetwork)
+      : network_(network), offNetwork_(offNetwork) {}
+  bool blocking() const override { return true; }
+  bool write(const char*, size_t size) override {
+    if (std::this_thread::get_id() == network_) offNetwork_ = false;
+    bytes_ += size;
+    return true;
+  }
+  Response finish(bool complete) override {
+    Response r;
+    r.body = (complete ? "complete " : "incomplete ") + std::to_string(bytes_);
+    return r;
+  }
+
+ private:
+  std::thread::id network_;
+  std::atomic<bool>& offNetwork_;
+  uint64_t bytes_ = 0;
+};
+
+// `total` bytes of 'x', or a failure after `failAfter` bytes.
+class Source final : public BodySource {
+ public:
+  Source(uint64_t total, uint64_t failAfter) : left_(total), failAfter_(failAfter) {}
+  int64_t read(char* data, size_t size) override {
+    if (sent_ >= failAfter_) return -1;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>({size, left_, 100000}));
+    std::fill(data, data + n, 'x');
+    left_ -= n;
+    sent_ += n;
+    return static_cast<int64_t>(n);
+  }
+
+ private:
+  uint64_t left_, failAfter_, sent_ = 0;
+};
+
+class App final : public Application {
+ public:
+  Gate gate;
+  std::atomic<std::thread::id> network{};
+  std::atomic<bool> sinkOffNetwork{true};
+
+  Dispatch dispatch(Request& req) override {
+    network = std::this_thread::get_id();
+    if (req.path == "/fast") return reply("fast");
+    if (req.path == "/gate") {
+      return Dispatch::offload([this, &req] {
+        EXPECT_NE(std::this_thread::get_id(), network.load());
+        gate.wait();
+        return Dispatch::reply(reply(req.path).response.value());
+      });
+    }
+    if (req.path == "/sink") {
+      return Dispatch::body(std::make_unique<CountingSink>(network.load(), sinkOffNetwork));
+    }
+    if (req.path == "/source" || req.path == "/broken-source") {
+      Response r;
+      r.contentLength = 1'000'000;
+      r.source = std::make_shared<Source>(1'000'000, req.path == "/source" ? ~0ull : 300'000);
+      return Dispatch::reply(std::move(r));
+    }
+    return Dispatch::reply(Response::empty(404));
+  }
+
+ private:
+  static Dispatch reply(std::string body) {
+    Response r;
+    r.body = std::move(body);
+    return Dispatch::reply(std::move(r));
+  }
+};
+
+class BlockingPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.port = 0;
+    options.threads = 1;
+    options.blockingThreads = 2;
+    options.blockingQueue = 1;
+    server_ = std::make_unique<Server>(options, app_);
+    server_->bind();
+    thread_ = std::thread([this] { server_->run(false); });
+  }
+  void TearDown() override {
+    app_.gate.open();
+    server_->stop();
+    thread_.join();
+  }
+
+  // Sends `request` on a new connection and reads until the server closes it.
+  std::string exchange(const std::string& request) const {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval timeout{20, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+    size_t sent = 0;
+    while (sent < request.size()) {
+      const ssize_t n =
+          ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    std::string out;
+    char buffer[65536];
+    for (;;) {
+      const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      out.append(buffer, static_cast<size_t>(n));
+    }
+    return out;
+  }
+  static std::string get(const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  }
+
+  App app_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+TEST_F(BlockingPoolTest, OffloadedWorkLeavesTheNetworkThreadFree) {
+  std::string held;
+  std::thread waiter([&] { held = exchange(get("/gate")); });
+  app_.gate.waitForWaiters(1);
+  // One network thread, and it is not the one waiting at the gate.
+  const auto fast = exchange(get("/fast"));
+  EXPECT_NE(fast.find("200 OK"), std::string::npos) << fast;
+  EXPECT_TRUE(fast.ends_with("fast"));
+  EXPECT_TRUE(held.empty());
+  app_.gate.open();
+  waiter.join();
+  EXPECT_NE(held.find("200 OK"), std::string::npos) << held;
+  EXPECT_TRUE(held.ends_with("/gate"));
+}
+
+TEST_F(BlockingPoolTest, AFullPoolAnswers503AndRecovers) {
+  // Two threads and a queue of one: three requests may hold the pool.
+  std::vector<std::string> held(3);
+  std::vector<std::thread> waiters;
+  for (size_t i = 0; i < held.size(); ++i) {
+    waiters.emplace_back([&, i] { held[i] = exchange(get("/gate")); });
+  }
+  app_.gate.waitForWaiters(2);
+  // The third waits in the queue, holding its place.
+  for (int i = 0; i < 2000 && server_->stats().blockingInUse < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(server_->stats().blockingInUse, 3u);
+  const auto busy = exchange(get("/gate"));
+  EXPECT_NE(busy.find("HTTP/1.1 503"), std::string::npos) << busy;
+  EXPECT_NE(busy.find("Retry-After: 1"), std::string::npos) << busy;
+  EXPECT_GE(server_->stats().blockingBusy, 1u);
+  app_.gate.open();
+  for (auto& t : waiters) t.join();
+  for (const auto& r : held) EXPECT_NE(r.find("200 OK"), std::string::npos) << r;
+  EXPECT_NE(exchange(get("/gate")).find("200 OK"), std::string::npos);
+}
+
+TEST_F(BlockingPoolTest, BlockingSinksAreWrittenOffTheNetworkThread) {
+  const std::string body(3'000'000, 'b');
+  const auto r =
+      exchange("POST /sink HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_TRUE(r.ends_with("complete 3000000")) << r.substr(0, 200);
+  EXPECT_TRUE(app_.sinkOffNetwork.load());
+  const auto chunked = exchange(
+      "POST /sink HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_TRUE(chunked.ends_with("complete 5")) << chunked;
+}
+
+TEST_F(BlockingPoolTest, SourcesStreamTheirBytesAndAFailureCutsTheBodyShort) {
+  const auto whole = exchange(get("/source"));
+  const auto split = whole.find("\r\n\r\n");
+  ASSERT_NE(split, std::string::npos);
+  EXPECT_NE(whole.find("Content-Length: 1000000"), std::string::npos);
+  EXPECT_EQ(whole.size() - split - 4, 1'000'000u);
+  const auto broken = exchange(get("/broken-source"));
+  const auto brokenSplit = broken.find("\r\n\r\n");
+  ASSERT_NE(brokenSplit, std::string::npos);
+  EXPECT_EQ(broken.size() - brokenSplit - 4, 300'000u);  // short: the client can tell
+  EXPECT_NE(exchange(get("/fast")).find("200 OK"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::http
