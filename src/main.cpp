@@ -154,6 +154,8 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   serverOptions.host = address->host;
   serverOptions.port = address->port;
   serverOptions.threads = config.threads;
+  serverOptions.blockingThreads = config.blockingThreads;
+  serverOptions.blockingQueue = config.blockingQueue;
   serverOptions.idleTimeout = std::chrono::seconds(config.idleTimeoutSeconds);
   serverOptions.shutdownDelay = std::chrono::seconds(config.shutdownDelaySeconds);
   serverOptions.tlsCert = config.tlsCert;

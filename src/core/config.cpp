@@ -77,6 +77,14 @@ constexpr ConfigKey kKeys[] = {
      "Threads that compute uploads' SHA-256 beside the network threads, reading each upload's "
      "file just behind the request that writes it (0: each request hashes as it writes).",
      &ServeConfig::uploadHashThreads},
+    {"blocking_threads", "",
+     "Threads that run requests' calls to storage that may block (object stores), so that a "
+     "slow store never stalls a network thread; started on first use.",
+     &ServeConfig::blockingThreads, 1},
+    {"blocking_queue", "",
+     "Requests that may wait for a blocking thread beyond those running; any more are answered "
+     "503 with Retry-After.",
+     &ServeConfig::blockingQueue},
     {"metrics", "", "Prometheus metrics: recorded, and served at /metrics (false: neither).",
      &ServeConfig::metrics},
     {"metrics_listen", "",

@@ -55,6 +55,9 @@ struct ServeConfig {
   bool metrics = true;
   // Threads that hash uploads beside the network threads (0: each request hashes as it writes).
   uint32_t uploadHashThreads = 1;
+  // The server's pool for store calls that may block, and the requests that may queue for it.
+  uint32_t blockingThreads = 16;
+  uint32_t blockingQueue = 256;
   std::string metricsListen;
   bool metricsRegistryLabel = false;
 };
