@@ -66,15 +66,16 @@ struct FileRange {
   uint64_t length = 0;
 };
 
-// A response body read from somewhere that may block (an object store). The server reads it
-// on its blocking pool, a piece at a time, and writes each piece to the client; the length
-// is the response's contentLength, announced before the first byte.
+// A response body produced somewhere that may block (an object store). The server runs pump()
+// on its blocking pool; `write` hands each piece to the connection and returns once it went
+// out, or false when the client is gone or too slow (pump should stop then). The length is the
+// response's contentLength, announced before the first byte.
 class BodySource {
  public:
   virtual ~BodySource() = default;
-  // Up to `size` bytes into `data`: how many, 0 at the end, -1 when the source failed (the
-  // head went out already, so the connection is closed).
-  virtual int64_t read(char* data, size_t size) = 0;
+  // False when the source failed: the head went out already, so the connection is closed and
+  // the client sees a short body.
+  virtual bool pump(const std::function<bool(const char*, size_t)>& write) = 0;
 };
 
 struct Response {
@@ -82,7 +83,7 @@ struct Response {
   Headers headers;
   std::string body;
   std::optional<FileRange> file;
-  std::shared_ptr<BodySource> source;  // with contentLength: the body, read on the blocking pool
+  std::shared_ptr<BodySource> source;  // with contentLength: the body, pumped on the blocking pool
   // For HEAD: the length the GET would have had, when no body or file is attached.
   std::optional<uint64_t> contentLength;
 

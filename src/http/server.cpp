@@ -23,6 +23,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <list>
 #include <mutex>
@@ -764,33 +765,75 @@ asio::awaitable<bool> Connection<Stream>::write(const Request& req, Response& re
   co_return !ec;
 }
 
+// The source runs on the blocking pool and hands its bytes over in pieces of up to
+// kBodyChunk; each piece is written by this connection's own thread while the pool thread
+// waits, so the client's pace is the source's pace.
 template <class Stream>
 asio::awaitable<bool> Connection<Stream>::sendSource(BodySource& source, uint64_t length) {
-  if (chunk_.empty()) chunk_.resize(kBodyChunk);
-  uint64_t left = length;
+  struct Handoff {
+    std::mutex mutex;
+    std::condition_variable done;
+    bool finished = false;
+    bool ok = false;
+    std::string piece;
+  };
+  auto executor = stream_.get_executor();
+  auto& server = server_;
   const TransferRate rate = transferRate();
-  while (left > 0) {
-    if (rate.tooSlow(length - left)) co_return false;
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk_.size()));
-    auto read = [&] {
-      try {
-        return source.read(chunk_.data(), want);
-      } catch (const std::exception& e) {
-        log::error("body source failed", {{"error", e.what()}});
-        return int64_t{-1};
-      }
-    };
-    const int64_t n = co_await onPool(read);
-    // A source that ends early or fails cannot be reported: the head is out. Closing the
-    // connection tells the client the body is short.
-    if (n <= 0 || static_cast<uint64_t>(n) > left) co_return false;
-    tcp().expires_after(server_.options.idleTimeout);
-    auto [ec, written] = co_await asio::async_write(
-        stream_, asio::buffer(chunk_.data(), static_cast<size_t>(n)), kTuple);
-    if (ec) co_return false;
-    left -= static_cast<uint64_t>(n);
-  }
-  co_return true;
+  uint64_t sent = 0;
+  std::string pending;
+  // Writes `pending` from the connection's thread; false when the client is gone, too slow,
+  // or the server is stopping.
+  auto flush = [&]() -> bool {
+    if (pending.empty()) return true;
+    if (rate.tooSlow(sent)) return false;
+    auto handoff = std::make_shared<Handoff>();
+    handoff->piece.swap(pending);
+    const size_t size = handoff->piece.size();
+    asio::post(executor, [this, handoff] {
+      tcp().expires_after(server_.options.idleTimeout);
+      asio::async_write(stream_, asio::buffer(handoff->piece),
+                        [handoff](boost::system::error_code ec, size_t) {
+                          std::lock_guard lock(handoff->mutex);
+                          handoff->ok = !ec;
+                          handoff->finished = true;
+                          handoff->done.notify_all();
+                        });
+    });
+    std::unique_lock lock(handoff->mutex);
+    while (
+        !handoff->done.wait_for(lock, std::chrono::seconds(1), [&] { return handoff->finished; })) {
+      if (server.stopping.load() && server.ioc.stopped()) return false;
+    }
+    if (!handoff->ok) return false;
+    sent += size;
+    return true;
+  };
+  auto pump = [&]() -> bool {
+    bool clientGone = false;
+    bool produced = false;
+    try {
+      produced = source.pump([&](const char* data, size_t size) {
+        if (clientGone || sent + pending.size() + size > length) return false;
+        while (size > 0) {
+          const size_t take = std::min(size, kBodyChunk - pending.size());
+          pending.append(data, take);
+          data += take;
+          size -= take;
+          if (pending.size() == kBodyChunk && !flush()) {
+            clientGone = true;
+            return false;
+          }
+        }
+        return true;
+      });
+    } catch (const std::exception& e) {
+      log::error("body source failed", {{"error", e.what()}});
+      return false;
+    }
+    return produced && !clientGone && flush() && sent == length;
+  };
+  co_return co_await onPool(pump);
 }
 
 template <class Stream>
