@@ -1,0 +1,294 @@
+#include "storage/object/s3_client.hpp"
+
+#include <boost/url/parse.hpp>
+#include <cstdio>
+
+#include "core/log.hpp"
+#include "storage/object/signing.hpp"
+#include "storage/object/xml.hpp"
+
+namespace berth::storage::object {
+namespace {
+
+constexpr uint64_t kCopyObjectLimit = 5ull << 30;  // CopyObject's largest source
+constexpr uint64_t kCopyPart = 1ull << 30;
+
+bool ok(const HttpResponse& r) { return r.status >= 200 && r.status < 300; }
+
+}  // namespace
+
+std::optional<int64_t> parseIsoTime(std::string_view text) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  const std::string s(text.substr(0, 19));
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &month, &day, &hour, &minute,
+                  &second) != 6) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+S3Client::S3Client(const StoreUrl& url, sigv4::Credentials credentials, HttpOptions options)
+    : url_(url), credentials_(std::move(credentials)), scope_{url.region, "s3"}, http_(options) {
+  // The endpoint was checked when the URL was parsed.
+  auto endpoint = boost::urls::parse_absolute_uri(url.endpoint);
+  scheme_ = endpoint ? std::string(endpoint->scheme()) : "https";
+  const std::string authority = endpoint ? std::string(endpoint->encoded_authority()) : "";
+  std::string path = endpoint ? std::string(endpoint->encoded_path()) : "";
+  while (path.ends_with('/')) path.pop_back();
+  if (url.pathStyle) {
+    authority_ = authority;
+    basePath_ = path + "/" + url.bucket;
+  } else {
+    authority_ = url.bucket + "." + authority;
+    basePath_ = path;
+  }
+}
+
+std::string S3Client::pathOf(const std::string& key) const {
+  return basePath_ + "/" + sigv4::uriEncode(key, true);
+}
+
+Error S3Client::failure(std::string_view what, const std::string& key,
+                        const HttpResponse& r) const {
+  std::string detail =
+      "storage: " + std::string(what) + " " + key + ": HTTP " + std::to_string(r.status);
+  if (auto doc = XmlDoc::parse(r.body)) {
+    if (auto code = doc->find("Code")) detail += " " + *code;
+    if (auto message = doc->find("Message"); message && !message->empty()) {
+      detail += ": " + *message;
+    }
+  }
+  return makeError(ApiCode::Unknown, detail, 503);
+}
+
+Result<HttpResponse> S3Client::send(Call call) {
+  HttpRequest request;
+  request.method = call.method;
+  const std::string path = call.key.empty() ? basePath_ + "/" : pathOf(call.key);
+  std::string query;
+  for (const auto& [name, value] : call.query) {
+    query += (query.empty() ? "?" : "&") + sigv4::uriEncode(name, false) + "=" +
+             sigv4::uriEncode(value, false);
+  }
+  request.url = scheme_ + "://" + authority_ + path + query;
+  request.body = call.body;
+  request.bodyFd = call.fd;
+  request.bodyOffset = call.offset;
+  request.bodyLength = call.length;
+  request.onData = std::move(call.onData);
+  request.headers = call.headers;
+  // Parts stream from files: their bytes are not hashed for the signature (HTTPS protects
+  // them on the way; the blob's digest is checked by berth itself).
+  const std::string payload =
+      call.fd >= 0 ? std::string(sigv4::kUnsignedPayload) : signing::sha256Hex(call.body);
+  return http_.perform(std::move(request), [&](HttpRequest& r) {
+    auto added = sigv4::signS3Headers(r.method, authority_, path, call.query, r.headers, payload,
+                                      credentials_, scope_, std::time(nullptr));
+    r.headers.insert(r.headers.end(), added.begin(), added.end());
+  });
+}
+
+Result<void> S3Client::probe() {
+  auto r = send(Call{"GET", "", {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", url_.prefix}}});
+  if (!r) return r.takeError();
+  if (ok(*r)) return {};
+  auto error = failure("listing bucket", url_.bucket, *r);
+  if (r->status == 403) error.detail += " (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)";
+  return error;
+}
+
+Result<std::optional<uint64_t>> S3Client::head(const std::string& key) {
+  auto r = send(Call{"HEAD", key});
+  if (!r) return r.takeError();
+  if (r->status == 404) return std::optional<uint64_t>();
+  if (!ok(*r)) return failure("HEAD", key, *r);
+  const auto length = r->header("content-length");
+  return std::optional<uint64_t>(length ? std::stoull(*length) : 0);
+}
+
+Result<void> S3Client::put(const std::string& key, std::string_view body) {
+  auto r = send(Call{"PUT", key, {}, {}, body});
+  if (!r) return r.takeError();
+  if (!ok(*r)) return failure("PUT", key, *r);
+  return {};
+}
+
+Result<std::optional<std::string>> S3Client::getSmall(const std::string& key, size_t limit) {
+  std::string out;
+  bool tooLarge = false;
+  Call call{"GET", key};
+  call.onData = [&](const char* data, size_t size) {
+    if (out.size() + size > limit) {
+      tooLarge = true;
+      return false;
+    }
+    out.append(data, size);
+    return true;
+  };
+  auto r = send(std::move(call));
+  if (tooLarge)
+    return makeError(ApiCode::Unknown, "storage: " + key + " is larger than expected", 503);
+  if (!r) return r.takeError();
+  if (r->status == 404) return std::optional<std::string>();
+  if (!ok(*r)) return failure("GET", key, *r);
+  return std::optional<std::string>(std::move(out));
+}
+
+Result<void> S3Client::get(const std::string& key, uint64_t first, uint64_t length,
+                           const std::function<bool(const char*, size_t)>& onData) {
+  if (length == 0) return {};
+  Call call{"GET", key};
+  call.headers.emplace_back(
+      "Range", "bytes=" + std::to_string(first) + "-" + std::to_string(first + length - 1));
+  call.onData = onData;
+  auto r = send(std::move(call));
+  if (!r) return r.takeError();
+  if (r->status == 404) return makeError(ApiCode::BlobUnknown, "blob not in storage", 404);
+  if (!ok(*r)) return failure("GET", key, *r);
+  return {};
+}
+
+Result<void> S3Client::remove(const std::string& key) {
+  auto r = send(Call{"DELETE", key});
+  if (!r) return r.takeError();
+  if (!ok(*r) && r->status != 404) return failure("DELETE", key, *r);
+  return {};
+}
+
+Result<std::string> S3Client::createMultipart(const std::string& key) {
+  auto r = send(Call{"POST", key, {{"uploads", ""}}});
+  if (!r) return r.takeError();
+  if (!ok(*r)) return failure("starting multipart upload", key, *r);
+  auto doc = XmlDoc::parse(r->body);
+  auto id = doc ? doc->find("UploadId") : std::nullopt;
+  if (!id || id->empty()) {
+    return makeError(ApiCode::Unknown, "storage: no UploadId in the answer for " + key, 503);
+  }
+  return *id;
+}
+
+Result<std::string> S3Client::uploadPart(const std::string& key, const std::string& uploadId,
+                                         int part, int fd, uint64_t offset, uint64_t length) {
+  Call call{"PUT", key, {{"partNumber", std::to_string(part)}, {"uploadId", uploadId}}};
+  call.fd = fd;
+  call.offset = offset;
+  call.length = length;
+  auto r = send(std::move(call));
+  if (!r) return r.takeError();
+  if (!ok(*r)) return failure("uploading part " + std::to_string(part) + " of", key, *r);
+  auto etag = r->header("etag");
+  if (!etag) return makeError(ApiCode::Unknown, "storage: no ETag for a part of " + key, 503);
+  return *etag;
+}
+
+Result<void> S3Client::completeMultipart(const std::string& key, const std::string& uploadId,
+                                         const std::vector<std::pair<int, std::string>>& parts) {
+  std::string body = "<CompleteMultipartUpload>";
+  for (const auto& [number, etag] : parts) {
+    body += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" +
+            xmlEscape(etag) + "</ETag></Part>";
+  }
+  body += "</CompleteMultipartUpload>";
+  auto r = send(Call{"POST", key, {{"uploadId", uploadId}}, {}, body});
+  if (!r) return r.takeError();
+  // S3 may answer 200 and then report an error in the body.
+  auto doc = XmlDoc::parse(r->body);
+  if (!ok(*r) || (doc && doc->rootName() == "Error")) {
+    return failure("completing multipart upload", key, *r);
+  }
+  return {};
+}
+
+Result<void> S3Client::abortMultipart(const std::string& key, const std::string& uploadId) {
+  auto r = send(Call{"DELETE", key, {{"uploadId", uploadId}}});
+  if (!r) return r.takeError();
+  if (r->status == 405 || r->status == 501) {
+    // Some S3-compatible stores cannot abort: their parts stay until the store drops them.
+    log::warn("storage cannot abort multipart uploads",
+              {{"status", static_cast<int64_t>(r->status)}});
+    return {};
+  }
+  if (!ok(*r) && r->status != 404) return failure("aborting multipart upload", key, *r);
+  return {};
+}
+
+Result<void> S3Client::copy(const std::string& from, const std::string& to, uint64_t size) {
+  const std::string source =
+      basePath_.empty() ? "/" + url_.bucket + "/" + sigv4::uriEncode(from, true) : pathOf(from);
+  if (size <= kCopyObjectLimit) {
+    auto r = send(Call{"PUT", to, {}, {{"x-amz-copy-source", source}}});
+    if (!r) return r.takeError();
+    auto doc = XmlDoc::parse(r->body);
+    if (!ok(*r) || (doc && doc->rootName() == "Error")) return failure("copying to", to, *r);
+    return {};
+  }
+  auto id = createMultipart(to);
+  if (!id) return id.takeError();
+  std::vector<std::pair<int, std::string>> parts;
+  int number = 1;
+  for (uint64_t first = 0; first < size; first += kCopyPart, ++number) {
+    const uint64_t last = std::min(size, first + kCopyPart) - 1;
+    auto r = send(Call{"PUT",
+                       to,
+                       {{"partNumber", std::to_string(number)}, {"uploadId", *id}},
+                       {{"x-amz-copy-source", source},
+                        {"x-amz-copy-source-range",
+                         "bytes=" + std::to_string(first) + "-" + std::to_string(last)}}});
+    std::optional<std::string> etag;
+    if (r && ok(*r)) {
+      if (auto doc = XmlDoc::parse(r->body)) etag = doc->find("ETag");
+    }
+    if (!etag) {
+      (void)abortMultipart(to, *id);
+      if (!r) return r.takeError();
+      return failure("copying a part to", to, *r);
+    }
+    parts.emplace_back(number, *etag);
+  }
+  return completeMultipart(to, *id, parts);
+}
+
+Result<void> S3Client::list(const std::string& prefix,
+                            const std::function<bool(const ObjectInfo&)>& visit) {
+  std::string token;
+  for (;;) {
+    sigv4::Pairs query{{"list-type", "2"}, {"prefix", prefix}, {"max-keys", "1000"}};
+    if (!token.empty()) query.emplace_back("continuation-token", token);
+    auto r = send(Call{"GET", "", std::move(query)});
+    if (!r) return r.takeError();
+    if (!ok(*r)) return failure("listing", prefix, *r);
+    auto doc = XmlDoc::parse(r->body);
+    if (!doc) return makeError(ApiCode::Unknown, "storage: a listing that does not parse", 503);
+    for (const auto& entry : doc->each("Contents")) {
+      ObjectInfo info;
+      auto key = entry.find("Key");
+      auto size = entry.find("Size");
+      auto modified = entry.find("LastModified");
+      if (key == entry.end()) continue;
+      info.key = key->second;
+      info.size = size == entry.end() ? 0 : std::stoull(size->second);
+      if (modified != entry.end()) info.modified = parseIsoTime(modified->second).value_or(0);
+      if (!visit(info)) return {};
+    }
+    const auto truncated = doc->find("IsTruncated");
+    const auto next = doc->find("NextContinuationToken");
+    if (!truncated || *truncated != "true" || !next || next->empty()) return {};
+    token = *next;
+  }
+}
+
+std::string S3Client::presignGet(const std::string& key, int64_t seconds) const {
+  const std::string path = pathOf(key);
+  return scheme_ + "://" + authority_ + path + "?" +
+         sigv4::presignQuery("GET", authority_, path, {}, credentials_, scope_, std::time(nullptr),
+                             seconds);
+}
+
+}  // namespace berth::storage::object

@@ -1,0 +1,89 @@
+#pragma once
+// The S3 operations the S3 driver uses, over HttpClient and SigV4: objects, multipart uploads,
+// server-side copies, listings and presigned GETs. Works with AWS and with S3-compatible
+// stores (path-style or virtual-hosted buckets, any endpoint).
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+#include "storage/object/http_client.hpp"
+#include "storage/object/sigv4.hpp"
+#include "storage/store_url.hpp"
+
+namespace berth::storage::object {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  int64_t modified = 0;  // seconds since the epoch
+};
+
+// Seconds since the epoch of an ISO 8601 time as the stores write it ("2026-12-05T07:50:57.442Z").
+std::optional<int64_t> parseIsoTime(std::string_view text);
+
+class S3Client {
+ public:
+  S3Client(const StoreUrl& url, sigv4::Credentials credentials, HttpOptions options = {});
+
+  // One listing of the bucket under the prefix: answers whether the bucket exists and the
+  // credentials may read it, in one line naming the problem when not.
+  Result<void> probe();
+
+  Result<std::optional<uint64_t>> head(const std::string& key);
+  Result<void> put(const std::string& key, std::string_view body);
+  // Nothing when the object does not exist; bodies larger than `limit` are an error.
+  Result<std::optional<std::string>> getSmall(const std::string& key, size_t limit);
+  // Bytes first..first+length-1 to `onData` (return false to stop).
+  Result<void> get(const std::string& key, uint64_t first, uint64_t length,
+                   const std::function<bool(const char*, size_t)>& onData);
+  // Deleting what does not exist succeeds.
+  Result<void> remove(const std::string& key);
+
+  Result<std::string> createMultipart(const std::string& key);  // the upload id
+  // The part's ETag.
+  Result<std::string> uploadPart(const std::string& key, const std::string& uploadId, int part,
+                                 int fd, uint64_t offset, uint64_t length);
+  Result<void> completeMultipart(const std::string& key, const std::string& uploadId,
+                                 const std::vector<std::pair<int, std::string>>& parts);
+  Result<void> abortMultipart(const std::string& key, const std::string& uploadId);
+
+  // A server-side copy of `from` (of `size` bytes) to `to`: one CopyObject up to 5 GiB, a
+  // multipart copy above.
+  Result<void> copy(const std::string& from, const std::string& to, uint64_t size);
+
+  // Every object under `prefix`, in key order, until `visit` returns false.
+  Result<void> list(const std::string& prefix, const std::function<bool(const ObjectInfo&)>& visit);
+
+  // A URL that GETs `key` without credentials for `seconds`.
+  std::string presignGet(const std::string& key, int64_t seconds) const;
+
+ private:
+  struct Call {
+    std::string method;
+    std::string key;  // empty: the bucket
+    sigv4::Pairs query;
+    sigv4::Pairs headers;
+    std::string_view body;
+    int fd = -1;
+    uint64_t offset = 0, length = 0;
+    std::function<bool(const char*, size_t)> onData;
+  };
+  Result<HttpResponse> send(Call call);
+  std::string pathOf(const std::string& key) const;
+  Error failure(std::string_view what, const std::string& key, const HttpResponse& r) const;
+
+  StoreUrl url_;
+  sigv4::Credentials credentials_;
+  sigv4::Scope scope_;
+  std::string scheme_, authority_;  // of the requests: "http", "bucket.s3.amazonaws.com"
+  std::string basePath_;            // "/bucket" path-style, "" virtual-hosted
+  HttpClient http_;
+};
+
+}  // namespace berth::storage::object
