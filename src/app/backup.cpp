@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kMarker = "backup.json";
-constexpr size_t kCopyChunk = 1 << 20;
 
 Error failure(std::string detail) { return makeError(ApiCode::Unknown, std::move(detail)); }
 
@@ -53,16 +52,14 @@ Result<void> copyBlob(const storage::BlobReader& reader, storage::BlobStore& to,
   };
   auto writer = to.appendUpload(id);
   if (!writer) return done(writer.takeError());
-  std::vector<char> chunk(kCopyChunk);
-  uint64_t offset = 0;
-  while (offset < reader.size) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), reader.size - offset));
-    const ssize_t n = ::pread(reader.fd->get(), chunk.data(), want, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return done(failure("cannot read blob " + digest.str()));
-    if (auto w = (*writer)->write(chunk.data(), static_cast<size_t>(n)); !w) return done(w);
-    offset += static_cast<uint64_t>(n);
-  }
+  Result<void> written;
+  auto read = storage::readBlob(reader, 0, reader.size, [&](const char* data, size_t size) {
+    written = (*writer)->write(data, size);
+    return written.ok();
+  });
+  if (!written) return done(written);
+  if (!read) return done(failure("cannot read blob " + digest.str() + ": " + read.error().detail));
+  if (auto closed = (*writer)->close(); !closed) return done(closed);
   writer->reset();
   auto committed = to.commitUpload(id, digest);
   if (!committed) {

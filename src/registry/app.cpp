@@ -320,6 +320,15 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   }
 
   Target target{std::move(ctx), std::move(route->name), std::move(route->ref)};
+  if ((route->resource == Resource::Blob || upload) && target.ctx.blobs->blocking()) {
+    // Calls to an object store: on the blocking pool, never on a network thread.
+    return http::Dispatch::offload(
+        [&services, &req, target = std::move(target), resource = route->resource]() mutable {
+          if (resource == Resource::Blob) return handleBlob(services, req, target);
+          if (resource == Resource::UploadStart) return handleUploadStart(services, req, target);
+          return handleUpload(services, req, target);
+        });
+  }
   switch (route->resource) {
     case Resource::Blob:
       return handleBlob(services, req, target);

@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "core/digest.hpp"
+#include "core/log.hpp"
 #include "registry/handlers.hpp"
 
 namespace berth::registry {
@@ -18,6 +19,28 @@ std::optional<uint64_t> parseNumber(std::string_view text) {
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
   return v;
 }
+
+// A blob range streamed from an object store, on the server's blocking pool.
+class StoreSource final : public http::BodySource {
+ public:
+  StoreSource(storage::BlobReader blob, uint64_t first, uint64_t length)
+      : blob_(std::move(blob)), first_(first), length_(length) {}
+  bool pump(const std::function<bool(const char*, size_t)>& write) override {
+    bool clientGone = false;
+    auto read = storage::readBlob(blob_, first_, length_, [&](const char* data, size_t size) {
+      clientGone = !write(data, size);
+      return !clientGone;
+    });
+    if (!read && !clientGone) {
+      log::warn("blob read from storage failed", {{"error", read.error().detail}});
+    }
+    return read.ok();
+  }
+
+ private:
+  storage::BlobReader blob_;
+  uint64_t first_, length_;
+};
 
 enum class RangeKind { None, Satisfiable, Unsatisfiable };
 
@@ -112,7 +135,19 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
     // Linked in metadata but gone from storage: report it as unknown rather than fail.
     return replyError(blob.error());
   }
-  resp.file = http::FileRange{std::move(blob->fd), range.first, length};
+  if (!blob->redirect.empty()) {
+    // The store serves the bytes itself, from a URL valid for a few minutes.
+    http::Response moved = http::Response::empty(307);
+    moved.headers.add("Location", std::move(blob->redirect));
+    moved.headers.add("Docker-Content-Digest", digest->str());
+    return http::Dispatch::reply(std::move(moved));
+  }
+  if (blob->fd) {
+    resp.file = http::FileRange{std::move(blob->fd), range.first, length};
+  } else {
+    resp.contentLength = length;
+    resp.source = std::make_shared<StoreSource>(std::move(*blob), range.first, length);
+  }
   return http::Dispatch::reply(std::move(resp));
 }
 

@@ -101,8 +101,11 @@ class UploadSink final : public http::BodySink {
   bool writeFromPipe(int pipe, size_t size) override {
     return accepted(writer_->writeFromPipe(pipe, size));
   }
+  bool blocking() const override { return writer_->blocking(); }
 
   Response finish(bool complete) override {
+    // What arrived is kept, whole body or not: a client may resume a session where it broke.
+    if (!error_) (void)accepted(writer_->close());
     const uint64_t size = writer_->size();
     writer_.reset();  // release the session before commit claims it
     if (error_) {

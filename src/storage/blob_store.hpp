@@ -27,13 +27,23 @@ struct StoredBlob {
   int64_t modified = 0;  // seconds since the epoch
 };
 
+using ByteSink = std::function<bool(const char*, size_t)>;  // false: stop
+
 // An open blob. The filesystem driver hands out a descriptor so bytes leave with sendfile(2).
 // Blobs are immutable, so one descriptor may serve many readers at once (with pread or
-// sendfile at an explicit offset, never moving the file position).
+// sendfile at an explicit offset, never moving the file position). Object stores hand out a
+// fetch that streams a range from the store (blocking), and, with redirects on, a URL the
+// client may read the blob from itself for a few minutes.
 struct BlobReader {
   std::shared_ptr<const UniqueFd> fd;
   uint64_t size = 0;
+  std::function<Result<void>(uint64_t first, uint64_t length, const ByteSink& sink)> fetch;
+  std::string redirect;
 };
+
+// Bytes first..first+length-1 of an open blob to `sink`, however the store holds them.
+Result<void> readBlob(const BlobReader& blob, uint64_t first, uint64_t length,
+                      const ByteSink& sink);
 
 // Appends to one upload session; only one writer per session exists at a time.
 class UploadWriter {
@@ -48,6 +58,11 @@ class UploadWriter {
   virtual Result<void> writeFromPipe(int pipe, size_t size);
   // Bytes in the session so far, including what this writer appended.
   virtual uint64_t size() const = 0;
+  // Makes what this writer appended part of the session, for good: called once the request's
+  // body has ended (whole or not). When it fails, the session is as it was before this writer.
+  virtual Result<void> close() { return {}; }
+  // Whether write() and close() may block on the network (an object store).
+  virtual bool blocking() const { return false; }
 };
 using UploadWriterPtr = std::unique_ptr<UploadWriter>;
 
@@ -57,6 +72,9 @@ class BlobStore {
 
   // Whether the store answers: its places exist and can be written (for /readyz).
   virtual Result<void> check() = 0;
+  // Whether calls may block on the network (object stores): requests then make them on the
+  // server's blocking pool.
+  virtual bool blocking() const { return false; }
   virtual Result<std::optional<uint64_t>> stat(const Digest& digest) = 0;
   virtual Result<BlobReader> open(const Digest& digest) = 0;
   virtual Result<void> remove(const Digest& digest) = 0;
@@ -70,6 +88,9 @@ class BlobStore {
   virtual Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) = 0;
   // Makes a verified session the blob, atomically; when the store holds the blob already, the
   // session's copy is dropped. Runs inside the metadata transaction that links the blob.
+  // Object stores, whose copies take a round trip or more, put the bytes at the blob's
+  // content-addressed place in verifyUpload already (unlinked, it is garbage a collection
+  // removes after its grace) and only drop the session here.
   virtual Result<void> placeUpload(std::string_view id, const Digest& digest) = 0;
   // verifyUpload, then placeUpload.
   Result<BlobInfo> commitUpload(std::string_view id, const Digest& expected) {

@@ -48,6 +48,10 @@ class MeasuredWriter final : public UploadWriter {
     return timed(op<"write">(), [&] { return inner_->writeFromPipe(pipe, size); });
   }
   uint64_t size() const override { return inner_->size(); }
+  Result<void> close() override {
+    return timed(op<"close_upload">(), [&] { return inner_->close(); });
+  }
+  bool blocking() const override { return inner_->blocking(); }
 
  private:
   UploadWriterPtr inner_;
@@ -60,6 +64,7 @@ class MeasuredBlobStore final : public BlobStore {
   Result<void> check() override {
     return timed(op<"check">(), [&] { return inner_->check(); });
   }
+  bool blocking() const override { return inner_->blocking(); }
   Result<std::optional<uint64_t>> stat(const Digest& digest) override {
     return timed(op<"stat">(), [&] { return inner_->stat(digest); });
   }

@@ -1,195 +1,22 @@
-// The BlobStore contract, typed over every driver. A new driver adds one Factory below.
-#include <gtest/gtest.h>
-
-#include <ctime>
+// The BlobStore contract (blob_store_contract.hpp) on the filesystem driver.
 #include <filesystem>
-#include <set>
 
-#include "core/random.hpp"
+#include "blob_store_contract.hpp"
 #include "storage/fs/fs_blob_store.hpp"
 
 namespace berth::storage {
 namespace {
 
 struct FsFactory {
+  static constexpr bool kPlacesOnVerify = false;
   std::filesystem::path root =
       std::filesystem::temp_directory_path() / ("berth-blobs-" + newUuid());
   BlobStorePtr make() { return *FsBlobStore::open(root); }
   ~FsFactory() { std::filesystem::remove_all(root); }
 };
 
-template <class Factory>
-class BlobStoreConformance : public ::testing::Test {
- protected:
-  Factory factory;
-  BlobStorePtr store = factory.make();
-
-  Digest digestOf(std::string_view data) { return *Digest::parse(sha256Digest(data)); }
-
-  std::string readAll(const Digest& d) {
-    auto reader = store->open(d);
-    EXPECT_TRUE(reader);
-    std::string out(reader->size, '\0');
-    EXPECT_EQ(::pread(reader->fd->get(), out.data(), out.size(), 0),
-              static_cast<ssize_t>(out.size()));
-    return out;
-  }
-
-  void append(const std::string& id, std::string_view data) {
-    auto w = store->appendUpload(id);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE((*w)->write(data.data(), data.size()));
-  }
-};
-
 using Drivers = ::testing::Types<FsFactory>;
-TYPED_TEST_SUITE(BlobStoreConformance, Drivers);
-
-TYPED_TEST(BlobStoreConformance, ChunkedUploadCommitsUnderItsDigest) {
-  const auto id = newUuid();
-  ASSERT_TRUE(this->store->createUpload(id));
-  this->append(id, "hello ");
-  this->append(id, "world");
-  EXPECT_EQ(*this->store->uploadSize(id), 11u);
-  const auto d = this->digestOf("hello world");
-  auto info = this->store->commitUpload(id, d);
-  ASSERT_TRUE(info);
-  EXPECT_EQ(info->size, 11u);
-  EXPECT_EQ(this->readAll(d), "hello world");
-  EXPECT_EQ(**this->store->stat(d), 11u);
-  // The session is gone once committed.
-  EXPECT_EQ(this->store->uploadSize(id).error().code, ApiCode::BlobUploadUnknown);
-}
-
-TYPED_TEST(BlobStoreConformance, WrongDigestIsRefusedAndNothingIsStored) {
-  const auto id = newUuid();
-  ASSERT_TRUE(this->store->createUpload(id));
-  this->append(id, "abc");
-  const auto wrong = this->digestOf("abd");
-  auto info = this->store->commitUpload(id, wrong);
-  ASSERT_FALSE(info);
-  EXPECT_EQ(info.error().code, ApiCode::DigestInvalid);
-  EXPECT_FALSE(*this->store->stat(wrong));
-  // The session still holds its bytes and commits under the right digest, re-hashing them.
-  auto right = this->store->commitUpload(id, this->digestOf("abc"));
-  ASSERT_TRUE(right);
-  EXPECT_EQ(this->readAll(this->digestOf("abc")), "abc");
-}
-
-TYPED_TEST(BlobStoreConformance, Sha512DigestsAreVerified) {
-  const auto id = newUuid();
-  ASSERT_TRUE(this->store->createUpload(id));
-  this->append(id, "abc");
-  Hasher h(Hasher::Algorithm::Sha512);
-  h.update("abc");
-  auto d = *Digest::parse(h.finish());
-  ASSERT_TRUE(this->store->commitUpload(id, d));
-  EXPECT_EQ(this->readAll(d), "abc");
-}
-
-TYPED_TEST(BlobStoreConformance, OneWriterPerSession) {
-  const auto id = newUuid();
-  ASSERT_TRUE(this->store->createUpload(id));
-  auto first = this->store->appendUpload(id);
-  ASSERT_TRUE(first);
-  auto second = this->store->appendUpload(id);
-  ASSERT_FALSE(second);
-  first->reset();
-  EXPECT_TRUE(this->store->appendUpload(id));
-}
-
-TYPED_TEST(BlobStoreConformance, SameContentTwiceIsStoredOnce) {
-  const auto d = this->digestOf("same");
-  for (int i = 0; i < 2; ++i) {
-    const auto id = newUuid();
-    ASSERT_TRUE(this->store->createUpload(id));
-    this->append(id, "same");
-    ASSERT_TRUE(this->store->commitUpload(id, d));
-  }
-  EXPECT_EQ(this->readAll(d), "same");
-}
-
-TYPED_TEST(BlobStoreConformance, CancelRemovesTheSession) {
-  const auto id = newUuid();
-  ASSERT_TRUE(this->store->createUpload(id));
-  ASSERT_TRUE(this->store->cancelUpload(id));
-  EXPECT_EQ(this->store->appendUpload(id).error().code, ApiCode::BlobUploadUnknown);
-  EXPECT_EQ(this->store->cancelUpload(id).error().code, ApiCode::BlobUploadUnknown);
-}
-
-TYPED_TEST(BlobStoreConformance, SessionIdsThatAreNotUuidsNeverTouchTheDisk) {
-  for (const char* bad : {"../../etc/passwd", "", "x", "/tmp/a"}) {
-    EXPECT_EQ(this->store->createUpload(bad).error().code, ApiCode::BlobUploadUnknown) << bad;
-    EXPECT_EQ(this->store->appendUpload(bad).error().code, ApiCode::BlobUploadUnknown) << bad;
-  }
-}
-
-TYPED_TEST(BlobStoreConformance, MissingBlobsAreUnknown) {
-  const auto d = this->digestOf("never stored");
-  EXPECT_FALSE(*this->store->stat(d));
-  EXPECT_EQ(this->store->open(d).error().code, ApiCode::BlobUnknown);
-  EXPECT_TRUE(this->store->remove(d));
-}
-
-TYPED_TEST(BlobStoreConformance, AVerifiedUploadBecomesTheBlobOnlyWhenPlaced) {
-  const auto id = newUuid();
-  ASSERT_TRUE(this->store->createUpload(id));
-  this->append(id, "placed");
-  const auto d = this->digestOf("placed");
-  auto info = this->store->verifyUpload(id, d);
-  ASSERT_TRUE(info);
-  EXPECT_EQ(info->size, 6u);
-  EXPECT_FALSE(*this->store->stat(d));
-  EXPECT_EQ(*this->store->uploadSize(id), 6u);
-  ASSERT_TRUE(this->store->placeUpload(id, d));
-  EXPECT_EQ(this->readAll(d), "placed");
-  EXPECT_EQ(this->store->uploadSize(id).error().code, ApiCode::BlobUploadUnknown);
-  EXPECT_EQ(this->store->placeUpload(id, d).error().code, ApiCode::BlobUploadUnknown);
-  // Placed again over the same blob (another session with the same bytes): the blob stays.
-  const auto again = newUuid();
-  ASSERT_TRUE(this->store->createUpload(again));
-  this->append(again, "placed");
-  ASSERT_TRUE(this->store->verifyUpload(again, d));
-  ASSERT_TRUE(this->store->placeUpload(again, d));
-  EXPECT_EQ(this->readAll(d), "placed");
-}
-
-TYPED_TEST(BlobStoreConformance, StaleUploadsAreThoseNobodyWroteToSince) {
-  const auto id = newUuid();
-  ASSERT_TRUE(this->store->createUpload(id));
-  this->append(id, "x");
-  const int64_t now = std::time(nullptr);
-  EXPECT_TRUE(this->store->staleUploads(now - 60, 10)->empty());
-  EXPECT_EQ(*this->store->staleUploads(now + 60, 10), std::vector<std::string>{id});
-  // A session being written to is never stale.
-  auto writer = this->store->appendUpload(id);
-  ASSERT_TRUE(writer);
-  EXPECT_TRUE(this->store->staleUploads(now + 60, 10)->empty());
-  writer->reset();
-  EXPECT_EQ(this->store->staleUploads(now + 60, 0)->size(), 0u);
-}
-
-TYPED_TEST(BlobStoreConformance, EveryStoredBlobIsVisited) {
-  std::set<std::string> stored;
-  for (const char* content : {"one", "two", "three"}) {
-    const auto id = newUuid();
-    ASSERT_TRUE(this->store->createUpload(id));
-    this->append(id, content);
-    ASSERT_TRUE(this->store->commitUpload(id, this->digestOf(content)));
-    stored.insert(this->digestOf(content).str());
-  }
-  std::set<std::string> visited;
-  ASSERT_TRUE(this->store->forEachBlob([&](const StoredBlob& blob) {
-    visited.insert(blob.digest);
-    EXPECT_GE(blob.size, 3u);
-    EXPECT_GT(blob.modified, 0);
-    return true;
-  }));
-  EXPECT_EQ(visited, stored);
-  int calls = 0;
-  ASSERT_TRUE(this->store->forEachBlob([&](const StoredBlob&) { return ++calls < 2; }));
-  EXPECT_EQ(calls, 2);
-}
+INSTANTIATE_TYPED_TEST_SUITE_P(Fs, BlobStoreConformance, Drivers);
 
 }  // namespace
 }  // namespace berth::storage

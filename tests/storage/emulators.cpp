@@ -90,6 +90,9 @@ void Emulator::start() {
   pid_ = ::fork();
   if (pid_ == 0) {
     ::setpgid(0, 0);
+    // s3rver's continuation tokens use DES, which Node's OpenSSL 3 keeps in its legacy
+    // provider.
+    ::setenv("NODE_OPTIONS", "--openssl-legacy-provider", 1);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -103,12 +103,15 @@ TEST(S3Client, ListingsPageThroughEverything) {
     keys.insert(key);
   }
   std::set<std::string> seen;
-  ASSERT_TRUE(s3.list("t3/", [&](const ObjectInfo& o) {
-    seen.insert(o.key);
-    EXPECT_GT(o.modified, 0);
-    EXPECT_GE(o.size, 1u);
-    return true;
-  }));
+  ASSERT_TRUE(s3.list(
+      "t3/",
+      [&](const ObjectInfo& o) {
+        seen.insert(o.key);
+        EXPECT_GT(o.modified, 0);
+        EXPECT_GE(o.size, 1u);
+        return true;
+      },
+      10));  // three pages
   EXPECT_EQ(seen, keys);
   int visits = 0;
   ASSERT_TRUE(s3.list("t3/", [&](const ObjectInfo&) { return ++visits < 3; }));

@@ -120,6 +120,17 @@ Result<void> S3Client::put(const std::string& key, std::string_view body) {
   return {};
 }
 
+Result<void> S3Client::putFile(const std::string& key, int fd, uint64_t offset, uint64_t length) {
+  Call call{"PUT", key};
+  call.fd = fd;
+  call.offset = offset;
+  call.length = length;
+  auto r = send(std::move(call));
+  if (!r) return r.takeError();
+  if (!ok(*r)) return failure("PUT", key, *r);
+  return {};
+}
+
 Result<std::optional<std::string>> S3Client::getSmall(const std::string& key, size_t limit) {
   std::string out;
   bool tooLarge = false;
@@ -256,10 +267,11 @@ Result<void> S3Client::copy(const std::string& from, const std::string& to, uint
 }
 
 Result<void> S3Client::list(const std::string& prefix,
-                            const std::function<bool(const ObjectInfo&)>& visit) {
+                            const std::function<bool(const ObjectInfo&)>& visit, int pageSize) {
   std::string token;
   for (;;) {
-    sigv4::Pairs query{{"list-type", "2"}, {"prefix", prefix}, {"max-keys", "1000"}};
+    sigv4::Pairs query{
+        {"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(pageSize)}};
     if (!token.empty()) query.emplace_back("continuation-token", token);
     auto r = send(Call{"GET", "", std::move(query)});
     if (!r) return r.takeError();

@@ -37,6 +37,7 @@ class S3Client {
 
   Result<std::optional<uint64_t>> head(const std::string& key);
   Result<void> put(const std::string& key, std::string_view body);
+  Result<void> putFile(const std::string& key, int fd, uint64_t offset, uint64_t length);
   // Nothing when the object does not exist; bodies larger than `limit` are an error.
   Result<std::optional<std::string>> getSmall(const std::string& key, size_t limit);
   // Bytes first..first+length-1 to `onData` (return false to stop).
@@ -57,8 +58,10 @@ class S3Client {
   // multipart copy above.
   Result<void> copy(const std::string& from, const std::string& to, uint64_t size);
 
-  // Every object under `prefix`, in key order, until `visit` returns false.
-  Result<void> list(const std::string& prefix, const std::function<bool(const ObjectInfo&)>& visit);
+  // Every object under `prefix`, in key order, until `visit` returns false; `pageSize` keys
+  // per request.
+  Result<void> list(const std::string& prefix, const std::function<bool(const ObjectInfo&)>& visit,
+                    int pageSize = 1000);
 
   // A URL that GETs `key` without credentials for `seconds`.
   std::string presignGet(const std::string& key, int64_t seconds) const;

@@ -1,0 +1,73 @@
+#pragma once
+// The S3 BlobStore: blobs at <prefix>/blobs/<alg>/<2 hex>/<hex>; an upload session is
+// <prefix>/uploads/<id>/state (JSON: the multipart upload, its parts, the size, the running
+// SHA-256) with the bytes in a multipart upload on <prefix>/uploads/<id>/data and, between
+// requests, the last part's beginning in <prefix>/uploads/<id>/tail-<generation>. Everything
+// of a session lives in the store: it survives a restart and may go on on another node.
+// ADR 8 has the design.
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "storage/blob_store.hpp"
+#include "storage/object/s3_client.hpp"
+
+namespace berth::storage {
+
+struct ObjectStoreOptions {
+  uint64_t partSize = 16ull << 20;  // at least 5 MiB (S3's smallest part)
+  // Where a part is gathered before it is sent (an unnamed file; page cache, not memory).
+  std::filesystem::path spoolDir = std::filesystem::temp_directory_path();
+  int64_t redirectSeconds = 300;  // validity of redirect URLs
+  object::HttpOptions http;
+};
+
+class S3BlobStore final : public BlobStore {
+ public:
+  // Probes the bucket once: a wrong bucket, endpoint or key is refused here, in one line.
+  static Result<BlobStorePtr> open(const StoreUrl& url, const sigv4::Credentials& credentials,
+                                   const ObjectStoreOptions& options);
+
+  bool blocking() const override { return true; }
+  Result<void> check() override;
+  Result<std::optional<uint64_t>> stat(const Digest& digest) override;
+  Result<BlobReader> open(const Digest& digest) override;
+  Result<void> remove(const Digest& digest) override;
+
+  Result<void> createUpload(std::string_view id) override;
+  Result<uint64_t> uploadSize(std::string_view id) override;
+  Result<UploadWriterPtr> appendUpload(std::string_view id) override;
+  Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) override;
+  Result<void> placeUpload(std::string_view id, const Digest& digest) override;
+  Result<void> cancelUpload(std::string_view id) override;
+  Result<std::vector<std::string>> staleUploads(int64_t before, size_t limit) override;
+  Result<void> forEachBlob(const std::function<bool(const StoredBlob&)>& visit) override;
+
+  struct Session;  // the state object, parsed
+
+ private:
+  S3BlobStore(const StoreUrl& url, const sigv4::Credentials& credentials,
+              const ObjectStoreOptions& options);
+  std::string key(std::string_view tail) const;
+  std::string blobKey(const Digest& digest) const;
+  std::string sessionKey(std::string_view id, std::string_view name) const;
+  Result<std::optional<Session>> loadSession(std::string_view id);
+  Result<void> saveSession(std::string_view id, const Session& session);
+  bool claim(std::string_view id);
+  void release(std::string_view id);
+  // A new spool file holding the session's tail.
+  Result<UniqueFd> spoolTail(std::string_view id, const Session& session);
+  // The session's bytes, whole, at its data key (completing the multipart upload).
+  Result<void> assemble(std::string_view id, Session& session);
+
+  StoreUrl url_;
+  ObjectStoreOptions options_;
+  object::S3Client s3_;
+  std::mutex mutex_;
+  std::set<std::string, std::less<>> writing_;  // sessions with a writer in this process
+  friend class S3UploadWriter;
+};
+
+}  // namespace berth::storage
