@@ -115,7 +115,13 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.domain = domain;
   options.operatorTokenFile = config.operatorTokenFile;
   options.diskReserveBytes = config.diskReserveBytes;
-  options.openBlobsPerRegistry = config.openBlobCacheEntries;
+  options.storage = config.storage;
+  options.store.openBlobs = config.openBlobCacheEntries;
+  options.store.objects.partSize = config.storagePartSize;
+  options.store.objects.spoolDir = std::filesystem::path(config.dataDir) / "spool";
+  options.store.credentials = {config.awsAccessKeyId, config.awsSecretAccessKey,
+                               config.awsSessionToken, config.azureStorageKey,
+                               config.azureStorageSasToken};
   options.gcInterval = std::chrono::seconds(config.gcIntervalSeconds);
   options.gc.grace = std::chrono::seconds(config.gcGraceSeconds);
   options.gc.uploadExpiry = std::chrono::seconds(config.uploadExpirySeconds);

@@ -141,7 +141,8 @@ double since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path& out) {
+Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path& out,
+                                         const ServerStorage& storage) {
   const auto started = std::chrono::steady_clock::now();
   const fs::path live = dataDir / "berth.db";
   std::error_code ec;
@@ -157,7 +158,7 @@ Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path
     meta::RegistrySettings settings;
     settings.name = r.name;
     settings.storagePath = r.storagePath;
-    auto from = storage::FsBlobStore::open(storagePathOf(dataDir, settings), 0);
+    auto from = openRegistryStore(dataDir, storage, settings);
     if (!from) return from.takeError();
     auto to = storage::FsBlobStore::open(out / "registries" / r.name, 0);
     if (!to) return to.takeError();
@@ -193,7 +194,8 @@ Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path
   return report;
 }
 
-Result<BackupReport> restoreDataDirectory(const fs::path& from, const fs::path& dataDir) {
+Result<BackupReport> restoreDataDirectory(const fs::path& from, const fs::path& dataDir,
+                                          const ServerStorage& storage) {
   const auto started = std::chrono::steady_clock::now();
   std::error_code ec;
   if (!fs::exists(from / kMarker, ec)) {
@@ -211,7 +213,8 @@ Result<BackupReport> restoreDataDirectory(const fs::path& from, const fs::path& 
     if (!source) return source.takeError();
     meta::RegistrySettings settings;
     settings.name = r.name;
-    auto target = storage::FsBlobStore::open(storagePathOf(dataDir, settings), 0);
+    settings.storagePath = r.storagePath;
+    auto target = openRegistryStore(dataDir, storage, settings);
     if (!target) return target.takeError();
     auto copied = copyRegistry(db, r, **source, **target, false);
     if (!copied) return copied.takeError();

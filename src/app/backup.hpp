@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "app/tenancy.hpp"
 #include "core/result.hpp"
 
 namespace berth::app {
@@ -31,14 +32,18 @@ struct BackupReport {
   double seconds = 0;
 };
 
-// `out` must not exist, or be an empty directory.
+// `out` must not exist, or be an empty directory. Blobs are copied into it from wherever the
+// registries keep them, object stores included.
 Result<BackupReport> backupDataDirectory(const std::filesystem::path& dataDir,
-                                         const std::filesystem::path& out);
+                                         const std::filesystem::path& out,
+                                         const ServerStorage& storage = {});
 
 // Makes `dataDir` (which must not exist, or be empty) a data directory holding what the backup
 // at `from` holds; every blob is verified against its digest on the way. Registries whose blobs
-// lived elsewhere (a storage path) keep them under the new data directory.
+// lived in a directory of their own keep them under the new data directory; registries in an
+// object store get them back there.
 Result<BackupReport> restoreDataDirectory(const std::filesystem::path& from,
-                                          const std::filesystem::path& dataDir);
+                                          const std::filesystem::path& dataDir,
+                                          const ServerStorage& storage = {});
 
 }  // namespace berth::app

@@ -56,7 +56,7 @@ struct Node::Planes {
   Planes(Stores& s, NodeOptions options, std::string operatorToken)
       : tenancy(*s.identities,
                 TenancyOptions{options.dataDir, options.domain, std::string(kDefaultRegistry),
-                               std::move(operatorToken), options.openBlobsPerRegistry}),
+                               std::move(operatorToken), serverStore(options), options.store}),
         authenticator(*s.identities, withLoginServers(options.auth, tenancy)),
         registry(
             registry::RegistryDeps{*s.meta, authenticator, tenancy, options.manifestCacheEntries}),
@@ -68,6 +68,12 @@ struct Node::Planes {
                }),
         control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy}) {
     tenancy.onForget([this] { registry.forgetCached(); });
+  }
+
+  static storage::StoreUrl serverStore(const NodeOptions& options) {
+    if (options.storage.empty()) return defaultServerStore(options.dataDir);
+    auto url = storage::parseStoreUrl(options.storage);
+    return url ? *url : defaultServerStore(options.dataDir);  // checked by Node::open
   }
 
   static auth::AuthOptions withLoginServers(auth::AuthOptions auth, const Tenancy& tenancy) {
@@ -83,6 +89,21 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
     options.operatorTokenFile = options.dataDir / "operator-token";
   auto operatorToken = loadOperatorToken(options.operatorTokenFile);
   if (!operatorToken) return operatorToken.takeError();
+  if (!options.storage.empty()) {
+    auto url = storage::parseStoreUrl(options.storage);
+    if (!url) return url.takeError();
+    if (url->kind != storage::StoreUrl::Kind::File) {
+      // One request to the store now: a bad bucket, endpoint or key stops the start.
+      auto probed = storage::openStore(*url, options.store, true);
+      if (!probed) return probed.takeError();
+    }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.store.objects.spoolDir, ec);
+  if (ec) {
+    return makeError(ApiCode::Unknown, "cannot create " + options.store.objects.spoolDir.string() +
+                                           ": " + ec.message());
+  }
   auto node = std::unique_ptr<Node>(new Node(std::move(*stores), nullptr));
   node->dataDir_ = options.dataDir;
   const auto upkeep = options.upkeepInterval;

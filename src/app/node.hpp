@@ -15,6 +15,7 @@
 #include "jobs/gc.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
+#include "storage/open_store.hpp"
 
 namespace berth::app {
 
@@ -44,7 +45,9 @@ struct NodeOptions {
   // <data>/operator-token.
   std::filesystem::path operatorTokenFile;
   uint64_t diskReserveBytes = kDefaultDiskReserveBytes;
-  size_t openBlobsPerRegistry = 256;
+  // Where registries keep their blobs (a store URL; empty: <data>/registries), and how.
+  std::string storage;
+  storage::StoreOptions store;
   // How often background upkeep runs (putting the disk reserve back once space is free).
   std::chrono::seconds upkeepInterval{30};
   // Garbage collection: a pass over every registry this often (0: none); the first pass after

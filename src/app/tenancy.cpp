@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <mutex>
 
 #include "auth/password.hpp"
@@ -75,18 +76,41 @@ std::string Tenancy::loginServer(std::string_view registry) const {
   return std::string(registry) + "." + options_.domain;
 }
 
-std::filesystem::path storagePathOf(const std::filesystem::path& dataDir,
-                                    const meta::RegistrySettings& registry) {
-  if (!registry.storagePath.empty()) return registry.storagePath;
-  return dataDir / "registries" / registry.name;
+Result<storage::StoreUrl> storeOf(const storage::StoreUrl& store,
+                                  const meta::RegistrySettings& registry) {
+  if (!registry.storagePath.empty()) return storage::parseStoreUrl(registry.storagePath);
+  return store.child(registry.name);
 }
 
-std::filesystem::path Tenancy::defaultStoragePath(std::string_view registry) const {
-  return options_.dataDir / "registries" / std::string(registry);
+storage::StoreUrl defaultServerStore(const std::filesystem::path& dataDir) {
+  storage::StoreUrl url;
+  url.path = dataDir / "registries";
+  return url;
 }
 
-std::filesystem::path Tenancy::storagePath(const meta::RegistrySettings& registry) const {
-  return storagePathOf(options_.dataDir, registry);
+Result<storage::BlobStorePtr> openRegistryStore(const std::filesystem::path& dataDir,
+                                                const ServerStorage& storage,
+                                                const meta::RegistrySettings& settings) {
+  auto server = defaultServerStore(dataDir);
+  if (!storage.store.empty()) {
+    auto parsed = storage::parseStoreUrl(storage.store);
+    if (!parsed) return parsed.takeError();
+    server = *parsed;
+  }
+  auto url = storeOf(server, settings);
+  if (!url) return url.takeError();
+  auto options = storage.options;
+  options.openBlobs = 0;
+  if (options.objects.spoolDir.empty()) options.objects.spoolDir = dataDir;
+  return storage::openStore(*url, options, url->kind != storage::StoreUrl::Kind::File);
+}
+
+storage::StoreUrl Tenancy::defaultStore(std::string_view registry) const {
+  return options_.store.child(registry);
+}
+
+Result<storage::StoreUrl> Tenancy::storeOf(const meta::RegistrySettings& registry) const {
+  return app::storeOf(options_.store, registry);
 }
 
 bool Tenancy::isOperatorToken(std::string_view presented) const {
@@ -103,7 +127,11 @@ Result<std::shared_ptr<storage::BlobStore>> Tenancy::blobsOf(
   }
   std::unique_lock lock(mutex_);
   if (auto it = blobs_.find(registry.id); it != blobs_.end()) return it->second;
-  auto store = storage::FsBlobStore::open(storagePath(registry), options_.openBlobsPerRegistry);
+  auto url = storeOf(registry);
+  if (!url) return url.takeError();
+  // Nothing is sent to an object store here: it was checked when the server started or when
+  // the registry was created, and resolving a registry must not wait for the network.
+  auto store = storage::openStore(*url, options_.storeOptions, false);
   if (!store) return store.takeError();
   std::shared_ptr<storage::BlobStore> shared(storage::measured(std::move(*store)));
   blobs_.emplace(registry.id, shared);
@@ -111,6 +139,13 @@ Result<std::shared_ptr<storage::BlobStore>> Tenancy::blobsOf(
 }
 
 Result<void> Tenancy::createStorage(const meta::RegistrySettings& registry) {
+  auto url = storeOf(registry);
+  if (!url) return url.takeError();
+  if (url->kind != storage::StoreUrl::Kind::File) {
+    // One request to the store: a registry is not created on a store it cannot reach.
+    auto probed = storage::openStore(*url, options_.storeOptions, true);
+    if (!probed) return probed.takeError();
+  }
   auto blobs = blobsOf(registry);
   if (!blobs) return blobs.takeError();
   return {};
@@ -121,8 +156,11 @@ Result<void> Tenancy::removeStorage(const meta::RegistrySettings& registry) {
     std::unique_lock lock(mutex_);
     blobs_.erase(registry.id);
   }
+  auto url = storeOf(registry);
+  if (!url) return url.takeError();
+  if (url->kind != storage::StoreUrl::Kind::File) return removeObjects(*url);
   // Only what berth put there: a storage path given at creation may hold other things.
-  const auto root = storagePath(registry);
+  const auto root = url->path;
   std::error_code ec;
   for (const char* part : {"blobs", "uploads"}) {
     std::filesystem::remove_all(root / part, ec);
@@ -132,6 +170,32 @@ Result<void> Tenancy::removeStorage(const meta::RegistrySettings& registry) {
     }
   }
   std::filesystem::remove(root, ec);  // only when now empty; a failure leaves it be
+  return {};
+}
+
+// Every blob and upload session berth stored for the registry, one by one.
+Result<void> Tenancy::removeObjects(const storage::StoreUrl& url) {
+  auto store = storage::openStore(url, options_.storeOptions, false);
+  if (!store) return store.takeError();
+  for (;;) {
+    auto sessions = (*store)->staleUploads(std::numeric_limits<int64_t>::max(), 1000);
+    if (!sessions) return sessions.takeError();
+    for (const auto& id : *sessions) {
+      if (auto r = (*store)->cancelUpload(id); !r && r.error().code != ApiCode::BlobUploadUnknown) {
+        return r;
+      }
+    }
+    if (sessions->size() < 1000) break;
+  }
+  std::vector<Digest> digests;
+  auto listed = (*store)->forEachBlob([&](const storage::StoredBlob& blob) {
+    if (auto d = Digest::parse(blob.digest)) digests.push_back(*d);
+    return true;
+  });
+  if (!listed) return listed;
+  for (const auto& d : digests) {
+    if (auto r = (*store)->remove(d); !r) return r;
+  }
   return {};
 }
 

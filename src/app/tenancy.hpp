@@ -13,6 +13,7 @@
 #include "meta/identity_store.hpp"
 #include "registry/app.hpp"
 #include "storage/blob_store.hpp"
+#include "storage/open_store.hpp"
 
 namespace berth::app {
 
@@ -23,8 +24,9 @@ struct TenancyOptions {
   std::string domain = "localhost";
   std::string defaultRegistry = "default";
   std::string operatorToken;
-  // Blobs each registry keeps open for reading again (a descriptor each).
-  size_t openBlobsPerRegistry = 256;
+  // The server's store; each registry not given its own lives at <store>/<name>.
+  storage::StoreUrl store;
+  storage::StoreOptions storeOptions;
 };
 
 class Tenancy final : public registry::TenantResolver, public control::RegistryHost {
@@ -37,7 +39,7 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
   // RegistryHost
   std::string loginServer(std::string_view registry) const override;
   std::string_view defaultRegistry() const override { return options_.defaultRegistry; }
-  std::filesystem::path defaultStoragePath(std::string_view registry) const override;
+  storage::StoreUrl defaultStore(std::string_view registry) const override;
   bool isOperatorToken(std::string_view presented) const override;
   Result<void> createStorage(const meta::RegistrySettings& registry) override;
   Result<void> removeStorage(const meta::RegistrySettings& registry) override;
@@ -49,9 +51,11 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
   Result<std::shared_ptr<storage::BlobStore>> blobsOf(const meta::RegistrySettings& registry);
   // The registry a host names, by the rules above; nullopt for hosts outside the domain.
   std::optional<std::string> registryOfHost(std::string_view host) const;
+  // Where a registry's blobs live.
+  Result<storage::StoreUrl> storeOf(const meta::RegistrySettings& registry) const;
 
  private:
-  std::filesystem::path storagePath(const meta::RegistrySettings& registry) const;
+  Result<void> removeObjects(const storage::StoreUrl& url);
 
   meta::IdentityStore& identities_;
   TenancyOptions options_;
@@ -61,9 +65,23 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
   std::unordered_map<meta::RegistryId, std::shared_ptr<storage::BlobStore>> blobs_;
 };
 
-// Where a registry's blobs live: its storage path, or <data>/registries/<name>.
-std::filesystem::path storagePathOf(const std::filesystem::path& dataDir,
-                                    const meta::RegistrySettings& registry);
+// Where a registry's blobs live: the place given at creation (a path or a store URL), else
+// `store`/<name>.
+Result<storage::StoreUrl> storeOf(const storage::StoreUrl& store,
+                                  const meta::RegistrySettings& registry);
+// The server's store when none is configured: <data>/registries.
+storage::StoreUrl defaultServerStore(const std::filesystem::path& dataDir);
+
+// The server's `storage` setting (empty: <data>/registries) and how to reach object stores,
+// for the tools that work on a data directory beside the server.
+struct ServerStorage {
+  std::string store;
+  storage::StoreOptions options;
+};
+// A registry's store as the server would open it; object stores get one request first.
+Result<storage::BlobStorePtr> openRegistryStore(const std::filesystem::path& dataDir,
+                                                const ServerStorage& storage,
+                                                const meta::RegistrySettings& settings);
 
 // Reads the operator token from `file`, creating the file with a fresh random token (mode
 // 0600) when it does not exist.

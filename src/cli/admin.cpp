@@ -140,6 +140,15 @@ json::array actionsJson(const std::vector<meta::ScopeRule>& rules) {
   return out;
 }
 
+// --storage: the server's `storage` setting, for the registries that live under it; object
+// stores take their credentials from the environment (AWS_*, AZURE_STORAGE_*).
+std::shared_ptr<std::string> storageOption(CLI::App* cmd) {
+  auto store = std::make_shared<std::string>();
+  cmd->add_option("--storage", *store,
+                  "The server's storage URL (its `storage` setting; default: DATA/registries)");
+  return store;
+}
+
 json::object backupJson(const app::BackupReport& report) {
   json::array registries;
   uint64_t blobs = 0, bytes = 0;
@@ -392,8 +401,9 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
     cmd->add_option("--upload-expiry-seconds", *expiry,
                     "Remove upload sessions nothing wrote to for this long")
         ->capture_default_str();
-    cmd->callback([&action, dir, registry, dryRun, grace, expiry] {
-      action = [dir, registry, dryRun, grace, expiry] {
+    auto store = storageOption(cmd);
+    cmd->callback([&action, dir, registry, dryRun, grace, expiry, store] {
+      action = [dir, registry, dryRun, grace, expiry, store] {
         if (*expiry == 0) throw CommandError{"--upload-expiry-seconds must be at least 1"};
         auto stores = app::Stores::open(*dir);
         if (!stores) throw CommandError{stores.error().detail};
@@ -410,7 +420,7 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
         json::array out;
         bool failed = false;
         for (const auto& r : registries) {
-          auto blobs = check(storage::FsBlobStore::open(app::storagePathOf(*dir, r)));
+          auto blobs = check(app::openRegistryStore(*dir, {*store, {}}, r));
           const auto run = jobs::collectGarbage(*stores->meta, *blobs, r.id, options);
           if (!run.dryRun) (void)stores->meta->recordGcRun(r.id, run);
           failed = failed || !run.error.empty();
@@ -435,9 +445,10 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
     cmd->add_option("--data", *dir, "Data directory of the server")->capture_default_str();
     cmd->add_option("--out", *out, "Directory to write the backup to (absent or empty)")
         ->required();
-    cmd->callback([&action, dir, out] {
-      action = [dir, out] {
-        auto report = check(app::backupDataDirectory(*dir, *out));
+    auto store = storageOption(cmd);
+    cmd->callback([&action, dir, out, store] {
+      action = [dir, out, store] {
+        auto report = check(app::backupDataDirectory(*dir, *out, {*store, {}}));
         print(backupJson(report));
         return 0;
       };
@@ -451,9 +462,10 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
     auto dir = std::make_shared<std::string>();
     cmd->add_option("--from", *from, "A directory `berth admin backup` wrote")->required();
     cmd->add_option("--data", *dir, "The data directory to make (absent or empty)")->required();
-    cmd->callback([&action, from, dir] {
-      action = [from, dir] {
-        auto report = check(app::restoreDataDirectory(*from, *dir));
+    auto store = storageOption(cmd);
+    cmd->callback([&action, from, dir, store] {
+      action = [from, dir, store] {
+        auto report = check(app::restoreDataDirectory(*from, *dir, {*store, {}}));
         print(backupJson(report));
         return 0;
       };

@@ -10,6 +10,7 @@
 #include "http/message.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
+#include "storage/store_url.hpp"
 
 namespace berth::control {
 
@@ -22,7 +23,7 @@ class RegistryHost {
   // The registry that answers on hosts outside the domain; it cannot be deleted.
   virtual std::string_view defaultRegistry() const = 0;
   // Where a registry's blobs live when its creator names no place.
-  virtual std::filesystem::path defaultStoragePath(std::string_view registry) const = 0;
+  virtual storage::StoreUrl defaultStore(std::string_view registry) const = 0;
   // True when `presented` is the operator token (compared in constant time).
   virtual bool isOperatorToken(std::string_view presented) const = 0;
   // Prepares the storage of a new registry (creates its directories).

@@ -30,30 +30,31 @@ fs::path normalDirectory(const fs::path& path) {
   return p;
 }
 
-fs::path storagePathOf(Call& c, const meta::RegistrySettings& r) {
-  return normalDirectory(r.storagePath.empty() ? c.deps.host.defaultStoragePath(r.name)
-                                               : fs::path(r.storagePath));
-}
-
-// True when one directory is the other or lies inside it.
-bool overlaps(const fs::path& a, const fs::path& b) {
-  auto ai = a.begin(), bi = b.begin();
-  for (; ai != a.end() && bi != b.end(); ++ai, ++bi) {
-    if (*ai != *bi) return false;
+// Where the registry's blobs live: the place given at creation (a path or a store URL, as
+// stored), else the server's store.
+storage::StoreUrl storeOf(Call& c, const meta::RegistrySettings& r) {
+  if (!r.storagePath.empty()) {
+    if (auto url = storage::parseStoreUrl(r.storagePath)) return *url;
   }
-  return true;
+  auto url = c.deps.host.defaultStore(r.name);
+  if (url.kind == storage::StoreUrl::Kind::File) url.path = normalDirectory(url.path);
+  return url;
 }
 
 json::object registryJson(Call& c, const meta::RegistrySettings& r) {
-  return {{"name", r.name},
-          {"loginServer", c.deps.host.loginServer(r.name)},
-          {"sku", json::object{{"name", r.sku}, {"tier", r.sku}}},
-          {"adminUserEnabled", r.adminEnabled},
-          {"anonymousPullEnabled", r.anonymousPull},
-          {"storagePath", storagePathOf(c, r).string()},
-          {"quota", json::object{{"storageBytes", r.quotaBytes}}},
-          {"creationDate", rfc3339(r.created)},
-          {"provisioningState", "Succeeded"}};
+  const auto store = storeOf(c, r);
+  json::object out{{"name", r.name},
+                   {"loginServer", c.deps.host.loginServer(r.name)},
+                   {"sku", json::object{{"name", r.sku}, {"tier", r.sku}}},
+                   {"adminUserEnabled", r.adminEnabled},
+                   {"anonymousPullEnabled", r.anonymousPull},
+                   {"storage", store.str()},
+                   {"quota", json::object{{"storageBytes", r.quotaBytes}}},
+                   {"creationDate", rfc3339(r.created)},
+                   {"provisioningState", "Succeeded"}};
+  // The directory, for registries on the filesystem.
+  if (store.kind == storage::StoreUrl::Kind::File) out["storagePath"] = store.path.string();
+  return out;
 }
 
 Result<meta::RegistrySettings> reread(Call& c, meta::RegistryId id) {
@@ -106,6 +107,7 @@ Reply createRegistry(Call& c) {
   auto adminEnabled = f.boolean("adminUserEnabled");
   auto anonymousPull = f.boolean("anonymousPullEnabled");
   auto storagePath = f.string("storagePath");
+  auto storageUrl = f.string("storage");
   auto quotaBytes = f.unsignedInteger("quotaBytes");
   if (auto r = f.finish(); !r) return r.takeError();
   if (!name) return missingField("name");
@@ -119,6 +121,9 @@ Reply createRegistry(Call& c) {
   settings.quotaBytes = quotaBytes.value_or(sku->quotaBytes);
   settings.adminEnabled = adminEnabled.value_or(false);
   settings.anonymousPull = anonymousPull.value_or(false);
+  if (storagePath && storageUrl) {
+    return error(Code::InvalidArgument, "give storage or storagePath, not both");
+  }
   if (storagePath) {
     const fs::path path(*storagePath);
     if (!path.is_absolute()) {
@@ -126,18 +131,25 @@ Reply createRegistry(Call& c) {
     }
     settings.storagePath = normalDirectory(path).string();
   }
+  if (storageUrl) {
+    auto url = storage::parseStoreUrl(*storageUrl);
+    if (!url) return error(Code::InvalidArgument, url.error().detail);
+    if (url->kind == storage::StoreUrl::Kind::File) url->path = normalDirectory(url->path);
+    settings.storagePath =
+        url->kind == storage::StoreUrl::Kind::File ? url->path.string() : url->str();
+  }
 
-  // Two registries sharing a directory would delete each other's blobs.
+  // Two registries sharing a place would delete each other's blobs.
   auto existing = c.deps.identities.listRegistries();
   if (!existing) return existing.takeError();
-  const auto place = storagePathOf(c, settings);
+  const auto place = storeOf(c, settings);
   for (const auto& other : *existing) {
     if (other.name == settings.name) {
       return error(Code::Conflict, "registry " + settings.name + " already exists");
     }
-    if (overlaps(place, storagePathOf(c, other))) {
-      return error(Code::Conflict, "storagePath " + place.string() +
-                                       " overlaps the storage of registry " + other.name);
+    if (storage::overlaps(place, storeOf(c, other))) {
+      return error(Code::Conflict,
+                   "storage " + place.str() + " overlaps the storage of registry " + other.name);
     }
   }
 

@@ -77,6 +77,31 @@ constexpr ConfigKey kKeys[] = {
      "Threads that compute uploads' SHA-256 beside the network threads, reading each upload's "
      "file just behind the request that writes it (0: each request hashes as it writes).",
      &ServeConfig::uploadHashThreads},
+    {"storage", "--storage",
+     "Where registries keep their blobs: file://PATH, s3://BUCKET[/PREFIX]?endpoint=URL&region=R&"
+     "path_style=true|false or azblob://ACCOUNT/CONTAINER[/PREFIX]?endpoint=URL, with "
+     "redirect=true to send blob downloads to the store. Each registry lives under "
+     "<storage>/<name>. Empty: file://DATA/registries. Checked with one request at start.",
+     &ServeConfig::storage},
+    {"storage_part_size", "",
+     "Object stores: uploads go to the store in parts of this many bytes (at least 5 MiB), "
+     "gathered in DATA/spool.",
+     &ServeConfig::storagePartSize, 5 << 20},
+    {"aws_access_key_id", "", "S3: the access key (else AWS_ACCESS_KEY_ID).",
+     &ServeConfig::awsAccessKeyId},
+    {"aws_secret_access_key", "", "S3: the secret key (else AWS_SECRET_ACCESS_KEY).",
+     &ServeConfig::awsSecretAccessKey, 0, true},
+    {"aws_session_token", "",
+     "S3: a session token of temporary credentials (else "
+     "AWS_SESSION_TOKEN).",
+     &ServeConfig::awsSessionToken, 0, true},
+    {"azure_storage_key", "",
+     "Azure Blob: the account key, for Shared Key (else "
+     "AZURE_STORAGE_KEY).",
+     &ServeConfig::azureStorageKey, 0, true},
+    {"azure_storage_sas_token", "",
+     "Azure Blob: a SAS token instead of the key (else AZURE_STORAGE_SAS_TOKEN).",
+     &ServeConfig::azureStorageSasToken, 0, true},
     {"blocking_threads", "",
      "Threads that run requests' calls to storage that may block (object stores), so that a "
      "slow store never stalls a network thread; started on first use.",

@@ -58,6 +58,14 @@ struct ServeConfig {
   // The server's pool for store calls that may block, and the requests that may queue for it.
   uint32_t blockingThreads = 16;
   uint32_t blockingQueue = 256;
+  // Where registries keep their blobs, as a store URL; empty: file://<data>/registries.
+  std::string storage;
+  uint32_t storagePartSize = 16 << 20;
+  std::string awsAccessKeyId;
+  std::string awsSecretAccessKey;
+  std::string awsSessionToken;
+  std::string azureStorageKey;
+  std::string azureStorageSasToken;
   std::string metricsListen;
   bool metricsRegistryLabel = false;
 };

@@ -103,6 +103,22 @@ StoreUrl StoreUrl::child(std::string_view name) const {
   return out;
 }
 
+bool overlaps(const StoreUrl& a, const StoreUrl& b) {
+  if (a.kind != b.kind) return false;
+  auto within = [](const auto& x, const auto& y) {
+    auto xi = x.begin(), yi = y.begin();
+    for (; xi != x.end() && yi != y.end(); ++xi, ++yi) {
+      if (*xi != *yi) return false;
+    }
+    return true;
+  };
+  if (a.kind == StoreUrl::Kind::File) {
+    return within(a.path.lexically_normal(), b.path.lexically_normal());
+  }
+  if (a.endpoint != b.endpoint || a.account != b.account || a.bucket != b.bucket) return false;
+  return within(std::filesystem::path(a.prefix), std::filesystem::path(b.prefix));
+}
+
 Result<StoreUrl> parseStoreUrl(std::string_view text) {
   StoreUrl out;
   if (text.empty()) return bad(text, "empty");

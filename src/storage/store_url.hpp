@@ -33,6 +33,9 @@ struct StoreUrl {
   StoreUrl child(std::string_view name) const;
 };
 
+// Whether two stores share objects: the same place, or one inside the other.
+bool overlaps(const StoreUrl& a, const StoreUrl& b);
+
 // Parses and checks a store URL; the error names what is wrong in one line.
 Result<StoreUrl> parseStoreUrl(std::string_view text);
 

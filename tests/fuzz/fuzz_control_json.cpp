@@ -28,8 +28,10 @@ class Host final : public control::RegistryHost {
     return std::string(r) + ".registry.example";
   }
   std::string_view defaultRegistry() const override { return "default"; }
-  std::filesystem::path defaultStoragePath(std::string_view r) const override {
-    return std::filesystem::path("/nonexistent") / r;
+  storage::StoreUrl defaultStore(std::string_view r) const override {
+    storage::StoreUrl url;
+    url.path = std::filesystem::path("/nonexistent") / r;
+    return url;
   }
   bool isOperatorToken(std::string_view presented) const override { return presented == kOperator; }
   Result<void> createStorage(const meta::RegistrySettings&) override { return {}; }

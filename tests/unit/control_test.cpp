@@ -35,8 +35,10 @@ class FakeHost final : public RegistryHost {
     return std::string(registry) + ".registry.test";
   }
   std::string_view defaultRegistry() const override { return "default"; }
-  fs::path defaultStoragePath(std::string_view registry) const override {
-    return root_ / "registries" / std::string(registry);
+  storage::StoreUrl defaultStore(std::string_view registry) const override {
+    storage::StoreUrl url;
+    url.path = root_ / "registries" / std::string(registry);
+    return url;
   }
   bool isOperatorToken(std::string_view presented) const override { return presented == kOperator; }
   Result<void> createStorage(const meta::RegistrySettings& registry) override {

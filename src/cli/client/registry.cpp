@@ -16,6 +16,7 @@ struct RegistryArgs {
   std::string adminEnabled;
   std::string anonymousPullEnabled;
   std::string storagePath;
+  std::string storage;
   std::string quota;
   bool yes = false;
 };
@@ -66,6 +67,7 @@ void addRegistryCommands(CommandSet& set, CLI::App& root) {
       json::object body = settingsOf(*args);
       body["name"] = args->name;
       if (!args->storagePath.empty()) body["storagePath"] = args->storagePath;
+      if (!args->storage.empty()) body["storage"] = args->storage;
       return ControlClient::open().post(registriesPath(), body);
     });
     addName(cmd, *args);
@@ -74,6 +76,13 @@ void addRegistryCommands(CommandSet& set, CLI::App& root) {
                     "Directory on the server for the registry's blobs (default: in its data "
                     "directory)")
         ->type_name("DIR");
+    cmd->add_option("--storage", args->storage,
+                    "Where the registry's blobs live, as a store URL: file://PATH, "
+                    "s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=true, "
+                    "azblob://ACCOUNT/CONTAINER[/PREFIX]?endpoint=URL (default: the server's "
+                    "storage); the server checks it with one request")
+        ->type_name("URL")
+        ->excludes("--storage-path");
     cmd->footer(
         "The name is 5-50 lowercase letters and digits; the registry answers at\n"
         "<name>.<domain of the server>.\n\n"

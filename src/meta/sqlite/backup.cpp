@@ -117,7 +117,10 @@ Result<void> prepareRestoredDatabase(const std::filesystem::path& db) {
                        "the database in the backup is damaged: " + (*check)->text(0));
     }
   }
-  return c.exec("DELETE FROM uploads; UPDATE registries SET storage_path = ''");
+  // Directories of their own are not carried over; object stores are.
+  return c.exec(
+      "DELETE FROM uploads; UPDATE registries SET storage_path = '' WHERE storage_path NOT LIKE "
+      "'s3://%' AND storage_path NOT LIKE 'azblob://%'");
 }
 
 }  // namespace berth::meta::sqlite

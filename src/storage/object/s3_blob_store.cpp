@@ -239,16 +239,17 @@ S3BlobStore::S3BlobStore(const StoreUrl& url, const sigv4::Credentials& credenti
 }
 
 Result<BlobStorePtr> S3BlobStore::open(const StoreUrl& url, const sigv4::Credentials& credentials,
-                                       const ObjectStoreOptions& options) {
+                                       const ObjectStoreOptions& options, bool probe) {
   if (credentials.accessKey.empty() || credentials.secretKey.empty()) {
     return explainedError(ApiCode::Unsupported,
                           "storage " + url.str() +
                               ": no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
   }
   std::unique_ptr<S3BlobStore> store(new S3BlobStore(url, credentials, options));
-  if (auto probe = store->check(); !probe) {
+  if (!probe) return BlobStorePtr(std::move(store));
+  if (auto probed = store->check(); !probed) {
     return explainedError(ApiCode::Unsupported,
-                          "storage " + url.str() + ": " + probe.error().detail);
+                          "storage " + url.str() + ": " + probed.error().detail);
   }
   return BlobStorePtr(std::move(store));
 }

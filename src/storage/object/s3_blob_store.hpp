@@ -26,9 +26,10 @@ struct ObjectStoreOptions {
 
 class S3BlobStore final : public BlobStore {
  public:
-  // Probes the bucket once: a wrong bucket, endpoint or key is refused here, in one line.
+  // With `probe`, lists the bucket once: a wrong bucket, endpoint or key is refused here, in
+  // one line.
   static Result<BlobStorePtr> open(const StoreUrl& url, const sigv4::Credentials& credentials,
-                                   const ObjectStoreOptions& options);
+                                   const ObjectStoreOptions& options, bool probe = true);
 
   bool blocking() const override { return true; }
   Result<void> check() override;

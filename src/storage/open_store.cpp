@@ -1,0 +1,44 @@
+#include "storage/open_store.hpp"
+
+#include <cstdlib>
+
+#include "storage/fs/fs_blob_store.hpp"
+
+namespace berth::storage {
+namespace {
+
+void fill(std::string& value, const char* variable) {
+  if (!value.empty()) return;
+  if (const char* env = std::getenv(variable)) value = env;
+}
+
+}  // namespace
+
+StoreCredentials StoreCredentials::withEnvironment() const {
+  StoreCredentials c = *this;
+  fill(c.awsAccessKeyId, "AWS_ACCESS_KEY_ID");
+  fill(c.awsSecretAccessKey, "AWS_SECRET_ACCESS_KEY");
+  fill(c.awsSessionToken, "AWS_SESSION_TOKEN");
+  fill(c.azureStorageKey, "AZURE_STORAGE_KEY");
+  fill(c.azureSasToken, "AZURE_STORAGE_SAS_TOKEN");
+  return c;
+}
+
+Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options, bool probe) {
+  const auto credentials = options.credentials.withEnvironment();
+  switch (url.kind) {
+    case StoreUrl::Kind::File:
+      return FsBlobStore::open(url.path, options.openBlobs);
+    case StoreUrl::Kind::S3:
+      return S3BlobStore::open(
+          url,
+          {credentials.awsAccessKeyId, credentials.awsSecretAccessKey, credentials.awsSessionToken},
+          options.objects, probe);
+    case StoreUrl::Kind::Azure:
+      break;
+  }
+  return explainedError(ApiCode::Unsupported,
+                        "storage " + url.str() + ": Azure Blob storage is not supported yet");
+}
+
+}  // namespace berth::storage
