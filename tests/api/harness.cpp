@@ -872,6 +872,27 @@ void startServer() {
   if (!serverTls().cert.empty()) {
     s.args.insert(s.args.end(), {"--tls-cert", serverTls().cert, "--tls-key", serverTls().key});
   }
+  // BERTH_TEST_STORE=DIR: the blobs go to the object store emulator tools/emulator started
+  // there, each server under a prefix of its own, with the credentials it wrote beside it.
+  if (const char* storeDir = std::getenv("BERTH_TEST_STORE"); storeDir && *storeDir) {
+    std::ifstream in(fs::path(storeDir) / "url");
+    std::string url;
+    std::getline(in, url);
+    std::ifstream env(fs::path(storeDir) / "env");
+    for (std::string word; env >> word;) {
+      const auto eq = word.find('=');
+      if (word != "export" && eq != std::string::npos) {
+        ::setenv(word.substr(0, eq).c_str(), word.substr(eq + 1).c_str(), 1);
+      }
+    }
+    const auto query = url.find('?');
+    if (url.empty() || query == std::string::npos) {
+      s.error = std::string("no store URL in ") + storeDir + "/url (tools/emulator start)";
+      return;
+    }
+    url.insert(query, "/" + s.tmpDir.filename().string());
+    s.args.insert(s.args.end(), {"--storage", url});
+  }
   s.args.insert(s.args.end(), extraServeArgs().begin(), extraServeArgs().end());
   spawnServer(s);
 }

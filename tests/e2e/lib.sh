@@ -7,6 +7,8 @@
 #                           E2E_REGISTRY_USER/E2E_REGISTRY_PASSWORD the clients log in to it
 #   BERTH_BIN=/path/berth   server binary (or pass it as the script's first argument)
 #   E2E_KEEP=1              keep the temp dir (printed at the end)
+#   BERTH_TEST_STORE=DIR    keep the blobs in the object store emulator `tools/emulator start`
+#                           left in DIR (its URL and credentials), under a prefix of this test
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -111,6 +113,14 @@ _start_registry() {
   port=$(free_port)
   REG=127.0.0.1:$port
   mkdir -p "$DATA"
+  if [[ -n "${BERTH_TEST_STORE:-}" ]]; then
+    local url
+    url=$(cat "$BERTH_TEST_STORE/url") || fail "no store URL in $BERTH_TEST_STORE/url"
+    # shellcheck disable=SC1091
+    source "$BERTH_TEST_STORE/env"
+    E2E_SERVE_ARGS+=(--storage "${url/\?//$(basename "$TMP")?}")
+    log "blobs in $url under $(basename "$TMP")"
+  fi
   # A script may put the data directory somewhere of its own (a small tmpfs, say).
   if declare -F e2e_data_created >/dev/null; then e2e_data_created "$DATA"; fi
   admin_login_setup "$DATA"
