@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "storage/fs/fs_blob_store.hpp"
+#include "storage/object/s3_client.hpp"
 
 namespace berth::storage {
 namespace {
@@ -29,11 +30,21 @@ Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options,
   switch (url.kind) {
     case StoreUrl::Kind::File:
       return FsBlobStore::open(url.path, options.openBlobs);
-    case StoreUrl::Kind::S3:
-      return S3BlobStore::open(
+    case StoreUrl::Kind::S3: {
+      if (credentials.awsAccessKeyId.empty() || credentials.awsSecretAccessKey.empty()) {
+        return explainedError(ApiCode::Unsupported,
+                              "storage " + url.str() +
+                                  ": no credentials (set AWS_ACCESS_KEY_ID and "
+                                  "AWS_SECRET_ACCESS_KEY, or aws_access_key_id and "
+                                  "aws_secret_access_key)");
+      }
+      auto api = std::make_unique<object::S3Client>(
           url,
-          {credentials.awsAccessKeyId, credentials.awsSecretAccessKey, credentials.awsSessionToken},
-          options.objects, probe);
+          sigv4::Credentials{credentials.awsAccessKeyId, credentials.awsSecretAccessKey,
+                             credentials.awsSessionToken},
+          options.objects.http);
+      return ObjectBlobStore::open(url, std::move(api), options.objects, probe);
+    }
     case StoreUrl::Kind::Azure:
       break;
   }

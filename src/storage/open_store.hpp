@@ -3,7 +3,7 @@
 #include <string>
 
 #include "storage/blob_store.hpp"
-#include "storage/object/s3_blob_store.hpp"
+#include "storage/object/object_blob_store.hpp"
 #include "storage/store_url.hpp"
 
 namespace berth::storage {

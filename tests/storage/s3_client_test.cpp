@@ -76,21 +76,21 @@ TEST(S3Client, MultipartUploadsAndCopies) {
   auto s3 = client();
   const std::string part1(5 << 20, 'a'), part2 = "tail";
   TempFile f1(part1), f2(part2);
-  auto id = s3.createMultipart("t2/staged");
+  auto id = s3.beginParts("t2/staged");
   ASSERT_TRUE(id) << id.error().detail;
-  auto e1 = s3.uploadPart("t2/staged", *id, 1, f1.fd, 0, part1.size());
+  auto e1 = s3.sendPart("t2/staged", *id, 1, f1.fd, 0, part1.size());
   ASSERT_TRUE(e1) << e1.error().detail;
-  auto e2 = s3.uploadPart("t2/staged", *id, 2, f2.fd, 0, part2.size());
+  auto e2 = s3.sendPart("t2/staged", *id, 2, f2.fd, 0, part2.size());
   ASSERT_TRUE(e2) << e2.error().detail;
-  auto done = s3.completeMultipart("t2/staged", *id, {{1, *e1}, {2, *e2}});
+  auto done = s3.completeParts("t2/staged", *id, {{1, *e1}, {2, *e2}});
   ASSERT_TRUE(done) << done.error().detail;
   EXPECT_EQ(**s3.head("t2/staged"), part1.size() + part2.size());
   ASSERT_TRUE(s3.copy("t2/staged", "t2/final", part1.size() + part2.size()));
   EXPECT_EQ(fetch(s3, "t2/final", part1.size() - 2, 6), "aatail");
   // An aborted upload leaves nothing.
-  auto gone = s3.createMultipart("t2/aborted");
+  auto gone = s3.beginParts("t2/aborted");
   ASSERT_TRUE(gone);
-  ASSERT_TRUE(s3.abortMultipart("t2/aborted", *gone));
+  ASSERT_TRUE(s3.abortParts("t2/aborted", *gone));
   EXPECT_FALSE(*s3.head("t2/aborted"));
 }
 
@@ -139,7 +139,7 @@ TEST(S3Client, UnknownKeysAndMissingBucketsAreNamed) {
 TEST(S3Client, PresignedUrlsNeedNoCredentials) {
   auto s3 = client();
   ASSERT_TRUE(s3.put("t4/shared", "presigned bytes"));
-  const auto url = s3.presignGet("t4/shared", 300);
+  const auto url = s3.readUrl("t4/shared", 300);
   HttpClient http;
   HttpRequest request;
   request.url = url;

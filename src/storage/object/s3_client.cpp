@@ -173,7 +173,7 @@ Result<void> S3Client::remove(const std::string& key) {
   return {};
 }
 
-Result<std::string> S3Client::createMultipart(const std::string& key) {
+Result<std::string> S3Client::beginParts(const std::string& key) {
   auto r = send(Call{"POST", key, {{"uploads", ""}}});
   if (!r) return r.takeError();
   if (!ok(*r)) return failure("starting multipart upload", key, *r);
@@ -185,8 +185,8 @@ Result<std::string> S3Client::createMultipart(const std::string& key) {
   return *id;
 }
 
-Result<std::string> S3Client::uploadPart(const std::string& key, const std::string& uploadId,
-                                         int part, int fd, uint64_t offset, uint64_t length) {
+Result<std::string> S3Client::sendPart(const std::string& key, const std::string& uploadId,
+                                       int part, int fd, uint64_t offset, uint64_t length) {
   Call call{"PUT", key, {{"partNumber", std::to_string(part)}, {"uploadId", uploadId}}};
   call.fd = fd;
   call.offset = offset;
@@ -199,8 +199,8 @@ Result<std::string> S3Client::uploadPart(const std::string& key, const std::stri
   return *etag;
 }
 
-Result<void> S3Client::completeMultipart(const std::string& key, const std::string& uploadId,
-                                         const std::vector<std::pair<int, std::string>>& parts) {
+Result<void> S3Client::completeParts(const std::string& key, const std::string& uploadId,
+                                     const std::vector<std::pair<int, std::string>>& parts) {
   std::string body = "<CompleteMultipartUpload>";
   for (const auto& [number, etag] : parts) {
     body += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" +
@@ -217,7 +217,7 @@ Result<void> S3Client::completeMultipart(const std::string& key, const std::stri
   return {};
 }
 
-Result<void> S3Client::abortMultipart(const std::string& key, const std::string& uploadId) {
+Result<void> S3Client::abortParts(const std::string& key, const std::string& uploadId) {
   auto r = send(Call{"DELETE", key, {{"uploadId", uploadId}}});
   if (!r) return r.takeError();
   if (r->status == 405 || r->status == 501) {
@@ -240,7 +240,7 @@ Result<void> S3Client::copy(const std::string& from, const std::string& to, uint
     if (!ok(*r) || (doc && doc->rootName() == "Error")) return failure("copying to", to, *r);
     return {};
   }
-  auto id = createMultipart(to);
+  auto id = beginParts(to);
   if (!id) return id.takeError();
   std::vector<std::pair<int, std::string>> parts;
   int number = 1;
@@ -257,13 +257,13 @@ Result<void> S3Client::copy(const std::string& from, const std::string& to, uint
       if (auto doc = XmlDoc::parse(r->body)) etag = doc->find("ETag");
     }
     if (!etag) {
-      (void)abortMultipart(to, *id);
+      (void)abortParts(to, *id);
       if (!r) return r.takeError();
       return failure("copying a part to", to, *r);
     }
     parts.emplace_back(number, *etag);
   }
-  return completeMultipart(to, *id, parts);
+  return completeParts(to, *id, parts);
 }
 
 Result<void> S3Client::list(const std::string& prefix,
@@ -296,7 +296,7 @@ Result<void> S3Client::list(const std::string& prefix,
   }
 }
 
-std::string S3Client::presignGet(const std::string& key, int64_t seconds) const {
+std::string S3Client::readUrl(const std::string& key, int64_t seconds) const {
   const std::string path = pathOf(key);
   return scheme_ + "://" + authority_ + path + "?" +
          sigv4::presignQuery("GET", authority_, path, {}, credentials_, scope_, std::time(nullptr),

@@ -13,58 +13,53 @@
 
 #include "core/result.hpp"
 #include "storage/object/http_client.hpp"
+#include "storage/object/object_api.hpp"
 #include "storage/object/sigv4.hpp"
 #include "storage/store_url.hpp"
 
 namespace berth::storage::object {
 
-struct ObjectInfo {
-  std::string key;
-  uint64_t size = 0;
-  int64_t modified = 0;  // seconds since the epoch
-};
-
 // Seconds since the epoch of an ISO 8601 time as the stores write it ("2026-12-05T07:50:57.442Z").
 std::optional<int64_t> parseIsoTime(std::string_view text);
 
-class S3Client {
+class S3Client final : public ObjectApi {
  public:
   S3Client(const StoreUrl& url, sigv4::Credentials credentials, HttpOptions options = {});
 
   // One listing of the bucket under the prefix: answers whether the bucket exists and the
   // credentials may read it, in one line naming the problem when not.
-  Result<void> probe();
+  Result<void> probe() override;
 
-  Result<std::optional<uint64_t>> head(const std::string& key);
-  Result<void> put(const std::string& key, std::string_view body);
-  Result<void> putFile(const std::string& key, int fd, uint64_t offset, uint64_t length);
+  Result<std::optional<uint64_t>> head(const std::string& key) override;
+  Result<void> put(const std::string& key, std::string_view body) override;
+  Result<void> putFile(const std::string& key, int fd, uint64_t offset, uint64_t length) override;
   // Nothing when the object does not exist; bodies larger than `limit` are an error.
-  Result<std::optional<std::string>> getSmall(const std::string& key, size_t limit);
+  Result<std::optional<std::string>> getSmall(const std::string& key, size_t limit) override;
   // Bytes first..first+length-1 to `onData` (return false to stop).
   Result<void> get(const std::string& key, uint64_t first, uint64_t length,
-                   const std::function<bool(const char*, size_t)>& onData);
+                   const std::function<bool(const char*, size_t)>& onData) override;
   // Deleting what does not exist succeeds.
-  Result<void> remove(const std::string& key);
+  Result<void> remove(const std::string& key) override;
 
-  Result<std::string> createMultipart(const std::string& key);  // the upload id
+  Result<std::string> beginParts(const std::string& key) override;  // the upload id
   // The part's ETag.
-  Result<std::string> uploadPart(const std::string& key, const std::string& uploadId, int part,
-                                 int fd, uint64_t offset, uint64_t length);
-  Result<void> completeMultipart(const std::string& key, const std::string& uploadId,
-                                 const std::vector<std::pair<int, std::string>>& parts);
-  Result<void> abortMultipart(const std::string& key, const std::string& uploadId);
+  Result<std::string> sendPart(const std::string& key, const std::string& uploadId, int part,
+                               int fd, uint64_t offset, uint64_t length) override;
+  Result<void> completeParts(const std::string& key, const std::string& uploadId,
+                             const std::vector<std::pair<int, std::string>>& parts) override;
+  Result<void> abortParts(const std::string& key, const std::string& uploadId) override;
 
   // A server-side copy of `from` (of `size` bytes) to `to`: one CopyObject up to 5 GiB, a
   // multipart copy above.
-  Result<void> copy(const std::string& from, const std::string& to, uint64_t size);
+  Result<void> copy(const std::string& from, const std::string& to, uint64_t size) override;
 
   // Every object under `prefix`, in key order, until `visit` returns false; `pageSize` keys
   // per request.
   Result<void> list(const std::string& prefix, const std::function<bool(const ObjectInfo&)>& visit,
-                    int pageSize = 1000);
+                    int pageSize = 1000) override;
 
   // A URL that GETs `key` without credentials for `seconds`.
-  std::string presignGet(const std::string& key, int64_t seconds) const;
+  std::string readUrl(const std::string& key, int64_t seconds) const override;
 
  private:
   struct Call {

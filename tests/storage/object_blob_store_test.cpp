@@ -1,14 +1,14 @@
 // The S3 driver: the BlobStore contract on s3rver, and what object storage adds to it: parts
 // and their boundaries, a session that outlives its process, concurrent commits of the same
 // blob, a store that goes away mid-upload, redirects.
-#include "storage/object/s3_blob_store.hpp"
-
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "../conformance/blob_store_contract.hpp"
 #include "emulators.hpp"
+#include "storage/object/s3_client.hpp"
+#include "storage/open_store.hpp"
 
 namespace berth::storage {
 namespace {
@@ -38,8 +38,16 @@ StoreUrl testUrl(const std::string& prefix, bool redirect = false) {
 
 const sigv4::Credentials kCredentials{Emulator::kS3AccessKey, Emulator::kS3SecretKey, ""};
 
+StoreOptions storeOptions(const sigv4::Credentials& credentials = kCredentials) {
+  StoreOptions options;
+  options.credentials.awsAccessKeyId = credentials.accessKey;
+  options.credentials.awsSecretAccessKey = credentials.secretKey;
+  options.objects = testOptions();
+  return options;
+}
+
 BlobStorePtr openStore(const std::string& prefix, bool redirect = false) {
-  auto store = S3BlobStore::open(testUrl(prefix, redirect), kCredentials, testOptions());
+  auto store = storage::openStore(testUrl(prefix, redirect), storeOptions(), true);
   EXPECT_TRUE(store) << store.error().detail;
   return store ? std::move(*store) : nullptr;
 }
@@ -84,7 +92,7 @@ void append(BlobStore& store, const std::string& id, std::string_view data, size
   ASSERT_TRUE(closed) << closed.error().detail;
 }
 
-TEST(S3BlobStore, UploadsAcrossPartBoundariesInOddPieces) {
+TEST(S3Store, UploadsAcrossPartBoundariesInOddPieces) {
   auto store = openStore("parts-" + newUuid());
   ASSERT_TRUE(store);
   // 12 MiB + 3 bytes: two whole parts and a tail, written by three requests whose ends fall
@@ -112,7 +120,7 @@ TEST(S3BlobStore, UploadsAcrossPartBoundariesInOddPieces) {
   EXPECT_EQ(range, data.substr((5 << 20) - 2, 5));
 }
 
-TEST(S3BlobStore, ASessionGoesOnInAnotherProcessWithItsRunningHash) {
+TEST(S3Store, ASessionGoesOnInAnotherProcessWithItsRunningHash) {
   const std::string prefix = "restart-" + newUuid();
   const std::string data = pattern((6 << 20) + 17, 'r');
   const auto id = newUuid();
@@ -129,7 +137,7 @@ TEST(S3BlobStore, ASessionGoesOnInAnotherProcessWithItsRunningHash) {
   EXPECT_EQ(readAll(*second, digestOf(data)), data);
 }
 
-TEST(S3BlobStore, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
+TEST(S3Store, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
   auto store = openStore("same-" + newUuid());
   const std::string data = pattern((5 << 20) + 100, 's');
   const auto d = digestOf(data);
@@ -158,7 +166,7 @@ TEST(S3BlobStore, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
   EXPECT_EQ(blobs, 1);
 }
 
-TEST(S3BlobStore, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
+TEST(S3Store, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
   auto store = openStore("outage-" + newUuid());
   const std::string data = pattern((5 << 20) + 10, 'o');
   const auto id = newUuid();
@@ -181,7 +189,7 @@ TEST(S3BlobStore, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
   EXPECT_EQ(readAll(*store, digestOf(data)), data);
 }
 
-TEST(S3BlobStore, CancelledAndExpiredSessionsLeaveNothing) {
+TEST(S3Store, CancelledAndExpiredSessionsLeaveNothing) {
   const std::string prefix = "cancel-" + newUuid();
   auto store = openStore(prefix);
   const auto id = newUuid();
@@ -205,7 +213,7 @@ TEST(S3BlobStore, CancelledAndExpiredSessionsLeaveNothing) {
   EXPECT_EQ(left, 0);
 }
 
-TEST(S3BlobStore, RedirectsAreUrlsThatReadTheBlob) {
+TEST(S3Store, RedirectsAreUrlsThatReadTheBlob) {
   auto store = openStore("redirect-" + newUuid(), true);
   const std::string data = "bytes served by the store itself";
   const auto id = newUuid();
@@ -224,15 +232,18 @@ TEST(S3BlobStore, RedirectsAreUrlsThatReadTheBlob) {
   EXPECT_EQ(r->body, data);
 }
 
-TEST(S3BlobStore, BadStoresAreRefusedAtOpenInOneLine) {
-  auto missing = S3BlobStore::open(
+TEST(S3Store, BadStoresAreRefusedAtOpenInOneLine) {
+  auto missing = storage::openStore(
       *parseStoreUrl("s3://no-such-bucket?endpoint=" + s3rver().endpoint() + "&path_style=true"),
-      kCredentials, testOptions());
+      storeOptions(), true);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().detail.find("NoSuchBucket"), std::string::npos)
       << missing.error().detail;
   EXPECT_EQ(missing.error().detail.find('\n'), std::string::npos);
-  auto anonymous = S3BlobStore::open(testUrl("x"), {"", "", ""}, testOptions());
+  // Neither configured nor in the environment.
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  auto anonymous = storage::openStore(testUrl("x"), storeOptions({"", "", ""}), true);
   ASSERT_FALSE(anonymous);
   EXPECT_NE(anonymous.error().detail.find("AWS_ACCESS_KEY_ID"), std::string::npos);
 }

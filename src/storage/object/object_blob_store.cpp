@@ -2,7 +2,7 @@
 // restored after a restart; its functions are deprecated in OpenSSL 3 but remain, on the same
 // assembly (SHA-NI) as EVP.
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include "storage/object/s3_blob_store.hpp"
+#include "storage/object/object_blob_store.hpp"
 
 #include <fcntl.h>
 #include <openssl/sha.h>
@@ -18,7 +18,7 @@
 namespace berth::storage {
 namespace json = boost::json;
 
-struct S3BlobStore::Session {
+struct ObjectBlobStore::Session {
   struct Part {
     int number = 0;
     std::string etag;
@@ -78,7 +78,7 @@ bool shaFromJson(const json::array& a, SHA256_CTX& c) {
   return c.num < SHA_CBLOCK && c.md_len == SHA256_DIGEST_LENGTH;
 }
 
-std::string encode(const S3BlobStore::Session& s) {
+std::string encode(const ObjectBlobStore::Session& s) {
   json::array parts;
   for (const auto& p : s.parts) {
     parts.push_back(json::object{{"n", p.number}, {"etag", p.etag}, {"size", p.size}});
@@ -95,13 +95,13 @@ std::string encode(const S3BlobStore::Session& s) {
   return json::serialize(o);
 }
 
-std::optional<S3BlobStore::Session> decode(std::string_view text) {
+std::optional<ObjectBlobStore::Session> decode(std::string_view text) {
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
   if (ec || !v.is_object()) return std::nullopt;
   const auto& o = v.as_object();
   try {
-    S3BlobStore::Session s;
+    ObjectBlobStore::Session s;
     s.upload = json::value_to<std::string>(o.at("upload"));
     for (const auto& p : o.at("parts").as_array()) {
       const auto& po = p.as_object();
@@ -148,16 +148,16 @@ Result<void> writeAt(int fd, const char* data, size_t size, uint64_t offset) {
 
 // Appends to a session: bytes gather in the spool until a part is full, then go to the store
 // as one part; close() saves what is left as the tail and the state with the running hash.
-class S3UploadWriter final : public UploadWriter {
+class ObjectUploadWriter final : public UploadWriter {
  public:
-  S3UploadWriter(S3BlobStore& store, std::string id, S3BlobStore::Session session, UniqueFd spool,
-                 uint64_t spooled)
+  ObjectUploadWriter(ObjectBlobStore& store, std::string id, ObjectBlobStore::Session session,
+                     UniqueFd spool, uint64_t spooled)
       : store_(store),
         id_(std::move(id)),
         session_(std::move(session)),
         spool_(std::move(spool)),
         spooled_(spooled) {}
-  ~S3UploadWriter() override { store_.release(id_); }
+  ~ObjectUploadWriter() override { store_.release(id_); }
 
   Result<void> write(const char* data, size_t size) override {
     if (failed_) return *failed_;
@@ -182,7 +182,7 @@ class S3UploadWriter final : public UploadWriter {
   Result<void> close() override {
     if (failed_) return *failed_;
     if (closed_) return {};
-    S3BlobStore::Session next = session_;
+    ObjectBlobStore::Session next = session_;
     next.size = session_.size + written_;
     const uint64_t oldGeneration = session_.generation, oldTail = session_.tail;
     if (written_ > 0 || spooled_ != session_.tail) {
@@ -190,13 +190,13 @@ class S3UploadWriter final : public UploadWriter {
       next.tail = spooled_;
       if (spooled_ > 0) {
         const auto tailKey = store_.sessionKey(id_, "tail-" + std::to_string(next.generation));
-        if (auto r = store_.s3_.putFile(tailKey, spool_.get(), 0, spooled_); !r) return r;
+        if (auto r = store_.api_->putFile(tailKey, spool_.get(), 0, spooled_); !r) return r;
       }
     }
     if (auto r = store_.saveSession(id_, next); !r) return r;
     closed_ = true;
     if (next.generation != oldGeneration && oldTail > 0) {
-      (void)store_.s3_.remove(store_.sessionKey(id_, "tail-" + std::to_string(oldGeneration)));
+      (void)store_.api_->remove(store_.sessionKey(id_, "tail-" + std::to_string(oldGeneration)));
     }
     return {};
   }
@@ -205,12 +205,12 @@ class S3UploadWriter final : public UploadWriter {
   Result<void> sendPart() {
     const auto dataKey = store_.sessionKey(id_, "data");
     if (session_.upload.empty()) {
-      auto upload = store_.s3_.createMultipart(dataKey);
+      auto upload = store_.api_->beginParts(dataKey);
       if (!upload) return upload.takeError();
       session_.upload = *upload;
     }
     const int number = static_cast<int>(session_.parts.size()) + 1;
-    auto etag = store_.s3_.uploadPart(dataKey, session_.upload, number, spool_.get(), 0, spooled_);
+    auto etag = store_.api_->sendPart(dataKey, session_.upload, number, spool_.get(), 0, spooled_);
     if (!etag) return etag.takeError();
     session_.parts.push_back({number, *etag, spooled_});
     spooled_ = 0;
@@ -222,9 +222,9 @@ class S3UploadWriter final : public UploadWriter {
     return e;
   }
 
-  S3BlobStore& store_;
+  ObjectBlobStore& store_;
   std::string id_;
-  S3BlobStore::Session session_;  // as loaded, plus the parts sent since
+  ObjectBlobStore::Session session_;  // as loaded, plus the parts sent since
   UniqueFd spool_;
   uint64_t spooled_;      // bytes in the spool: the tail's, then new ones
   uint64_t written_ = 0;  // bytes this writer took
@@ -232,20 +232,16 @@ class S3UploadWriter final : public UploadWriter {
   std::optional<Error> failed_;
 };
 
-S3BlobStore::S3BlobStore(const StoreUrl& url, const sigv4::Credentials& credentials,
-                         const ObjectStoreOptions& options)
-    : url_(url), options_(options), s3_(url, credentials, options.http) {
+ObjectBlobStore::ObjectBlobStore(const StoreUrl& url, std::unique_ptr<object::ObjectApi> api,
+                                 const ObjectStoreOptions& options)
+    : url_(url), options_(options), api_(std::move(api)) {
   options_.partSize = std::max<uint64_t>(options_.partSize, 5ull << 20);
 }
 
-Result<BlobStorePtr> S3BlobStore::open(const StoreUrl& url, const sigv4::Credentials& credentials,
-                                       const ObjectStoreOptions& options, bool probe) {
-  if (credentials.accessKey.empty() || credentials.secretKey.empty()) {
-    return explainedError(ApiCode::Unsupported,
-                          "storage " + url.str() +
-                              ": no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
-  }
-  std::unique_ptr<S3BlobStore> store(new S3BlobStore(url, credentials, options));
+Result<BlobStorePtr> ObjectBlobStore::open(const StoreUrl& url,
+                                           std::unique_ptr<object::ObjectApi> api,
+                                           const ObjectStoreOptions& options, bool probe) {
+  std::unique_ptr<ObjectBlobStore> store(new ObjectBlobStore(url, std::move(api), options));
   if (!probe) return BlobStorePtr(std::move(store));
   if (auto probed = store->check(); !probed) {
     return explainedError(ApiCode::Unsupported,
@@ -254,45 +250,45 @@ Result<BlobStorePtr> S3BlobStore::open(const StoreUrl& url, const sigv4::Credent
   return BlobStorePtr(std::move(store));
 }
 
-std::string S3BlobStore::key(std::string_view tail) const {
+std::string ObjectBlobStore::key(std::string_view tail) const {
   return url_.prefix.empty() ? std::string(tail) : url_.prefix + "/" + std::string(tail);
 }
 
-std::string S3BlobStore::blobKey(const Digest& digest) const {
+std::string ObjectBlobStore::blobKey(const Digest& digest) const {
   const auto hex = digest.hex();
   return key("blobs/" + std::string(digest.algorithm()) + "/" + std::string(hex.substr(0, 2)) +
              "/" + std::string(hex));
 }
 
-std::string S3BlobStore::sessionKey(std::string_view id, std::string_view name) const {
+std::string ObjectBlobStore::sessionKey(std::string_view id, std::string_view name) const {
   return key("uploads/" + std::string(id) + "/" + std::string(name));
 }
 
-Result<void> S3BlobStore::check() { return s3_.probe(); }
+Result<void> ObjectBlobStore::check() { return api_->probe(); }
 
-Result<std::optional<uint64_t>> S3BlobStore::stat(const Digest& digest) {
-  return s3_.head(blobKey(digest));
+Result<std::optional<uint64_t>> ObjectBlobStore::stat(const Digest& digest) {
+  return api_->head(blobKey(digest));
 }
 
-Result<BlobReader> S3BlobStore::open(const Digest& digest) {
+Result<BlobReader> ObjectBlobStore::open(const Digest& digest) {
   const auto blob = blobKey(digest);
-  auto size = s3_.head(blob);
+  auto size = api_->head(blob);
   if (!size) return size.takeError();
   if (!*size) return makeError(ApiCode::BlobUnknown);
   BlobReader reader;
   reader.size = **size;
   reader.fetch = [this, blob](uint64_t first, uint64_t length, const ByteSink& sink) {
-    return s3_.get(blob, first, length, sink);
+    return api_->get(blob, first, length, sink);
   };
-  if (url_.redirect) reader.redirect = s3_.presignGet(blob, options_.redirectSeconds);
+  if (url_.redirect) reader.redirect = api_->readUrl(blob, options_.redirectSeconds);
   return reader;
 }
 
-Result<void> S3BlobStore::remove(const Digest& digest) { return s3_.remove(blobKey(digest)); }
+Result<void> ObjectBlobStore::remove(const Digest& digest) { return api_->remove(blobKey(digest)); }
 
-Result<std::optional<S3BlobStore::Session>> S3BlobStore::loadSession(std::string_view id) {
+Result<std::optional<ObjectBlobStore::Session>> ObjectBlobStore::loadSession(std::string_view id) {
   if (!isUuid(id)) return std::optional<Session>();
-  auto text = s3_.getSmall(sessionKey(id, "state"), kStateLimit);
+  auto text = api_->getSmall(sessionKey(id, "state"), kStateLimit);
   if (!text) return text.takeError();
   if (!*text) return std::optional<Session>();
   auto session = decode(**text);
@@ -303,35 +299,35 @@ Result<std::optional<S3BlobStore::Session>> S3BlobStore::loadSession(std::string
   return std::optional<Session>(std::move(*session));
 }
 
-Result<void> S3BlobStore::saveSession(std::string_view id, const Session& session) {
-  return s3_.put(sessionKey(id, "state"), encode(session));
+Result<void> ObjectBlobStore::saveSession(std::string_view id, const Session& session) {
+  return api_->put(sessionKey(id, "state"), encode(session));
 }
 
-bool S3BlobStore::claim(std::string_view id) {
+bool ObjectBlobStore::claim(std::string_view id) {
   std::lock_guard lock(mutex_);
   return writing_.emplace(id).second;
 }
 
-void S3BlobStore::release(std::string_view id) {
+void ObjectBlobStore::release(std::string_view id) {
   std::lock_guard lock(mutex_);
   if (auto it = writing_.find(id); it != writing_.end()) writing_.erase(it);
 }
 
-Result<void> S3BlobStore::createUpload(std::string_view id) {
+Result<void> ObjectBlobStore::createUpload(std::string_view id) {
   if (!isUuid(id)) return uploadUnknown();
   Session session;
   SHA256_Init(&session.sha);
   return saveSession(id, session);
 }
 
-Result<uint64_t> S3BlobStore::uploadSize(std::string_view id) {
+Result<uint64_t> ObjectBlobStore::uploadSize(std::string_view id) {
   auto session = loadSession(id);
   if (!session) return session.takeError();
   if (!*session) return uploadUnknown();
   return (*session)->size;
 }
 
-Result<UploadWriterPtr> S3BlobStore::appendUpload(std::string_view id) {
+Result<UploadWriterPtr> ObjectBlobStore::appendUpload(std::string_view id) {
   if (!isUuid(id)) return uploadUnknown();
   if (!claim(id)) return busyUpload();
   auto fail = [&](Error e) -> Result<UploadWriterPtr> {
@@ -347,22 +343,22 @@ Result<UploadWriterPtr> S3BlobStore::appendUpload(std::string_view id) {
   auto spool = spoolTail(id, **session);
   if (!spool) return fail(spool.takeError());
   const uint64_t tail = (*session)->tail;
-  return UploadWriterPtr(std::make_unique<S3UploadWriter>(
+  return UploadWriterPtr(std::make_unique<ObjectUploadWriter>(
       *this, std::string(id), std::move(**session), std::move(*spool), tail));
 }
 
-Result<UniqueFd> S3BlobStore::spoolTail(std::string_view id, const Session& session) {
+Result<UniqueFd> ObjectBlobStore::spoolTail(std::string_view id, const Session& session) {
   auto spool = spoolFile(options_.spoolDir);
   if (!spool) return spool;
   if (session.tail == 0) return spool;
   uint64_t at = 0;
   Result<void> spooled;
-  auto got = s3_.get(sessionKey(id, "tail-" + std::to_string(session.generation)), 0, session.tail,
-                     [&](const char* data, size_t size) {
-                       spooled = writeAt(spool->get(), data, size, at);
-                       at += size;
-                       return spooled.ok();
-                     });
+  auto got = api_->get(sessionKey(id, "tail-" + std::to_string(session.generation)), 0,
+                       session.tail, [&](const char* data, size_t size) {
+                         spooled = writeAt(spool->get(), data, size, at);
+                         at += size;
+                         return spooled.ok();
+                       });
   if (!spooled) return spooled.takeError();
   if (!got) return got.takeError();
   if (at != session.tail) {
@@ -371,7 +367,7 @@ Result<UniqueFd> S3BlobStore::spoolTail(std::string_view id, const Session& sess
   return spool;
 }
 
-Result<void> S3BlobStore::assemble(std::string_view id, Session& session) {
+Result<void> ObjectBlobStore::assemble(std::string_view id, Session& session) {
   if (session.assembled || session.upload.empty()) return {};
   const auto dataKey = sessionKey(id, "data");
   auto parts = session.parts;
@@ -379,23 +375,23 @@ Result<void> S3BlobStore::assemble(std::string_view id, Session& session) {
     auto spool = spoolTail(id, session);
     if (!spool) return spool.takeError();
     const int number = static_cast<int>(parts.size()) + 1;
-    auto etag = s3_.uploadPart(dataKey, session.upload, number, spool->get(), 0, session.tail);
+    auto etag = api_->sendPart(dataKey, session.upload, number, spool->get(), 0, session.tail);
     if (!etag) return etag.takeError();
     parts.push_back({number, *etag, session.tail});
   }
   std::vector<std::pair<int, std::string>> list;
   for (const auto& p : parts) list.emplace_back(p.number, p.etag);
-  if (auto r = s3_.completeMultipart(dataKey, session.upload, list); !r) return r;
+  if (auto r = api_->completeParts(dataKey, session.upload, list); !r) return r;
   session.parts = std::move(parts);
   session.assembled = true;
   return saveSession(id, session);
 }
 
-Result<BlobInfo> S3BlobStore::verifyUpload(std::string_view id, const Digest& expected) {
+Result<BlobInfo> ObjectBlobStore::verifyUpload(std::string_view id, const Digest& expected) {
   if (!isUuid(id)) return uploadUnknown();
   if (!claim(id)) return busyUpload();
   struct Release {
-    S3BlobStore* store;
+    ObjectBlobStore* store;
     std::string_view id;
     ~Release() { store->release(id); }
   } release{this, id};
@@ -427,7 +423,7 @@ Result<BlobInfo> S3BlobStore::verifyUpload(std::string_view id, const Digest& ex
     if (!algorithm) return makeError(ApiCode::DigestInvalid, "unsupported digest algorithm");
     Hasher hasher(*algorithm);
     if (session.size > 0) {
-      auto read = s3_.get(source(), 0, session.size, [&](const char* data, size_t size) {
+      auto read = api_->get(source(), 0, session.size, [&](const char* data, size_t size) {
         hasher.update(data, size);
         return true;
       });
@@ -439,14 +435,14 @@ Result<BlobInfo> S3BlobStore::verifyUpload(std::string_view id, const Digest& ex
     return makeError(ApiCode::DigestInvalid, "content does not match digest " + expected.str());
   }
   const auto blob = blobKey(expected);
-  auto there = s3_.head(blob);
+  auto there = api_->head(blob);
   if (!there) return there.takeError();
   if (!*there) {
     if (session.size == 0) {
-      if (auto r = s3_.put(blob, ""); !r) return r.takeError();
+      if (auto r = api_->put(blob, ""); !r) return r.takeError();
     } else {
       if (auto r = assemble(id, session); !r) return r.takeError();
-      if (auto r = s3_.copy(source(), blob, session.size); !r) return r.takeError();
+      if (auto r = api_->copy(source(), blob, session.size); !r) return r.takeError();
     }
   }
   session.verified = expected.str();
@@ -454,7 +450,7 @@ Result<BlobInfo> S3BlobStore::verifyUpload(std::string_view id, const Digest& ex
   return BlobInfo{expected.str(), session.size};
 }
 
-Result<void> S3BlobStore::placeUpload(std::string_view id, const Digest& digest) {
+Result<void> ObjectBlobStore::placeUpload(std::string_view id, const Digest& digest) {
   auto session = loadSession(id);
   if (!session) return session.takeError();
   if (!*session) return uploadUnknown();
@@ -464,30 +460,30 @@ Result<void> S3BlobStore::placeUpload(std::string_view id, const Digest& digest)
   return cancelUpload(id);
 }
 
-Result<void> S3BlobStore::cancelUpload(std::string_view id) {
+Result<void> ObjectBlobStore::cancelUpload(std::string_view id) {
   auto loaded = loadSession(id);
   if (!loaded) return loaded.takeError();
   if (!*loaded) return uploadUnknown();
   const Session& session = **loaded;
   // The state goes last: until it is gone, expiry finds the session and tries again.
   if (session.tail > 0) {
-    if (auto r = s3_.remove(sessionKey(id, "tail-" + std::to_string(session.generation))); !r) {
+    if (auto r = api_->remove(sessionKey(id, "tail-" + std::to_string(session.generation))); !r) {
       return r;
     }
   }
   if (session.assembled) {
-    if (auto r = s3_.remove(sessionKey(id, "data")); !r) return r;
+    if (auto r = api_->remove(sessionKey(id, "data")); !r) return r;
   } else if (!session.upload.empty()) {
-    if (auto r = s3_.abortMultipart(sessionKey(id, "data"), session.upload); !r) return r;
+    if (auto r = api_->abortParts(sessionKey(id, "data"), session.upload); !r) return r;
   }
-  return s3_.remove(sessionKey(id, "state"));
+  return api_->remove(sessionKey(id, "state"));
 }
 
-Result<std::vector<std::string>> S3BlobStore::staleUploads(int64_t before, size_t limit) {
+Result<std::vector<std::string>> ObjectBlobStore::staleUploads(int64_t before, size_t limit) {
   std::vector<std::string> out;
   if (limit == 0) return out;
   const std::string prefix = key("uploads/");
-  auto listed = s3_.list(prefix, [&](const object::ObjectInfo& o) {
+  auto listed = api_->list(prefix, [&](const object::ObjectInfo& o) {
     if (!o.key.ends_with("/state") || o.modified >= before) return true;
     const auto id = o.key.substr(prefix.size(), o.key.size() - prefix.size() - 6);
     if (!isUuid(id)) return true;
@@ -502,9 +498,9 @@ Result<std::vector<std::string>> S3BlobStore::staleUploads(int64_t before, size_
   return out;
 }
 
-Result<void> S3BlobStore::forEachBlob(const std::function<bool(const StoredBlob&)>& visit) {
+Result<void> ObjectBlobStore::forEachBlob(const std::function<bool(const StoredBlob&)>& visit) {
   const std::string prefix = key("blobs/");
-  return s3_.list(prefix, [&](const object::ObjectInfo& o) {
+  return api_->list(prefix, [&](const object::ObjectInfo& o) {
     // blobs/<alg>/<2 hex>/<hex>: anything else was not put there by berth.
     const std::string rest = o.key.substr(prefix.size());
     const auto slash = rest.find('/');

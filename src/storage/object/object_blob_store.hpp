@@ -1,7 +1,7 @@
 #pragma once
-// The S3 BlobStore: blobs at <prefix>/blobs/<alg>/<2 hex>/<hex>; an upload session is
-// <prefix>/uploads/<id>/state (JSON: the multipart upload, its parts, the size, the running
-// SHA-256) with the bytes in a multipart upload on <prefix>/uploads/<id>/data and, between
+// The BlobStore on an object store (S3, Azure Blob): blobs at <prefix>/blobs/<alg>/<2 hex>/<hex>;
+// an upload session is <prefix>/uploads/<id>/state (JSON: the upload in parts, its parts, the
+// size, the running SHA-256) with the bytes in parts of <prefix>/uploads/<id>/data and, between
 // requests, the last part's beginning in <prefix>/uploads/<id>/tail-<generation>. Everything
 // of a session lives in the store: it survives a restart and may go on on another node.
 // ADR 8 has the design.
@@ -12,7 +12,9 @@
 #include <string>
 
 #include "storage/blob_store.hpp"
-#include "storage/object/s3_client.hpp"
+#include "storage/object/http_client.hpp"
+#include "storage/object/object_api.hpp"
+#include "storage/store_url.hpp"
 
 namespace berth::storage {
 
@@ -24,11 +26,11 @@ struct ObjectStoreOptions {
   object::HttpOptions http;
 };
 
-class S3BlobStore final : public BlobStore {
+class ObjectBlobStore final : public BlobStore {
  public:
-  // With `probe`, lists the bucket once: a wrong bucket, endpoint or key is refused here, in
-  // one line.
-  static Result<BlobStorePtr> open(const StoreUrl& url, const sigv4::Credentials& credentials,
+  // With `probe`, lists the store once: a wrong bucket, container, endpoint or key is refused
+  // here, in one line.
+  static Result<BlobStorePtr> open(const StoreUrl& url, std::unique_ptr<object::ObjectApi> api,
                                    const ObjectStoreOptions& options, bool probe = true);
 
   bool blocking() const override { return true; }
@@ -49,8 +51,8 @@ class S3BlobStore final : public BlobStore {
   struct Session;  // the state object, parsed
 
  private:
-  S3BlobStore(const StoreUrl& url, const sigv4::Credentials& credentials,
-              const ObjectStoreOptions& options);
+  ObjectBlobStore(const StoreUrl& url, std::unique_ptr<object::ObjectApi> api,
+                  const ObjectStoreOptions& options);
   std::string key(std::string_view tail) const;
   std::string blobKey(const Digest& digest) const;
   std::string sessionKey(std::string_view id, std::string_view name) const;
@@ -65,10 +67,10 @@ class S3BlobStore final : public BlobStore {
 
   StoreUrl url_;
   ObjectStoreOptions options_;
-  object::S3Client s3_;
+  std::unique_ptr<object::ObjectApi> api_;
   std::mutex mutex_;
   std::set<std::string, std::less<>> writing_;  // sessions with a writer in this process
-  friend class S3UploadWriter;
+  friend class ObjectUploadWriter;
 };
 
 }  // namespace berth::storage
