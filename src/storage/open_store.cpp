@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "storage/fs/fs_blob_store.hpp"
+#include "storage/object/azure_client.hpp"
 #include "storage/object/s3_client.hpp"
 
 namespace berth::storage {
@@ -45,11 +46,20 @@ Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options,
           options.objects.http);
       return ObjectBlobStore::open(url, std::move(api), options.objects, probe);
     }
-    case StoreUrl::Kind::Azure:
-      break;
+    case StoreUrl::Kind::Azure: {
+      if (credentials.azureStorageKey.empty() && credentials.azureSasToken.empty()) {
+        return explainedError(ApiCode::Unsupported,
+                              "storage " + url.str() +
+                                  ": no credentials (set AZURE_STORAGE_KEY or "
+                                  "AZURE_STORAGE_SAS_TOKEN, or azure_storage_key or "
+                                  "azure_storage_sas_token)");
+      }
+      auto api = std::make_unique<object::AzureClient>(
+          url, credentials.azureStorageKey, credentials.azureSasToken, options.objects.http);
+      return ObjectBlobStore::open(url, std::move(api), options.objects, probe);
+    }
   }
-  return explainedError(ApiCode::Unsupported,
-                        "storage " + url.str() + ": Azure Blob storage is not supported yet");
+  return explainedError(ApiCode::Unsupported, "storage " + url.str() + ": unknown kind");
 }
 
 }  // namespace berth::storage

@@ -1,24 +1,22 @@
-// The S3 driver: the BlobStore contract on s3rver, and what object storage adds to it: parts
-// and their boundaries, a session that outlives its process, concurrent commits of the same
-// blob, a store that goes away mid-upload, redirects.
+// The object store driver on S3 (s3rver) and Azure Blob (Azurite): the BlobStore contract,
+// and what object storage adds to it: parts and their boundaries, a session that outlives its
+// process, concurrent commits of the same blob, a store that goes away mid-upload, expiry,
+// redirects, and stores refused at open.
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "../conformance/blob_store_contract.hpp"
 #include "emulators.hpp"
+#include "storage/object/azure_client.hpp"
 #include "storage/object/s3_client.hpp"
+#include "storage/object/shared_key.hpp"
 #include "storage/open_store.hpp"
 
 namespace berth::storage {
 namespace {
 
 using berth_test::Emulator;
-
-Emulator& s3rver() {
-  static Emulator emulator(Emulator::Kind::S3);
-  return emulator;
-}
 
 ObjectStoreOptions testOptions() {
   ObjectStoreOptions options;
@@ -28,38 +26,111 @@ ObjectStoreOptions testOptions() {
   return options;
 }
 
-StoreUrl testUrl(const std::string& prefix, bool redirect = false) {
-  auto url = parseStoreUrl("s3://" + std::string(Emulator::kS3Bucket) + "/" + prefix +
-                           "?endpoint=" + s3rver().endpoint() + "&path_style=true" +
-                           (redirect ? "&redirect=true" : ""));
-  EXPECT_TRUE(url) << url.error().detail;
-  return *url;
-}
+// One store kind: its emulator, the URL of a place in it, its credentials, and a client to
+// look into it.
+struct S3 {
+  static constexpr bool kPlacesOnVerify = true;
+  static constexpr const char* kMissing = "NoSuchBucket";
+  static constexpr const char* kCredentialVariable = "AWS_ACCESS_KEY_ID";
+  static Emulator& emulator() {
+    static Emulator e(Emulator::Kind::S3);
+    return e;
+  }
+  static StoreUrl url(const std::string& prefix, bool redirect = false,
+                      const std::string& bucket = Emulator::kS3Bucket) {
+    auto url =
+        parseStoreUrl("s3://" + bucket + "/" + prefix + "?endpoint=" + emulator().endpoint() +
+                      "&path_style=true" + (redirect ? "&redirect=true" : ""));
+    EXPECT_TRUE(url) << url.error().detail;
+    return *url;
+  }
+  static StoreUrl missing() { return url("x", false, "no-such-bucket"); }
+  static StoreCredentials credentials() {
+    StoreCredentials c;
+    c.awsAccessKeyId = Emulator::kS3AccessKey;
+    c.awsSecretAccessKey = Emulator::kS3SecretKey;
+    return c;
+  }
+  static void forgetCredentials() {
+    ::unsetenv("AWS_ACCESS_KEY_ID");
+    ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  }
+  static std::unique_ptr<object::ObjectApi> client(const StoreUrl& url) {
+    return std::make_unique<object::S3Client>(
+        url, sigv4::Credentials{Emulator::kS3AccessKey, Emulator::kS3SecretKey, ""});
+  }
+};
 
-const sigv4::Credentials kCredentials{Emulator::kS3AccessKey, Emulator::kS3SecretKey, ""};
+struct Azure {
+  static constexpr bool kPlacesOnVerify = true;
+  static constexpr const char* kMissing = "ContainerNotFound";
+  static constexpr const char* kCredentialVariable = "AZURE_STORAGE_KEY";
+  static constexpr const char* kContainer = "berth-test";
+  static Emulator& emulator() {
+    static Emulator e(Emulator::Kind::Azure);
+    static const bool created = createContainer(e);
+    (void)created;
+    return e;
+  }
+  static StoreUrl url(const std::string& prefix, bool redirect = false,
+                      const std::string& container = kContainer) {
+    return urlAt(emulator(), prefix, redirect, container);
+  }
+  static StoreUrl missing() { return url("x", false, "no-such-container"); }
+  static StoreCredentials credentials() {
+    StoreCredentials c;
+    c.azureStorageKey = Emulator::kAzureKey;
+    return c;
+  }
+  static void forgetCredentials() {
+    ::unsetenv("AZURE_STORAGE_KEY");
+    ::unsetenv("AZURE_STORAGE_SAS_TOKEN");
+  }
+  static std::unique_ptr<object::ObjectApi> client(const StoreUrl& url) {
+    return std::make_unique<object::AzureClient>(url, Emulator::kAzureKey, "");
+  }
 
-StoreOptions storeOptions(const sigv4::Credentials& credentials = kCredentials) {
+ private:
+  static StoreUrl urlAt(Emulator& e, const std::string& prefix, bool redirect,
+                        const std::string& container) {
+    auto url = parseStoreUrl("azblob://" + std::string(Emulator::kAzureAccount) + "/" + container +
+                             (prefix.empty() ? "" : "/" + prefix) + "?endpoint=" + e.endpoint() +
+                             (redirect ? "&redirect=true" : ""));
+    EXPECT_TRUE(url) << url.error().detail;
+    return *url;
+  }
+  static bool createContainer(Emulator& e) {
+    object::AzureClient client(urlAt(e, "", false, kContainer), Emulator::kAzureKey, "");
+    auto r = client.createContainer();
+    EXPECT_TRUE(r) << r.error().detail;
+    return r.ok();
+  }
+};
+
+template <class Kind>
+StoreOptions storeOptions(StoreCredentials credentials = Kind::credentials()) {
   StoreOptions options;
-  options.credentials.awsAccessKeyId = credentials.accessKey;
-  options.credentials.awsSecretAccessKey = credentials.secretKey;
+  options.credentials = std::move(credentials);
   options.objects = testOptions();
   return options;
 }
 
+template <class Kind>
 BlobStorePtr openStore(const std::string& prefix, bool redirect = false) {
-  auto store = storage::openStore(testUrl(prefix, redirect), storeOptions(), true);
+  auto store = storage::openStore(Kind::url(prefix, redirect), storeOptions<Kind>(), true);
   EXPECT_TRUE(store) << store.error().detail;
   return store ? std::move(*store) : nullptr;
 }
 
-struct S3Factory {
-  static constexpr bool kPlacesOnVerify = true;
+template <class Kind>
+struct Factory {
+  static constexpr bool kPlacesOnVerify = Kind::kPlacesOnVerify;
   std::string prefix = "conformance-" + newUuid();
-  BlobStorePtr make() { return openStore(prefix); }
+  BlobStorePtr make() { return openStore<Kind>(prefix); }
 };
 
-using Drivers = ::testing::Types<S3Factory>;
-INSTANTIATE_TYPED_TEST_SUITE_P(S3, BlobStoreConformance, Drivers);
+using Drivers = ::testing::Types<Factory<S3>, Factory<Azure>>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Objects, BlobStoreConformance, Drivers);
 
 std::string pattern(size_t size, char seed) {
   std::string out(size, '\0');
@@ -92,8 +163,13 @@ void append(BlobStore& store, const std::string& id, std::string_view data, size
   ASSERT_TRUE(closed) << closed.error().detail;
 }
 
-TEST(S3Store, UploadsAcrossPartBoundariesInOddPieces) {
-  auto store = openStore("parts-" + newUuid());
+template <class Kind>
+class ObjectStore : public ::testing::Test {};
+using Kinds = ::testing::Types<S3, Azure>;
+TYPED_TEST_SUITE(ObjectStore, Kinds);
+
+TYPED_TEST(ObjectStore, UploadsAcrossPartBoundariesInOddPieces) {
+  auto store = openStore<TypeParam>("parts-" + newUuid());
   ASSERT_TRUE(store);
   // 12 MiB + 3 bytes: two whole parts and a tail, written by three requests whose ends fall
   // inside parts.
@@ -120,16 +196,16 @@ TEST(S3Store, UploadsAcrossPartBoundariesInOddPieces) {
   EXPECT_EQ(range, data.substr((5 << 20) - 2, 5));
 }
 
-TEST(S3Store, ASessionGoesOnInAnotherProcessWithItsRunningHash) {
+TYPED_TEST(ObjectStore, ASessionGoesOnInAnotherProcessWithItsRunningHash) {
   const std::string prefix = "restart-" + newUuid();
   const std::string data = pattern((6 << 20) + 17, 'r');
   const auto id = newUuid();
   {
-    auto first = openStore(prefix);
+    auto first = openStore<TypeParam>(prefix);
     ASSERT_TRUE(first->createUpload(id));
     append(*first, id, std::string_view(data).substr(0, 4 << 20), 1 << 16);
   }  // the process that started the upload is gone
-  auto second = openStore(prefix);
+  auto second = openStore<TypeParam>(prefix);
   EXPECT_EQ(*second->uploadSize(id), 4u << 20);
   append(*second, id, std::string_view(data).substr(4 << 20), 1 << 16);
   auto info = second->commitUpload(id, digestOf(data));
@@ -137,8 +213,8 @@ TEST(S3Store, ASessionGoesOnInAnotherProcessWithItsRunningHash) {
   EXPECT_EQ(readAll(*second, digestOf(data)), data);
 }
 
-TEST(S3Store, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
-  auto store = openStore("same-" + newUuid());
+TYPED_TEST(ObjectStore, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
+  auto store = openStore<TypeParam>("same-" + newUuid());
   const std::string data = pattern((5 << 20) + 100, 's');
   const auto d = digestOf(data);
   std::vector<std::string> ids(4);
@@ -166,13 +242,13 @@ TEST(S3Store, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
   EXPECT_EQ(blobs, 1);
 }
 
-TEST(S3Store, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
-  auto store = openStore("outage-" + newUuid());
+TYPED_TEST(ObjectStore, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
+  auto store = openStore<TypeParam>("outage-" + newUuid());
   const std::string data = pattern((5 << 20) + 10, 'o');
   const auto id = newUuid();
   ASSERT_TRUE(store->createUpload(id));
   append(*store, id, std::string_view(data).substr(0, 1 << 20), 1 << 16);
-  s3rver().stop();
+  TypeParam::emulator().stop();
   {
     auto w = store->appendUpload(id);
     EXPECT_FALSE(w);
@@ -181,7 +257,7 @@ TEST(S3Store, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
     }
   }
   EXPECT_EQ(store->uploadSize(id).error().status, 503);
-  s3rver().start();
+  TypeParam::emulator().start();
   // Back: the session holds what it held before the outage, and goes on.
   EXPECT_EQ(*store->uploadSize(id), 1u << 20);
   append(*store, id, std::string_view(data).substr(1 << 20), 1 << 16);
@@ -189,9 +265,9 @@ TEST(S3Store, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
   EXPECT_EQ(readAll(*store, digestOf(data)), data);
 }
 
-TEST(S3Store, CancelledAndExpiredSessionsLeaveNothing) {
+TYPED_TEST(ObjectStore, CancelledAndExpiredSessionsLeaveNothing) {
   const std::string prefix = "cancel-" + newUuid();
-  auto store = openStore(prefix);
+  auto store = openStore<TypeParam>(prefix);
   const auto id = newUuid();
   ASSERT_TRUE(store->createUpload(id));
   append(*store, id, pattern((5 << 20) + 1, 'c'), 1 << 20);
@@ -202,10 +278,9 @@ TEST(S3Store, CancelledAndExpiredSessionsLeaveNothing) {
   EXPECT_EQ(*stale, std::vector<std::string>{id});
   ASSERT_TRUE(store->cancelUpload(id));
   EXPECT_EQ(store->uploadSize(id).error().code, ApiCode::BlobUploadUnknown);
-  object::HttpOptions http;
-  object::S3Client s3(testUrl(prefix), kCredentials, http);
+  auto client = TypeParam::client(TypeParam::url(prefix));
   int left = 0;
-  ASSERT_TRUE(s3.list(prefix + "/uploads/", [&](const object::ObjectInfo& o) {
+  ASSERT_TRUE(client->list(prefix + "/uploads/", [&](const object::ObjectInfo& o) {
     ADD_FAILURE() << "left behind: " << o.key;
     ++left;
     return true;
@@ -213,8 +288,8 @@ TEST(S3Store, CancelledAndExpiredSessionsLeaveNothing) {
   EXPECT_EQ(left, 0);
 }
 
-TEST(S3Store, RedirectsAreUrlsThatReadTheBlob) {
-  auto store = openStore("redirect-" + newUuid(), true);
+TYPED_TEST(ObjectStore, RedirectsAreUrlsThatReadTheBlob) {
+  auto store = openStore<TypeParam>("redirect-" + newUuid(), true);
   const std::string data = "bytes served by the store itself";
   const auto id = newUuid();
   ASSERT_TRUE(store->createUpload(id));
@@ -232,20 +307,47 @@ TEST(S3Store, RedirectsAreUrlsThatReadTheBlob) {
   EXPECT_EQ(r->body, data);
 }
 
-TEST(S3Store, BadStoresAreRefusedAtOpenInOneLine) {
-  auto missing = storage::openStore(
-      *parseStoreUrl("s3://no-such-bucket?endpoint=" + s3rver().endpoint() + "&path_style=true"),
-      storeOptions(), true);
+TYPED_TEST(ObjectStore, BadStoresAreRefusedAtOpenInOneLine) {
+  auto missing = storage::openStore(TypeParam::missing(), storeOptions<TypeParam>(), true);
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().detail.find("NoSuchBucket"), std::string::npos)
+  EXPECT_NE(missing.error().detail.find(TypeParam::kMissing), std::string::npos)
       << missing.error().detail;
   EXPECT_EQ(missing.error().detail.find('\n'), std::string::npos);
   // Neither configured nor in the environment.
-  ::unsetenv("AWS_ACCESS_KEY_ID");
-  ::unsetenv("AWS_SECRET_ACCESS_KEY");
-  auto anonymous = storage::openStore(testUrl("x"), storeOptions({"", "", ""}), true);
+  TypeParam::forgetCredentials();
+  auto anonymous =
+      storage::openStore(TypeParam::url("x"), storeOptions<TypeParam>(StoreCredentials{}), true);
   ASSERT_FALSE(anonymous);
-  EXPECT_NE(anonymous.error().detail.find("AWS_ACCESS_KEY_ID"), std::string::npos);
+  EXPECT_NE(anonymous.error().detail.find(TypeParam::kCredentialVariable), std::string::npos)
+      << anonymous.error().detail;
+}
+
+// Azure with a SAS token instead of the key: the whole life of a blob works with it; a wrong key
+// is refused by the store (Azurite checks Shared Key signatures) and named in the error.
+TEST(AzureStore, ASasTokenIsEnoughAndAWrongKeyIsRefused) {
+  const std::time_t now = std::time(nullptr);
+  auto sas = sharedkey::serviceSas(Emulator::kAzureAccount, Emulator::kAzureKey, Azure::kContainer,
+                                   "", "racwdl", now - 300, now + 3600);
+  ASSERT_TRUE(sas);
+  StoreCredentials credentials;
+  credentials.azureSasToken = *sas;
+  Azure::forgetCredentials();
+  auto store =
+      storage::openStore(Azure::url("sas-" + newUuid()), storeOptions<Azure>(credentials), true);
+  ASSERT_TRUE(store) << store.error().detail;
+  const std::string data = pattern((5 << 20) + 5, 'z');
+  const auto id = newUuid();
+  ASSERT_TRUE((*store)->createUpload(id));
+  append(**store, id, data, 1 << 20);
+  ASSERT_TRUE((*store)->commitUpload(id, digestOf(data)));
+  EXPECT_EQ(readAll(**store, digestOf(data)), data);
+
+  StoreCredentials wrong;
+  wrong.azureStorageKey = "d3Jvbmcga2V5IGZvciB0aGUgYWNjb3VudA==";
+  auto refused = storage::openStore(Azure::url("x"), storeOptions<Azure>(wrong), true);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().detail.find("HTTP 403"), std::string::npos) << refused.error().detail;
+  EXPECT_NE(refused.error().detail.find("AZURE_STORAGE_KEY"), std::string::npos);
 }
 
 }  // namespace

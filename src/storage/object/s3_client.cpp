@@ -13,8 +13,6 @@ namespace {
 constexpr uint64_t kCopyObjectLimit = 5ull << 30;  // CopyObject's largest source
 constexpr uint64_t kCopyPart = 1ull << 30;
 
-bool ok(const HttpResponse& r) { return r.status >= 200 && r.status < 300; }
-
 }  // namespace
 
 std::optional<int64_t> parseIsoTime(std::string_view text) {
@@ -55,19 +53,6 @@ std::string S3Client::pathOf(const std::string& key) const {
   return basePath_ + "/" + sigv4::uriEncode(key, true);
 }
 
-Error S3Client::failure(std::string_view what, const std::string& key,
-                        const HttpResponse& r) const {
-  std::string detail =
-      "storage: " + std::string(what) + " " + key + ": HTTP " + std::to_string(r.status);
-  if (auto doc = XmlDoc::parse(r.body)) {
-    if (auto code = doc->find("Code")) detail += " " + *code;
-    if (auto message = doc->find("Message"); message && !message->empty()) {
-      detail += ": " + *message;
-    }
-  }
-  return makeError(ApiCode::Unknown, detail, 503);
-}
-
 Result<HttpResponse> S3Client::send(Call call) {
   HttpRequest request;
   request.method = call.method;
@@ -102,75 +87,6 @@ Result<void> S3Client::probe() {
   auto error = failure("listing bucket", url_.bucket, *r);
   if (r->status == 403) error.detail += " (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)";
   return error;
-}
-
-Result<std::optional<uint64_t>> S3Client::head(const std::string& key) {
-  auto r = send(Call{"HEAD", key});
-  if (!r) return r.takeError();
-  if (r->status == 404) return std::optional<uint64_t>();
-  if (!ok(*r)) return failure("HEAD", key, *r);
-  const auto length = r->header("content-length");
-  return std::optional<uint64_t>(length ? std::stoull(*length) : 0);
-}
-
-Result<void> S3Client::put(const std::string& key, std::string_view body) {
-  auto r = send(Call{"PUT", key, {}, {}, body});
-  if (!r) return r.takeError();
-  if (!ok(*r)) return failure("PUT", key, *r);
-  return {};
-}
-
-Result<void> S3Client::putFile(const std::string& key, int fd, uint64_t offset, uint64_t length) {
-  Call call{"PUT", key};
-  call.fd = fd;
-  call.offset = offset;
-  call.length = length;
-  auto r = send(std::move(call));
-  if (!r) return r.takeError();
-  if (!ok(*r)) return failure("PUT", key, *r);
-  return {};
-}
-
-Result<std::optional<std::string>> S3Client::getSmall(const std::string& key, size_t limit) {
-  std::string out;
-  bool tooLarge = false;
-  Call call{"GET", key};
-  call.onData = [&](const char* data, size_t size) {
-    if (out.size() + size > limit) {
-      tooLarge = true;
-      return false;
-    }
-    out.append(data, size);
-    return true;
-  };
-  auto r = send(std::move(call));
-  if (tooLarge)
-    return makeError(ApiCode::Unknown, "storage: " + key + " is larger than expected", 503);
-  if (!r) return r.takeError();
-  if (r->status == 404) return std::optional<std::string>();
-  if (!ok(*r)) return failure("GET", key, *r);
-  return std::optional<std::string>(std::move(out));
-}
-
-Result<void> S3Client::get(const std::string& key, uint64_t first, uint64_t length,
-                           const std::function<bool(const char*, size_t)>& onData) {
-  if (length == 0) return {};
-  Call call{"GET", key};
-  call.headers.emplace_back(
-      "Range", "bytes=" + std::to_string(first) + "-" + std::to_string(first + length - 1));
-  call.onData = onData;
-  auto r = send(std::move(call));
-  if (!r) return r.takeError();
-  if (r->status == 404) return makeError(ApiCode::BlobUnknown, "blob not in storage", 404);
-  if (!ok(*r)) return failure("GET", key, *r);
-  return {};
-}
-
-Result<void> S3Client::remove(const std::string& key) {
-  auto r = send(Call{"DELETE", key});
-  if (!r) return r.takeError();
-  if (!ok(*r) && r->status != 404) return failure("DELETE", key, *r);
-  return {};
 }
 
 Result<std::string> S3Client::beginParts(const std::string& key) {
@@ -268,32 +184,17 @@ Result<void> S3Client::copy(const std::string& from, const std::string& to, uint
 
 Result<void> S3Client::list(const std::string& prefix,
                             const std::function<bool(const ObjectInfo&)>& visit, int pageSize) {
-  std::string token;
-  for (;;) {
-    sigv4::Pairs query{
-        {"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(pageSize)}};
-    if (!token.empty()) query.emplace_back("continuation-token", token);
-    auto r = send(Call{"GET", "", std::move(query)});
-    if (!r) return r.takeError();
-    if (!ok(*r)) return failure("listing", prefix, *r);
-    auto doc = XmlDoc::parse(r->body);
-    if (!doc) return makeError(ApiCode::Unknown, "storage: a listing that does not parse", 503);
-    for (const auto& entry : doc->each("Contents")) {
-      ObjectInfo info;
-      auto key = entry.find("Key");
-      auto size = entry.find("Size");
-      auto modified = entry.find("LastModified");
-      if (key == entry.end()) continue;
-      info.key = key->second;
-      info.size = size == entry.end() ? 0 : std::stoull(size->second);
-      if (modified != entry.end()) info.modified = parseIsoTime(modified->second).value_or(0);
-      if (!visit(info)) return {};
-    }
-    const auto truncated = doc->find("IsTruncated");
-    const auto next = doc->find("NextContinuationToken");
-    if (!truncated || *truncated != "true" || !next || next->empty()) return {};
-    token = *next;
-  }
+  static constexpr ListingShape kShape{
+      "Contents", "Key", "Size", "LastModified", "NextContinuationToken", parseIsoTime};
+  return listPages(
+      prefix, kShape,
+      [&](const std::string& token) {
+        sigv4::Pairs query{
+            {"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(pageSize)}};
+        if (!token.empty()) query.emplace_back("continuation-token", token);
+        return query;
+      },
+      visit);
 }
 
 std::string S3Client::readUrl(const std::string& key, int64_t seconds) const {

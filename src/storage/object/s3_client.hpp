@@ -13,7 +13,7 @@
 
 #include "core/result.hpp"
 #include "storage/object/http_client.hpp"
-#include "storage/object/object_api.hpp"
+#include "storage/object/rest_object_client.hpp"
 #include "storage/object/sigv4.hpp"
 #include "storage/store_url.hpp"
 
@@ -22,24 +22,13 @@ namespace berth::storage::object {
 // Seconds since the epoch of an ISO 8601 time as the stores write it ("2026-12-05T07:50:57.442Z").
 std::optional<int64_t> parseIsoTime(std::string_view text);
 
-class S3Client final : public ObjectApi {
+class S3Client final : public RestObjectClient {
  public:
   S3Client(const StoreUrl& url, sigv4::Credentials credentials, HttpOptions options = {});
 
   // One listing of the bucket under the prefix: answers whether the bucket exists and the
   // credentials may read it, in one line naming the problem when not.
   Result<void> probe() override;
-
-  Result<std::optional<uint64_t>> head(const std::string& key) override;
-  Result<void> put(const std::string& key, std::string_view body) override;
-  Result<void> putFile(const std::string& key, int fd, uint64_t offset, uint64_t length) override;
-  // Nothing when the object does not exist; bodies larger than `limit` are an error.
-  Result<std::optional<std::string>> getSmall(const std::string& key, size_t limit) override;
-  // Bytes first..first+length-1 to `onData` (return false to stop).
-  Result<void> get(const std::string& key, uint64_t first, uint64_t length,
-                   const std::function<bool(const char*, size_t)>& onData) override;
-  // Deleting what does not exist succeeds.
-  Result<void> remove(const std::string& key) override;
 
   Result<std::string> beginParts(const std::string& key) override;  // the upload id
   // The part's ETag.
@@ -62,19 +51,10 @@ class S3Client final : public ObjectApi {
   std::string readUrl(const std::string& key, int64_t seconds) const override;
 
  private:
-  struct Call {
-    std::string method;
-    std::string key;  // empty: the bucket
-    sigv4::Pairs query;
-    sigv4::Pairs headers;
-    std::string_view body;
-    int fd = -1;
-    uint64_t offset = 0, length = 0;
-    std::function<bool(const char*, size_t)> onData;
-  };
-  Result<HttpResponse> send(Call call);
+  Result<HttpResponse> send(Call call) override;
+  std::string_view rangeHeader() const override { return "Range"; }
+
   std::string pathOf(const std::string& key) const;
-  Error failure(std::string_view what, const std::string& key, const HttpResponse& r) const;
 
   StoreUrl url_;
   sigv4::Credentials credentials_;

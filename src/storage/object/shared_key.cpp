@@ -23,19 +23,10 @@ std::optional<std::string> base64Decode(std::string_view text) {
   return out;
 }
 
-std::string base64Encode(std::string_view bytes) {
-  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 std::optional<std::string> signWithKey(std::string_view keyBase64, std::string_view text) {
   const auto key = base64Decode(keyBase64);
   if (!key) return std::nullopt;
-  return base64Encode(signing::hmacSha256(*key, text));
+  return signing::base64(signing::hmacSha256(*key, text));
 }
 
 }  // namespace
@@ -98,21 +89,24 @@ std::string httpDate(std::time_t when) {
 
 std::string isoTime(std::time_t when) { return signing::utcTime(when, "%Y-%m-%dT%H:%M:%SZ"); }
 
-std::optional<std::string> blobReadSas(std::string_view account, std::string_view key,
-                                       std::string_view container, std::string_view blob,
-                                       std::time_t start, std::time_t expiry) {
+std::optional<std::string> serviceSas(std::string_view account, std::string_view key,
+                                      std::string_view container, std::string_view blob,
+                                      std::string_view permissions, std::time_t start,
+                                      std::time_t expiry) {
   const std::string st = isoTime(start), se = isoTime(expiry);
-  const std::string resource =
-      "/blob/" + std::string(account) + '/' + std::string(container) + '/' + std::string(blob);
+  const std::string resourceType = blob.empty() ? "c" : "b";
+  std::string resource = "/blob/" + std::string(account) + '/' + std::string(container);
+  if (!blob.empty()) resource += '/' + std::string(blob);
   // Permissions, start, expiry, resource, identifier, IP, protocol, version, resource type,
   // snapshot time, encryption scope, then the five response header overrides.
-  const std::string text = "r\n" + st + '\n' + se + '\n' + resource + "\n\n\n\n" +
-                           std::string(kVersion) + "\nb\n\n\n\n\n\n\n";
+  const std::string text = std::string(permissions) + '\n' + st + '\n' + se + '\n' + resource +
+                           "\n\n\n\n" + std::string(kVersion) + '\n' + resourceType +
+                           "\n\n\n\n\n\n\n";
   const auto signature = signWithKey(key, text);
   if (!signature) return std::nullopt;
   auto enc = [](std::string_view v) { return sigv4::uriEncode(v, false); };
   return "sv=" + std::string(kVersion) + "&st=" + enc(st) + "&se=" + enc(se) +
-         "&sr=b&sp=r&sig=" + enc(*signature);
+         "&sr=" + resourceType + "&sp=" + std::string(permissions) + "&sig=" + enc(*signature);
 }
 
 }  // namespace berth::storage::sharedkey

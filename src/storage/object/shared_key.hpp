@@ -38,10 +38,12 @@ std::string httpDate(std::time_t when);
 // "2026-12-05T07:30:00Z", for SAS start and expiry.
 std::string isoTime(std::time_t when);
 
-// A service SAS (the query string, without '?') granting read of one blob from `start` to
-// `expiry`. Nothing when `key` is not base64.
-std::optional<std::string> blobReadSas(std::string_view account, std::string_view key,
-                                       std::string_view container, std::string_view blob,
-                                       std::time_t start, std::time_t expiry);
+// A service SAS (the query string, without '?') granting `permissions` ("r", "racwdl") on one
+// blob, or on the whole container when `blob` is empty, from `start` to `expiry`. Nothing when
+// `key` is not base64.
+std::optional<std::string> serviceSas(std::string_view account, std::string_view key,
+                                      std::string_view container, std::string_view blob,
+                                      std::string_view permissions, std::time_t start,
+                                      std::time_t expiry);
 
 }  // namespace berth::storage::sharedkey

@@ -12,6 +12,7 @@ std::string hex(std::string_view bytes);
 std::string lowerAscii(std::string_view text);
 // A header value trimmed, with runs of spaces and tabs folded into one space.
 std::string foldSpaces(std::string_view value);
+std::string base64(std::string_view bytes);
 // `when` formatted by strftime(3) in UTC.
 std::string utcTime(std::time_t when, const char* format);
 
