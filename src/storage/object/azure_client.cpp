@@ -53,21 +53,11 @@ std::string AzureClient::urlOf(const std::string& path, const std::string& query
 }
 
 Result<HttpResponse> AzureClient::send(Call call) {
-  HttpRequest request;
-  request.method = call.method;
   const std::string path = pathOf(call.key);
-  std::string query;
-  for (const auto& [name, value] : call.query) {
-    query += (query.empty() ? "" : "&") + sigv4::uriEncode(name, false) + "=" +
-             sigv4::uriEncode(value, false);
+  HttpRequest request = requestOf(call, scheme_ + "://" + authority_ + path);
+  if (key_.empty() && !sas_.empty()) {
+    request.url += (call.query.empty() ? "?" : "&") + sas_;
   }
-  request.url = urlOf(path, query);
-  request.body = call.body;
-  request.bodyFd = call.fd;
-  request.bodyOffset = call.offset;
-  request.bodyLength = call.length;
-  request.onData = std::move(call.onData);
-  request.headers = call.headers;
   const uint64_t length = call.fd >= 0 ? call.length : call.body.size();
   const bool sendsBody = call.method == "PUT" || call.method == "POST";
   return http_.perform(std::move(request), [&](HttpRequest& r) {

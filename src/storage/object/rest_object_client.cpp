@@ -1,5 +1,6 @@
 #include "storage/object/rest_object_client.hpp"
 
+#include "storage/object/sigv4.hpp"
 #include "storage/object/xml.hpp"
 
 namespace berth::storage::object {
@@ -17,6 +18,24 @@ Error RestObjectClient::failure(std::string_view what, const std::string& key,
     detail += " " + *code;
   }
   return makeError(ApiCode::Unknown, detail, 503);
+}
+
+HttpRequest RestObjectClient::requestOf(Call& call, const std::string& base) {
+  HttpRequest request;
+  request.method = call.method;
+  std::string query;
+  for (const auto& [name, value] : call.query) {
+    query += (query.empty() ? "?" : "&") + sigv4::uriEncode(name, false) + "=" +
+             sigv4::uriEncode(value, false);
+  }
+  request.url = base + query;
+  request.body = call.body;
+  request.bodyFd = call.fd;
+  request.bodyOffset = call.offset;
+  request.bodyLength = call.length;
+  request.onData = std::move(call.onData);
+  request.headers = call.headers;
+  return request;
 }
 
 Result<std::optional<uint64_t>> RestObjectClient::head(const std::string& key) {

@@ -53,6 +53,9 @@ class RestObjectClient : public ObjectApi {
           query,
       const std::function<bool(const ObjectInfo&)>& visit);
 
+  // The request for `call` at `base` (scheme, authority and path), its query encoded.
+  static HttpRequest requestOf(Call& call, const std::string& base);
+
   static bool ok(const HttpResponse& r) { return r.status >= 200 && r.status < 300; }
   // "storage: <what> <key>: HTTP <status> <Code>: <Message>", for 503.
   static Error failure(std::string_view what, const std::string& key, const HttpResponse& r);

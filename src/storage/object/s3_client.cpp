@@ -54,21 +54,8 @@ std::string S3Client::pathOf(const std::string& key) const {
 }
 
 Result<HttpResponse> S3Client::send(Call call) {
-  HttpRequest request;
-  request.method = call.method;
   const std::string path = call.key.empty() ? basePath_ + "/" : pathOf(call.key);
-  std::string query;
-  for (const auto& [name, value] : call.query) {
-    query += (query.empty() ? "?" : "&") + sigv4::uriEncode(name, false) + "=" +
-             sigv4::uriEncode(value, false);
-  }
-  request.url = scheme_ + "://" + authority_ + path + query;
-  request.body = call.body;
-  request.bodyFd = call.fd;
-  request.bodyOffset = call.offset;
-  request.bodyLength = call.length;
-  request.onData = std::move(call.onData);
-  request.headers = call.headers;
+  HttpRequest request = requestOf(call, scheme_ + "://" + authority_ + path);
   // Parts stream from files: their bytes are not hashed for the signature (HTTPS protects
   // them on the way; the blob's digest is checked by berth itself).
   const std::string payload =
