@@ -8,7 +8,8 @@
 #   BERTH_BIN=/path/berth   server binary (or pass it as the script's first argument)
 #   E2E_KEEP=1              keep the temp dir (printed at the end)
 #   BERTH_TEST_STORE=DIR    keep the blobs in the object store emulator `tools/emulator start`
-#                           left in DIR (its URL and credentials), under a prefix of this test
+#                           left in DIR (its URL and credentials), under a prefix of this test;
+#                           BERTH_TEST_STORE_PARAMS=&redirect=true adds to its URL
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -118,7 +119,7 @@ _start_registry() {
     url=$(cat "$BERTH_TEST_STORE/url") || fail "no store URL in $BERTH_TEST_STORE/url"
     # shellcheck disable=SC1091
     source "$BERTH_TEST_STORE/env"
-    E2E_SERVE_ARGS+=(--storage "${url/\?//$(basename "$TMP")?}")
+    E2E_SERVE_ARGS+=(--storage "${url/\?//$(basename "$TMP")?}${BERTH_TEST_STORE_PARAMS:-}")
     log "blobs in $url under $(basename "$TMP")"
   fi
   # A script may put the data directory somewhere of its own (a small tmpfs, say).

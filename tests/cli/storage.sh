@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Registries in object stores from the CLI: `registry create --storage URL` for S3 and Azure
+# Blob (the emulators tools/emulator started in BERTH_TEST_STORE_S3 and BERTH_TEST_STORE_AZURE),
+# refused in one line when the store cannot be reached; images pushed and pulled through them,
+# with and without redirects; deleting a registry removes its objects; `berth serve --storage`
+# refuses a store it cannot reach.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cli_start "$@"
+for kind in S3 AZURE; do
+  var=BERTH_TEST_STORE_$kind
+  [[ -n "${!var:-}" && -f "${!var}/url" ]] || fail "$var must name a started emulator (tools/emulator)"
+  # shellcheck disable=SC1091
+  source "${!var}/env"
+done
+s3_url=$(cat "$BERTH_TEST_STORE_S3/url")
+azure_url=$(cat "$BERTH_TEST_STORE_AZURE/url")
+# at URL PREFIX [PARAMS]: the store URL with its own prefix (and more parameters).
+at() { local u=${1/\?//$2?}; echo "$u${3:-}"; }
+serve_start
+configure_client
+
+for kind in s3 azure; do
+  url=$([[ $kind == s3 ]] && echo "$s3_url" || echo "$azure_url")
+  name=${kind}reg$RANDOM
+  log "$kind: a registry in the store"
+  out=$(cli registry create -n "$name" --storage "$(at "$url" "cli-$name")")
+  jq_is "$out" .storage "$(at "$url" "cli-$name")" "storage of the new registry"
+  jq_is "$out" .storagePath null "no directory for an object store"
+  login_as_operator "$name"
+  digest=$(push_image "$name" app v1)
+  status=$(reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$TMP/manifest" -w '%{http_code}' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$(reg_url "$name" /v2/app/manifests/v1)")
+  assert_eq "$status" 200 "manifest GET"
+  layer=$(jq -r '.layers[0].digest' "$TMP/manifest")
+  reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$TMP/layer" "$(reg_url "$name" "/v2/app/blobs/$layer")"
+  assert_eq "$(file_digest "$TMP/layer")" "$layer" "the layer read back through berth"
+  [[ -n "$digest" ]] || fail "no manifest digest"
+
+  log "$kind: with redirects, blob GETs send the client to the store, which serves the bytes"
+  redirected=${kind}rdr$RANDOM
+  cli registry create -n "$redirected" --storage "$(at "$url" "cli-$redirected" "&redirect=true")" >/dev/null
+  login_as_operator "$redirected"
+  push_image "$redirected" app v1 >/dev/null
+  reg_curl "$redirected" -u "$REG_USER:$REG_PASS" -o "$TMP/manifest" \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$(reg_url "$redirected" /v2/app/manifests/v1)"
+  layer=$(jq -r '.layers[0].digest' "$TMP/manifest")
+  status=$(reg_curl "$redirected" -u "$REG_USER:$REG_PASS" -o /dev/null -w '%{http_code} %{redirect_url}' \
+    "$(reg_url "$redirected" "/v2/app/blobs/$layer")")
+  [[ "$status" == "307 http://127.0.0.1:"* ]] || fail "blob GET with redirects: $status"
+  reg_curl "$redirected" -u "$REG_USER:$REG_PASS" -L -o "$TMP/layer" \
+    "$(reg_url "$redirected" "/v2/app/blobs/$layer")"
+  assert_eq "$(file_digest "$TMP/layer")" "$layer" "the layer read from the store itself"
+
+  log "$kind: a place inside another registry's is refused"
+  cli_fails 'overlaps the storage of registry' registry create -n "${kind}overlap1" \
+    --storage "$(at "$url" "cli-$name/inner")"
+
+  log "$kind: deleting the registry removes its objects"
+  # s3rver keeps each object as files under its bucket's directory.
+  objects() {
+    { find "$BERTH_TEST_STORE_S3/data/berth-test/cli-$name" -name '*._S3rver_object' 2>/dev/null ||
+      true; } | wc -l
+  }
+  [[ $kind != s3 || $(objects) -ge 2 ]] || fail "no objects of $name in S3 before the delete"
+  cli registry delete -n "$name" --yes >/dev/null
+  [[ $kind != s3 ]] || assert_eq "$(objects)" 0 "objects left behind in S3"
+done
+
+log "stores that cannot be reached are refused in one line"
+cli_fails 'NoSuchBucket' registry create -n badbucket1 \
+  --storage "$(at "${s3_url/berth-test/no-such-bucket}" x)"
+cli_fails 'ContainerNotFound' registry create -n badcontainer1 \
+  --storage "$(at "${azure_url/berth-test/no-such-container}" x)"
+cli_fails 'unknown scheme "ftp"' registry create -n badscheme1 --storage ftp://host/path
+cli_fails 'credentials do not belong in the URL' registry create -n badcreds1 \
+  --storage 's3://key:secret@bucket1'
+cli_fails '(NOT_FOUND)' registry show -n badbucket1
+
+log "berth serve refuses a store it cannot reach, in one line"
+rc=0
+"$BERTH" serve --listen "127.0.0.1:$(free_port)" --data "$TMP/data2" \
+  --storage "$(at "${s3_url/berth-test/no-such-bucket}" x)" >"$TMP/serve.out" 2>"$TMP/serve.err" || rc=$?
+((rc != 0)) || fail "berth serve started on a missing bucket"
+grep -q 'NoSuchBucket' "$TMP/serve.err" || fail "berth serve: $(cat "$TMP/serve.err")"
+[[ $(grep -vc '^{' "$TMP/serve.err") == 1 ]] || fail "berth serve: want one line, got: $(cat "$TMP/serve.err")"
