@@ -60,6 +60,7 @@ RateResult curlRate(const RateOptions& o) {
     curl_easy_setopt(e.handle, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e.handle, CURLOPT_USERAGENT, "berth-loadgen-curl");
     if (o.head) curl_easy_setopt(e.handle, CURLOPT_NOBODY, 1L);
+    if (o.follow) curl_easy_setopt(e.handle, CURLOPT_FOLLOWLOCATION, 1L);
     issue(e);
   }
   int running = 0;

@@ -20,6 +20,7 @@ struct RateOptions {
   double duration = 3;
   std::vector<pid_t> pids;
   int64_t expectSize = -1;
+  bool follow = false;  // follow redirects (to an object store)
 };
 
 struct RateResult {

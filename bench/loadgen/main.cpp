@@ -567,6 +567,7 @@ int cmdRps(const Args& a) {
     o.duration = duration;
     o.pids = c.pids;
     o.expectSize = expectSize;
+    o.follow = a.flag("follow");
     auto r = curlRate(o);
     chk.errors = r.errors;
     chk.first = r.firstError;
@@ -581,6 +582,7 @@ int cmdRps(const Args& a) {
       out.num("other_cpu_s", std::max(0.0, r.machineCpu - r.serverCpu - r.loadgenCpu));
     }
     out.num("rps", static_cast<double>(r.requests) / r.window);
+    out.num("mbps", static_cast<double>(r.bytes) / r.window / 1e6);
     latencyStats(out, r.latencies);
     return finish(out, chk, nullptr);
   }
@@ -1091,6 +1093,7 @@ commands (each prints one JSON line; exit 1 on any wrong response):
   get         --path P [--conns C] [--repeat K] [--expect-size N] [--expect-digest D]
   rps         --path P[,P2..] [--method GET|HEAD] [--conns C] [--duration S] [--warmup S]
               [--expect-size N] [--expect-digest D] [--accept-manifests] [--engine epoll|curl]
+              [--follow] (curl: follow redirects)
   push        --repo-prefix R [--pushers P] [--duration S] [--warmup S] [--layer-size N] [--seed S]
   seed-image  --repo R [--tag T] [--layers L] [--layer-size N] [--seed S] [--static-root DIR]
   pull        --repo R [--ref T] [--parallel P] [--expect-digest D]
