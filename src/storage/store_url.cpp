@@ -74,6 +74,20 @@ Result<std::string> endpointOf(std::string_view text, std::string_view value) {
       url->has_query() || url->has_fragment() || url->has_userinfo()) {
     return bad(text, "endpoint must be an http:// or https:// URL without query or credentials");
   }
+  // Host names, IPv4 or bracketed IPv6 addresses, a numeric port, a plain path: nothing that
+  // would need escaping when the store URL is printed again.
+  auto plain = [](std::string_view part, std::string_view extra) {
+    return std::all_of(part.begin(), part.end(), [&](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+             extra.find(c) != std::string_view::npos;
+    });
+  };
+  const auto host = url->encoded_host();
+  const bool ipv6 = host.starts_with('[') && host.ends_with(']') && plain(host, "[]:");
+  if ((!ipv6 && !plain(host, "")) || !plain(url->port(), "") ||
+      (url->has_port() && url->port().empty()) || !plain(url->encoded_path(), "/_~")) {
+    return bad(text, "endpoint must be scheme://host[:port][/path] of letters, digits, '.' and '-'");
+  }
   std::string out(url->buffer());
   while (out.ends_with('/')) out.pop_back();
   return out;

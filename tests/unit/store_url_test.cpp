@@ -73,6 +73,10 @@ TEST(StoreUrl, BadUrlsAreRefusedWithTheReason) {
   expectRefused("s3://bucket1/a/../b", "prefix");
   expectRefused("s3://bucket1//double", "prefix");
   expectRefused("s3://bucket1?endpoint=ftp://x", "endpoint");
+  // Found by fuzzing: an endpoint whose host held an escaped '&' printed as a URL that parsed
+  // to another store.
+  expectRefused("s3://bucket1?endpoint=http://1%26.0.0.1:450.1:4568", "endpoint");
+  expectRefused("s3://bucket1?endpoint=http://host:port", "endpoint");
   expectRefused("s3://bucket1?path_style=maybe", "true or false");
   expectRefused("s3://bucket1?colour=red", "unknown parameter");
   expectRefused("azblob://UPPER/container", "storage account");
