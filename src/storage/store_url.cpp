@@ -86,7 +86,8 @@ Result<std::string> endpointOf(std::string_view text, std::string_view value) {
   const bool ipv6 = host.starts_with('[') && host.ends_with(']') && plain(host, "[]:");
   if ((!ipv6 && !plain(host, "")) || !plain(url->port(), "") ||
       (url->has_port() && url->port().empty()) || !plain(url->encoded_path(), "/_~")) {
-    return bad(text, "endpoint must be scheme://host[:port][/path] of letters, digits, '.' and '-'");
+    return bad(text,
+               "endpoint must be scheme://host[:port][/path] of letters, digits, '.' and '-'");
   }
   std::string out(url->buffer());
   while (out.ends_with('/')) out.pop_back();
