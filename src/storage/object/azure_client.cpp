@@ -41,8 +41,14 @@ AzureClient::AzureClient(const StoreUrl& url, std::string accountKey, std::strin
 }
 
 std::string AzureClient::pathOf(const std::string& key) const {
-  std::string path = basePath_ + "/" + url_.bucket;
-  if (!key.empty()) path += "/" + sigv4::uriEncode(key, true);
+  // Appended piece by piece: gcc 12 at -O3 warns (restrict) about "/" + a temporary.
+  std::string path = basePath_;
+  path += '/';
+  path += url_.bucket;
+  if (!key.empty()) {
+    path += '/';
+    path += sigv4::uriEncode(key, true);
+  }
   return path;
 }
 

@@ -25,8 +25,11 @@ HttpRequest RestObjectClient::requestOf(Call& call, const std::string& base) {
   request.method = call.method;
   std::string query;
   for (const auto& [name, value] : call.query) {
-    query += (query.empty() ? "?" : "&") + sigv4::uriEncode(name, false) + "=" +
-             sigv4::uriEncode(value, false);
+    // Appended piece by piece: gcc 12 at -O3 warns (restrict) about "?" + a temporary.
+    query += query.empty() ? '?' : '&';
+    query += sigv4::uriEncode(name, false);
+    query += '=';
+    query += sigv4::uriEncode(value, false);
   }
   request.url = base + query;
   request.body = call.body;
