@@ -50,7 +50,7 @@ Result<void> copyBlob(const storage::BlobReader& reader, storage::BlobStore& to,
     if (!r) (void)to.cancelUpload(id);
     return r;
   };
-  auto writer = to.appendUpload(id);
+  auto writer = to.appendLast(id, digest);
   if (!writer) return done(writer.takeError());
   Result<void> written;
   auto read = storage::readBlob(reader, 0, reader.size, [&](const char* data, size_t size) {
@@ -59,12 +59,16 @@ Result<void> copyBlob(const storage::BlobReader& reader, storage::BlobStore& to,
   });
   if (!written) return done(written);
   if (!read) return done(failure("cannot read blob " + digest.str() + ": " + read.error().detail));
-  if (auto closed = (*writer)->close(); !closed) return done(closed);
+  auto closed = (*writer)->close();
   writer->reset();
-  auto committed = to.commitUpload(id, digest);
-  if (!committed) {
+  // A store that places the bytes as they arrive checks them when the writer closes.
+  auto committed = closed ? to.commitUpload(id, digest) : Result<storage::BlobInfo>(closed.error());
+  if (!committed && committed.error().code == ApiCode::DigestInvalid) {
     return done(failure("blob " + digest.str() +
                         " does not match its digest: " + committed.error().detail));
+  }
+  if (!committed) {
+    return done(failure("cannot store blob " + digest.str() + ": " + committed.error().detail));
   }
   return {};
 }

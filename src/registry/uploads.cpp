@@ -243,7 +243,7 @@ Dispatch handleUploadStart(Services& s, http::Request& req, Target& t) {
     if (!digest) return fail(ApiCode::DigestInvalid, "invalid digest");
     auto uuid = newUuid();
     if (auto r = t.ctx.blobs->createUpload(uuid); !r) return replyError(r.error());
-    auto writer = t.ctx.blobs->appendUpload(uuid);
+    auto writer = t.ctx.blobs->appendLast(uuid, *digest);
     if (!writer) {
       (void)t.ctx.blobs->cancelUpload(uuid);
       return replyError(writer.error());
@@ -310,7 +310,7 @@ Dispatch handleUpload(Services& s, http::Request& req, Target& t) {
       if (!digestParam) return fail(ApiCode::DigestInvalid, "digest parameter missing");
       auto digest = Digest::parse(*digestParam);
       if (!digest) return fail(ApiCode::DigestInvalid, "invalid digest");
-      auto writer = t.ctx.blobs->appendUpload(uuid);
+      auto writer = t.ctx.blobs->appendLast(uuid, *digest);
       if (!writer) return replyError(writer.error());
       return streamInto(
           s, t, uuid, true, std::move(*writer),

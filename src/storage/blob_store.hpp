@@ -83,6 +83,15 @@ class BlobStore {
   virtual Result<void> createUpload(std::string_view id) = 0;
   virtual Result<uint64_t> uploadSize(std::string_view id) = 0;
   virtual Result<UploadWriterPtr> appendUpload(std::string_view id) = 0;
+  // Appends the session's last bytes: the request carrying them names the blob's digest (a PUT
+  // ?digest= with a body, a monolithic POST ?digest=), and verifyUpload follows. A store may
+  // then write a session that receives all its bytes here straight to the blob's place, after
+  // checking them against `digest` (close() fails with DigestInvalid and keeps nothing when
+  // they do not match). Otherwise it is appendUpload.
+  virtual Result<UploadWriterPtr> appendLast(std::string_view id, const Digest& digest) {
+    (void)digest;
+    return appendUpload(id);
+  }
   // Verifies the session's content against `expected` and makes it durable. The session
   // stays until placeUpload or cancelUpload.
   virtual Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) = 0;

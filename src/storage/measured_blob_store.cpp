@@ -85,6 +85,11 @@ class MeasuredBlobStore final : public BlobStore {
     if (!writer) return writer;
     return UploadWriterPtr(std::make_unique<MeasuredWriter>(std::move(*writer)));
   }
+  Result<UploadWriterPtr> appendLast(std::string_view id, const Digest& digest) override {
+    auto writer = timed(op<"append_upload">(), [&] { return inner_->appendLast(id, digest); });
+    if (!writer) return writer;
+    return UploadWriterPtr(std::make_unique<MeasuredWriter>(std::move(*writer)));
+  }
   Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) override {
     return timed(op<"verify_upload">(), [&] { return inner_->verifyUpload(id, expected); });
   }

@@ -77,6 +77,70 @@ TYPED_TEST_P(BlobStoreConformance, WrongDigestIsRefusedAndNothingIsStored) {
   EXPECT_EQ(this->readAll(this->digestOf("abc")), "abc");
 }
 
+TYPED_TEST_P(BlobStoreConformance, ALastAppendNamingTheDigestCommits) {
+  // The whole blob in the request that names it (a store may write it in place at once)...
+  const auto whole = newUuid();
+  ASSERT_TRUE(this->store->createUpload(whole));
+  const auto d = this->digestOf("in one request");
+  {
+    auto w = this->store->appendLast(whole, d);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write("in one ", 7));
+    ASSERT_TRUE((*w)->write("request", 7));
+    ASSERT_TRUE((*w)->close());
+    EXPECT_EQ((*w)->size(), 14u);
+  }
+  auto info = this->store->commitUpload(whole, d);
+  ASSERT_TRUE(info) << info.error().detail;
+  EXPECT_EQ(info->size, 14u);
+  EXPECT_EQ(this->readAll(d), "in one request");
+  EXPECT_EQ(this->store->uploadSize(whole).error().code, ApiCode::BlobUploadUnknown);
+  // ...or its end after earlier appends; and an empty blob.
+  const auto after = newUuid();
+  ASSERT_TRUE(this->store->createUpload(after));
+  this->append(after, "first, ");
+  const auto both = this->digestOf("first, then last");
+  {
+    auto w = this->store->appendLast(after, both);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write("then last", 9));
+    ASSERT_TRUE((*w)->close());
+  }
+  ASSERT_TRUE(this->store->commitUpload(after, both));
+  EXPECT_EQ(this->readAll(both), "first, then last");
+  const auto empty = newUuid();
+  ASSERT_TRUE(this->store->createUpload(empty));
+  const auto none = this->digestOf("");
+  {
+    auto w = this->store->appendLast(empty, none);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->close());
+  }
+  ASSERT_TRUE(this->store->commitUpload(empty, none));
+  EXPECT_EQ(**this->store->stat(none), 0u);
+}
+
+TYPED_TEST_P(BlobStoreConformance, ALastAppendWithTheWrongDigestStoresNothing) {
+  const auto id = newUuid();
+  ASSERT_TRUE(this->store->createUpload(id));
+  const auto wrong = this->digestOf("what the client claims");
+  {
+    auto w = this->store->appendLast(id, wrong);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write("what it sends", 13));
+    // Refused here or by verifyUpload, never stored.
+    auto closed = (*w)->close();
+    if (!closed) {
+      EXPECT_EQ(closed.error().code, ApiCode::DigestInvalid);
+    }
+  }
+  auto info = this->store->commitUpload(id, wrong);
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code, ApiCode::DigestInvalid);
+  EXPECT_FALSE(*this->store->stat(wrong));
+  EXPECT_TRUE(this->store->cancelUpload(id));
+}
+
 TYPED_TEST_P(BlobStoreConformance, Sha512DigestsAreVerified) {
   const auto id = newUuid();
   ASSERT_TRUE(this->store->createUpload(id));
@@ -196,7 +260,9 @@ TYPED_TEST_P(BlobStoreConformance, EveryStoredBlobIsVisited) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(BlobStoreConformance, ChunkedUploadCommitsUnderItsDigest,
-                            WrongDigestIsRefusedAndNothingIsStored, Sha512DigestsAreVerified,
+                            WrongDigestIsRefusedAndNothingIsStored,
+                            ALastAppendNamingTheDigestCommits,
+                            ALastAppendWithTheWrongDigestStoresNothing, Sha512DigestsAreVerified,
                             OneWriterPerSession, SameContentTwiceIsStoredOnce,
                             CancelRemovesTheSession, SessionIdsThatAreNotUuidsNeverTouchTheDisk,
                             MissingBlobsAreUnknown, AVerifiedUploadBecomesTheBlobOnlyWhenPlaced,

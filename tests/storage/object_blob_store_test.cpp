@@ -4,7 +4,9 @@
 // redirects, and stores refused at open.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
+#include <type_traits>
 
 #include "../conformance/blob_store_contract.hpp"
 #include "emulators.hpp"
@@ -194,6 +196,171 @@ TYPED_TEST(ObjectStore, UploadsAcrossPartBoundariesInOddPieces) {
     return true;
   }));
   EXPECT_EQ(range, data.substr((5 << 20) - 2, 5));
+}
+
+// The store's calls, counted on their way to a real client.
+class CountingApi final : public object::ObjectApi {
+ public:
+  explicit CountingApi(std::unique_ptr<object::ObjectApi> inner) : inner_(std::move(inner)) {}
+  std::map<std::string, int> calls;
+  std::vector<std::string> beganAt;  // keys of uploads in parts
+
+  Result<void> probe() override { return inner_->probe(); }
+  Result<std::optional<uint64_t>> head(const std::string& key) override {
+    ++calls["head"];
+    return inner_->head(key);
+  }
+  Result<void> put(const std::string& key, std::string_view body) override {
+    ++calls["put"];
+    return inner_->put(key, body);
+  }
+  Result<void> putFile(const std::string& key, int fd, uint64_t offset, uint64_t length) override {
+    ++calls["put"];
+    return inner_->putFile(key, fd, offset, length);
+  }
+  Result<std::optional<std::string>> getSmall(const std::string& key, size_t limit) override {
+    ++calls["get"];
+    return inner_->getSmall(key, limit);
+  }
+  Result<void> get(const std::string& key, uint64_t first, uint64_t length,
+                   const std::function<bool(const char*, size_t)>& onData) override {
+    ++calls["get"];
+    return inner_->get(key, first, length, onData);
+  }
+  Result<void> remove(const std::string& key) override {
+    ++calls["remove"];
+    return inner_->remove(key);
+  }
+  Result<std::string> beginParts(const std::string& key) override {
+    ++calls["begin"];
+    beganAt.push_back(key);
+    return inner_->beginParts(key);
+  }
+  Result<std::string> sendPart(const std::string& key, const std::string& upload, int number,
+                               int fd, uint64_t offset, uint64_t length) override {
+    ++calls["part"];
+    return inner_->sendPart(key, upload, number, fd, offset, length);
+  }
+  Result<void> completeParts(const std::string& key, const std::string& upload,
+                             const std::vector<std::pair<int, std::string>>& parts) override {
+    ++calls["complete"];
+    return inner_->completeParts(key, upload, parts);
+  }
+  Result<void> abortParts(const std::string& key, const std::string& upload) override {
+    ++calls["abort"];
+    return inner_->abortParts(key, upload);
+  }
+  bool separateParts() const override { return inner_->separateParts(); }
+  Result<void> copy(const std::string& from, const std::string& to, uint64_t size) override {
+    ++calls["copy"];
+    return inner_->copy(from, to, size);
+  }
+  Result<void> list(const std::string& prefix,
+                    const std::function<bool(const object::ObjectInfo&)>& visit,
+                    int pageSize) override {
+    return inner_->list(prefix, visit, pageSize);
+  }
+  std::string readUrl(const std::string& key, int64_t seconds) const override {
+    return inner_->readUrl(key, seconds);
+  }
+
+ private:
+  std::unique_ptr<object::ObjectApi> inner_;
+};
+
+template <class Kind>
+std::pair<BlobStorePtr, CountingApi*> countingStore(const std::string& prefix) {
+  const auto url = Kind::url(prefix);
+  auto api = std::make_unique<CountingApi>(Kind::client(url));
+  auto* counting = api.get();
+  auto store = ObjectBlobStore::open(url, std::move(api), testOptions(), false);
+  EXPECT_TRUE(store) << store.error().detail;
+  return {store ? std::move(*store) : nullptr, counting};
+}
+
+void appendLast(BlobStore& store, const std::string& id, std::string_view data,
+                const Digest& digest) {
+  auto w = store.appendLast(id, digest);
+  ASSERT_TRUE(w) << w.error().detail;
+  for (size_t at = 0; at < data.size(); at += 1 << 20) {
+    const auto part = data.substr(at, 1 << 20);
+    ASSERT_TRUE((*w)->write(part.data(), part.size()));
+  }
+  auto closed = (*w)->close();
+  ASSERT_TRUE(closed) << closed.error().detail;
+}
+
+// A blob whose digest comes with its bytes is written where it belongs: one PUT when it fits a
+// part; in parts completed at the blob's key on S3, whose multipart uploads to one key do not
+// disturb each other; staged and copied on Azure, where another upload's block list would
+// discard them. Nothing of the session is left.
+TYPED_TEST(ObjectStore, ABlobWhoseDigestComesFirstGoesStraightToItsPlace) {
+  const std::string prefix = "direct-" + newUuid();
+  auto [store, api] = countingStore<TypeParam>(prefix);
+  ASSERT_TRUE(store);
+  const std::string small = pattern(100000, 'd');
+  const auto id = newUuid();
+  ASSERT_TRUE(store->createUpload(id));
+  appendLast(*store, id, small, digestOf(small));
+  ASSERT_TRUE(store->commitUpload(id, digestOf(small)));
+  EXPECT_EQ(readAll(*store, digestOf(small)), small);
+  EXPECT_EQ(api->calls["copy"], 0);
+  EXPECT_EQ(api->calls["put"], 3);  // the state, the blob, the placed state
+
+  api->calls.clear();
+  const std::string large = pattern((12 << 20) + 5, 'D');
+  const auto big = newUuid();
+  ASSERT_TRUE(store->createUpload(big));
+  appendLast(*store, big, large, digestOf(large));
+  ASSERT_TRUE(store->commitUpload(big, digestOf(large)));
+  EXPECT_EQ(readAll(*store, digestOf(large)), large);
+  EXPECT_EQ(api->calls["part"], 3);
+  ASSERT_EQ(api->beganAt.size(), 1u);
+  if (std::is_same_v<TypeParam, S3>) {
+    EXPECT_EQ(api->beganAt[0], prefix + "/blobs/sha256/" +
+                                   std::string(digestOf(large).hex().substr(0, 2)) + "/" +
+                                   std::string(digestOf(large).hex()));
+    EXPECT_EQ(api->calls["copy"], 0);
+  } else {
+    EXPECT_EQ(api->beganAt[0], prefix + "/uploads/" + big + "/data");
+    EXPECT_EQ(api->calls["copy"], 1);
+  }
+  auto client = TypeParam::client(TypeParam::url(prefix));
+  ASSERT_TRUE(client->list(prefix + "/uploads/", [&](const object::ObjectInfo& o) {
+    ADD_FAILURE() << "left behind: " << o.key;
+    return true;
+  }));
+}
+
+// Bytes that do not match the digest their request named never become that blob: parts sent to
+// its place are aborted, and the session is as it was.
+TYPED_TEST(ObjectStore, ABlobThatDoesNotMatchItsDigestIsNotCompleted) {
+  auto [store, api] = countingStore<TypeParam>("mismatch-" + newUuid());
+  ASSERT_TRUE(store);
+  const std::string data = pattern((11 << 20) + 1, 'm');
+  const auto claimed = digestOf("something else");
+  const auto id = newUuid();
+  ASSERT_TRUE(store->createUpload(id));
+  {
+    auto w = store->appendLast(id, claimed);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write(data.data(), data.size()));
+    auto closed = (*w)->close();
+    if (std::is_same_v<TypeParam, S3>) {
+      ASSERT_FALSE(closed);
+      EXPECT_EQ(closed.error().code, ApiCode::DigestInvalid);
+      EXPECT_EQ(api->calls["abort"], 1);
+      EXPECT_EQ(api->calls["complete"], 0);
+      EXPECT_EQ(*store->uploadSize(id), 0u);
+    } else {
+      ASSERT_TRUE(closed) << closed.error().detail;  // staged: verifyUpload refuses it
+      EXPECT_EQ(*store->uploadSize(id), data.size());
+    }
+  }
+  EXPECT_EQ(store->commitUpload(id, claimed).error().code, ApiCode::DigestInvalid);
+  EXPECT_FALSE(*store->stat(claimed));
+  EXPECT_FALSE(*store->stat(digestOf(data)));
+  ASSERT_TRUE(store->cancelUpload(id));
 }
 
 TYPED_TEST(ObjectStore, ASessionGoesOnInAnotherProcessWithItsRunningHash) {

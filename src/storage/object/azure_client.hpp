@@ -23,6 +23,7 @@ class AzureClient final : public RestObjectClient {
   Result<void> completeParts(const std::string& key, const std::string& upload,
                              const std::vector<std::pair<int, std::string>>& parts) override;
   Result<void> abortParts(const std::string& key, const std::string& upload) override;
+  bool separateParts() const override { return false; }
   Result<void> copy(const std::string& from, const std::string& to, uint64_t size) override;
   Result<void> list(const std::string& prefix, const std::function<bool(const ObjectInfo&)>& visit,
                     int pageSize = 1000) override;

@@ -49,6 +49,10 @@ class ObjectApi {
   virtual Result<void> completeParts(const std::string& key, const std::string& upload,
                                      const std::vector<std::pair<int, std::string>>& parts) = 0;
   virtual Result<void> abortParts(const std::string& key, const std::string& upload) = 0;
+  // Whether uploads in parts to the same key go on side by side, each completed or aborted on
+  // its own (S3's multipart uploads). Azure's uncommitted blocks belong to the blob: committing
+  // one block list discards every block not in it, another upload's too.
+  virtual bool separateParts() const = 0;
 
   // A copy made by the store itself of `from` (of `size` bytes) to `to`.
   virtual Result<void> copy(const std::string& from, const std::string& to, uint64_t size) = 0;

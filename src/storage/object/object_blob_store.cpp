@@ -32,6 +32,8 @@ struct ObjectBlobStore::Session {
   SHA256_CTX sha{};
   bool assembled = false;  // the data object holds every byte
   std::string verified;    // the digest the bytes were checked against and placed under
+  bool placed = false;     // they went straight to the blob's place (appendLast)
+  bool empty() const { return size == 0 && upload.empty() && tail == 0 && !assembled && !placed; }
 };
 
 namespace {
@@ -39,6 +41,9 @@ namespace {
 constexpr size_t kStateLimit = 1 << 20;
 
 Error uploadUnknown() { return makeError(ApiCode::BlobUploadUnknown); }
+Error mismatch(const Digest& digest) {
+  return makeError(ApiCode::DigestInvalid, "content does not match digest " + digest.str());
+}
 Error busyUpload() {
   return makeError(ApiCode::BlobUploadInvalid, "another request is writing to this upload", 409);
 }
@@ -91,7 +96,8 @@ std::string encode(const ObjectBlobStore::Session& s) {
                  {"tail", s.tail},
                  {"sha256", shaToJson(s.sha)},
                  {"assembled", s.assembled},
-                 {"verified", s.verified}};
+                 {"verified", s.verified},
+                 {"placed", s.placed}};
   return json::serialize(o);
 }
 
@@ -115,10 +121,25 @@ std::optional<ObjectBlobStore::Session> decode(std::string_view text) {
     if (!shaFromJson(o.at("sha256").as_array(), s.sha)) return std::nullopt;
     s.assembled = o.at("assembled").as_bool();
     s.verified = json::value_to<std::string>(o.at("verified"));
+    if (const auto* placed = o.if_contains("placed")) s.placed = placed->as_bool();
     return s;
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+// "sha256:<hex>" of the bytes hashed so far.
+std::string digestSoFar(const SHA256_CTX& sha) {
+  SHA256_CTX copy = sha;
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256_Final(md, &copy);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "sha256:";
+  for (unsigned char c : md) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
 }
 
 // An unnamed file in `dir` for a part being gathered.
@@ -148,15 +169,20 @@ Result<void> writeAt(int fd, const char* data, size_t size, uint64_t offset) {
 
 // Appends to a session: bytes gather in the spool until a part is full, then go to the store
 // as one part; close() saves what is left as the tail and the state with the running hash.
+// Given the blob's digest (appendLast) and an empty session, it writes straight to the blob's
+// place instead: close() checks the hash and completes the parts there, or puts the spool there
+// in one request, and the session is left placed; nothing is copied.
 class ObjectUploadWriter final : public UploadWriter {
  public:
   ObjectUploadWriter(ObjectBlobStore& store, std::string id, ObjectBlobStore::Session session,
-                     UniqueFd spool, uint64_t spooled)
+                     UniqueFd spool, uint64_t spooled, std::optional<Digest> last)
       : store_(store),
         id_(std::move(id)),
         session_(std::move(session)),
         spool_(std::move(spool)),
-        spooled_(spooled) {}
+        spooled_(spooled) {
+    if (last && last->algorithm() == "sha256" && session_.empty()) direct_ = std::move(last);
+  }
   ~ObjectUploadWriter() override { store_.release(id_); }
 
   Result<void> write(const char* data, size_t size) override {
@@ -180,8 +206,46 @@ class ObjectUploadWriter final : public UploadWriter {
   bool blocking() const override { return true; }
 
   Result<void> close() override {
-    if (failed_) return *failed_;
     if (closed_) return {};
+    if (failed_) {
+      abortBegun();
+      return *failed_;
+    }
+    auto closed = direct_ ? closeDirect() : closeStaged();
+    if (!closed) {
+      abortBegun();
+      return fail(closed.takeError());
+    }
+    closed_ = true;
+    return {};
+  }
+
+ private:
+  // Where the parts go: the blob's place when writing straight to it, else the session's data.
+  std::string partsKey() const {
+    return direct_ ? store_.blobKey(*direct_) : store_.sessionKey(id_, "data");
+  }
+
+  Result<void> sendPart() {
+    // Another upload of the same blob could discard this one's uncommitted blocks: stage them.
+    if (direct_ && !store_.api_->separateParts()) direct_.reset();
+    if (session_.upload.empty()) {
+      auto upload = store_.api_->beginParts(partsKey());
+      if (!upload) return upload.takeError();
+      session_.upload = *upload;
+      begun_ = true;
+    }
+    const int number = static_cast<int>(session_.parts.size()) + 1;
+    auto etag =
+        store_.api_->sendPart(partsKey(), session_.upload, number, spool_.get(), 0, spooled_);
+    if (!etag) return etag.takeError();
+    session_.parts.push_back({number, *etag, spooled_});
+    spooled_ = 0;
+    if (::ftruncate(spool_.get(), 0) != 0) return spoolError("truncate");
+    return {};
+  }
+
+  Result<void> closeStaged() {
     ObjectBlobStore::Session next = session_;
     next.size = session_.size + written_;
     const uint64_t oldGeneration = session_.generation, oldTail = session_.tail;
@@ -194,29 +258,49 @@ class ObjectUploadWriter final : public UploadWriter {
       }
     }
     if (auto r = store_.saveSession(id_, next); !r) return r;
-    closed_ = true;
+    begun_ = false;  // the state holds the upload now
     if (next.generation != oldGeneration && oldTail > 0) {
       (void)store_.api_->remove(store_.sessionKey(id_, "tail-" + std::to_string(oldGeneration)));
     }
     return {};
   }
 
- private:
-  Result<void> sendPart() {
-    const auto dataKey = store_.sessionKey(id_, "data");
-    if (session_.upload.empty()) {
-      auto upload = store_.api_->beginParts(dataKey);
-      if (!upload) return upload.takeError();
-      session_.upload = *upload;
+  Result<void> closeDirect() {
+    if (digestSoFar(session_.sha) != direct_->str()) {
+      // Nothing reached the blob's place yet: the ordinary way keeps the bytes, and verifyUpload
+      // refuses them. Parts sent there are dropped (close() aborts them) with the bytes.
+      if (session_.upload.empty()) return closeStaged();
+      return mismatch(*direct_);
     }
-    const int number = static_cast<int>(session_.parts.size()) + 1;
-    auto etag = store_.api_->sendPart(dataKey, session_.upload, number, spool_.get(), 0, spooled_);
-    if (!etag) return etag.takeError();
-    session_.parts.push_back({number, *etag, spooled_});
-    spooled_ = 0;
-    if (::ftruncate(spool_.get(), 0) != 0) return spoolError("truncate");
-    return {};
+    const auto blob = store_.blobKey(*direct_);
+    if (session_.upload.empty()) {
+      auto put = spooled_ == 0 ? store_.api_->put(blob, "")
+                               : store_.api_->putFile(blob, spool_.get(), 0, spooled_);
+      if (!put) return put;
+    } else {
+      if (spooled_ > 0) {
+        if (auto r = sendPart(); !r) return r;
+      }
+      std::vector<std::pair<int, std::string>> list;
+      for (const auto& p : session_.parts) list.emplace_back(p.number, p.etag);
+      if (auto r = store_.api_->completeParts(blob, session_.upload, list); !r) return r;
+      begun_ = false;
+    }
+    ObjectBlobStore::Session placed;
+    placed.size = session_.size + written_;
+    placed.sha = session_.sha;
+    placed.verified = direct_->str();
+    placed.placed = true;
+    return store_.saveSession(id_, placed);
   }
+
+  // An upload in parts this writer began and no state names: nothing else would ever end it.
+  void abortBegun() {
+    if (!begun_) return;
+    begun_ = false;
+    (void)store_.api_->abortParts(partsKey(), session_.upload);
+  }
+
   Result<void> fail(Error e) {
     failed_ = e;
     return e;
@@ -226,8 +310,10 @@ class ObjectUploadWriter final : public UploadWriter {
   std::string id_;
   ObjectBlobStore::Session session_;  // as loaded, plus the parts sent since
   UniqueFd spool_;
-  uint64_t spooled_;      // bytes in the spool: the tail's, then new ones
-  uint64_t written_ = 0;  // bytes this writer took
+  uint64_t spooled_;              // bytes in the spool: the tail's, then new ones
+  uint64_t written_ = 0;          // bytes this writer took
+  std::optional<Digest> direct_;  // writing straight to this blob's place
+  bool begun_ = false;            // began session_.upload, which no saved state names yet
   bool closed_ = false;
   std::optional<Error> failed_;
 };
@@ -328,6 +414,14 @@ Result<uint64_t> ObjectBlobStore::uploadSize(std::string_view id) {
 }
 
 Result<UploadWriterPtr> ObjectBlobStore::appendUpload(std::string_view id) {
+  return append(id, std::nullopt);
+}
+
+Result<UploadWriterPtr> ObjectBlobStore::appendLast(std::string_view id, const Digest& digest) {
+  return append(id, digest);
+}
+
+Result<UploadWriterPtr> ObjectBlobStore::append(std::string_view id, std::optional<Digest> last) {
   if (!isUuid(id)) return uploadUnknown();
   if (!claim(id)) return busyUpload();
   auto fail = [&](Error e) -> Result<UploadWriterPtr> {
@@ -337,14 +431,14 @@ Result<UploadWriterPtr> ObjectBlobStore::appendUpload(std::string_view id) {
   auto session = loadSession(id);
   if (!session) return fail(session.takeError());
   if (!*session) return fail(uploadUnknown());
-  if ((*session)->assembled) {
+  if ((*session)->assembled || (*session)->placed) {
     return fail(makeError(ApiCode::BlobUploadInvalid, "the upload was completed already"));
   }
   auto spool = spoolTail(id, **session);
   if (!spool) return fail(spool.takeError());
   const uint64_t tail = (*session)->tail;
   return UploadWriterPtr(std::make_unique<ObjectUploadWriter>(
-      *this, std::string(id), std::move(**session), std::move(*spool), tail));
+      *this, std::string(id), std::move(**session), std::move(*spool), tail, std::move(last)));
 }
 
 Result<UniqueFd> ObjectBlobStore::spoolTail(std::string_view id, const Session& session) {
@@ -406,16 +500,13 @@ Result<BlobInfo> ObjectBlobStore::verifyUpload(std::string_view id, const Digest
                : sessionKey(id, "tail-" + std::to_string(session.generation));
   };
   std::string actual;
+  if (session.placed) {
+    // Checked and placed by the request that carried the bytes.
+    if (session.verified != expected.str()) return mismatch(expected);
+    return BlobInfo{expected.str(), session.size};
+  }
   if (expected.algorithm() == "sha256") {
-    SHA256_CTX copy = session.sha;
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256_Final(md, &copy);
-    static constexpr char kHex[] = "0123456789abcdef";
-    actual = "sha256:";
-    for (unsigned char c : md) {
-      actual += kHex[c >> 4];
-      actual += kHex[c & 0xf];
-    }
+    actual = digestSoFar(session.sha);
   } else {
     // Other algorithms were not kept running: read the bytes back once.
     if (auto r = assemble(id, session); !r) return r.takeError();
@@ -431,9 +522,7 @@ Result<BlobInfo> ObjectBlobStore::verifyUpload(std::string_view id, const Digest
     }
     actual = hasher.finish();
   }
-  if (actual != expected.str()) {
-    return makeError(ApiCode::DigestInvalid, "content does not match digest " + expected.str());
-  }
+  if (actual != expected.str()) return mismatch(expected);
   const auto blob = blobKey(expected);
   auto there = api_->head(blob);
   if (!there) return there.takeError();
@@ -457,14 +546,17 @@ Result<void> ObjectBlobStore::placeUpload(std::string_view id, const Digest& dig
   if ((*session)->verified != digest.str()) {
     return makeError(ApiCode::BlobUploadInvalid, "the upload was not verified as " + digest.str());
   }
-  return cancelUpload(id);
+  return drop(id, **session);
 }
 
 Result<void> ObjectBlobStore::cancelUpload(std::string_view id) {
   auto loaded = loadSession(id);
   if (!loaded) return loaded.takeError();
   if (!*loaded) return uploadUnknown();
-  const Session& session = **loaded;
+  return drop(id, **loaded);
+}
+
+Result<void> ObjectBlobStore::drop(std::string_view id, const Session& session) {
   // The state goes last: until it is gone, expiry finds the session and tries again.
   if (session.tail > 0) {
     if (auto r = api_->remove(sessionKey(id, "tail-" + std::to_string(session.generation))); !r) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -42,6 +43,9 @@ class ObjectBlobStore final : public BlobStore {
   Result<void> createUpload(std::string_view id) override;
   Result<uint64_t> uploadSize(std::string_view id) override;
   Result<UploadWriterPtr> appendUpload(std::string_view id) override;
+  // An empty session's bytes go straight to the blob's place: in one PUT, or (S3) in parts of
+  // a multipart upload completed there once the hash matches. Nothing is copied.
+  Result<UploadWriterPtr> appendLast(std::string_view id, const Digest& digest) override;
   Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) override;
   Result<void> placeUpload(std::string_view id, const Digest& digest) override;
   Result<void> cancelUpload(std::string_view id) override;
@@ -58,6 +62,9 @@ class ObjectBlobStore final : public BlobStore {
   std::string sessionKey(std::string_view id, std::string_view name) const;
   Result<std::optional<Session>> loadSession(std::string_view id);
   Result<void> saveSession(std::string_view id, const Session& session);
+  // Removes what the session holds in the store, its state last.
+  Result<void> drop(std::string_view id, const Session& session);
+  Result<UploadWriterPtr> append(std::string_view id, std::optional<Digest> last);
   bool claim(std::string_view id);
   void release(std::string_view id);
   // A new spool file holding the session's tail.

@@ -37,6 +37,7 @@ class S3Client final : public RestObjectClient {
   Result<void> completeParts(const std::string& key, const std::string& uploadId,
                              const std::vector<std::pair<int, std::string>>& parts) override;
   Result<void> abortParts(const std::string& key, const std::string& uploadId) override;
+  bool separateParts() const override { return true; }
 
   // A server-side copy of `from` (of `size` bytes) to `to`: one CopyObject up to 5 GiB, a
   // multipart copy above.
