@@ -119,6 +119,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.store.openBlobs = config.openBlobCacheEntries;
   options.store.objects.partSize = config.storagePartSize;
   options.store.objects.spoolDir = std::filesystem::path(config.dataDir) / "spool";
+  options.store.objects.http.caFile = config.storageCaFile;
   options.store.credentials = {config.awsAccessKeyId, config.awsSecretAccessKey,
                                config.awsSessionToken, config.azureStorageKey,
                                config.azureStorageSasToken};

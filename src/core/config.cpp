@@ -87,6 +87,10 @@ constexpr ConfigKey kKeys[] = {
      "Object stores: uploads go to the store in parts of this many bytes (at least 5 MiB), "
      "gathered in DATA/spool.",
      &ServeConfig::storagePartSize, 5 << 20},
+    {"storage_ca_file", "",
+     "Object stores on HTTPS: a PEM file of the certificates to trust (a private CA's); else, "
+     "for S3, AWS_CA_BUNDLE; else the system's.",
+     &ServeConfig::storageCaFile},
     {"aws_access_key_id", "", "S3: the access key (else AWS_ACCESS_KEY_ID).",
      &ServeConfig::awsAccessKeyId},
     {"aws_secret_access_key", "", "S3: the secret key (else AWS_SECRET_ACCESS_KEY).",

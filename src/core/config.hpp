@@ -61,6 +61,7 @@ struct ServeConfig {
   // Where registries keep their blobs, as a store URL; empty: file://<data>/registries.
   std::string storage;
   uint32_t storagePartSize = 16 << 20;
+  std::string storageCaFile;
   std::string awsAccessKeyId;
   std::string awsSecretAccessKey;
   std::string awsSessionToken;

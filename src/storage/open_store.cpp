@@ -1,6 +1,11 @@
 #include "storage/open_store.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "storage/fs/fs_blob_store.hpp"
 #include "storage/object/azure_client.hpp"
@@ -12,6 +17,22 @@ namespace {
 void fill(std::string& value, const char* variable) {
   if (!value.empty()) return;
   if (const char* env = std::getenv(variable)) value = env;
+}
+
+// The CA file HTTPS requests to the store trust: configured, else (S3, as AWS's tools do)
+// AWS_CA_BUNDLE; one that cannot be read is named now rather than at the first request.
+Result<object::HttpOptions> httpOptions(const StoreUrl& url, const StoreOptions& options) {
+  object::HttpOptions http = options.objects.http;
+  if (url.kind == StoreUrl::Kind::S3) fill(http.caFile, "AWS_CA_BUNDLE");
+  if (!http.caFile.empty()) {
+    const int fd = ::open(http.caFile.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return explainedError(ApiCode::Unsupported, "storage " + url.str() + ": CA file " +
+                                                      http.caFile + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+  }
+  return http;
 }
 
 }  // namespace
@@ -28,9 +49,12 @@ StoreCredentials StoreCredentials::withEnvironment() const {
 
 Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options, bool probe) {
   const auto credentials = options.credentials.withEnvironment();
+  if (url.kind == StoreUrl::Kind::File) return FsBlobStore::open(url.path, options.openBlobs);
+  auto http = httpOptions(url, options);
+  if (!http) return http.takeError();
   switch (url.kind) {
     case StoreUrl::Kind::File:
-      return FsBlobStore::open(url.path, options.openBlobs);
+      break;  // above
     case StoreUrl::Kind::S3: {
       if (credentials.awsAccessKeyId.empty() || credentials.awsSecretAccessKey.empty()) {
         return explainedError(ApiCode::Unsupported,
@@ -43,7 +67,7 @@ Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options,
           url,
           sigv4::Credentials{credentials.awsAccessKeyId, credentials.awsSecretAccessKey,
                              credentials.awsSessionToken},
-          options.objects.http);
+          *http);
       return ObjectBlobStore::open(url, std::move(api), options.objects, probe);
     }
     case StoreUrl::Kind::Azure: {
@@ -54,8 +78,8 @@ Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options,
                                   "AZURE_STORAGE_SAS_TOKEN, or azure_storage_key or "
                                   "azure_storage_sas_token)");
       }
-      auto api = std::make_unique<object::AzureClient>(
-          url, credentials.azureStorageKey, credentials.azureSasToken, options.objects.http);
+      auto api = std::make_unique<object::AzureClient>(url, credentials.azureStorageKey,
+                                                       credentials.azureSasToken, *http);
       return ObjectBlobStore::open(url, std::move(api), options.objects, probe);
     }
   }

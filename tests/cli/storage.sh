@@ -3,7 +3,7 @@
 # Blob (the emulators tools/emulator started in BERTH_TEST_STORE_S3 and BERTH_TEST_STORE_AZURE),
 # refused in one line when the store cannot be reached; images pushed and pulled through them,
 # with and without redirects; deleting a registry removes its objects; `berth serve --storage`
-# refuses a store it cannot reach.
+# refuses a store it cannot reach, and trusts one on HTTPS with a private CA only when told to.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cli_start "$@"
@@ -17,6 +17,7 @@ s3_url=$(cat "$BERTH_TEST_STORE_S3/url")
 azure_url=$(cat "$BERTH_TEST_STORE_AZURE/url")
 # at URL PREFIX [PARAMS]: the store URL with its own prefix (and more parameters).
 at() { local u=${1/\?//$2?}; echo "$u${3:-}"; }
+emulator=$(dirname "$0")/../../tools/emulator
 serve_start
 configure_client
 
@@ -57,14 +58,11 @@ for kind in s3 azure; do
     --storage "$(at "$url" "cli-$name/inner")"
 
   log "$kind: deleting the registry removes its objects"
-  # s3rver keeps each object as files under its bucket's directory.
-  objects() {
-    { find "$BERTH_TEST_STORE_S3/data/berth-test/cli-$name" -name '*._S3rver_object' 2>/dev/null ||
-      true; } | wc -l
-  }
-  [[ $kind != s3 || $(objects) -ge 2 ]] || fail "no objects of $name in S3 before the delete"
+  store_var=BERTH_TEST_STORE_${kind^^}
+  objects() { "$emulator" list "${!store_var}" "cli-$name/" | wc -l; }
+  (($(objects) >= 2)) || fail "no objects of $name in $kind before the delete"
   cli registry delete -n "$name" --yes >/dev/null
-  [[ $kind != s3 ]] || assert_eq "$(objects)" 0 "objects left behind in S3"
+  assert_eq "$(objects)" 0 "objects left behind in $kind"
 done
 
 log "stores that cannot be reached are refused in one line"
@@ -84,3 +82,66 @@ rc=0
 ((rc != 0)) || fail "berth serve started on a missing bucket"
 grep -q 'NoSuchBucket' "$TMP/serve.err" || fail "berth serve: $(cat "$TMP/serve.err")"
 [[ $(grep -vc '^{' "$TMP/serve.err") == 1 ]] || fail "berth serve: want one line, got: $(cat "$TMP/serve.err")"
+
+log "a store on HTTPS with a private CA: refused until its CA is given (storage_ca_file or AWS_CA_BUNDLE)"
+"$emulator" start s3 "$TMP/s3tls" --tls >/dev/null
+AT_EXIT+=("'$emulator' stop '$TMP/s3tls'")
+tls_url=$(at "$(cat "$TMP/s3tls/url")" tls)
+[[ "$tls_url" == *endpoint=https://* ]] || fail "not an HTTPS store: $tls_url"
+# serve_tls DATA [ENV=VALUE...] -- [serve flags...]: `berth serve` on the HTTPS store; sets rc.
+serve_tls() {
+  local data=$1 envs=()
+  shift
+  while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+  shift
+  rc=0
+  env -u AWS_CA_BUNDLE "${envs[@]}" "$BERTH" serve --listen "127.0.0.1:$tls_port" --data "$data" \
+    --storage "$tls_url" "$@" >"$TMP/tls.out" 2>"$TMP/tls.err" &
+  tls_pid=$!
+}
+# refused_tls TEXT: the server refused to start; its one line of error is in $TMP/tls.err
+refused_tls() {
+  wait "$tls_pid" || rc=$?
+  ((rc != 0)) || fail "berth serve started on $tls_url: $(cat "$TMP/tls.err")"
+  [[ $(grep -vc '^{' "$TMP/tls.err") == 1 ]] || fail "berth serve: want one line, got: $(cat "$TMP/tls.err")"
+  grep -v '^{' "$TMP/tls.err" | grep -q "$1" || fail "berth serve: want '$1', got: $(cat "$TMP/tls.err")"
+}
+# wait_tls: the server answers; stop_tls stops it (SIGTERM, exit 0)
+wait_tls() {
+  local deadline=$((SECONDS + 20))
+  until curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$tls_port/v2/"; do
+    kill -0 "$tls_pid" 2>/dev/null || fail "berth serve on the HTTPS store exited: $(cat "$TMP/tls.err")"
+    ((SECONDS < deadline)) || fail "berth serve on the HTTPS store did not answer"
+    sleep 0.1
+  done
+}
+stop_tls() {
+  kill -TERM "$tls_pid"
+  wait "$tls_pid" || fail "berth serve on the HTTPS store exited with $? after SIGTERM"
+}
+tls_port=$(free_port)
+serve_tls "$TMP/tls0" --
+refused_tls 'certificate'
+echo '{"storage_ca_file": "/nonexistent/ca.pem"}' >"$TMP/tls-missing.json"
+serve_tls "$TMP/tls0" -- --config "$TMP/tls-missing.json"
+refused_tls 'CA file /nonexistent/ca.pem: No such file or directory'
+
+log "trusted through storage_ca_file: a monolithic upload over HTTPS, read back"
+printf '{"storage_ca_file": "%s"}' "$TMP/s3tls/ca.pem" >"$TMP/tls.json"
+mkdir -p "$TMP/tls1"
+admin_login_setup "$TMP/tls1"
+serve_tls "$TMP/tls1" -- --config "$TMP/tls.json"
+wait_tls
+head -c 300000 /dev/urandom >"$TMP/tls-blob"
+blob=$(file_digest "$TMP/tls-blob")
+status=$(curl -sS -u "$REG_USER:$REG_PASS" -o /dev/null -w '%{http_code}' --data-binary "@$TMP/tls-blob" \
+  -H 'Content-Type: application/octet-stream' "http://127.0.0.1:$tls_port/v2/tls/app/blobs/uploads/?digest=$blob")
+assert_eq "$status" 201 "monolithic upload into the HTTPS store"
+stop_tls
+
+log "trusted through AWS_CA_BUNDLE: the blob is there"
+serve_tls "$TMP/tls1" "AWS_CA_BUNDLE=$TMP/s3tls/ca.pem" --
+wait_tls
+curl -sS -u "$REG_USER:$REG_PASS" -o "$TMP/tls-back" "http://127.0.0.1:$tls_port/v2/tls/app/blobs/$blob"
+assert_eq "$(file_digest "$TMP/tls-back")" "$blob" "the blob read back from the HTTPS store"
+stop_tls

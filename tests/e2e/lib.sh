@@ -18,6 +18,7 @@ TMP=""          # per-test temp dir
 REG=""          # host:port of the registry under test
 SERVER_PID=""   # set when we started the server ourselves
 EXTRA_PIDS=()   # other servers a test starts (stopped and checked like SERVER_PID)
+AT_EXIT=()      # commands run (eval) on exit, after the servers stopped: helpers a test started
 BERTH=""        # server binary, DATA its data directory (when we started it)
 DATA=""
 REG_USER=""     # credentials the clients are logged in with ("" = none)
@@ -61,6 +62,7 @@ _e2e_cleanup() {
     fi
   done
   if [[ -n "$DATA" ]] && declare -F e2e_data_stopped >/dev/null; then e2e_data_stopped "$DATA"; fi
+  for i in "${AT_EXIT[@]}"; do eval "$i"; done
   if ((rc != 0)) && [[ -s "$TMP/server.log" ]]; then
     echo "--- [$TEST_NAME] last lines of server stderr:" >&2
     tail -n 40 "$TMP/server.log" >&2
@@ -97,7 +99,11 @@ e2e_start() {
 }
 
 _start_registry() {
-  local bin=$1 port status deadline=$((SECONDS + 10))
+  # A server on an object store lists it once before it listens: an emulator busy with other
+  # tests' requests may take a while to answer.
+  local bin=$1 port status patience=10 deadline
+  [[ -z "${BERTH_TEST_STORE:-}" ]] || patience=60
+  deadline=$((SECONDS + patience))
   if [[ -n "${E2E_REGISTRY:-}" ]]; then
     REG=$E2E_REGISTRY
     REG_USER=${E2E_REGISTRY_USER:-}
@@ -139,7 +145,7 @@ _start_registry() {
     fi
     sleep 0.1
   done
-  fail "server did not answer GET http://$REG/v2/ within 10s"
+  fail "server did not answer GET http://$REG/v2/ within ${patience}s"
 }
 
 # admin_login_setup DATA_DIR: enable the admin account of the registry in DATA_DIR, give it a

@@ -137,6 +137,7 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.lowSpeedBytes));
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.lowSpeedSeconds.count()));
   curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
+  if (!options_.caFile.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.caFile.c_str());
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);

@@ -51,6 +51,7 @@ struct HttpOptions {
   unsigned maxAttempts = 4;
   std::chrono::milliseconds backoff{100};  // doubled per attempt, with jitter
   size_t idleHandles = 32;                 // connections kept for reuse
+  std::string caFile;  // PEM certificates HTTPS stores are checked against ("": the system's)
 };
 
 class HttpClient {
