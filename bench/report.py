@@ -339,6 +339,8 @@ def plot(rows, png, title):
                 adv.append("NaN")
             else:
                 adv.append(f"{(v if r['higher_is_better'] else 1 / v):.4f}")
+        if all(a == "NaN" for a in adv):
+            continue  # a run of berth alone (object stores): no anchor to compare with
         label = SHORT.get((r["scenario"], r["metric"]), r["label"]).replace('"', "'")
         data.append(f'"{label}"\t{adv[0]}\t{adv[1]}')
         for a in adv:
@@ -390,6 +392,8 @@ plot "{dat}" using 2:xtic(1) title "berth vs distribution" lc rgb "#2a6fbb", \\
         res = subprocess.run([gnuplot], input=script, text=True, capture_output=True)
         if res.returncode != 0:
             print("report: gnuplot failed: " + res.stderr, file=sys.stderr)
+            if os.path.exists(png):
+                os.remove(png)  # gnuplot opens its output before it fails
             return False
     return True
 
