@@ -130,17 +130,18 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
     resp.contentLength = length;
     return http::Dispatch::reply(std::move(resp));
   }
+  if (auto there = t.ctx.blobs->readUrl(*digest); !there.empty()) {
+    // The store serves the bytes itself, from a URL valid for a few minutes; the metadata
+    // vouched for the blob, so no request to the store is made here.
+    http::Response moved = http::Response::empty(307);
+    moved.headers.add("Location", std::move(there));
+    moved.headers.add("Docker-Content-Digest", digest->str());
+    return http::Dispatch::reply(std::move(moved));
+  }
   auto blob = t.ctx.blobs->open(*digest);
   if (!blob) {
     // Linked in metadata but gone from storage: report it as unknown rather than fail.
     return replyError(blob.error());
-  }
-  if (!blob->redirect.empty()) {
-    // The store serves the bytes itself, from a URL valid for a few minutes.
-    http::Response moved = http::Response::empty(307);
-    moved.headers.add("Location", std::move(blob->redirect));
-    moved.headers.add("Docker-Content-Digest", digest->str());
-    return http::Dispatch::reply(std::move(moved));
   }
   if (blob->fd) {
     resp.file = http::FileRange{std::move(blob->fd), range.first, length};

@@ -32,13 +32,11 @@ using ByteSink = std::function<bool(const char*, size_t)>;  // false: stop
 // An open blob. The filesystem driver hands out a descriptor so bytes leave with sendfile(2).
 // Blobs are immutable, so one descriptor may serve many readers at once (with pread or
 // sendfile at an explicit offset, never moving the file position). Object stores hand out a
-// fetch that streams a range from the store (blocking), and, with redirects on, a URL the
-// client may read the blob from itself for a few minutes.
+// fetch that streams a range from the store (blocking).
 struct BlobReader {
   std::shared_ptr<const UniqueFd> fd;
   uint64_t size = 0;
   std::function<Result<void>(uint64_t first, uint64_t length, const ByteSink& sink)> fetch;
-  std::string redirect;
 };
 
 // Bytes first..first+length-1 of an open blob to `sink`, however the store holds them.
@@ -77,6 +75,12 @@ class BlobStore {
   virtual bool blocking() const { return false; }
   virtual Result<std::optional<uint64_t>> stat(const Digest& digest) = 0;
   virtual Result<BlobReader> open(const Digest& digest) = 0;
+  // With redirects on (object stores), a URL the client may read the blob from itself for a
+  // few minutes; else "". Computed here, without a request to the store.
+  virtual std::string readUrl(const Digest& digest) {
+    (void)digest;
+    return {};
+  }
   virtual Result<void> remove(const Digest& digest) = 0;
 
   // `id` must satisfy isUuid(); drivers refuse anything else.

@@ -71,6 +71,7 @@ class MeasuredBlobStore final : public BlobStore {
   Result<BlobReader> open(const Digest& digest) override {
     return timed(op<"open">(), [&] { return inner_->open(digest); });
   }
+  std::string readUrl(const Digest& digest) override { return inner_->readUrl(digest); }
   Result<void> remove(const Digest& digest) override {
     return timed(op<"remove">(), [&] { return inner_->remove(digest); });
   }

@@ -366,8 +366,11 @@ Result<BlobReader> ObjectBlobStore::open(const Digest& digest) {
   reader.fetch = [this, blob](uint64_t first, uint64_t length, const ByteSink& sink) {
     return api_->get(blob, first, length, sink);
   };
-  if (url_.redirect) reader.redirect = api_->readUrl(blob, options_.redirectSeconds);
   return reader;
+}
+
+std::string ObjectBlobStore::readUrl(const Digest& digest) {
+  return url_.redirect ? api_->readUrl(blobKey(digest), options_.redirectSeconds) : "";
 }
 
 Result<void> ObjectBlobStore::remove(const Digest& digest) { return api_->remove(blobKey(digest)); }
