@@ -1,6 +1,7 @@
 // The BlobStore contract, typed over every driver: each test binary instantiates it with the
 // factories of the drivers it can reach (the filesystem in the unit tests, the object stores
-// with their emulators in the storage tests). A factory has make() and kPlacesOnVerify.
+// with their emulators in the storage tests). A factory has make() and kPlacesOnVerify, and may
+// have unavailable(): why its store cannot run here ("" when it can; the tests skip then).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,7 +19,15 @@ template <class Factory>
 class BlobStoreConformance : public ::testing::Test {
  protected:
   Factory factory;
-  BlobStorePtr store = factory.make();
+  BlobStorePtr store;
+
+  void SetUp() override {
+    if constexpr (requires { Factory::unavailable(); }) {
+      if (const auto why = Factory::unavailable(); !why.empty()) GTEST_SKIP() << why;
+    }
+    store = factory.make();
+    ASSERT_TRUE(store);
+  }
 
   Digest digestOf(std::string_view data) { return *Digest::parse(sha256Digest(data)); }
 

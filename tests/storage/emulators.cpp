@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -60,7 +61,9 @@ void Emulator::start() {
   const std::string bin = BERTH_EMULATORS_BIN;
   const std::string port = std::to_string(port_);
   std::vector<std::string> args;
-  if (kind_ == Kind::S3) {
+  if (kind_ == Kind::Moto) {
+    args = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", port};
+  } else if (kind_ == Kind::S3) {
     args = {bin + "/s3rver",
             "-d",
             (dir_ / "s3").string(),
@@ -82,11 +85,14 @@ void Emulator::start() {
             "--disableTelemetry",
             "--silent"};
   }
-  if (::access(args[0].c_str(), X_OK) != 0) {
+  if (kind_ == Kind::Moto) {
+    if (auto missing = motoMissing(); !missing.empty()) throw std::runtime_error(missing);
+  } else if (::access(args[0].c_str(), X_OK) != 0) {
     throw std::runtime_error(args[0] +
                              " is missing: run tools/install-deps (npm ci in tests/emulators)");
   }
-  std::filesystem::create_directories(dir_ / (kind_ == Kind::S3 ? "s3" : "azure"));
+  if (kind_ != Kind::Moto)
+    std::filesystem::create_directories(dir_ / (kind_ == Kind::S3 ? "s3" : "azure"));
   pid_ = ::fork();
   if (pid_ == 0) {
     ::setpgid(0, 0);
@@ -101,7 +107,7 @@ void Emulator::start() {
       ::dup2(fileno(f), 1);
       ::dup2(fileno(f), 2);
     }
-    ::execv(argv[0], argv.data());
+    ::execvp(argv[0], argv.data());
     _exit(127);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -118,6 +124,15 @@ void Emulator::start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+std::string Emulator::motoMissing() {
+  static const std::string missing =
+      std::system("python3 -c 'import moto.server' >/dev/null 2>&1") == 0
+          ? ""
+          : "moto is not installed (optional: python3 -m pip install 'moto[server]'); the "
+            "driver's tests ran on s3rver";
+  return missing;
 }
 
 void Emulator::stop() {

@@ -1,5 +1,6 @@
 // Object store emulators for the tests: s3rver (S3) and Azurite (Azure Blob), from the npm
-// packages in tests/emulators, started on free loopback ports and stopped with the object.
+// packages in tests/emulators, and moto (S3, a Python package some machines have), started on
+// free loopback ports and stopped with the object.
 #pragma once
 
 #include <sys/types.h>
@@ -11,7 +12,10 @@ namespace berth_test {
 
 class Emulator {
  public:
-  enum class Kind { S3, Azure };
+  enum class Kind { S3, Moto, Azure };
+  // Why moto cannot run here ("" when it can): it is optional, not installed by
+  // tools/install-deps (Debian does not package it).
+  static std::string motoMissing();
   // Starts one; throws std::runtime_error naming the problem when it cannot (the packages are
   // installed by tools/install-deps).
   explicit Emulator(Kind kind);
@@ -22,7 +26,8 @@ class Emulator {
   // http://127.0.0.1:PORT (S3) or http://127.0.0.1:PORT/devstoreaccount1 (Azure).
   const std::string& endpoint() const { return endpoint_; }
   uint16_t port() const { return port_; }
-  // Stops the process (a store that goes away) and starts it again on the same port and data.
+  // Stops the process (a store that goes away) and starts it again on the same port and data
+  // (moto keeps its objects in memory: they are gone).
   void stop();
   void start();
 

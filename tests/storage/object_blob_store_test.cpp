@@ -29,13 +29,19 @@ ObjectStoreOptions testOptions() {
 }
 
 // One store kind: its emulator, the URL of a place in it, its credentials, and a client to
-// look into it.
-struct S3 {
+// look into it; why it cannot run here, if it cannot.
+template <Emulator::Kind kKind>
+struct S3Like {
   static constexpr bool kPlacesOnVerify = true;
   static constexpr const char* kMissing = "NoSuchBucket";
   static constexpr const char* kCredentialVariable = "AWS_ACCESS_KEY_ID";
+  static std::string unavailable() {
+    return kKind == Emulator::Kind::Moto ? Emulator::motoMissing() : "";
+  }
   static Emulator& emulator() {
-    static Emulator e(Emulator::Kind::S3);
+    static Emulator e(kKind);
+    static const bool created = kKind != Emulator::Kind::Moto || createBucket(e);
+    (void)created;
     return e;
   }
   static StoreUrl url(const std::string& prefix, bool redirect = false,
@@ -61,10 +67,27 @@ struct S3 {
     return std::make_unique<object::S3Client>(
         url, sigv4::Credentials{Emulator::kS3AccessKey, Emulator::kS3SecretKey, ""});
   }
+
+ private:
+  // moto starts without buckets and checks no signature: a plain PUT makes one.
+  static bool createBucket(Emulator& e) {
+    object::HttpClient http;
+    object::HttpRequest put;
+    put.method = "PUT";
+    put.url = e.endpoint() + "/" + Emulator::kS3Bucket;
+    auto r = http.perform(put);
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error().detail);
+    return r && r->status == 200;
+  }
 };
+// s3rver: installed with the npm packages, always there.
+using S3 = S3Like<Emulator::Kind::S3>;
+// moto: more faithful (every multipart call, S3's limits on parts), when the machine has it.
+using Moto = S3Like<Emulator::Kind::Moto>;
 
 struct Azure {
   static constexpr bool kPlacesOnVerify = true;
+  static std::string unavailable() { return ""; }
   static constexpr const char* kMissing = "ContainerNotFound";
   static constexpr const char* kCredentialVariable = "AZURE_STORAGE_KEY";
   static constexpr const char* kContainer = "berth-test";
@@ -127,11 +150,12 @@ BlobStorePtr openStore(const std::string& prefix, bool redirect = false) {
 template <class Kind>
 struct Factory {
   static constexpr bool kPlacesOnVerify = Kind::kPlacesOnVerify;
+  static std::string unavailable() { return Kind::unavailable(); }
   std::string prefix = "conformance-" + newUuid();
   BlobStorePtr make() { return openStore<Kind>(prefix); }
 };
 
-using Drivers = ::testing::Types<Factory<S3>, Factory<Azure>>;
+using Drivers = ::testing::Types<Factory<S3>, Factory<Moto>, Factory<Azure>>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Objects, BlobStoreConformance, Drivers);
 
 std::string pattern(size_t size, char seed) {
@@ -166,8 +190,13 @@ void append(BlobStore& store, const std::string& id, std::string_view data, size
 }
 
 template <class Kind>
-class ObjectStore : public ::testing::Test {};
-using Kinds = ::testing::Types<S3, Azure>;
+class ObjectStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const auto why = Kind::unavailable(); !why.empty()) GTEST_SKIP() << why;
+  }
+};
+using Kinds = ::testing::Types<S3, Moto, Azure>;
 TYPED_TEST_SUITE(ObjectStore, Kinds);
 
 TYPED_TEST(ObjectStore, UploadsAcrossPartBoundariesInOddPieces) {
@@ -316,7 +345,7 @@ TYPED_TEST(ObjectStore, ABlobWhoseDigestComesFirstGoesStraightToItsPlace) {
   EXPECT_EQ(readAll(*store, digestOf(large)), large);
   EXPECT_EQ(api->calls["part"], 3);
   ASSERT_EQ(api->beganAt.size(), 1u);
-  if (std::is_same_v<TypeParam, S3>) {
+  if (!std::is_same_v<TypeParam, Azure>) {
     EXPECT_EQ(api->beganAt[0], prefix + "/blobs/sha256/" +
                                    std::string(digestOf(large).hex().substr(0, 2)) + "/" +
                                    std::string(digestOf(large).hex()));
@@ -346,7 +375,7 @@ TYPED_TEST(ObjectStore, ABlobThatDoesNotMatchItsDigestIsNotCompleted) {
     ASSERT_TRUE(w);
     ASSERT_TRUE((*w)->write(data.data(), data.size()));
     auto closed = (*w)->close();
-    if (std::is_same_v<TypeParam, S3>) {
+    if (!std::is_same_v<TypeParam, Azure>) {
       ASSERT_FALSE(closed);
       EXPECT_EQ(closed.error().code, ApiCode::DigestInvalid);
       EXPECT_EQ(api->calls["abort"], 1);
@@ -410,6 +439,10 @@ TYPED_TEST(ObjectStore, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
 }
 
 TYPED_TEST(ObjectStore, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
+  if (std::is_same_v<TypeParam, Moto>) {
+    GTEST_SKIP() << "moto keeps its objects in memory: started again, it has none (the outage "
+                    "runs on s3rver and Azurite)";
+  }
   auto store = openStore<TypeParam>("outage-" + newUuid());
   const std::string data = pattern((5 << 20) + 10, 'o');
   const auto id = newUuid();
@@ -462,12 +495,12 @@ TYPED_TEST(ObjectStore, RedirectsAreUrlsThatReadTheBlob) {
   ASSERT_TRUE(store->createUpload(id));
   append(*store, id, data, 7);
   ASSERT_TRUE(store->commitUpload(id, digestOf(data)));
-  auto reader = store->open(digestOf(data));
-  ASSERT_TRUE(reader);
-  ASSERT_FALSE(reader->redirect.empty());
+  const auto there = store->readUrl(digestOf(data));
+  ASSERT_FALSE(there.empty());
+  EXPECT_TRUE(openStore<TypeParam>("plain-" + newUuid())->readUrl(digestOf(data)).empty());
   object::HttpClient http;
   object::HttpRequest get;
-  get.url = reader->redirect;
+  get.url = there;
   auto r = http.perform(get);
   ASSERT_TRUE(r) << r.error().detail;
   EXPECT_EQ(r->status, 200);
