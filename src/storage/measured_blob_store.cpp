@@ -57,6 +57,11 @@ class MeasuredWriter final : public UploadWriter {
   UploadWriterPtr inner_;
 };
 
+Result<UploadWriterPtr> measuredWriter(Result<UploadWriterPtr> writer) {
+  if (!writer) return writer;
+  return UploadWriterPtr(std::make_unique<MeasuredWriter>(std::move(*writer)));
+}
+
 class MeasuredBlobStore final : public BlobStore {
  public:
   explicit MeasuredBlobStore(BlobStorePtr inner) : inner_(std::move(inner)) {}
@@ -82,14 +87,11 @@ class MeasuredBlobStore final : public BlobStore {
     return timed(op<"upload_size">(), [&] { return inner_->uploadSize(id); });
   }
   Result<UploadWriterPtr> appendUpload(std::string_view id) override {
-    auto writer = timed(op<"append_upload">(), [&] { return inner_->appendUpload(id); });
-    if (!writer) return writer;
-    return UploadWriterPtr(std::make_unique<MeasuredWriter>(std::move(*writer)));
+    return measuredWriter(timed(op<"append_upload">(), [&] { return inner_->appendUpload(id); }));
   }
   Result<UploadWriterPtr> appendLast(std::string_view id, const Digest& digest) override {
-    auto writer = timed(op<"append_upload">(), [&] { return inner_->appendLast(id, digest); });
-    if (!writer) return writer;
-    return UploadWriterPtr(std::make_unique<MeasuredWriter>(std::move(*writer)));
+    return measuredWriter(
+        timed(op<"append_upload">(), [&] { return inner_->appendLast(id, digest); }));
   }
   Result<BlobInfo> verifyUpload(std::string_view id, const Digest& expected) override {
     return timed(op<"verify_upload">(), [&] { return inner_->verifyUpload(id, expected); });

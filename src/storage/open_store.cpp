@@ -49,12 +49,9 @@ StoreCredentials StoreCredentials::withEnvironment() const {
 
 Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options, bool probe) {
   const auto credentials = options.credentials.withEnvironment();
-  if (url.kind == StoreUrl::Kind::File) return FsBlobStore::open(url.path, options.openBlobs);
-  auto http = httpOptions(url, options);
-  if (!http) return http.takeError();
   switch (url.kind) {
     case StoreUrl::Kind::File:
-      break;  // above
+      return FsBlobStore::open(url.path, options.openBlobs);
     case StoreUrl::Kind::S3: {
       if (credentials.awsAccessKeyId.empty() || credentials.awsSecretAccessKey.empty()) {
         return explainedError(ApiCode::Unsupported,
@@ -63,6 +60,8 @@ Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options,
                                   "AWS_SECRET_ACCESS_KEY, or aws_access_key_id and "
                                   "aws_secret_access_key)");
       }
+      auto http = httpOptions(url, options);
+      if (!http) return http.takeError();
       auto api = std::make_unique<object::S3Client>(
           url,
           sigv4::Credentials{credentials.awsAccessKeyId, credentials.awsSecretAccessKey,
@@ -78,6 +77,8 @@ Result<BlobStorePtr> openStore(const StoreUrl& url, const StoreOptions& options,
                                   "AZURE_STORAGE_SAS_TOKEN, or azure_storage_key or "
                                   "azure_storage_sas_token)");
       }
+      auto http = httpOptions(url, options);
+      if (!http) return http.takeError();
       auto api = std::make_unique<object::AzureClient>(url, credentials.azureStorageKey,
                                                        credentials.azureSasToken, *http);
       return ObjectBlobStore::open(url, std::move(api), options.objects, probe);

@@ -120,6 +120,8 @@ stop_tls() {
   wait "$tls_pid" || fail "berth serve on the HTTPS store exited with $? after SIGTERM"
 }
 tls_port=$(free_port)
+tls_pid=""
+AT_EXIT=('[[ -z "$tls_pid" ]] || kill -TERM "$tls_pid" 2>/dev/null || true' "${AT_EXIT[@]}")
 serve_tls "$TMP/tls0" --
 refused_tls 'certificate'
 echo '{"storage_ca_file": "/nonexistent/ca.pem"}' >"$TMP/tls-missing.json"

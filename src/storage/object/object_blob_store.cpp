@@ -14,6 +14,7 @@
 
 #include "core/log.hpp"
 #include "core/random.hpp"
+#include "storage/object/signing.hpp"
 
 namespace berth::storage {
 namespace json = boost::json;
@@ -133,13 +134,7 @@ std::string digestSoFar(const SHA256_CTX& sha) {
   SHA256_CTX copy = sha;
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256_Final(md, &copy);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned char c : md) {
-    out += kHex[c >> 4];
-    out += kHex[c & 0xf];
-  }
-  return out;
+  return "sha256:" + signing::hex(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
 }
 
 // An unnamed file in `dir` for a part being gathered.
