@@ -66,17 +66,7 @@ struct FileRange {
   uint64_t length = 0;
 };
 
-// A response body produced somewhere that may block (an object store). The server runs pump()
-// on its blocking pool; `write` hands each piece to the connection and returns once it went
-// out, or false when the client is gone or too slow (pump should stop then). The length is the
-// response's contentLength, announced before the first byte.
-class BodySource {
- public:
-  virtual ~BodySource() = default;
-  // False when the source failed: the head went out already, so the connection is closed and
-  // the client sees a short body.
-  virtual bool pump(const std::function<bool(const char*, size_t)>& write) = 0;
-};
+class BodySource;
 
 struct Response {
   int status = 200;
@@ -90,6 +80,21 @@ struct Response {
   static Response error(const Error& error);
   static Response json(int status, std::string body);
   static Response empty(int status);
+};
+
+// A response body produced somewhere that may block (an object store). The server runs pump()
+// on its blocking pool; `write` hands each piece to the connection, waiting while an earlier
+// piece is still going out, and returns false when the client is gone or too slow (pump should
+// stop then). The length is the response's contentLength, announced with the first byte.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // False when the source failed. The head goes out with the first byte written: after it,
+  // the connection is closed and the client sees a short body; before it, instead() answers.
+  virtual bool pump(const std::function<bool(const char*, size_t)>& write) = 0;
+  // The response to send when pump() failed before writing a byte (a blob the store no longer
+  // has: 404); none closes the connection.
+  virtual std::optional<Response> instead() { return std::nullopt; }
 };
 
 // Receives a request body piece by piece, so that uploads stream to storage.

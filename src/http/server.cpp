@@ -4,6 +4,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -27,6 +28,7 @@
 #include <csignal>
 #include <list>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -69,6 +71,12 @@ constexpr size_t kBodyChunk = 256 * 1024;
 // Bodies this large or larger, over plain TCP, into a sink that takes a pipe, are spliced.
 constexpr uint64_t kSpliceMinimum = 256 * 1024;
 constexpr size_t kSplicePipe = 1024 * 1024;
+
+enum class SourceOutcome {
+  Sent,              // the head and every byte went out
+  Cut,               // the head went out, then the source failed or the client went away
+  FailedBeforeHead,  // the source failed before its first byte: nothing went out
+};
 
 enum class Spliced {
   Done,         // every byte is in the sink
@@ -140,7 +148,8 @@ class Connection final : public ConnectionBase {
   asio::awaitable<bool> write(const Request& req, Response& resp, unsigned version, bool keepAlive,
                               uint64_t& bytes);
   asio::awaitable<bool> sendFile(const FileRange& file);
-  asio::awaitable<bool> sendSource(BodySource& source, uint64_t length);
+  asio::awaitable<SourceOutcome> sendSource(BodySource& source, std::string head, uint64_t length,
+                                            uint64_t& bytes);
   // Runs `work` on the blocking pool and resumes on this connection's thread with its result.
   template <class F>
   asio::awaitable<std::invoke_result_t<F&>> onPool(F& work);
@@ -752,13 +761,16 @@ asio::awaitable<bool> Connection<Stream>::write(const Request& req, Response& re
     co_return sent;
   }
   if (resp.source && !head && !noBody) {
-    bhttp::response_serializer<bhttp::string_body> serializer(out);
-    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
-    if (ec) co_return false;
-    bytes += n;
-    const bool sent = co_await sendSource(*resp.source, length);
-    if (sent) bytes += length;
-    co_return sent;
+    // The head goes out with the source's first bytes: a source that fails before it produced
+    // any (a blob the store no longer has) may still answer with a response of its own.
+    std::ostringstream text;
+    text << out.base();
+    const auto outcome = co_await sendSource(*resp.source, text.str(), length, bytes);
+    if (outcome != SourceOutcome::FailedBeforeHead) co_return outcome == SourceOutcome::Sent;
+    auto instead = resp.source->instead();
+    if (!instead) co_return false;
+    resp = std::move(*instead);
+    co_return co_await write(req, resp, version, keepAlive, bytes);
   }
   auto [ec, n] = co_await bhttp::async_write(stream_, out, kTuple);
   bytes += n;
@@ -767,49 +779,70 @@ asio::awaitable<bool> Connection<Stream>::write(const Request& req, Response& re
 
 // The source runs on the blocking pool and hands its bytes over in pieces of up to
 // kBodyChunk; each piece is written by this connection's own thread while the pool thread
-// waits, so the client's pace is the source's pace.
+// fills the next one. At most one piece is in flight, so the client's pace is the source's
+// pace and a response holds two pieces at most.
 template <class Stream>
-asio::awaitable<bool> Connection<Stream>::sendSource(BodySource& source, uint64_t length) {
+asio::awaitable<SourceOutcome> Connection<Stream>::sendSource(BodySource& source, std::string head,
+                                                              uint64_t length, uint64_t& bytes) {
   struct Handoff {
     std::mutex mutex;
     std::condition_variable done;
     bool finished = false;
     bool ok = false;
+    std::string head;
     std::string piece;
   };
   auto executor = stream_.get_executor();
   auto& server = server_;
   const TransferRate rate = transferRate();
   uint64_t sent = 0;
+  bool headSent = false;
   std::string pending;
-  // Writes `pending` from the connection's thread; false when the client is gone, too slow,
-  // or the server is stopping.
-  auto flush = [&]() -> bool {
-    if (pending.empty()) return true;
-    if (rate.tooSlow(sent)) return false;
-    auto handoff = std::make_shared<Handoff>();
-    handoff->piece.swap(pending);
-    const size_t size = handoff->piece.size();
-    asio::post(executor, [this, handoff] {
-      tcp().expires_after(server_.options.idleTimeout);
-      asio::async_write(stream_, asio::buffer(handoff->piece),
-                        [handoff](boost::system::error_code ec, size_t) {
-                          std::lock_guard lock(handoff->mutex);
-                          handoff->ok = !ec;
-                          handoff->finished = true;
-                          handoff->done.notify_all();
-                        });
-    });
-    std::unique_lock lock(handoff->mutex);
-    while (
-        !handoff->done.wait_for(lock, std::chrono::seconds(1), [&] { return handoff->finished; })) {
+  std::string spare;  // the buffer of the piece written last, for the next one
+  std::shared_ptr<Handoff> inFlight;
+  // Waits for the piece in flight; false when the client is gone or the server is stopping.
+  auto settle = [&]() -> bool {
+    if (!inFlight) return true;
+    std::unique_lock lock(inFlight->mutex);
+    while (!inFlight->done.wait_for(lock, std::chrono::seconds(1),
+                                    [&] { return inFlight->finished; })) {
       if (server.stopping.load() && server.ioc.stopped()) return false;
     }
-    if (!handoff->ok) return false;
-    sent += size;
+    const bool ok = inFlight->ok;
+    if (ok) {
+      sent += inFlight->piece.size();
+      bytes += inFlight->head.size() + inFlight->piece.size();
+    }
+    lock.unlock();
+    spare.swap(inFlight->piece);
+    spare.clear();
+    inFlight.reset();
+    return ok;
+  };
+  // Starts writing `pending` (after the head, the first time) from the connection's thread.
+  auto flush = [&]() -> bool {
+    if (pending.empty() && headSent) return true;
+    if (!settle() || rate.tooSlow(sent)) return false;
+    auto handoff = std::make_shared<Handoff>();
+    handoff->piece.swap(pending);
+    pending.swap(spare);
+    if (!headSent) handoff->head = std::move(head);
+    headSent = true;
+    asio::post(executor, [this, handoff] {
+      tcp().expires_after(server_.options.idleTimeout);
+      const std::array<asio::const_buffer, 2> buffers{asio::buffer(handoff->head),
+                                                      asio::buffer(handoff->piece)};
+      asio::async_write(stream_, buffers, [handoff](boost::system::error_code ec, size_t) {
+        std::lock_guard lock(handoff->mutex);
+        handoff->ok = !ec;
+        handoff->finished = true;
+        handoff->done.notify_all();
+      });
+    });
+    inFlight = std::move(handoff);
     return true;
   };
-  auto pump = [&]() -> bool {
+  auto pump = [&]() -> SourceOutcome {
     bool clientGone = false;
     bool produced = false;
     try {
@@ -829,9 +862,12 @@ asio::awaitable<bool> Connection<Stream>::sendSource(BodySource& source, uint64_
       });
     } catch (const std::exception& e) {
       log::error("body source failed", {{"error", e.what()}});
-      return false;
     }
-    return produced && !clientGone && flush() && sent == length;
+    if (!produced && !headSent) return SourceOutcome::FailedBeforeHead;
+    const bool whole = produced && !clientGone && flush() && settle() && sent == length;
+    // Nothing of this response may still be in flight when the connection goes on.
+    if (!settle()) return SourceOutcome::Cut;
+    return whole ? SourceOutcome::Sent : SourceOutcome::Cut;
   };
   co_return co_await onPool(pump);
 }

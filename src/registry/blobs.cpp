@@ -33,13 +33,20 @@ class StoreSource final : public http::BodySource {
     });
     if (!read && !clientGone) {
       log::warn("blob read from storage failed", {{"error", read.error().detail}});
+      failure_ = read.takeError();
     }
     return read.ok();
+  }
+  // Linked in metadata but gone from the store (404 BLOB_UNKNOWN), or the store failing.
+  std::optional<http::Response> instead() override {
+    if (!failure_) return std::nullopt;
+    return errorResponse(*failure_);
   }
 
  private:
   storage::BlobReader blob_;
   uint64_t first_, length_;
+  std::optional<Error> failure_;
 };
 
 enum class RangeKind { None, Satisfiable, Unsatisfiable };
@@ -138,7 +145,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
     moved.headers.add("Docker-Content-Digest", digest->str());
     return http::Dispatch::reply(std::move(moved));
   }
-  auto blob = t.ctx.blobs->open(*digest);
+  auto blob = t.ctx.blobs->openSized(*digest, size);
   if (!blob) {
     // Linked in metadata but gone from storage: report it as unknown rather than fail.
     return replyError(blob.error());

@@ -75,6 +75,13 @@ class BlobStore {
   virtual bool blocking() const { return false; }
   virtual Result<std::optional<uint64_t>> stat(const Digest& digest) = 0;
   virtual Result<BlobReader> open(const Digest& digest) = 0;
+  // open() for a caller that knows the blob's size already (from metadata). An object store
+  // then asks the store nothing here; a blob gone from it fails the first fetch with
+  // BlobUnknown instead.
+  virtual Result<BlobReader> openSized(const Digest& digest, uint64_t size) {
+    (void)size;
+    return open(digest);
+  }
   // With redirects on (object stores), a URL the client may read the blob from itself for a
   // few minutes; else "". Computed here, without a request to the store.
   virtual std::string readUrl(const Digest& digest) {

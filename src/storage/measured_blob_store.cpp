@@ -76,6 +76,9 @@ class MeasuredBlobStore final : public BlobStore {
   Result<BlobReader> open(const Digest& digest) override {
     return timed(op<"open">(), [&] { return inner_->open(digest); });
   }
+  Result<BlobReader> openSized(const Digest& digest, uint64_t size) override {
+    return timed(op<"open">(), [&] { return inner_->openSized(digest, size); });
+  }
   std::string readUrl(const Digest& digest) override { return inner_->readUrl(digest); }
   Result<void> remove(const Digest& digest) override {
     return timed(op<"remove">(), [&] { return inner_->remove(digest); });

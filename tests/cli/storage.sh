@@ -2,8 +2,9 @@
 # Registries in object stores from the CLI: `registry create --storage URL` for S3 and Azure
 # Blob (the emulators tools/emulator started in BERTH_TEST_STORE_S3 and BERTH_TEST_STORE_AZURE),
 # refused in one line when the store cannot be reached; images pushed and pulled through them,
-# with and without redirects; deleting a registry removes its objects; `berth serve --storage`
-# refuses a store it cannot reach, and trusts one on HTTPS with a private CA only when told to.
+# with and without redirects; a blob lost from the store reads as unknown; deleting a registry
+# removes its objects; `berth serve --storage` refuses a store it cannot reach, and trusts one
+# on HTTPS with a private CA only when told to.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cli_start "$@"
@@ -36,6 +37,7 @@ for kind in s3 azure; do
   layer=$(jq -r '.layers[0].digest' "$TMP/manifest")
   reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$TMP/layer" "$(reg_url "$name" "/v2/app/blobs/$layer")"
   assert_eq "$(file_digest "$TMP/layer")" "$layer" "the layer read back through berth"
+  own_layer=$layer
   [[ -n "$digest" ]] || fail "no manifest digest"
 
   log "$kind: with redirects, blob GETs send the client to the store, which serves the bytes"
@@ -57,10 +59,19 @@ for kind in s3 azure; do
   cli_fails 'overlaps the storage of registry' registry create -n "${kind}overlap1" \
     --storage "$(at "$url" "cli-$name/inner")"
 
-  log "$kind: deleting the registry removes its objects"
   store_var=BERTH_TEST_STORE_${kind^^}
+  log "$kind: a layer lost from the store behind berth's back is 404 BLOB_UNKNOWN, and the connection goes on"
+  login_as_operator "$name"
+  hex=${own_layer#sha256:}
+  "$emulator" remove "${!store_var}" "cli-$name/blobs/sha256/${hex:0:2}/$hex"
+  out=$(reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$TMP/lost" -w '%{http_code} %{num_connects}\n' \
+    "$(reg_url "$name" "/v2/app/blobs/$own_layer")" -o /dev/null "$(reg_url "$name" /v2/)")
+  assert_eq "$out" $'404 1\n200 0' "lost layer GET, then /v2/ on the same connection"
+  grep -q '"BLOB_UNKNOWN"' "$TMP/lost" || fail "lost layer GET: $(cat "$TMP/lost")"
+
+  log "$kind: deleting the registry removes its objects"
   objects() { "$emulator" list "${!store_var}" "cli-$name/" | wc -l; }
-  (($(objects) >= 2)) || fail "no objects of $name in $kind before the delete"
+  (($(objects) >= 1)) || fail "no objects of $name in $kind before the delete"  # the config blob
   cli registry delete -n "$name" --yes >/dev/null
   assert_eq "$(objects)" 0 "objects left behind in $kind"
 done

@@ -511,6 +511,36 @@ TYPED_TEST(ObjectStore, CancelledAndExpiredSessionsLeaveNothing) {
   EXPECT_EQ(left, 0);
 }
 
+TYPED_TEST(ObjectStore, ABlobOpenedWithItsSizeIsReadWithoutAskingAndALostOneIsUnknown) {
+  auto store = openStore<TypeParam>("sized-" + newUuid());
+  const std::string data = pattern(300'000, 's');
+  const auto id = newUuid();
+  ASSERT_TRUE(store->createUpload(id));
+  append(*store, id, data, 65536);
+  ASSERT_TRUE(store->commitUpload(id, digestOf(data)));
+  auto reader = store->openSized(digestOf(data), data.size());
+  ASSERT_TRUE(reader) << reader.error().detail;
+  std::string middle;
+  ASSERT_TRUE(readBlob(*reader, 1000, 200'000, [&](const char* bytes, size_t size) {
+    middle.append(bytes, size);
+    return true;
+  }));
+  EXPECT_EQ(middle, data.substr(1000, 200'000));
+  ASSERT_TRUE(store->remove(digestOf(data)));
+  // Opening asks nothing, so it succeeds; the first read finds the blob gone.
+  auto lost = store->openSized(digestOf(data), data.size());
+  ASSERT_TRUE(lost) << lost.error().detail;
+  bool delivered = false;
+  auto read = readBlob(*lost, 0, data.size(), [&](const char*, size_t) {
+    delivered = true;
+    return true;
+  });
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, ApiCode::BlobUnknown);
+  EXPECT_FALSE(delivered) << "the store's error body reached the reader";
+  EXPECT_EQ(store->open(digestOf(data)).error().code, ApiCode::BlobUnknown);
+}
+
 TYPED_TEST(ObjectStore, RedirectsAreUrlsThatReadTheBlob) {
   auto store = openStore<TypeParam>("redirect-" + newUuid(), true);
   const std::string data = "bytes served by the store itself";

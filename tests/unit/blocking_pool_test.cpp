@@ -67,20 +67,29 @@ class CountingSink final : public BodySink {
   uint64_t bytes_ = 0;
 };
 
-// `total` bytes of 'x' in pieces, or a failure after `failAfter` bytes.
+// `total` bytes of a pattern in pieces, or a failure after `failAfter` bytes; failing before any
+// byte, it answers 404 instead.
 class Source final : public BodySource {
  public:
   Source(uint64_t total, uint64_t failAfter) : total_(total), failAfter_(failAfter) {}
+  std::optional<Response> instead() override {
+    Response r = Response::empty(404);
+    r.body = "gone";
+    return r;
+  }
   bool pump(const std::function<bool(const char*, size_t)>& write) override {
-    const std::string piece(100000, 'x');
+    std::string piece;
     for (uint64_t sent = 0; sent < total_;) {
       if (sent >= failAfter_) return false;
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(piece.size(), total_ - sent));
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(100'000, total_ - sent));
+      piece.clear();
+      for (uint64_t i = sent; i < sent + n; ++i) piece.push_back(byteAt(i));
       if (!write(piece.data(), n)) return true;
       sent += n;
     }
     return true;
   }
+  static char byteAt(uint64_t offset) { return static_cast<char>('a' + offset % 23); }
 
  private:
   uint64_t total_, failAfter_;
@@ -105,10 +114,13 @@ class App final : public Application {
     if (req.path == "/sink") {
       return Dispatch::body(std::make_unique<CountingSink>(network.load(), sinkOffNetwork));
     }
-    if (req.path == "/source" || req.path == "/broken-source") {
+    if (req.path == "/source" || req.path == "/broken-source" || req.path == "/lost-source") {
       Response r;
       r.contentLength = 1'000'000;
-      r.source = std::make_shared<Source>(1'000'000, req.path == "/source" ? ~0ull : 300'000);
+      const uint64_t failAfter = req.path == "/source"          ? ~0ull
+                                 : req.path == "/broken-source" ? 300'000
+                                                                : 0;
+      r.source = std::make_shared<Source>(1'000'000, failAfter);
       return Dispatch::reply(std::move(r));
     }
     return Dispatch::reply(Response::empty(404));
@@ -231,12 +243,26 @@ TEST_F(BlockingPoolTest, SourcesStreamTheirBytesAndAFailureCutsTheBodyShort) {
   const auto split = whole.find("\r\n\r\n");
   ASSERT_NE(split, std::string::npos);
   EXPECT_NE(whole.find("Content-Length: 1000000"), std::string::npos);
-  EXPECT_EQ(whole.size() - split - 4, 1'000'000u);
+  ASSERT_EQ(whole.size() - split - 4, 1'000'000u);
+  for (uint64_t i = 0; i < 1'000'000; ++i) {
+    ASSERT_EQ(whole[split + 4 + i], Source::byteAt(i)) << "at byte " << i;
+  }
   const auto broken = exchange(get("/broken-source"));
   const auto brokenSplit = broken.find("\r\n\r\n");
   ASSERT_NE(brokenSplit, std::string::npos);
   EXPECT_LT(broken.size() - brokenSplit - 4, 1'000'000u);  // short: the client can tell
   EXPECT_NE(exchange(get("/fast")).find("200 OK"), std::string::npos);
+}
+
+TEST_F(BlockingPoolTest, ASourceThatFailsBeforeItsFirstByteAnswersInsteadAndKeepsTheConnection) {
+  const std::string keepAlive = "GET /lost-source HTTP/1.1\r\nHost: t\r\n\r\n";
+  const auto out = exchange(keepAlive + get("/fast"));
+  EXPECT_EQ(out.find("HTTP/1.1 404"), 0u) << out;
+  EXPECT_EQ(out.find("1000000"), std::string::npos) << "the source's head went out: " << out;
+  const auto gone = out.find("\r\n\r\ngone");
+  ASSERT_NE(gone, std::string::npos) << out;
+  EXPECT_EQ(out.find("HTTP/1.1 200", gone), gone + 8) << out;
+  EXPECT_NE(out.find("fast", gone), std::string::npos) << out;
 }
 
 }  // namespace

@@ -352,13 +352,17 @@ Result<std::optional<uint64_t>> ObjectBlobStore::stat(const Digest& digest) {
 }
 
 Result<BlobReader> ObjectBlobStore::open(const Digest& digest) {
-  const auto blob = blobKey(digest);
-  auto size = api_->head(blob);
+  auto size = api_->head(blobKey(digest));
   if (!size) return size.takeError();
   if (!*size) return makeError(ApiCode::BlobUnknown);
+  return openSized(digest, **size);
+}
+
+Result<BlobReader> ObjectBlobStore::openSized(const Digest& digest, uint64_t size) {
   BlobReader reader;
-  reader.size = **size;
-  reader.fetch = [this, blob](uint64_t first, uint64_t length, const ByteSink& sink) {
+  reader.size = size;
+  reader.fetch = [this, blob = blobKey(digest)](uint64_t first, uint64_t length,
+                                                const ByteSink& sink) {
     return api_->get(blob, first, length, sink);
   };
   return reader;

@@ -38,6 +38,7 @@ class ObjectBlobStore final : public BlobStore {
   Result<void> check() override;
   Result<std::optional<uint64_t>> stat(const Digest& digest) override;
   Result<BlobReader> open(const Digest& digest) override;
+  Result<BlobReader> openSized(const Digest& digest, uint64_t size) override;
   std::string readUrl(const Digest& digest) override;
   Result<void> remove(const Digest& digest) override;
 
