@@ -14,6 +14,8 @@
 namespace berth::storage::object {
 namespace {
 
+constexpr long kStreamBuffer = 256 * 1024;
+
 void initialiseCurl() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -142,6 +144,9 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  // A body streamed on (a blob read) arrives in pieces of up to this size rather than 16 KiB:
+  // fewer calls and fewer copies per byte.
+  if (request.onData) curl_easy_setopt(c, CURLOPT_BUFFERSIZE, kStreamBuffer);
 
   struct curl_slist* headers = nullptr;
   bool typed = false;
