@@ -232,7 +232,8 @@ class CountingApi final : public object::ObjectApi {
  public:
   explicit CountingApi(std::unique_ptr<object::ObjectApi> inner) : inner_(std::move(inner)) {}
   std::map<std::string, int> calls;
-  std::vector<std::string> beganAt;  // keys of uploads in parts
+  std::vector<std::string> beganAt;                  // keys of uploads in parts
+  std::vector<std::pair<uint64_t, uint64_t>> reads;  // first and length of each streamed get
 
   Result<void> probe() override { return inner_->probe(); }
   Result<std::optional<uint64_t>> head(const std::string& key) override {
@@ -254,6 +255,7 @@ class CountingApi final : public object::ObjectApi {
   Result<void> get(const std::string& key, uint64_t first, uint64_t length,
                    const std::function<bool(const char*, size_t)>& onData) override {
     ++calls["get"];
+    reads.emplace_back(first, length);
     return inner_->get(key, first, length, onData);
   }
   Result<void> remove(const std::string& key) override {
@@ -512,31 +514,46 @@ TYPED_TEST(ObjectStore, CancelledAndExpiredSessionsLeaveNothing) {
 }
 
 TYPED_TEST(ObjectStore, ABlobOpenedWithItsSizeIsReadWithoutAskingAndALostOneIsUnknown) {
-  auto store = openStore<TypeParam>("sized-" + newUuid());
+  auto [store, api] = countingStore<TypeParam>("sized-" + newUuid());
+  ASSERT_TRUE(store);
   const std::string data = pattern(300'000, 's');
   const auto id = newUuid();
   ASSERT_TRUE(store->createUpload(id));
   append(*store, id, data, 65536);
   ASSERT_TRUE(store->commitUpload(id, digestOf(data)));
+  api->calls.clear();
+  api->reads.clear();
   auto reader = store->openSized(digestOf(data), data.size());
   ASSERT_TRUE(reader) << reader.error().detail;
-  std::string middle;
-  ASSERT_TRUE(readBlob(*reader, 1000, 200'000, [&](const char* bytes, size_t size) {
-    middle.append(bytes, size);
-    return true;
-  }));
-  EXPECT_EQ(middle, data.substr(1000, 200'000));
+  EXPECT_TRUE(api->calls.empty()) << "opening with a known size asked the store";
+  // read(first, length): the bytes the reader hands over.
+  const auto read = [&](uint64_t first, uint64_t length) {
+    std::string out;
+    EXPECT_TRUE(readBlob(*reader, first, length, [&](const char* bytes, size_t size) {
+      out.append(bytes, size);
+      return true;
+    }));
+    return out;
+  };
+  EXPECT_EQ(read(1000, 200'000), data.substr(1000, 200'000));
+  EXPECT_EQ(read(0, data.size()), data);
+  EXPECT_EQ(read(299'000, 1000), data.substr(299'000));
+  // A read to the end asks for no end: from 0 it is a GET without a range.
+  const std::vector<std::pair<uint64_t, uint64_t>> asked{
+      {1000, 200'000}, {0, object::ObjectApi::kToEnd}, {299'000, object::ObjectApi::kToEnd}};
+  EXPECT_EQ(api->reads, asked);
+
   ASSERT_TRUE(store->remove(digestOf(data)));
   // Opening asks nothing, so it succeeds; the first read finds the blob gone.
   auto lost = store->openSized(digestOf(data), data.size());
   ASSERT_TRUE(lost) << lost.error().detail;
   bool delivered = false;
-  auto read = readBlob(*lost, 0, data.size(), [&](const char*, size_t) {
+  auto gone = readBlob(*lost, 0, data.size(), [&](const char*, size_t) {
     delivered = true;
     return true;
   });
-  ASSERT_FALSE(read);
-  EXPECT_EQ(read.error().code, ApiCode::BlobUnknown);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ApiCode::BlobUnknown);
   EXPECT_FALSE(delivered) << "the store's error body reached the reader";
   EXPECT_EQ(store->open(digestOf(data)).error().code, ApiCode::BlobUnknown);
 }

@@ -69,6 +69,8 @@ TEST(S3Client, ObjectsRangesAndDeletes) {
   EXPECT_EQ(**s3.head("t1/a b+c"), 11u);
   EXPECT_EQ(**s3.getSmall("t1/a b+c", 100), "hello world");
   EXPECT_EQ(fetch(s3, "t1/a b+c", 6, 5), "world");
+  EXPECT_EQ(fetch(s3, "t1/a b+c", 0, ObjectApi::kToEnd), "hello world");  // no Range header
+  EXPECT_EQ(fetch(s3, "t1/a b+c", 6, ObjectApi::kToEnd), "world");
   EXPECT_FALSE(*s3.head("t1/none"));
   EXPECT_FALSE(*s3.getSmall("t1/none", 100));
   EXPECT_FALSE(s3.getSmall("t1/a b+c", 4));  // larger than the caller allows

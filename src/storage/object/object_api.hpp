@@ -34,7 +34,9 @@ class ObjectApi {
                                uint64_t length) = 0;
   // Nothing when the object does not exist; bodies larger than `limit` are an error.
   virtual Result<std::optional<std::string>> getSmall(const std::string& key, size_t limit) = 0;
-  // Bytes first..first+length-1 to `onData` (return false to stop).
+  // Bytes first..first+length-1 to `onData` (return false to stop); with length kToEnd, every
+  // byte from `first` on (from 0: the whole object, asked for without a range).
+  static constexpr uint64_t kToEnd = UINT64_MAX;
   virtual Result<void> get(const std::string& key, uint64_t first, uint64_t length,
                            const std::function<bool(const char*, size_t)>& onData) = 0;
   // Deleting what does not exist succeeds.

@@ -96,8 +96,11 @@ Result<void> RestObjectClient::get(const std::string& key, uint64_t first, uint6
                                    const std::function<bool(const char*, size_t)>& onData) {
   if (length == 0) return {};
   Call call{"GET", key};
-  call.headers.emplace_back(std::string(rangeHeader()), "bytes=" + std::to_string(first) + "-" +
-                                                            std::to_string(first + length - 1));
+  if (first > 0 || length != kToEnd) {
+    const auto last = length == kToEnd ? std::string() : std::to_string(first + length - 1);
+    call.headers.emplace_back(std::string(rangeHeader()),
+                              "bytes=" + std::to_string(first) + "-" + last);
+  }
   call.onData = onData;
   auto r = send(std::move(call));
   if (!r) return r.takeError();
