@@ -68,9 +68,6 @@ Method toMethod(bhttp::verb verb) {
 }
 
 constexpr size_t kBodyChunk = 256 * 1024;
-// A body source hands its bytes to the connection in pieces of this size (two per response at
-// most: one going out, one filling).
-constexpr size_t kSourcePiece = 256 * 1024;
 // Bodies this large or larger, over plain TCP, into a sink that takes a pipe, are spliced.
 constexpr uint64_t kSpliceMinimum = 256 * 1024;
 constexpr size_t kSplicePipe = 1024 * 1024;
@@ -781,7 +778,7 @@ asio::awaitable<bool> Connection<Stream>::write(const Request& req, Response& re
 }
 
 // The source runs on the blocking pool and hands its bytes over in pieces of up to
-// kSourcePiece; each piece is written by this connection's own thread while the pool thread
+// kBodyChunk; each piece is written by this connection's own thread while the pool thread
 // fills the next one. At most one piece is in flight, so the client's pace is the source's
 // pace and a response holds two pieces at most.
 template <class Stream>
@@ -852,11 +849,11 @@ asio::awaitable<SourceOutcome> Connection<Stream>::sendSource(BodySource& source
       produced = source.pump([&](const char* data, size_t size) {
         if (clientGone || sent + pending.size() + size > length) return false;
         while (size > 0) {
-          const size_t take = std::min(size, kSourcePiece - pending.size());
+          const size_t take = std::min(size, kBodyChunk - pending.size());
           pending.append(data, take);
           data += take;
           size -= take;
-          if (pending.size() == kSourcePiece && !flush()) {
+          if (pending.size() == kBodyChunk && !flush()) {
             clientGone = true;
             return false;
           }
@@ -867,10 +864,10 @@ asio::awaitable<SourceOutcome> Connection<Stream>::sendSource(BodySource& source
       log::error("body source failed", {{"error", e.what()}});
     }
     if (!produced && !headSent) return SourceOutcome::FailedBeforeHead;
-    const bool whole = produced && !clientGone && flush() && settle() && sent == length;
+    const bool flushed = produced && !clientGone && flush();
     // Nothing of this response may still be in flight when the connection goes on.
-    if (!settle()) return SourceOutcome::Cut;
-    return whole ? SourceOutcome::Sent : SourceOutcome::Cut;
+    const bool settled = settle();
+    return flushed && settled && sent == length ? SourceOutcome::Sent : SourceOutcome::Cut;
   };
   co_return co_await onPool(pump);
 }
