@@ -120,6 +120,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.store.objects.partSize = config.storagePartSize;
   options.store.objects.spoolDir = std::filesystem::path(config.dataDir) / "spool";
   options.store.objects.http.caFile = config.storageCaFile;
+  options.store.objects.http.idleHandles = config.storageIdleConnections;
   options.store.credentials = {config.awsAccessKeyId, config.awsSecretAccessKey,
                                config.awsSessionToken, config.azureStorageKey,
                                config.azureStorageSasToken};
@@ -163,6 +164,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   serverOptions.threads = config.threads;
   serverOptions.blockingThreads = config.blockingThreads;
   serverOptions.blockingQueue = config.blockingQueue;
+  serverOptions.streamThreads = config.streamThreads;
   serverOptions.idleTimeout = std::chrono::seconds(config.idleTimeoutSeconds);
   serverOptions.shutdownDelay = std::chrono::seconds(config.shutdownDelaySeconds);
   serverOptions.tlsCert = config.tlsCert;

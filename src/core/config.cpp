@@ -87,6 +87,11 @@ constexpr ConfigKey kKeys[] = {
      "Object stores: uploads go to the store in parts of this many bytes (at least 5 MiB), "
      "gathered in DATA/spool.",
      &ServeConfig::storagePartSize, 5 << 20},
+    {"storage_idle_connections", "",
+     "Object stores: connections to each store kept open between requests for reuse (each also "
+     "holds two local sockets of libcurl's); more may be open while requests run, one per "
+     "store call in progress.",
+     &ServeConfig::storageIdleConnections},
     {"storage_ca_file", "",
      "Object stores on HTTPS: a PEM file of the certificates to trust (a private CA's); else, "
      "for S3, AWS_CA_BUNDLE; else the system's.",
@@ -114,6 +119,12 @@ constexpr ConfigKey kKeys[] = {
      "Requests that may wait for a blocking thread beyond those running; any more are answered "
      "503 with Retry-After.",
      &ServeConfig::blockingQueue},
+    {"stream_threads", "",
+     "Threads that stream blob downloads from object stores to clients, one per download in "
+     "progress for as long as its client takes to read it (each holds about 1 MiB of "
+     "buffers); a pool apart from blocking_threads, so that slow readers never delay uploads. "
+     "Downloads beyond these wait in a queue of blocking_queue.",
+     &ServeConfig::streamThreads, 1},
     {"metrics", "", "Prometheus metrics: recorded, and served at /metrics (false: neither).",
      &ServeConfig::metrics},
     {"metrics_listen", "",

@@ -58,9 +58,12 @@ struct ServeConfig {
   // The server's pool for store calls that may block, and the requests that may queue for it.
   uint32_t blockingThreads = 16;
   uint32_t blockingQueue = 256;
+  // Threads that stream blob downloads from object stores, one per download in progress.
+  uint32_t streamThreads = 128;
   // Where registries keep their blobs, as a store URL; empty: file://<data>/registries.
   std::string storage;
   uint32_t storagePartSize = 16 << 20;
+  uint32_t storageIdleConnections = 32;
   std::string storageCaFile;
   std::string awsAccessKeyId;
   std::string awsSecretAccessKey;

@@ -105,7 +105,35 @@ class TransferRate {
   std::chrono::steady_clock::time_point start_;
 };
 
-// The answer when the blocking pool has no room: the client may try again shortly.
+// Threads for work that may block, started on first use, and the places requests hold on them:
+// as many as the threads, plus a queue.
+class WorkPool {
+ public:
+  WorkPool(unsigned threads, uint32_t queue) : threads_(std::max(1u, threads)), queue_(queue) {}
+  asio::thread_pool& get() {
+    std::call_once(started_, [this] { pool_.emplace(threads_); });
+    return *pool_;
+  }
+  bool take() {
+    if (inUse_.fetch_add(1) < threads_ + queue_) return true;
+    inUse_.fetch_sub(1);
+    return false;
+  }
+  void release() { inUse_.fetch_sub(1); }
+  uint32_t inUse() const { return inUse_.load(); }
+  void join() {
+    if (pool_) pool_->join();
+  }
+
+ private:
+  const unsigned threads_;
+  const uint32_t queue_;
+  std::once_flag started_;
+  std::optional<asio::thread_pool> pool_;
+  std::atomic<uint32_t> inUse_{0};
+};
+
+// The answer when a pool has no room: the client may try again shortly.
 Response poolBusy() {
   Response r = Response::error(makeError(
       ApiCode::TooManyRequests, "the server is busy with its storage; retry shortly", 503));
@@ -131,7 +159,7 @@ template <class Stream>
 class Connection final : public ConnectionBase {
  public:
   Connection(Server::Impl& server, Stream stream);
-  ~Connection() override { releaseBlockingSlot(); }
+  ~Connection() override { releaseSlot(); }
   asio::awaitable<void> run();
   void wakeIfIdle(std::shared_ptr<ConnectionBase> self) override;
 
@@ -150,14 +178,15 @@ class Connection final : public ConnectionBase {
   asio::awaitable<bool> sendFile(const FileRange& file);
   asio::awaitable<SourceOutcome> sendSource(BodySource& source, std::string head, uint64_t length,
                                             uint64_t& bytes);
-  // Runs `work` on the blocking pool and resumes on this connection's thread with its result.
+  // Runs `work` on `pool` and resumes on this connection's thread with its result.
   template <class F>
-  asio::awaitable<std::invoke_result_t<F&>> onPool(F& work);
+  asio::awaitable<std::invoke_result_t<F&>> onPool(F& work, WorkPool& pool);
   asio::awaitable<bool> sinkWrite(BodySink& sink, const char* data, size_t size);
   asio::awaitable<Response> sinkFinish(BodySink& sink, bool complete);
-  // Takes this request's place on the blocking pool, once; false when the pool is full.
-  bool takeBlockingSlot();
-  void releaseBlockingSlot();
+  // Takes this request's place on `pool`, once (giving up one on the other pool); false when the
+  // pool is full.
+  bool takeSlot(WorkPool& pool);
+  void releaseSlot();
   TransferRate transferRate() const;
   // Tells the application about a request served; returns how long it took.
   std::chrono::steady_clock::duration completed(const Request& req, int status, uint64_t bytesOut,
@@ -169,8 +198,8 @@ class Connection final : public ConnectionBase {
   std::vector<char> chunk_;
   std::string remote_;
   std::atomic<bool> idle_{false};
-  uint64_t bodyBytes_ = 0;          // of the request being served
-  bool holdsBlockingSlot_ = false;  // the request being served counts against the pool
+  uint64_t bodyBytes_ = 0;    // of the request being served
+  WorkPool* slot_ = nullptr;  // the pool the request being served holds a place on
 };
 
 struct Server::Impl {
@@ -196,16 +225,10 @@ struct Server::Impl {
   std::atomic<int> refusalsInFlight{0};
   std::atomic<uint64_t> refusedConnections{0};
   std::optional<asio::ssl::context> tls;
-  // The blocking pool, started by the first request that needs it; requests holding a place.
-  std::once_flag blockingStarted;
-  std::optional<asio::thread_pool> blocking;
-  std::atomic<uint32_t> blockingInUse{0};
-  std::atomic<uint64_t> blockingBusy{0};
-  asio::thread_pool& blockingPool() {
-    std::call_once(blockingStarted,
-                   [this] { blocking.emplace(std::max(1u, options.blockingThreads)); });
-    return *blocking;
-  }
+  // The pools, each started by the first request that needs it.
+  WorkPool blocking{options.blockingThreads, options.blockingQueue};
+  WorkPool streams{options.streamThreads, options.blockingQueue};
+  std::atomic<uint64_t> poolBusy{0};  // requests refused a place on either
   // Shutdown steps run on one strand: the signal wait and the grace timer are not thread-safe.
   asio::strand<asio::io_context::executor_type> control{ioc.get_executor()};
   asio::steady_timer forceStop{control};
@@ -527,14 +550,14 @@ asio::awaitable<void> Connection<Stream>::serve() {
       };
       dispatch = guarded([&] { return server_.app.dispatch(req); });
       if (dispatch.blocking) {
-        if (takeBlockingSlot()) {
+        if (takeSlot(server_.blocking)) {
           auto work = [&] { return guarded(dispatch.blocking); };
-          dispatch = co_await onPool(work);
+          dispatch = co_await onPool(work, server_.blocking);
         } else {
           dispatch = Dispatch::reply(poolBusy());
         }
       }
-      if (dispatch.sink && dispatch.sink->blocking() && !takeBlockingSlot()) {
+      if (dispatch.sink && dispatch.sink->blocking() && !takeSlot(server_.blocking)) {
         dispatch = Dispatch::reply(poolBusy());
       }
       if (dispatch.sink) {
@@ -545,12 +568,12 @@ asio::awaitable<void> Connection<Stream>::serve() {
         resp = std::move(*dispatch.response);
         if (!parser.is_done() && !co_await discardBody(parser)) keepAlive = false;
       }
-      if (resp.source && !takeBlockingSlot()) resp = poolBusy();
+      if (resp.source && !takeSlot(server_.streams)) resp = poolBusy();
     }
 
     uint64_t bytes = 0;
     const bool written = co_await write(req, resp, head.version(), keepAlive, bytes);
-    releaseBlockingSlot();
+    releaseSlot();
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             completed(req, resp.status, bytes, started))
                             .count();
@@ -777,7 +800,7 @@ asio::awaitable<bool> Connection<Stream>::write(const Request& req, Response& re
   co_return !ec;
 }
 
-// The source runs on the blocking pool and hands its bytes over in pieces of up to
+// The source runs on the stream pool and hands its bytes over in pieces of up to
 // kBodyChunk; each piece is written by this connection's own thread while the pool thread
 // fills the next one. At most one piece is in flight, so the client's pace is the source's
 // pace and a response holds two pieces at most.
@@ -789,7 +812,7 @@ asio::awaitable<SourceOutcome> Connection<Stream>::sendSource(BodySource& source
     std::condition_variable done;
     bool finished = false;
     bool ok = false;
-    std::string head;
+    size_t head = 0;  // bytes of the response head at the start of the piece
     std::string piece;
   };
   auto executor = stream_.get_executor();
@@ -810,8 +833,8 @@ asio::awaitable<SourceOutcome> Connection<Stream>::sendSource(BodySource& source
     }
     const bool ok = inFlight->ok;
     if (ok) {
-      sent += inFlight->piece.size();
-      bytes += inFlight->head.size() + inFlight->piece.size();
+      sent += inFlight->piece.size() - inFlight->head;
+      bytes += inFlight->piece.size();
     }
     lock.unlock();
     spare.swap(inFlight->piece);
@@ -826,18 +849,23 @@ asio::awaitable<SourceOutcome> Connection<Stream>::sendSource(BodySource& source
     auto handoff = std::make_shared<Handoff>();
     handoff->piece.swap(pending);
     pending.swap(spare);
-    if (!headSent) handoff->head = std::move(head);
+    if (!headSent) {
+      // One buffer per write: Asio's write of a pair of buffers resumes after a partial write
+      // with an empty first buffer, for which Beast's TLS stream writes nothing, and the write
+      // then ends as if it were done.
+      handoff->head = head.size();
+      handoff->piece.insert(0, head);
+    }
     headSent = true;
     asio::post(executor, [this, handoff] {
       tcp().expires_after(server_.options.idleTimeout);
-      const std::array<asio::const_buffer, 2> buffers{asio::buffer(handoff->head),
-                                                      asio::buffer(handoff->piece)};
-      asio::async_write(stream_, buffers, [handoff](boost::system::error_code ec, size_t) {
-        std::lock_guard lock(handoff->mutex);
-        handoff->ok = !ec;
-        handoff->finished = true;
-        handoff->done.notify_all();
-      });
+      asio::async_write(stream_, asio::buffer(handoff->piece),
+                        [handoff](boost::system::error_code ec, size_t written) {
+                          std::lock_guard lock(handoff->mutex);
+                          handoff->ok = !ec && written == handoff->piece.size();
+                          handoff->finished = true;
+                          handoff->done.notify_all();
+                        });
     });
     inFlight = std::move(handoff);
     return true;
@@ -869,53 +897,49 @@ asio::awaitable<SourceOutcome> Connection<Stream>::sendSource(BodySource& source
     const bool settled = settle();
     return flushed && settled && sent == length ? SourceOutcome::Sent : SourceOutcome::Cut;
   };
-  co_return co_await onPool(pump);
+  co_return co_await onPool(pump, server_.streams);
 }
 
 template <class Stream>
 template <class F>
-asio::awaitable<std::invoke_result_t<F&>> Connection<Stream>::onPool(F& work) {
+asio::awaitable<std::invoke_result_t<F&>> Connection<Stream>::onPool(F& work, WorkPool& pool) {
   using R = std::invoke_result_t<F&>;
   // The work runs as a coroutine on the pool; its completion resumes this one on its own
   // thread. `work` lives in this frame, which waits for it.
   co_return co_await asio::co_spawn(
-      server_.blockingPool().get_executor(),
-      [](F* f) -> asio::awaitable<R> { co_return (*f)(); }(&work), asio::use_awaitable);
+      pool.get().get_executor(), [](F* f) -> asio::awaitable<R> { co_return (*f)(); }(&work),
+      asio::use_awaitable);
 }
 
 template <class Stream>
 asio::awaitable<bool> Connection<Stream>::sinkWrite(BodySink& sink, const char* data, size_t size) {
   if (!sink.blocking()) co_return sink.write(data, size);
   auto work = [&] { return sink.write(data, size); };
-  co_return co_await onPool(work);
+  co_return co_await onPool(work, server_.blocking);
 }
 
 template <class Stream>
 asio::awaitable<Response> Connection<Stream>::sinkFinish(BodySink& sink, bool complete) {
   if (!sink.blocking()) co_return sink.finish(complete);
   auto work = [&] { return sink.finish(complete); };
-  co_return co_await onPool(work);
+  co_return co_await onPool(work, server_.blocking);
 }
 
 template <class Stream>
-bool Connection<Stream>::takeBlockingSlot() {
-  if (holdsBlockingSlot_) return true;
-  const uint32_t limit =
-      std::max(1u, server_.options.blockingThreads) + server_.options.blockingQueue;
-  if (server_.blockingInUse.fetch_add(1) >= limit) {
-    server_.blockingInUse.fetch_sub(1);
-    server_.blockingBusy.fetch_add(1);
+bool Connection<Stream>::takeSlot(WorkPool& pool) {
+  if (slot_ == &pool) return true;
+  releaseSlot();
+  if (!pool.take()) {
+    server_.poolBusy.fetch_add(1);
     return false;
   }
-  holdsBlockingSlot_ = true;
+  slot_ = &pool;
   return true;
 }
 
 template <class Stream>
-void Connection<Stream>::releaseBlockingSlot() {
-  if (!holdsBlockingSlot_) return;
-  holdsBlockingSlot_ = false;
-  server_.blockingInUse.fetch_sub(1);
+void Connection<Stream>::releaseSlot() {
+  if (slot_) std::exchange(slot_, nullptr)->release();
 }
 
 template <class Stream>
@@ -1009,8 +1033,9 @@ Server::Stats Server::stats() const {
   }
   s.accepted = impl_->acceptedConnections.load();
   s.refused = impl_->refusedConnections.load();
-  s.blockingInUse = impl_->blockingInUse.load();
-  s.blockingBusy = impl_->blockingBusy.load();
+  s.blockingInUse = impl_->blocking.inUse();
+  s.streamsInUse = impl_->streams.inUse();
+  s.blockingBusy = impl_->poolBusy.load();
   return s;
 }
 
@@ -1052,7 +1077,8 @@ void Server::run(bool handleSignals) {
   for (auto& worker : impl.workers) pool.emplace_back([w = worker.get()] { w->run(); });
   impl.ioc.run();
   for (auto& t : pool) t.join();
-  if (impl.blocking) impl.blocking->join();
+  impl.blocking.join();
+  impl.streams.join();
   log::info("stopped");
 }
 

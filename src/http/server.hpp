@@ -27,11 +27,15 @@ struct ServerOptions {
   uint32_t maxConnectionsPerClient = 512;
   // Bytes per second a body or a file must average once idleTimeout has passed (0: no minimum).
   uint32_t minTransferRate = 1024;
-  // Threads that run work which may block (Dispatch::offload, blocking sinks, body sources),
-  // started on first use; requests that may hold them at once beyond those threads wait in a
-  // queue of at most blockingQueue, and any more are answered 503 with Retry-After.
+  // Threads that run work which may block (Dispatch::offload, blocking sinks), started on first
+  // use; requests that may hold them at once beyond those threads wait in a queue of at most
+  // blockingQueue, and any more are answered 503 with Retry-After.
   unsigned blockingThreads = 16;
   uint32_t blockingQueue = 256;
+  // Threads that run body sources, one per response being streamed, for as long as its client
+  // takes to read it: a pool of their own, so that slow readers never hold the blocking threads.
+  // Responses beyond these wait in a queue of blockingQueue too.
+  unsigned streamThreads = 128;
   std::string tlsCert;  // PEM certificate chain and key: when set, HTTPS only
   std::string tlsKey;
 };
@@ -57,7 +61,8 @@ class Server {
     uint64_t accepted = 0;
     uint64_t refused = 0;
     uint64_t blockingInUse = 0;  // requests holding a place on the blocking pool now
-    uint64_t blockingBusy = 0;   // requests answered 503 because the blocking pool was full
+    uint64_t streamsInUse = 0;   // responses holding a place on the stream pool now
+    uint64_t blockingBusy = 0;   // requests answered 503 because either pool was full
   };
   Stats stats() const;
 

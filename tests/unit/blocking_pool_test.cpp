@@ -4,17 +4,20 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "core/unique_fd.hpp"
 #include "http/server.hpp"
+#include "tls/dev_cert.hpp"
 
 namespace berth::http {
 namespace {
@@ -68,16 +71,18 @@ class CountingSink final : public BodySink {
 };
 
 // `total` bytes of a pattern in pieces, or a failure after `failAfter` bytes; failing before any
-// byte, it answers 404 instead.
+// byte, it answers 404 instead. With a gate, it waits there before its first byte.
 class Source final : public BodySource {
  public:
-  Source(uint64_t total, uint64_t failAfter) : total_(total), failAfter_(failAfter) {}
+  Source(uint64_t total, uint64_t failAfter, Gate* gate = nullptr)
+      : total_(total), failAfter_(failAfter), gate_(gate) {}
   std::optional<Response> instead() override {
     Response r = Response::empty(404);
     r.body = "gone";
     return r;
   }
   bool pump(const std::function<bool(const char*, size_t)>& write) override {
+    if (gate_) gate_->wait();
     std::string piece;
     for (uint64_t sent = 0; sent < total_;) {
       if (sent >= failAfter_) return false;
@@ -93,11 +98,13 @@ class Source final : public BodySource {
 
  private:
   uint64_t total_, failAfter_;
+  Gate* gate_;
 };
 
 class App final : public Application {
  public:
   Gate gate;
+  Gate sourceGate;
   std::atomic<std::thread::id> network{};
   std::atomic<bool> sinkOffNetwork{true};
 
@@ -110,6 +117,15 @@ class App final : public Application {
         gate.wait();
         return Dispatch::reply(reply(req.path).response.value());
       });
+    }
+    if (req.path == "/offloaded") {
+      return Dispatch::offload([] { return reply("offloaded"); });
+    }
+    if (req.path == "/gated-source") {
+      Response r;
+      r.contentLength = 1'000'000;
+      r.source = std::make_shared<Source>(1'000'000, ~0ull, &sourceGate);
+      return Dispatch::reply(std::move(r));
     }
     if (req.path == "/sink") {
       return Dispatch::body(std::make_unique<CountingSink>(network.load(), sinkOffNetwork));
@@ -136,24 +152,31 @@ class App final : public Application {
 
 class BlockingPoolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start({}); }
+  void start(const std::filesystem::path& tlsDir) {
     ServerOptions options;
+    if (!tlsDir.empty()) {
+      options.tlsCert = (tlsDir / "server.crt").string();
+      options.tlsKey = (tlsDir / "server.key").string();
+    }
     options.port = 0;
     options.threads = 1;
     options.blockingThreads = 2;
     options.blockingQueue = 1;
+    options.streamThreads = 2;
     server_ = std::make_unique<Server>(options, app_);
     server_->bind();
     thread_ = std::thread([this] { server_->run(false); });
   }
   void TearDown() override {
     app_.gate.open();
+    app_.sourceGate.open();
     server_->stop();
     thread_.join();
   }
 
-  // Sends `request` on a new connection and reads until the server closes it.
-  std::string exchange(const std::string& request) const {
+  // Connects to the server; an invalid descriptor when that fails.
+  UniqueFd connectToServer() const {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -161,7 +184,31 @@ class BlockingPoolTest : public ::testing::Test {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     timeval timeout{20, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {};
+    return fd;
+  }
+  // The same exchange over TLS (the certificate unchecked: the server is ours).
+  std::string exchangeTls(const std::string& request) const {
+    UniqueFd fd = connectToServer();
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          SSL_CTX_free);
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+    SSL_set_fd(ssl.get(), fd.get());
+    if (!fd || SSL_connect(ssl.get()) != 1) return "";
+    if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) <= 0) return "";
+    std::string out;
+    char buffer[65536];
+    for (;;) {
+      const int n = SSL_read(ssl.get(), buffer, sizeof buffer);
+      if (n <= 0) break;
+      out.append(buffer, static_cast<size_t>(n));
+    }
+    return out;
+  }
+  // Sends `request` on a new connection and reads until the server closes it.
+  std::string exchange(const std::string& request) const {
+    UniqueFd fd = connectToServer();
+    if (!fd) return "";
     size_t sent = 0;
     while (sent < request.size()) {
       const ssize_t n =
@@ -225,6 +272,35 @@ TEST_F(BlockingPoolTest, AFullPoolAnswers503AndRecovers) {
   EXPECT_NE(exchange(get("/gate")).find("200 OK"), std::string::npos);
 }
 
+TEST_F(BlockingPoolTest, ResponsesStreamingFromSourcesLeaveTheBlockingPoolFree) {
+  // Two stream threads and a queue of one: three responses may hold the stream pool, however
+  // long their clients take, and offloaded work still finds the blocking pool free.
+  std::vector<std::string> streamed(3);
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    readers.emplace_back([&, i] { streamed[i] = exchange(get("/gated-source")); });
+  }
+  app_.sourceGate.waitForWaiters(2);
+  for (int i = 0; i < 2000 && server_->stats().streamsInUse < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(server_->stats().streamsInUse, 3u);
+  EXPECT_EQ(server_->stats().blockingInUse, 0u);
+  for (int i = 0; i < 3; ++i) {
+    const auto offloaded = exchange(get("/offloaded"));
+    EXPECT_TRUE(offloaded.ends_with("offloaded")) << offloaded;
+  }
+  const auto busy = exchange(get("/gated-source"));
+  EXPECT_NE(busy.find("HTTP/1.1 503"), std::string::npos) << busy;
+  app_.sourceGate.open();
+  for (auto& t : readers) t.join();
+  for (const auto& r : streamed) {
+    EXPECT_NE(r.find("200 OK"), std::string::npos) << r.substr(0, 200);
+    EXPECT_EQ(r.size() - r.find("\r\n\r\n") - 4, 1'000'000u);
+  }
+  EXPECT_EQ(server_->stats().streamsInUse, 0u);
+}
+
 TEST_F(BlockingPoolTest, BlockingSinksAreWrittenOffTheNetworkThread) {
   const std::string body(3'000'000, 'b');
   const auto r =
@@ -238,15 +314,19 @@ TEST_F(BlockingPoolTest, BlockingSinksAreWrittenOffTheNetworkThread) {
   EXPECT_TRUE(chunked.ends_with("complete 5")) << chunked;
 }
 
-TEST_F(BlockingPoolTest, SourcesStreamTheirBytesAndAFailureCutsTheBodyShort) {
-  const auto whole = exchange(get("/source"));
+// The whole body of /source, after its head, byte by byte.
+void ExpectWholeSource(const std::string& whole) {
   const auto split = whole.find("\r\n\r\n");
-  ASSERT_NE(split, std::string::npos);
+  ASSERT_NE(split, std::string::npos) << whole;
   EXPECT_NE(whole.find("Content-Length: 1000000"), std::string::npos);
   ASSERT_EQ(whole.size() - split - 4, 1'000'000u);
   for (uint64_t i = 0; i < 1'000'000; ++i) {
     ASSERT_EQ(whole[split + 4 + i], Source::byteAt(i)) << "at byte " << i;
   }
+}
+
+TEST_F(BlockingPoolTest, SourcesStreamTheirBytesAndAFailureCutsTheBodyShort) {
+  ExpectWholeSource(exchange(get("/source")));
   const auto broken = exchange(get("/broken-source"));
   const auto brokenSplit = broken.find("\r\n\r\n");
   ASSERT_NE(brokenSplit, std::string::npos);
@@ -263,6 +343,16 @@ TEST_F(BlockingPoolTest, ASourceThatFailsBeforeItsFirstByteAnswersInsteadAndKeep
   ASSERT_NE(gone, std::string::npos) << out;
   EXPECT_EQ(out.find("HTTP/1.1 200", gone), gone + 8) << out;
   EXPECT_NE(out.find("fast", gone), std::string::npos) << out;
+}
+
+TEST_F(BlockingPoolTest, SourcesStreamTheirWholeBodyOverTls) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("berth-pool-tls-" + std::to_string(::getpid()));
+  ASSERT_TRUE(tls::writeDevCertificates(dir, {}));
+  TearDown();
+  start(dir);
+  ExpectWholeSource(exchangeTls(get("/source")));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
