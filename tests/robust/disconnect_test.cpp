@@ -16,26 +16,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class DisconnectTest : public StaysUpTest {};
+// With the blobs in an object store, the downloads here are streamed from the store: the node
+// keeps no copies of blobs read (storage_cache_bytes 0), which it would send instead.
+constexpr const char* kNoCopies = R"({"storage_cache_bytes": 0})";
+
+class DisconnectTest : public StaysUpTest {
+ public:
+  static void SetUpTestSuite() { startServerWithConfig(kNoCopies); }
+  static void TearDownTestSuite() { stopServerWithConfig(); }
+};
 
 TEST_F(DisconnectTest, ClientsDroppingDownloadsEndOnlyTheirConnections) {
   const std::string name = repo("drop/get");
   const std::string bigPath = "/v2/" + name + "/blobs/" + pushBlob(name, randomBytes(8 << 20));
   const std::string smallPath = "/v2/" + name + "/blobs/" + pushBlob(name, randomBytes(4096));
-  // Open blobs are cached descriptors: count from after both are open. An object store's
-  // client keeps connections for reuse (storage_idle_connections, each with libcurl's own pair
-  // of sockets): as many downloads at once as below fill that bounded pool before counting.
+  // Open blobs are cached descriptors: count from after both are open.
   ASSERT_EQ(http().get(bigPath).status, 200);
-  std::vector<RawConnection> warm;
-  for (int i = 0; i < 64; ++i) {
-    warm.emplace_back(hostPort());
-    ASSERT_TRUE(warm.back().send(head("GET", smallPath, "Connection: close\r\n")));
-  }
-  for (auto& c : warm) {
-    std::string response;
-    EXPECT_TRUE(c.readToEnd(response, 20s));
-    EXPECT_EQ(rawStatus(response), 200);
-  }
+  fillStoreConnections(smallPath);
   const Descriptors baseline = descriptors();
   ASSERT_GT(baseline.sockets, 0);
 
@@ -185,10 +182,10 @@ class TlsDisconnectTest : public StaysUpTest {
     ASSERT_EQ(made.status, 0) << made.describe();
     setServerTls((certDir() / "server.crt").string(), (certDir() / "server.key").string(),
                  (certDir() / "ca.crt").string());
-    RegistryTest::SetUpTestSuite();
+    startServerWithConfig(kNoCopies);
   }
   static void TearDownTestSuite() {
-    RegistryTest::TearDownTestSuite();
+    stopServerWithConfig();
     setServerTls("", "", "");
     std::error_code ec;
     std::filesystem::remove_all(certDir(), ec);
@@ -205,6 +202,7 @@ TEST_F(TlsDisconnectTest, HandshakesAndDownloadsCutOffEndOnlyTheirConnections) {
   const std::string name = repo("drop/tls");
   const std::string blobPath = "/v2/" + name + "/blobs/" + pushBlob(name, randomBytes(4 << 20));
   ASSERT_EQ(http().get(blobPath).status, 200);
+  fillStoreConnections(blobPath, 32);
   const Descriptors baseline = descriptors();
 
   const SslContext ctx = clientContext();
