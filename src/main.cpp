@@ -17,6 +17,7 @@
 #include "core/metrics.hpp"
 #include "core/version.hpp"
 #include "http/server.hpp"
+#include "storage/blob_cache.hpp"
 #include "storage/fs/hash_pool.hpp"
 
 namespace {
@@ -121,6 +122,13 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.store.objects.spoolDir = std::filesystem::path(config.dataDir) / "spool";
   options.store.objects.http.caFile = config.storageCaFile;
   options.store.objects.http.idleHandles = config.storageIdleConnections;
+  if (config.storageCacheBytes > 0) {
+    auto cache = berth::storage::BlobCache::open(std::filesystem::path(config.dataDir) / "cache",
+                                                 config.storageCacheBytes,
+                                                 config.diskReserveBytes + (1ull << 30));
+    if (!cache) return fatal(cache.error().detail);
+    options.store.objects.cache = std::move(*cache);
+  }
   options.store.credentials = {config.awsAccessKeyId, config.awsSecretAccessKey,
                                config.awsSessionToken, config.azureStorageKey,
                                config.azureStorageSasToken};

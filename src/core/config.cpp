@@ -87,6 +87,12 @@ constexpr ConfigKey kKeys[] = {
      "Object stores: uploads go to the store in parts of this many bytes (at least 5 MiB), "
      "gathered in DATA/spool.",
      &ServeConfig::storagePartSize, 5 << 20},
+    {"storage_cache_bytes", "",
+     "Object stores: blobs read whole are copied to DATA/cache, up to this many bytes in all "
+     "(least recently read out first), and read again from there; a blob larger than a quarter "
+     "of it is not copied, nor any while the data file system has less than 1 GiB free beyond "
+     "disk_reserve_bytes (0: no copies).",
+     &ServeConfig::storageCacheBytes},
     {"storage_idle_connections", "",
      "Object stores: connections to each store kept open between requests for reuse (each also "
      "holds two local sockets of libcurl's); more may be open while requests run, one per "

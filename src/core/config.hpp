@@ -64,6 +64,7 @@ struct ServeConfig {
   std::string storage;
   uint32_t storagePartSize = 16 << 20;
   uint32_t storageIdleConnections = 32;
+  uint64_t storageCacheBytes = 4ull << 30;
   std::string storageCaFile;
   std::string awsAccessKeyId;
   std::string awsSecretAccessKey;

@@ -35,6 +35,7 @@ for kind in s3 azure; do
     -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$(reg_url "$name" /v2/app/manifests/v1)")
   assert_eq "$status" 200 "manifest GET"
   layer=$(jq -r '.layers[0].digest' "$TMP/manifest")
+  cp "$TMP/manifest" "$TMP/manifest.$name"
   reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$TMP/layer" "$(reg_url "$name" "/v2/app/blobs/$layer")"
   assert_eq "$(file_digest "$TMP/layer")" "$layer" "the layer read back through berth"
   own_layer=$layer
@@ -60,18 +61,27 @@ for kind in s3 azure; do
     --storage "$(at "$url" "cli-$name/inner")"
 
   store_var=BERTH_TEST_STORE_${kind^^}
-  log "$kind: a layer lost from the store behind berth's back is 404 BLOB_UNKNOWN, and the connection goes on"
+  objects() { "$emulator" list "${!store_var}" "cli-$name/" | wc -l; }
+  (($(objects) >= 2)) || fail "no objects of $name in $kind"  # the layer and the config blob
+  blob_key() { local hex=${1#sha256:}; echo "cli-$name/blobs/sha256/${hex:0:2}/$hex"; }
+  log "$kind: a blob lost from the store behind berth's back is 404 BLOB_UNKNOWN, and the connection goes on"
   login_as_operator "$name"
-  hex=${own_layer#sha256:}
-  "$emulator" remove "${!store_var}" "cli-$name/blobs/sha256/${hex:0:2}/$hex"
+  config=$(jq -r '.config.digest' "$TMP/manifest.$name")
+  "$emulator" remove "${!store_var}" "$(blob_key "$config")"
   out=$(reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$TMP/lost" -w '%{http_code} %{num_connects}\n' \
-    "$(reg_url "$name" "/v2/app/blobs/$own_layer")" -o /dev/null "$(reg_url "$name" /v2/)")
-  assert_eq "$out" $'404 1\n200 0' "lost layer GET, then /v2/ on the same connection"
-  grep -q '"BLOB_UNKNOWN"' "$TMP/lost" || fail "lost layer GET: $(cat "$TMP/lost")"
+    "$(reg_url "$name" "/v2/app/blobs/$config")" -o /dev/null "$(reg_url "$name" /v2/)")
+  assert_eq "$out" $'404 1\n200 0' "lost blob GET, then /v2/ on the same connection"
+  grep -q '"BLOB_UNKNOWN"' "$TMP/lost" || fail "lost blob GET: $(cat "$TMP/lost")"
+
+  log "$kind: a layer read through berth once is read again from the node's copy, store or not"
+  [[ -f "$DATA/cache/sha256/${own_layer#sha256:}" ]] || fail "no copy of $own_layer in $DATA/cache"
+  "$emulator" remove "${!store_var}" "$(blob_key "$own_layer")"
+  reg_curl "$name" -u "$REG_USER:$REG_PASS" -o "$TMP/again" "$(reg_url "$name" "/v2/app/blobs/$own_layer")"
+  assert_eq "$(file_digest "$TMP/again")" "$own_layer" "the layer read again from the copy"
 
   log "$kind: deleting the registry removes its objects"
-  objects() { "$emulator" list "${!store_var}" "cli-$name/" | wc -l; }
-  (($(objects) >= 1)) || fail "no objects of $name in $kind before the delete"  # the config blob
+  push_image "$name" other v1 >/dev/null
+  (($(objects) >= 2)) || fail "no objects of $name in $kind before the delete"
   cli registry delete -n "$name" --yes >/dev/null
   assert_eq "$(objects)" 0 "objects left behind in $kind"
 done

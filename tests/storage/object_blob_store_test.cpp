@@ -300,11 +300,12 @@ class CountingApi final : public object::ObjectApi {
 };
 
 template <class Kind>
-std::pair<BlobStorePtr, CountingApi*> countingStore(const std::string& prefix) {
+std::pair<BlobStorePtr, CountingApi*> countingStore(
+    const std::string& prefix, const ObjectStoreOptions& options = testOptions()) {
   const auto url = Kind::url(prefix);
   auto api = std::make_unique<CountingApi>(Kind::client(url));
   auto* counting = api.get();
-  auto store = ObjectBlobStore::open(url, std::move(api), testOptions(), false);
+  auto store = ObjectBlobStore::open(url, std::move(api), options, false);
   EXPECT_TRUE(store) << store.error().detail;
   return {store ? std::move(*store) : nullptr, counting};
 }
@@ -556,6 +557,48 @@ TYPED_TEST(ObjectStore, ABlobOpenedWithItsSizeIsReadWithoutAskingAndALostOneIsUn
   EXPECT_EQ(gone.error().code, ApiCode::BlobUnknown);
   EXPECT_FALSE(delivered) << "the store's error body reached the reader";
   EXPECT_EQ(store->open(digestOf(data)).error().code, ApiCode::BlobUnknown);
+}
+
+// A whole read leaves a copy on the node's disk: read again, the blob is a local file and the
+// store is not asked. Ranges and reads cut short leave none; a removed blob's copy goes too.
+TYPED_TEST(ObjectStore, AWholeReadLeavesACopyThatIsReadAgainWithoutTheStore) {
+  const auto cacheDir = std::filesystem::temp_directory_path() / ("berth-cache-" + newUuid());
+  auto options = testOptions();
+  auto cache = BlobCache::open(cacheDir, 64 << 20);
+  ASSERT_TRUE(cache);
+  options.cache = *cache;
+  auto [store, api] = countingStore<TypeParam>("cached-" + newUuid(), options);
+  ASSERT_TRUE(store);
+  const std::string data = pattern(1'000'000, 'c');
+  const auto digest = digestOf(data);
+  const auto id = newUuid();
+  ASSERT_TRUE(store->createUpload(id));
+  append(*store, id, data, 65536);
+  ASSERT_TRUE(store->commitUpload(id, digest));
+  const auto read = [&](uint64_t first, uint64_t length, uint64_t stopAfter = UINT64_MAX) {
+    auto reader = store->openSized(digest, data.size());
+    EXPECT_TRUE(reader);
+    std::string out;
+    (void)readBlob(*reader, first, length, [&](const char* bytes, size_t size) {
+      out.append(bytes, size);
+      return out.size() < stopAfter;
+    });
+    return std::make_pair(out, reader->fd != nullptr);
+  };
+  EXPECT_EQ(read(10, 1000), std::make_pair(data.substr(10, 1000), false));
+  EXPECT_EQ(read(0, data.size(), 1).second, false);  // a client gone after the first piece
+  EXPECT_EQ((*cache)->bytes(), 0u);
+  api->reads.clear();
+  EXPECT_EQ(read(0, data.size()), std::make_pair(data, false));
+  EXPECT_EQ((*cache)->bytes(), data.size());
+  EXPECT_EQ(read(0, data.size()), std::make_pair(data, true));
+  EXPECT_EQ(read(500, 1000), std::make_pair(data.substr(500, 1000), true));
+  EXPECT_EQ(api->reads.size(), 1u) << "the copy was not read instead of the store";
+
+  ASSERT_TRUE(store->remove(digest));
+  EXPECT_EQ((*cache)->bytes(), 0u);
+  EXPECT_FALSE(store->openSized(digest, data.size())->fd);
+  std::filesystem::remove_all(cacheDir);
 }
 
 TYPED_TEST(ObjectStore, RedirectsAreUrlsThatReadTheBlob) {

@@ -361,12 +361,26 @@ Result<BlobReader> ObjectBlobStore::open(const Digest& digest) {
 Result<BlobReader> ObjectBlobStore::openSized(const Digest& digest, uint64_t size) {
   BlobReader reader;
   reader.size = size;
+  const auto& cache = options_.cache;
+  if (cache) {
+    if (auto copy = cache->find(digest, size)) {
+      reader.fd = std::move(copy);
+      return reader;
+    }
+  }
   // A read to the blob's end asks for no end: a whole blob is a GET without a range, which
-  // some stores serve with less work.
-  reader.fetch = [this, blob = blobKey(digest), size](uint64_t first, uint64_t length,
-                                                      const ByteSink& sink) {
-    return api_->get(blob, first, first + length == size ? object::ObjectApi::kToEnd : length,
-                     sink);
+  // some stores serve with less work. A whole read leaves a copy in the cache.
+  reader.fetch = [this, blob = blobKey(digest), digest, size, cache](
+                     uint64_t first, uint64_t length, const ByteSink& sink) -> Result<void> {
+    const uint64_t asked = first + length == size ? object::ObjectApi::kToEnd : length;
+    auto copy = cache && first == 0 && length == size ? cache->fill(digest, size) : nullptr;
+    if (!copy) return api_->get(blob, first, asked, sink);
+    auto read = api_->get(blob, first, asked, [&](const char* data, size_t n) {
+      if (copy && !copy->add(data, n)) copy.reset();
+      return sink(data, n);
+    });
+    if (read && copy) copy->finish();
+    return read;
   };
   return reader;
 }
@@ -375,7 +389,10 @@ std::string ObjectBlobStore::readUrl(const Digest& digest) {
   return url_.redirect ? api_->readUrl(blobKey(digest), options_.redirectSeconds) : "";
 }
 
-Result<void> ObjectBlobStore::remove(const Digest& digest) { return api_->remove(blobKey(digest)); }
+Result<void> ObjectBlobStore::remove(const Digest& digest) {
+  if (options_.cache) options_.cache->erase(digest);
+  return api_->remove(blobKey(digest));
+}
 
 Result<std::optional<ObjectBlobStore::Session>> ObjectBlobStore::loadSession(std::string_view id) {
   if (!isUuid(id)) return std::optional<Session>();

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "storage/blob_cache.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/object/http_client.hpp"
 #include "storage/object/object_api.hpp"
@@ -25,6 +26,8 @@ struct ObjectStoreOptions {
   std::filesystem::path spoolDir = std::filesystem::temp_directory_path();
   int64_t redirectSeconds = 300;  // validity of redirect URLs
   object::HttpOptions http;
+  // The node's copies of blobs read whole (none when null): a blob read again is a local file.
+  std::shared_ptr<BlobCache> cache;
 };
 
 class ObjectBlobStore final : public BlobStore {
