@@ -271,6 +271,8 @@ def markdown(rows, targets, resources, env):
         f"berth `{env['berth_commit']}` ({env['berth_version']}) vs {env['distribution']} and "
         f"{env['nginx']}; {env['cores']} cores ({env['host_cpu']}), Linux {env['kernel']}, "
         f"storage **{env['storage']}**, {env['rounds']} interleaved round(s), median shown."
+        + (f" berth configured with `{json.dumps(env['berth_config'])}`."
+           if env.get("berth_config") else "")
         + (f" openssl sha256 (16 KiB blocks, one core): {sha / 1e6:.0f} MB/s." if sha else "")
         + (" The machine hands freed memory back to its host (free page reporting): a write to"
            " such memory costs more, for every server, and upload rounds vary with it (ADR 7)."
