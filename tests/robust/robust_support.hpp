@@ -4,12 +4,10 @@
 
 #include <sys/wait.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "harness.hpp"
 #include "raw.hpp"
@@ -49,23 +47,6 @@ class StaysUpTest : public RegistryTest {
   };
   static Descriptors descriptors() {
     return {openSockets(serverPid()), openDescriptors(serverPid())};
-  }
-
-  // An object store's client keeps connections for reuse (storage_idle_connections, each with
-  // libcurl's own pair of sockets besides): `n` GETs of `path` at once fill that bounded pool,
-  // so that what a test counts after it is a leak. Nothing to fill on the local disk.
-  static void fillStoreConnections(const std::string& path, int n = 64) {
-    std::atomic<int> answered{0};
-    std::vector<std::thread> clients;
-    for (int i = 0; i < n; ++i) {
-      clients.emplace_back([&] {
-        HttpClient client(baseUrl());
-        client.setAuthorization(basicAuthorization(registryUser(), registryPassword()));
-        if (client.get(path).status == 200) ++answered;
-      });
-    }
-    for (auto& t : clients) t.join();
-    EXPECT_EQ(answered.load(), n);
   }
 
   // Waits (at most 15 s) for the server's sockets to fall back to `baseline`. A server notices
