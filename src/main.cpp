@@ -194,9 +194,22 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
                                                  "Client connections refused at max_connections or "
                                                  "max_connections_per_client.");
     berth::metrics::addValue(refused, static_cast<double>(stats.refused));
+    auto pools = berth::metrics::gaugeFamily(
+        "berth_pool_requests",
+        "Requests holding a place on a pool of the server's threads now (running or queued): "
+        "blocking (store calls), stream (downloads streamed from a store).");
+    berth::metrics::addValue(pools, static_cast<double>(stats.blockingInUse),
+                             {{"pool", "blocking"}});
+    berth::metrics::addValue(pools, static_cast<double>(stats.streamsInUse), {{"pool", "stream"}});
+    auto busy = berth::metrics::counterFamily(
+        "berth_pool_refused_total",
+        "Requests answered 503 because the pool they needed was full (blocking_queue).");
+    berth::metrics::addValue(busy, static_cast<double>(stats.blockingBusy));
     families.push_back(std::move(open));
     families.push_back(std::move(accepted));
     families.push_back(std::move(refused));
+    families.push_back(std::move(pools));
+    families.push_back(std::move(busy));
   });
 
   // metrics_listen: a second, small server for the scraper and the health checks.

@@ -62,6 +62,10 @@ positive 'berth_connections_open' "connections open (this scrape's)"
 positive 'process_resident_memory_bytes' "RSS"
 positive 'process_open_fds' "descriptors"
 [[ -n "$(value 'berth_uploads_in_progress')" ]] || fail "no berth_uploads_in_progress"
+for pool in blocking stream; do
+  [[ -n "$(value "berth_pool_requests{pool=\"$pool\"}")" ]] || fail "no berth_pool_requests of $pool"
+done
+[[ -n "$(value 'berth_pool_refused_total')" ]] || fail "no berth_pool_refused_total"
 [[ -n "$(value 'process_cpu_seconds_total')" ]] || fail "no process_cpu_seconds_total"
 if grep -q -e 'secret-team' -e "$REG_USER" "$TMP/metrics.txt"; then
   fail "a repository or user name is in the metrics: $(grep -e 'secret-team' -e "$REG_USER" "$TMP/metrics.txt" | head -3)"
