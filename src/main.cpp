@@ -204,7 +204,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
     auto busy = berth::metrics::counterFamily(
         "berth_pool_refused_total",
         "Requests answered 503 because the pool they needed was full (blocking_queue).");
-    berth::metrics::addValue(busy, static_cast<double>(stats.blockingBusy));
+    berth::metrics::addValue(busy, static_cast<double>(stats.poolRefused));
     families.push_back(std::move(open));
     families.push_back(std::move(accepted));
     families.push_back(std::move(refused));

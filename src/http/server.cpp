@@ -1035,7 +1035,7 @@ Server::Stats Server::stats() const {
   s.refused = impl_->refusedConnections.load();
   s.blockingInUse = impl_->blocking.inUse();
   s.streamsInUse = impl_->streams.inUse();
-  s.blockingBusy = impl_->poolBusy.load();
+  s.poolRefused = impl_->poolBusy.load();
   return s;
 }
 

@@ -62,7 +62,7 @@ class Server {
     uint64_t refused = 0;
     uint64_t blockingInUse = 0;  // requests holding a place on the blocking pool now
     uint64_t streamsInUse = 0;   // responses holding a place on the stream pool now
-    uint64_t blockingBusy = 0;   // requests answered 503 because either pool was full
+    uint64_t poolRefused = 0;    // requests answered 503 because the pool they needed was full
   };
   Stats stats() const;
 

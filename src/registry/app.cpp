@@ -320,11 +320,12 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   }
 
   Target target{std::move(ctx), std::move(route->name), std::move(route->ref)};
-  if ((route->resource == Resource::Blob || upload) && target.ctx.blobs->blocking()) {
-    // Calls to an object store: on the blocking pool, never on a network thread.
+  if (upload && target.ctx.blobs->blocking()) {
+    // Calls to an object store: on the blocking pool, never on a network thread. A blob's
+    // GET, HEAD and DELETE make none (the metadata has the size; the bytes come from a body
+    // source on the stream pool, or from the node's copy), so they stay here.
     return http::Dispatch::offload(
         [&services, &req, target = std::move(target), resource = route->resource]() mutable {
-          if (resource == Resource::Blob) return handleBlob(services, req, target);
           if (resource == Resource::UploadStart) return handleUploadStart(services, req, target);
           return handleUpload(services, req, target);
         });

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "core/log.hpp"
@@ -199,39 +200,25 @@ void BlobCache::finished(Fill& fill, bool keep) {
 }
 
 void BlobCache::insertLocked(const std::string& digest, uint64_t size) {
-  if (auto it = index_.find(digest); it != index_.end()) {
-    bytes_ -= it->second->size;
-    recent_.erase(it->second);
-    index_.erase(it);
-  }
   recent_.push_front({digest, size});
   index_.emplace(digest, recent_.begin());
   bytes_ += size;
-  evictLocked();
+  while (bytes_ > maxBytes_) dropLocked(std::prev(recent_.end()));
   cachedBytes().set(static_cast<int64_t>(bytes_));
 }
 
-void BlobCache::evictLocked() {
-  while (bytes_ > maxBytes_ && !recent_.empty()) {
-    const Entry& oldest = recent_.back();
-    std::error_code ec;
-    fs::remove(pathOf(oldest.digest), ec);  // a read under way keeps its descriptor
-    bytes_ -= oldest.size;
-    index_.erase(oldest.digest);
-    recent_.pop_back();
-  }
+void BlobCache::dropLocked(std::list<Entry>::iterator entry) {
+  std::error_code ec;
+  fs::remove(pathOf(entry->digest), ec);
+  bytes_ -= entry->size;
+  index_.erase(entry->digest);
+  recent_.erase(entry);
+  cachedBytes().set(static_cast<int64_t>(bytes_));
 }
 
 void BlobCache::erase(const Digest& digest) {
   std::lock_guard lock(mutex_);
-  auto it = index_.find(digest.str());
-  if (it == index_.end()) return;
-  std::error_code ec;
-  fs::remove(pathOf(digest.str()), ec);
-  bytes_ -= it->second->size;
-  recent_.erase(it->second);
-  index_.erase(it);
-  cachedBytes().set(static_cast<int64_t>(bytes_));
+  if (auto it = index_.find(digest.str()); it != index_.end()) dropLocked(it->second);
 }
 
 uint64_t BlobCache::bytes() const {

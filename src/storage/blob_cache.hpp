@@ -67,21 +67,22 @@ class BlobCache : public std::enable_shared_from_this<BlobCache> {
   void erase(const Digest& digest);
 
   uint64_t bytes() const;
-  uint64_t maxBytes() const { return maxBytes_; }
 
  private:
   BlobCache(std::filesystem::path dir, uint64_t maxBytes, uint64_t keepFree);
   std::filesystem::path pathOf(const std::string& digest) const;
-  // Under mutex_: adds an entry (most recent) and evicts the least recently read beyond the
-  // bound.
+  // Under mutex_: adds an entry not indexed yet (fill() admits one copy of a digest at a time,
+  // and only while it is not indexed) as the most recent, and evicts the least recently read
+  // beyond the bound.
   void insertLocked(const std::string& digest, uint64_t size);
-  void evictLocked();
   void finished(Fill& fill, bool keep);
 
   struct Entry {
     std::string digest;
     uint64_t size;
   };
+  // Under mutex_: forgets an entry and removes its file (a read under way keeps its descriptor).
+  void dropLocked(std::list<Entry>::iterator entry);
   const std::filesystem::path dir_;
   const uint64_t maxBytes_;
   const uint64_t keepFree_;

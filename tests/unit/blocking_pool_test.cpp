@@ -205,6 +205,22 @@ class BlockingPoolTest : public ::testing::Test {
     }
     return out;
   }
+  // Sends a GET of `path` per element of `answers` (each answer lands in its element), and
+  // waits until `gate` holds all but one of them and `inUse` counts them all: the last waits
+  // in the pool's queue.
+  template <class InUse>
+  std::vector<std::thread> fillPool(std::vector<std::string>& answers, const std::string& path,
+                                    Gate& gate, InUse inUse) {
+    std::vector<std::thread> clients;
+    for (size_t i = 0; i < answers.size(); ++i) {
+      clients.emplace_back([this, &answers, path, i] { answers[i] = exchange(get(path)); });
+    }
+    gate.waitForWaiters(static_cast<int>(answers.size()) - 1);
+    for (int i = 0; i < 2000 && inUse() < answers.size(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return clients;
+  }
   // Sends `request` on a new connection and reads until the server closes it.
   std::string exchange(const std::string& request) const {
     UniqueFd fd = connectToServer();
@@ -252,20 +268,13 @@ TEST_F(BlockingPoolTest, OffloadedWorkLeavesTheNetworkThreadFree) {
 TEST_F(BlockingPoolTest, AFullPoolAnswers503AndRecovers) {
   // Two threads and a queue of one: three requests may hold the pool.
   std::vector<std::string> held(3);
-  std::vector<std::thread> waiters;
-  for (size_t i = 0; i < held.size(); ++i) {
-    waiters.emplace_back([&, i] { held[i] = exchange(get("/gate")); });
-  }
-  app_.gate.waitForWaiters(2);
+  auto waiters = fillPool(held, "/gate", app_.gate, [&] { return server_->stats().blockingInUse; });
   // The third waits in the queue, holding its place.
-  for (int i = 0; i < 2000 && server_->stats().blockingInUse < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
   ASSERT_EQ(server_->stats().blockingInUse, 3u);
   const auto busy = exchange(get("/gate"));
   EXPECT_NE(busy.find("HTTP/1.1 503"), std::string::npos) << busy;
   EXPECT_NE(busy.find("Retry-After: 1"), std::string::npos) << busy;
-  EXPECT_GE(server_->stats().blockingBusy, 1u);
+  EXPECT_GE(server_->stats().poolRefused, 1u);
   app_.gate.open();
   for (auto& t : waiters) t.join();
   for (const auto& r : held) EXPECT_NE(r.find("200 OK"), std::string::npos) << r;
@@ -276,14 +285,8 @@ TEST_F(BlockingPoolTest, ResponsesStreamingFromSourcesLeaveTheBlockingPoolFree) 
   // Two stream threads and a queue of one: three responses may hold the stream pool, however
   // long their clients take, and offloaded work still finds the blocking pool free.
   std::vector<std::string> streamed(3);
-  std::vector<std::thread> readers;
-  for (size_t i = 0; i < streamed.size(); ++i) {
-    readers.emplace_back([&, i] { streamed[i] = exchange(get("/gated-source")); });
-  }
-  app_.sourceGate.waitForWaiters(2);
-  for (int i = 0; i < 2000 && server_->stats().streamsInUse < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto readers = fillPool(streamed, "/gated-source", app_.sourceGate,
+                          [&] { return server_->stats().streamsInUse; });
   ASSERT_EQ(server_->stats().streamsInUse, 3u);
   EXPECT_EQ(server_->stats().blockingInUse, 0u);
   for (int i = 0; i < 3; ++i) {
