@@ -139,6 +139,15 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.lifecycleInterval = std::chrono::seconds(config.lifecycleIntervalSeconds);
   options.metricsHere = config.metricsListen.empty();
   options.metricsRegistryLabel = config.metricsRegistryLabel;
+  options.webhooks.senders = config.webhookSenders;
+  options.webhooks.timeout = std::chrono::seconds(config.webhookTimeoutSeconds);
+  options.webhooks.retryFor = std::chrono::seconds(config.webhookRetrySeconds);
+  options.webhooks.backoffCap = std::chrono::seconds(config.webhookBackoffMaxSeconds);
+  options.webhooks.allowLoopback = config.webhookAllowLoopback;
+  options.webhooks.caFile = config.webhookCaFile;
+  options.audit.file = config.auditLog;
+  options.audit.keep = std::chrono::hours(24) * config.auditRetentionDays;
+  options.audit.queue = config.auditQueue;
   berth::metrics::setEnabled(config.metrics);
   berth::storage::HashPool::configure(config.uploadHashThreads);
   std::optional<berth::HostPort> metricsAddress;

@@ -16,6 +16,7 @@
 #include "jobs/cron.hpp"
 #include "jobs/purge.hpp"
 #include "meta/sqlite/identity_store.hpp"
+#include "meta/sqlite/sqlite_events.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
 #include "registry/app.hpp"
 
@@ -40,6 +41,9 @@ Result<Stores> Stores::open(const std::filesystem::path& dataDir, uint64_t diskR
   auto identities = meta::openSqliteIdentityStore(db, stores.reserve);
   if (!identities) return identities.takeError();
   stores.identities = std::move(*identities);
+  auto events = meta::openSqliteEventStore(db, stores.reserve);
+  if (!events) return events.takeError();
+  stores.events = std::move(*events);
   auto id = stores.meta->ensureRegistry(kDefaultRegistry);
   if (!id) return id.takeError();
   stores.defaultRegistry = *id;
@@ -53,7 +57,7 @@ struct Node::Planes {
   auth::TokenEndpoint tokens;
   control::ControlApp control;
 
-  Planes(Stores& s, NodeOptions options, std::string operatorToken)
+  Planes(Stores& s, NodeOptions options, std::string operatorToken, control::EventDeps events)
       : tenancy(*s.identities,
                 TenancyOptions{options.dataDir, options.domain, std::string(kDefaultRegistry),
                                std::move(operatorToken), serverStore(options), options.store}),
@@ -66,7 +70,8 @@ struct Node::Planes {
                  if (!tenant) return tenant.takeError();
                  return std::move(tenant->settings);
                }),
-        control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy}) {
+        control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy,
+                                     std::move(events)}) {
     tenancy.onForget([this] { registry.forgetCached(); });
   }
 
@@ -113,9 +118,20 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   const auto historyDays = options.tagHistoryDays;
   node->metricsHere_ = options.metricsHere;
   node->requestMetrics_ = std::make_unique<RequestMetrics>(options.metricsRegistryLabel);
-  node->planes_ =
-      std::make_unique<Planes>(node->stores_, std::move(options), std::move(*operatorToken));
+  auto secrets = events::SecretBox::open(node->dataDir_ / "secret.key");
+  if (!secrets) return secrets.takeError();
+  node->secrets_ = std::make_unique<events::SecretBox>(std::move(*secrets));
+  node->webhooks_ = std::make_unique<events::WebhookDispatcher>(*node->stores_.events,
+                                                                *node->secrets_, options.webhooks);
+  node->audit_ = std::make_unique<events::AuditLog>(*node->stores_.events, options.audit);
+  control::EventDeps eventDeps{*node->stores_.events, *node->secrets_,
+                               options.webhooks.allowLoopback,
+                               [hooks = node->webhooks_.get()] { hooks->wake(); }};
+  node->planes_ = std::make_unique<Planes>(node->stores_, std::move(options),
+                                           std::move(*operatorToken), std::move(eventDeps));
   if (auto r = node->planes_->authenticator.ensureSigningKey(); !r) return r.takeError();
+  node->webhooks_->start();
+  node->audit_->start();
   node->startUpkeep(upkeep);
   node->startGc(gcInterval, std::move(gc));
   node->startLifecycle(lifecycle, historyDays);
@@ -132,6 +148,8 @@ Node::~Node() {
       worker->join();
     }
   }
+  if (webhooks_) webhooks_->stop();
+  if (audit_) audit_->stop();
 }
 
 namespace {
@@ -412,7 +430,26 @@ http::Dispatch Node::dispatch(http::Request& request) {
   return planes_->registry.dispatch(request);
 }
 
-void Node::completed(const http::Exchange& exchange) { requestMetrics_->record(exchange); }
+void Node::completed(const http::Exchange& exchange) {
+  requestMetrics_->record(exchange);
+  if (!exchange.request.auditAction.empty()) audit(exchange);
+}
+
+void Node::audit(const http::Exchange& exchange) {
+  const auto& req = exchange.request;
+  meta::AuditRecord r;
+  r.registry = req.registry;
+  r.identity = req.identity;
+  r.source = http::clientAddress(req.remote);
+  r.userAgent = std::string(req.header("User-Agent").value_or("")).substr(0, 256);
+  r.action = std::string(req.auditAction);
+  r.target = req.auditTarget;
+  r.status = exchange.status;
+  // 0: the answer never went out whole (the client left, the server was stopping).
+  r.outcome = exchange.status > 0 && exchange.status < 400 ? "success" : "failure";
+  r.requestId = req.requestId;
+  audit_->record(std::move(r));
+}
 
 http::Dispatch ManagementListener::dispatch(http::Request& request) {
   if (auto answer = node_.management(request)) return http::Dispatch::reply(std::move(*answer));

@@ -11,8 +11,12 @@
 #include "app/request_metrics.hpp"
 #include "auth/authenticator.hpp"
 #include "core/disk_reserve.hpp"
+#include "events/audit.hpp"
+#include "events/secret_box.hpp"
+#include "events/webhooks.hpp"
 #include "http/message.hpp"
 #include "jobs/gc.hpp"
+#include "meta/event_store.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
 #include "storage/open_store.hpp"
@@ -27,6 +31,7 @@ inline constexpr uint64_t kDefaultDiskReserveBytes = 64ull << 20;
 struct Stores {
   meta::MetadataStorePtr meta;
   meta::IdentityStorePtr identities;
+  meta::EventStorePtr events;
   meta::RegistryId defaultRegistry = 0;
   // <data>/reserve: room kept for deleting and starting on a full disk.
   std::shared_ptr<DiskReserve> reserve;
@@ -62,6 +67,8 @@ struct NodeOptions {
   // request metrics labelled with the registry too (one series per registry).
   bool metricsHere = true;
   bool metricsRegistryLabel = false;
+  events::WebhookOptions webhooks;
+  events::AuditOptions audit;
 };
 
 class Node final : public http::Application {
@@ -81,6 +88,7 @@ class Node final : public http::Application {
 
  private:
   Node(Stores stores, std::unique_ptr<Planes> planes);
+  void audit(const http::Exchange& exchange);
   // GET /readyz: the metadata store and every blob store answer, the data disk has room, and
   // no shutdown has begun; 503 naming what failed otherwise.
   http::Response readiness();
@@ -96,6 +104,10 @@ class Node final : public http::Application {
   std::atomic<bool> shuttingDown_{false};
   bool metricsHere_ = true;
   std::unique_ptr<RequestMetrics> requestMetrics_;
+  // <data>/secret.key: seals webhook secrets in the database.
+  std::unique_ptr<events::SecretBox> secrets_;
+  std::unique_ptr<events::WebhookDispatcher> webhooks_;
+  std::unique_ptr<events::AuditLog> audit_;
   // Background work, off the request threads, one thread each; stopped and joined before the
   // stores close.
   std::jthread upkeep_;

@@ -443,4 +443,31 @@ Result<std::string> Authenticator::jwks() {
   return boost::json::serialize(boost::json::object{{"keys", std::move(keys)}});
 }
 
+std::string identityName(const Identity& who, std::string_view registryName) {
+  switch (who.kind) {
+    case Identity::Kind::Anonymous:
+      return "anonymous";
+    case Identity::Kind::Admin:
+      return "admin";
+    case Identity::Kind::Token:
+      return "token:" + who.subject;
+    case Identity::Kind::Bearer:
+      if (who.subject == registryName) return "admin";
+      if (who.subject.empty() || who.subject == kRefreshTokenUser) return "operator";
+      return "token:" + who.subject;
+  }
+  return "anonymous";
+}
+
+std::string basicUser(std::optional<std::string_view> authorization) {
+  if (!authorization || authorization->size() < 6) return {};
+  const auto scheme = authorization->substr(0, 6);
+  if (scheme != "Basic " && scheme != "basic ") return {};
+  auto decoded = base64Decode(authorization->substr(6));
+  if (!decoded) return {};
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos) return {};
+  return decoded->substr(0, colon);
+}
+
 }  // namespace berth::auth

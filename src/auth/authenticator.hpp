@@ -77,6 +77,15 @@ class LoginThrottle {
   std::unordered_map<std::string, Entry> entries_;
 };
 
+// How the tag history, the outbox and the audit log name an identity: "anonymous", "admin",
+// "token:<name>", or "operator" (access tokens name the admin account by the registry's name,
+// the operator by none).
+std::string identityName(const Identity& identity, std::string_view registryName);
+
+// The user name of "Basic <base64>" credentials, for the audit of a refused login; empty for
+// anything else. The password is never looked at.
+std::string basicUser(std::optional<std::string_view> authorization);
+
 class Authenticator {
  public:
   Authenticator(meta::IdentityStore& identities, AuthOptions options);

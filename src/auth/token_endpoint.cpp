@@ -89,12 +89,14 @@ Dispatch TokenEndpoint::dispatch(http::Request& req) {
     return Dispatch::reply(Response::error(makeError(ApiCode::NotFound)));
   }
   req.route = "/oauth2/token";
+  req.auditAction = "login";
   if (req.method == http::Method::Get) return Dispatch::reply(getToken(req, *registry));
   if (req.method != http::Method::Post) {
     return Dispatch::reply(Response::error(makeError(ApiCode::Unsupported)));
   }
-  auto done = [this, req, settings = *registry](std::string body) {
-    return postToken(req, settings, body);
+  // The request outlives its body sink: the audit's identity is set on it from the form.
+  auto done = [this, live = &req, settings = *registry](std::string body) {
+    return postToken(*live, settings, body);
   };
   return Dispatch::body(std::make_unique<http::BufferedSink<decltype(done)>>(
       kMaxFormBytes, makeError(ApiCode::SizeInvalid, "form too large", 413), std::move(done)));
@@ -123,11 +125,13 @@ Response TokenEndpoint::grant(const http::Request& req, const meta::RegistrySett
   return r;
 }
 
-Response TokenEndpoint::getToken(const http::Request& req, const meta::RegistrySettings& registry) {
+Response TokenEndpoint::getToken(http::Request& req, const meta::RegistrySettings& registry) {
   if (auto service = req.param("service"); service && *service != req.host()) {
     return Response::error(makeError(ApiCode::Denied, "unknown service " + std::string(*service)));
   }
   auto auth = auth_.authenticate(req.header("Authorization"), registry, req.host(), req.remote);
+  req.identity = auth.ok() ? identityName(auth.identity, registry.name)
+                           : basicUser(req.header("Authorization"));
   if (!auth.ok()) return unauthorized(auth);
   if (auth.identity.kind == Identity::Kind::Bearer) {
     // A token is not a credential for another token.
@@ -143,7 +147,7 @@ Response TokenEndpoint::getToken(const http::Request& req, const meta::RegistryS
   return grant(req, registry, auth, scopes, truthy(req.param("offline_token")), std::nullopt);
 }
 
-Response TokenEndpoint::postToken(const http::Request& req, const meta::RegistrySettings& registry,
+Response TokenEndpoint::postToken(http::Request& req, const meta::RegistrySettings& registry,
                                   const std::string& body) {
   auto form = http::parseForm(body);
   auto field = [&form](std::string_view key) -> std::optional<std::string> {
@@ -165,6 +169,7 @@ Response TokenEndpoint::postToken(const http::Request& req, const meta::Registry
       return oauthError(400, "invalid_request", "username and password are required");
     }
     auto auth = auth_.login(registry, *username, *password, req.remote);
+    req.identity = auth.ok() ? identityName(auth.identity, registry.name) : *username;
     if (auth.failure == AuthFailure::Throttled) return unauthorized(auth);
     if (!auth.ok()) return oauthError(401, "invalid_grant", "invalid username or password");
     return grant(req, registry, auth, scopes, field("access_type") == "offline", std::nullopt);
@@ -173,6 +178,7 @@ Response TokenEndpoint::postToken(const http::Request& req, const meta::Registry
     auto token = field("refresh_token");
     if (!token) return oauthError(400, "invalid_request", "refresh_token is required");
     auto auth = auth_.refresh(registry, *token, req.host());
+    req.identity = auth.ok() ? identityName(auth.identity, registry.name) : "refresh-token";
     if (!auth.ok()) return oauthError(400, "invalid_grant", auth.detail);
     return grant(req, registry, auth, scopes, true, *token);
   }

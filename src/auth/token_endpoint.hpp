@@ -19,8 +19,8 @@ class TokenEndpoint final : public http::Application {
   http::Dispatch dispatch(http::Request& request) override;
 
  private:
-  http::Response getToken(const http::Request& req, const meta::RegistrySettings& registry);
-  http::Response postToken(const http::Request& req, const meta::RegistrySettings& registry,
+  http::Response getToken(http::Request& req, const meta::RegistrySettings& registry);
+  http::Response postToken(http::Request& req, const meta::RegistrySettings& registry,
                            const std::string& body);
   http::Response grant(const http::Request& req, const meta::RegistrySettings& registry,
                        const AuthResult& auth, const std::vector<std::string>& scopes, bool offline,

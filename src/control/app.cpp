@@ -163,7 +163,7 @@ Result<void> authorize(const Call& c) {
   const auto op = c.route->operation;
   if (c.caller.kind == Caller::Kind::Operator) return {};
   if (op == ListRegistries || op == CreateRegistry || op == CheckName || op == UpdateRegistry ||
-      op == DeleteRegistry) {
+      op == DeleteRegistry || op == ListAudit) {
     return operatorOnly();
   }
   if (c.caller.kind == Caller::Kind::Admin) return {};
@@ -308,6 +308,25 @@ Reply handle(Call& c) {
       return generateTokenCredential(c);
     case DeleteTokenCredential:
       return deleteTokenCredential(c);
+    case ListWebhooks:
+      return listWebhooks(c);
+    case CreateWebhook:
+      return createWebhook(c);
+    case ShowWebhook:
+      return showWebhook(c);
+    case UpdateWebhook:
+      return updateWebhook(c);
+    case DeleteWebhook:
+      return deleteWebhook(c);
+    case PingWebhook:
+      return pingWebhook(c);
+    case ListWebhookEvents:
+      return listWebhookEvents(c);
+    case ShowWebhookConfig:
+      return showWebhookConfig(c);
+    case ListAudit:
+    case ListRegistryAudit:
+      return listAudit(c);
   }
   return error(Code::Internal, "operation without a handler");
 }
@@ -324,7 +343,9 @@ http::Response run(Call& c) {
 // answers in the data plane's error shape; the control plane has its own.)
 class JsonBodySink final : public http::BodySink {
  public:
-  explicit JsonBodySink(Call call) : call_(std::move(call)) {}
+  // `req` outlives the sink: a created item's name, known from the body, becomes the audit's
+  // target.
+  JsonBodySink(Call call, http::Request& req) : call_(std::move(call)), req_(req) {}
 
   bool write(const char* data, size_t size) override {
     if (body_.size() + size > kMaxBody) {
@@ -341,6 +362,9 @@ class JsonBodySink final : public http::BodySink {
     auto parsed = parseBody(body_);
     if (!parsed) return respond(call_, parsed.takeError());
     call_.body = std::move(*parsed);
+    if (const auto* name = call_.body.if_contains("name"); name && name->is_string()) {
+      if (call_.name.empty()) req_.auditTarget = std::string(name->get_string());
+    }
     return run(call_);
   }
 
@@ -350,9 +374,21 @@ class JsonBodySink final : public http::BodySink {
 
  private:
   Call call_;
+  http::Request& req_;
   std::string body_;
   bool overflow_ = false;
 };
+
+// What a control request acts on, for the audit log: the most specific name in its path.
+std::string auditTarget(const Call& c) {
+  if (!c.repository.empty()) {
+    if (!c.tag.empty()) return c.repository + ":" + c.tag;
+    if (!c.digest.empty()) return c.repository + "@" + c.digest;
+    return c.repository;
+  }
+  if (!c.name.empty()) return c.name;
+  return c.registryName;
+}
 
 bool takesBody(const Route& route) {
   return (route.method == "POST" || route.method == "PATCH") && route.operation != Operation::Login;
@@ -407,12 +443,25 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
             req.requestId,
             {},
             req.remote};
-  if (auto refusal = authenticate(call, req)) return http::Dispatch::reply(std::move(*refusal));
+  req.registry = call.registryName;
+  call.host = std::string(req.host());
+  call.userAgent = std::string(req.header("User-Agent").value_or(""));
+  if (auto refusal = authenticate(call, req)) {
+    if (refusal->status == 401 || refusal->status == 429) {
+      req.auditAction = "login";
+      req.identity = auth::basicUser(req.header("Authorization"));
+      if (req.identity.empty() && req.header("Authorization")) req.identity = "operator";
+    }
+    return http::Dispatch::reply(std::move(*refusal));
+  }
+  req.identity = call.actor().identity;
+  req.auditAction = chosen->audit;
+  req.auditTarget = auditTarget(call);
   if (auto valid = validateParams(call); !valid) return fail(valid.takeError());
   if (auto allowedCall = authorize(call); !allowedCall) return fail(allowedCall.takeError());
   if (!takesBody(*chosen)) return http::Dispatch::reply(run(call));
   if (declaredTooLarge(req)) return fail(JsonBodySink::tooLarge());
-  return http::Dispatch::body(std::make_unique<JsonBodySink>(std::move(call)));
+  return http::Dispatch::body(std::make_unique<JsonBodySink>(std::move(call), req));
 }
 
 }  // namespace
@@ -427,6 +476,10 @@ std::optional<std::string_view> Call::param(std::string_view key) const {
 meta::Actor Call::actor() const {
   meta::Actor actor;
   actor.source = http::clientAddress(remote);
+  actor.requestId = requestId;
+  actor.host = host;
+  actor.method = std::string(route->method);
+  actor.userAgent = userAgent;
   switch (caller.kind) {
     case Caller::Kind::Operator:
       actor.identity = "operator";

@@ -2,12 +2,15 @@
 // The control plane: /api/v1, JSON in and out (docs/control-api.md). Registries, their
 // credentials, repositories, scope maps and tokens.
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "auth/authenticator.hpp"
+#include "events/secret_box.hpp"
 #include "http/message.hpp"
+#include "meta/event_store.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
 #include "storage/store_url.hpp"
@@ -34,11 +37,20 @@ class RegistryHost {
   virtual void forget(meta::RegistryId registry) = 0;
 };
 
+// Webhooks and the audit log, as the control plane manages and reads them.
+struct EventDeps {
+  meta::EventStore& store;
+  const events::SecretBox& secrets;
+  bool allowLoopback = false;  // webhook URIs may name loopback and link-local addresses
+  std::function<void()> wake;  // a ping was queued: the dispatcher should look now
+};
+
 struct ControlDeps {
   meta::MetadataStore& meta;
   meta::IdentityStore& identities;
   auth::Authenticator& authenticator;
   RegistryHost& host;
+  EventDeps events;
 };
 
 class ControlApp final : public http::Application {

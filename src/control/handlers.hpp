@@ -39,6 +39,7 @@ struct Call {
   std::string requestId;
   boost::json::object body;  // POST and PATCH
   std::string remote;        // the client's address and port
+  std::string host, userAgent;
 
   std::optional<std::string_view> param(std::string_view key) const;
   const meta::RegistrySettings& settings() const { return *registry; }
@@ -54,11 +55,12 @@ struct Sku {
   std::string_view name;
   uint64_t quotaBytes;
   uint64_t identityLimit;
+  uint64_t webhookLimit;
 };
 inline constexpr std::array<Sku, 3> kSkus{{
-    {"Basic", 10 * meta::kGiB, 100},
-    {"Standard", 100 * meta::kGiB, 500},
-    {"Premium", 500 * meta::kGiB, 50000},
+    {"Basic", 10 * meta::kGiB, 100, 2},
+    {"Standard", 100 * meta::kGiB, 500, 10},
+    {"Premium", 500 * meta::kGiB, 50000, 500},
 }};
 // nullptr for an unknown name.
 const Sku* findSku(std::string_view name);
@@ -128,6 +130,17 @@ Reply updateToken(Call& c);
 Reply deleteToken(Call& c);
 Reply generateTokenCredential(Call& c);
 Reply deleteTokenCredential(Call& c);
+
+// webhooks.cpp
+Reply listWebhooks(Call& c);
+Reply createWebhook(Call& c);
+Reply showWebhook(Call& c);
+Reply updateWebhook(Call& c);
+Reply deleteWebhook(Call& c);
+Reply pingWebhook(Call& c);
+Reply listWebhookEvents(Call& c);
+Reply showWebhookConfig(Call& c);
+Reply listAudit(Call& c);
 
 // repositories.cpp
 Reply listRepositories(Call& c);

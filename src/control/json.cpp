@@ -173,6 +173,25 @@ std::optional<std::vector<std::string>> BodyFields::strings(std::string_view key
   return out;
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> BodyFields::stringMap(
+    std::string_view key) {
+  const auto* v = take(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_object()) {
+    wrongType(key, "an object of strings");
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : v->get_object()) {
+    if (!value.is_string()) {
+      wrongType(key, "an object of strings");
+      return std::nullopt;
+    }
+    out.emplace_back(std::string(name), std::string(value.get_string()));
+  }
+  return out;
+}
+
 Result<void> BodyFields::finish() const {
   if (error_) return *error_;
   for (const auto& member : body_) {

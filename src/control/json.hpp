@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -41,6 +42,8 @@ class BodyFields {
   std::optional<bool> boolean(std::string_view key);
   std::optional<uint64_t> unsignedInteger(std::string_view key);
   std::optional<std::vector<std::string>> strings(std::string_view key);
+  // An object whose members are all strings, in order.
+  std::optional<std::vector<std::pair<std::string, std::string>>> stringMap(std::string_view key);
 
   Result<void> finish() const;
 

@@ -48,6 +48,7 @@ json::object registryJson(Call& c, const meta::RegistrySettings& r) {
                    {"sku", json::object{{"name", r.sku}, {"tier", r.sku}}},
                    {"adminUserEnabled", r.adminEnabled},
                    {"anonymousPullEnabled", r.anonymousPull},
+                   {"auditPullsEnabled", r.auditPulls},
                    {"storage", store.str()},
                    {"quota", json::object{{"storageBytes", r.quotaBytes}}},
                    {"creationDate", rfc3339(r.created)},
@@ -106,6 +107,7 @@ Reply createRegistry(Call& c) {
   auto skuName = f.string("sku");
   auto adminEnabled = f.boolean("adminUserEnabled");
   auto anonymousPull = f.boolean("anonymousPullEnabled");
+  auto auditPulls = f.boolean("auditPullsEnabled");
   auto storagePath = f.string("storagePath");
   auto storageUrl = f.string("storage");
   auto quotaBytes = f.unsignedInteger("quotaBytes");
@@ -121,6 +123,7 @@ Reply createRegistry(Call& c) {
   settings.quotaBytes = quotaBytes.value_or(sku->quotaBytes);
   settings.adminEnabled = adminEnabled.value_or(false);
   settings.anonymousPull = anonymousPull.value_or(false);
+  settings.auditPulls = auditPulls.value_or(false);
   if (storagePath && storageUrl) {
     return error(Code::InvalidArgument, "give storage or storagePath, not both");
   }
@@ -204,10 +207,12 @@ Reply updateRegistry(Call& c) {
   auto skuName = f.string("sku");
   auto adminEnabled = f.boolean("adminUserEnabled");
   auto anonymousPull = f.boolean("anonymousPullEnabled");
+  auto auditPulls = f.boolean("auditPullsEnabled");
   auto quotaBytes = f.unsignedInteger("quotaBytes");
   if (auto r = f.finish(); !r) return r.takeError();
 
   meta::RegistryChange change;
+  change.auditPulls = auditPulls;
   change.adminEnabled = adminEnabled;
   change.anonymousPull = anonymousPull;
   change.quotaBytes = quotaBytes;
@@ -219,6 +224,14 @@ Reply updateRegistry(Call& c) {
     if (!maps) return maps.takeError();
     auto tokens = tokenCount(c);
     if (!tokens) return tokens.takeError();
+    auto hooks = c.deps.events.store.webhooks(c.registryId());
+    if (!hooks) return hooks.takeError();
+    if (hooks->size() > sku->webhookLimit) {
+      return error(Code::Conflict, "the " + std::string(sku->name) + " SKU allows " +
+                                       std::to_string(sku->webhookLimit) +
+                                       " webhooks; the registry has " +
+                                       std::to_string(hooks->size()));
+    }
     if (*maps > sku->identityLimit || *tokens > sku->identityLimit) {
       return error(Code::Conflict, "the " + std::string(sku->name) + " SKU allows " +
                                        std::to_string(sku->identityLimit) +
@@ -276,6 +289,8 @@ Reply showUsage(Call& c) {
   if (!maps) return maps.takeError();
   auto tokens = tokenCount(c);
   if (!tokens) return tokens.takeError();
+  auto hooks = c.deps.events.store.webhooks(c.registryId());
+  if (!hooks) return hooks.takeError();
   const auto& sku = skuOf(c.settings());
   auto entry = [](std::string_view name, json::value limit, uint64_t current,
                   std::string_view unit) {
@@ -287,6 +302,7 @@ Reply showUsage(Call& c) {
       entry("Repositories", nullptr, usage->repositories, "Count"),
       entry("ScopeMaps", sku.identityLimit, *maps, "Count"),
       entry("Tokens", sku.identityLimit, *tokens, "Count"),
+      entry("Webhooks", sku.webhookLimit, hooks->size(), "Count"),
   };
   return jsonReply(200, json::object{{"value", std::move(value)}});
 }

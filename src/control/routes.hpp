@@ -55,12 +55,25 @@ enum class Operation {
   DeleteToken,
   GenerateTokenCredential,
   DeleteTokenCredential,
+  ListWebhooks,
+  CreateWebhook,
+  ShowWebhook,
+  UpdateWebhook,
+  DeleteWebhook,
+  PingWebhook,
+  ListWebhookEvents,
+  ShowWebhookConfig,
+  ListAudit,
+  ListRegistryAudit,
 };
 
 struct Route {
   std::string_view method;  // GET, POST, PATCH, DELETE
   std::string_view path;    // an OpenAPI path template under /api/v1
   Operation operation;
+  // What the audit log calls a request on this route ("registry.create"); empty for a read,
+  // which is not recorded.
+  std::string_view audit = {};
 };
 
 // Every route the control plane serves.

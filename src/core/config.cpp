@@ -141,6 +141,37 @@ constexpr ConfigKey kKeys[] = {
     {"metrics_registry_label", "",
      "Label request metrics with the registry too: one series per registry and route.",
      &ServeConfig::metricsRegistryLabel},
+    {"webhook_senders", "",
+     "Webhook deliveries in flight at once (one at a time per webhook, so that a slow "
+     "receiver holds one sender only).",
+     &ServeConfig::webhookSenders, 1},
+    {"webhook_timeout_seconds", "",
+     "One delivery attempt, from connecting to the last byte of the answer.",
+     &ServeConfig::webhookTimeoutSeconds, 1},
+    {"webhook_retry_seconds", "",
+     "A delivery that gets no answer, 408, 429 or 5xx is tried again, with exponential backoff "
+     "and jitter, until this long after the event; then it is marked failed.",
+     &ServeConfig::webhookRetrySeconds},
+    {"webhook_backoff_max_seconds", "", "The longest wait between two attempts of a delivery.",
+     &ServeConfig::webhookBackoffMaxSeconds, 1},
+    {"webhook_allow_loopback", "",
+     "Allow webhook service URIs that reach loopback or link-local addresses (refused by "
+     "default: a webhook must not become a way into the host or a cloud metadata service).",
+     &ServeConfig::webhookAllowLoopback},
+    {"webhook_ca_file", "",
+     "HTTPS receivers: a PEM file of the certificates to trust (a private CA's); empty: the "
+     "system's.",
+     &ServeConfig::webhookCaFile},
+    {"audit_log", "",
+     "Also write every audit record as a JSON line to this file (appended; opened again when "
+     "moved away, for log rotation), or to stderr with \"-\". Empty: the database only.",
+     &ServeConfig::auditLog},
+    {"audit_retention_days", "", "Audit records are kept in the database this long.",
+     &ServeConfig::auditRetentionDays, 1},
+    {"audit_queue", "",
+     "Audit records that may wait to be written; beyond them records are dropped and counted "
+     "(berth_audit_records_total{fate=\"dropped\"}) rather than slow a request.",
+     &ServeConfig::auditQueue, 1},
 };
 
 // A field's value as JSON.

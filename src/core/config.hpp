@@ -73,6 +73,20 @@ struct ServeConfig {
   std::string azureStorageSasToken;
   std::string metricsListen;
   bool metricsRegistryLabel = false;
+  // Webhook delivery: attempts in flight at once, the bound of one attempt, how long a
+  // delivery is tried again, the longest wait between attempts, and whether service URIs on
+  // loopback and link-local addresses are allowed.
+  uint32_t webhookSenders = 8;
+  uint32_t webhookTimeoutSeconds = 10;
+  uint32_t webhookRetrySeconds = 86400;
+  uint32_t webhookBackoffMaxSeconds = 300;
+  bool webhookAllowLoopback = false;
+  std::string webhookCaFile;
+  // The audit log: exported as JSON lines ("": not exported; "-": stderr), kept this long in
+  // the database, and the records that may wait to be written.
+  std::string auditLog;
+  uint32_t auditRetentionDays = 90;
+  uint32_t auditQueue = 10000;
 };
 
 // One setting: its key in the config file, its command-line flag if it has one, and where it

@@ -47,6 +47,12 @@ struct Request {
   std::string_view plane = "other";
   std::string_view route = "unmatched";
   std::string registry;
+  // For the audit log, set by the plane that answered: what the request did ("manifest.push";
+  // empty: nothing to audit), to what ("repo:tag"), and who asked ("admin", "token:ci", or the
+  // user name a refused login gave). Never a secret.
+  std::string_view auditAction;
+  std::string auditTarget;
+  std::string identity;
 
   std::optional<std::string_view> param(std::string_view name) const;
   std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }

@@ -24,6 +24,7 @@ struct RegistrySettings {
   uint64_t quotaBytes = 10 * kGiB;
   std::string storagePath;  // empty: <data>/registries/<name>
   int64_t created = 0;
+  bool auditPulls = false;  // every pull goes into the audit log too
 };
 
 // Fields left empty keep their value.
@@ -32,6 +33,7 @@ struct RegistryChange {
   std::optional<uint64_t> quotaBytes;
   std::optional<bool> adminEnabled;
   std::optional<bool> anonymousPull;
+  std::optional<bool> auditPulls;
 };
 
 struct StoredSecret {

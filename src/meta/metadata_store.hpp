@@ -35,9 +35,11 @@ struct ManifestRef {
 
 // Who makes a change, for the tag history: "admin", "token:<name>", "operator", or a job
 // ("purge", "retention"); and the client's address ("" for jobs).
+// The request that made it, when one did, goes into the outbox's events (webhook payloads).
 struct Actor {
   std::string identity;
   std::string source;
+  std::string requestId, host, method, userAgent;
 };
 
 // One change of a tag: "created", "moved" (from oldDigest to newDigest), "deleted" or

@@ -193,6 +193,50 @@ std::optional<http::Dispatch> refuseLocked(Services& s, meta::RegistryId registr
                                                         "\" is locked (" + attribute + ": false)"));
 }
 
+// What the audit log records of a request on a repository route: writes always, pulls when
+// the registry asks for them; uploading chunks and listing are not recorded.
+void auditAs(http::Request& req, const Route& route, bool pulls) {
+  const bool byDigest = route.ref.starts_with("sha256:") || route.ref.starts_with("sha512:");
+  std::string target = route.name;
+  if (!route.ref.empty()) target += (byDigest ? "@" : ":") + route.ref;
+  const auto m = req.method;
+  std::string_view action;
+  switch (route.resource) {
+    case Resource::Manifest:
+      if (m == Method::Put) action = "manifest.push";
+      if (m == Method::Delete) action = byDigest ? "manifest.delete" : "tag.delete";
+      if (m == Method::Get && pulls) action = "manifest.pull";
+      break;
+    case Resource::Blob:
+      if (m == Method::Delete) action = "blob.delete";
+      if (m == Method::Get && pulls) action = "blob.pull";
+      break;
+    case Resource::UploadStart:
+      if (auto digest = req.param("digest")) {
+        action = "blob.push";
+        target = route.name + "@" + std::string(*digest);
+      }
+      if (auto mount = req.param("mount")) {
+        action = "blob.mount";
+        target = route.name + "@" + std::string(*mount);
+      }
+      break;
+    case Resource::Upload:
+      if (m == Method::Put) {
+        action = "blob.push";
+        target = route.name + "@" + std::string(req.param("digest").value_or(""));
+      }
+      if (m == Method::Delete) action = "upload.cancel";
+      break;
+    case Resource::Tags:
+    case Resource::Referrers:
+      break;
+  }
+  if (action.empty()) return;
+  req.auditAction = action;
+  req.auditTarget = std::move(target);
+}
+
 // The specification has no code for a path that names no resource: UNSUPPORTED, with 404.
 http::Dispatch noRoute() { return fail(ApiCode::Unsupported, "no route matches the request", 404); }
 
@@ -201,28 +245,11 @@ http::Dispatch noRoute() { return fail(ApiCode::Unsupported, "no route matches t
 meta::Actor actorOf(const RequestContext& ctx) {
   meta::Actor actor;
   actor.source = http::clientAddress(ctx.remote);
-  const auto& who = ctx.caller;
-  switch (who.kind) {
-    case auth::Identity::Kind::Anonymous:
-      actor.identity = "anonymous";
-      break;
-    case auth::Identity::Kind::Admin:
-      actor.identity = "admin";
-      break;
-    case auth::Identity::Kind::Token:
-      actor.identity = "token:" + who.subject;
-      break;
-    case auth::Identity::Kind::Bearer:
-      // Access tokens name the admin account by the registry's name, the operator by none.
-      if (who.subject == ctx.registryName) {
-        actor.identity = "admin";
-      } else if (who.subject.empty() || who.subject == auth::kRefreshTokenUser) {
-        actor.identity = "operator";
-      } else {
-        actor.identity = "token:" + who.subject;
-      }
-      break;
-  }
+  actor.identity = auth::identityName(ctx.caller, ctx.registryName);
+  actor.requestId = ctx.requestId;
+  actor.host = ctx.host;
+  actor.method = ctx.method;
+  actor.userAgent = ctx.userAgent;
   return actor;
 }
 
@@ -268,9 +295,19 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
   ctx.requestId = req.requestId;
   ctx.registryName = settings.name;
   ctx.remote = req.remote;
+  ctx.host = std::string(req.host());
+  ctx.method = std::string(http::methodName(req.method));
+  ctx.userAgent = std::string(req.header("User-Agent").value_or(""));
 
   auto authn = st.deps.authenticator.authenticate(req.header("Authorization"), settings, req.host(),
                                                   req.remote);
+  if (!authn.ok()) {
+    // Refused credentials are a failed login wherever they were presented.
+    req.auditAction = "login";
+    req.identity = auth::basicUser(req.header("Authorization"));
+  } else {
+    req.identity = auth::identityName(authn.identity, settings.name);
+  }
   if (authn.failure == auth::AuthFailure::Throttled) {
     return http::Dispatch::reply(auth::throttled(authn));
   }
@@ -279,6 +316,7 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
     req.route = "/v2/";
     if (!authn.ok()) return challenge(req, "", authn.detail);
     if (authn.identity.anonymous()) return challenge(req, "", "authentication required");
+    req.auditAction = "login";
     if (!isRead(req.method)) return fail(ApiCode::Unsupported);
     return http::Dispatch::reply(http::Response::json(200, "{}"));
   }
@@ -307,6 +345,7 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
     return fail(ApiCode::NameInvalid, "invalid repository name");
   }
   if (!methodAllowed(route->resource, req.method)) return fail(ApiCode::Unsupported);
+  if (authn.ok()) auditAs(req, *route, settings.auditPulls);
   const bool upload =
       route->resource == Resource::Upload || route->resource == Resource::UploadStart;
   const std::string scope = "repository:" + route->name + ":" +

@@ -18,7 +18,8 @@ struct RequestContext {
   auth::Identity caller;
   std::string requestId;
   std::string registryName;
-  std::string remote;  // the client's address and port
+  std::string remote;                   // the client's address and port
+  std::string host, method, userAgent;  // of the request, for the outbox's events
 };
 
 // Who makes a change, as the tag history records it.

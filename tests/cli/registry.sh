@@ -39,7 +39,7 @@ jq_is "$out" '[.quota.storageBytes, .adminUserEnabled] | @tsv' "536870912	false"
 jq_is "$(cli registry show -n basicreg1)" .quota.storageBytes 536870912 "show after update"
 out=$(cli registry update -n basicreg1 --quota 1234)
 jq_is "$out" .quota.storageBytes 1234 "plain bytes"
-cli_fails '^berth: nothing to update: give --sku, --admin-enabled, --anonymous-pull-enabled or --quota$' \
+cli_fails '^berth: nothing to update: give --sku, --admin-enabled, --anonymous-pull-enabled, --audit-pulls-enabled or --quota$' \
   registry update -n basicreg1
 
 log "check-name: available, taken, invalid"
@@ -55,7 +55,7 @@ done
 
 log "show-usage"
 out=$(cli registry show-usage -n teamreg1)
-jq_is "$out" '.value | map(.name) | join(",")' "Size,Repositories,ScopeMaps,Tokens" "usage rows"
+jq_is "$out" '.value | map(.name) | join(",")' "Size,Repositories,ScopeMaps,Tokens,Webhooks" "usage rows"
 jq_is "$out" '.value[] | select(.name == "Size") | [.limit, .currentValue, .unit] | @tsv' \
   "2147483648	0	Bytes" "Size usage"
 jq_is "$out" '.value[] | select(.name == "Tokens") | .limit' 500 "Standard token limit"

@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "auth/authenticator.hpp"
 #include "control/app.hpp"
 #include "meta/sqlite/identity_store.hpp"
+#include "meta/sqlite/sqlite_events.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
 
 using namespace berth;
@@ -43,6 +45,8 @@ struct Plane {
   std::filesystem::path dir;
   meta::MetadataStorePtr meta;
   meta::IdentityStorePtr identities;
+  meta::EventStorePtr events;
+  std::optional<events::SecretBox> secrets;
   Host host;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<control::ControlApp> app;
@@ -52,11 +56,13 @@ struct Plane {
     std::filesystem::create_directories(dir);
     meta = std::move(*meta::openSqliteStore(dir / "berth.db"));
     identities = std::move(*meta::openSqliteIdentityStore(dir / "berth.db"));
+    events = std::move(*meta::openSqliteEventStore(dir / "berth.db"));
+    secrets.emplace(std::move(*events::SecretBox::open(dir / "secret.key")));
     (void)*meta->ensureRegistry("default");
     authenticator = std::make_unique<auth::Authenticator>(*identities, auth::AuthOptions{});
     (void)authenticator->ensureSigningKey();
     app = std::make_unique<control::ControlApp>(
-        control::ControlDeps{*meta, *identities, *authenticator, host});
+        control::ControlDeps{*meta, *identities, *authenticator, host, {*events, *secrets}});
     // Something for the routes that change an existing scope map or token to find.
     send(http::Method::Post, "/api/v1/registries/default/scope-maps",
          R"({"name":"map","actions":["repositories/team/*/content/read"]})");

@@ -140,6 +140,32 @@ Expected expected(Operation operation) {
               "TokenCredentialRequest",  {},  false};
     case Operation::DeleteTokenCredential:
       return {"deleteTokenCredential", 204, withAuth({400, 404}), "", {}, false};
+    case Operation::ListWebhooks:
+      return {"listWebhooks", 200, withAuth({404}), "", {}, false};
+    case Operation::CreateWebhook:
+      return {"createWebhook", 201, withAuth({400, 404, 409, 413}), "WebhookCreate", {}, false};
+    case Operation::ShowWebhook:
+      return {"showWebhook", 200, withAuth({404}), "", {}, false};
+    case Operation::UpdateWebhook:
+      return {"updateWebhook", 200, withAuth({400, 404, 413}), "WebhookUpdate", {}, false};
+    case Operation::DeleteWebhook:
+      return {"deleteWebhook", 204, withAuth({404}), "", {}, false};
+    case Operation::PingWebhook:
+      return {"pingWebhook", 202, withAuth({404}), "", {}, false};
+    case Operation::ListWebhookEvents:
+      return {"listWebhookEvents", 200, withAuth({400, 404}), "", {"n", "last"}, false};
+    case Operation::ShowWebhookConfig:
+      return {"showWebhookConfig", 200, withAuth({404}), "", {}, false};
+    case Operation::ListAudit:
+      return {"listAudit", 200, withAuth({400}), "", {"n", "last", "since", "identity", "action"},
+              true};
+    case Operation::ListRegistryAudit:
+      return {"listRegistryAudit",
+              200,
+              withAuth({400, 404}),
+              "",
+              {"n", "last", "since", "identity", "action"},
+              false};
   }
   ADD_FAILURE() << "Operation " << static_cast<int>(operation) << " has no expectation";
   return {};

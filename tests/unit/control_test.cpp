@@ -14,6 +14,7 @@
 #include "control/json.hpp"
 #include "core/random.hpp"
 #include "meta/sqlite/identity_store.hpp"
+#include "meta/sqlite/sqlite_events.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
 
 namespace berth::control {
@@ -89,12 +90,15 @@ class ControlAppTest : public ::testing::Test {
     fs::create_directories(dir_);
     meta_ = std::move(*meta::openSqliteStore(dir_ / "berth.db"));
     identities_ = std::move(*meta::openSqliteIdentityStore(dir_ / "berth.db"));
+    events_ = std::move(*meta::openSqliteEventStore(dir_ / "berth.db"));
+    secrets_.emplace(std::move(*events::SecretBox::open(dir_ / "secret.key")));
     defaultId_ = *meta_->ensureRegistry("default");
     auth::AuthOptions options;
     options.loginServer = [this](std::string_view r) { return host_.loginServer(r); };
     authenticator_ = std::make_unique<auth::Authenticator>(*identities_, options);
     EXPECT_TRUE(authenticator_->ensureSigningKey());
-    app_ = std::make_unique<ControlApp>(ControlDeps{*meta_, *identities_, *authenticator_, host_});
+    app_ = std::make_unique<ControlApp>(ControlDeps{
+        *meta_, *identities_, *authenticator_, host_, {*events_, *secrets_, false, {}}});
   }
   ~ControlAppTest() override { fs::remove_all(dir_); }
 
@@ -179,6 +183,8 @@ class ControlAppTest : public ::testing::Test {
   fs::path dir_ = fs::temp_directory_path() / ("berth-control-" + newUuid());
   meta::MetadataStorePtr meta_;
   meta::IdentityStorePtr identities_;
+  meta::EventStorePtr events_;
+  std::optional<events::SecretBox> secrets_;
   meta::RegistryId defaultId_ = 0;
   uint64_t imageSize_ = 0;
   FakeHost host_{dir_};

@@ -21,6 +21,7 @@ void addClientCommands(CLI::App& root, std::function<int()>& action) {
   client::addScopeMapCommands(set, root);
   client::addCheckHealthCommand(set, root);
   client::addLifecycleCommands(set, root);
+  client::addEventCommands(set, root);
   std::vector<const CLI::App*> added;
   // `berth --help` lists them apart from serve and admin, which work on the machine itself.
   for (CLI::App* cmd : root.get_subcommands({})) {

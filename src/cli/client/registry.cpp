@@ -15,6 +15,7 @@ struct RegistryArgs {
   std::string sku;
   std::string adminEnabled;
   std::string anonymousPullEnabled;
+  std::string auditPullsEnabled;
   std::string storagePath;
   std::string storage;
   std::string quota;
@@ -25,13 +26,17 @@ void addName(CLI::App* cmd, RegistryArgs& args) {
   cmd->add_option("-n,--name", args.name, "Name of the registry")->type_name("NAME")->required();
 }
 
-// The settings --sku, --admin-enabled, --anonymous-pull-enabled and --quota, as API fields.
+// The settings --sku, --admin-enabled, --anonymous-pull-enabled, --audit-pulls-enabled and
+// --quota, as API fields.
 json::object settingsOf(const RegistryArgs& args) {
   json::object body;
   if (!args.sku.empty()) body["sku"] = parseChoice(args.sku, "--sku", kSkus);
   if (auto v = parseBool(args.adminEnabled, "--admin-enabled")) body["adminUserEnabled"] = *v;
   if (auto v = parseBool(args.anonymousPullEnabled, "--anonymous-pull-enabled")) {
     body["anonymousPullEnabled"] = *v;
+  }
+  if (auto v = parseBool(args.auditPullsEnabled, "--audit-pulls-enabled")) {
+    body["auditPullsEnabled"] = *v;
   }
   if (!args.quota.empty()) body["quotaBytes"] = parseSize(args.quota, "--quota");
   return body;
@@ -45,6 +50,9 @@ void addSettings(CLI::App* cmd, RegistryArgs& args) {
       ->type_name("BOOL");
   cmd->add_option("--anonymous-pull-enabled", args.anonymousPullEnabled,
                   "Let anyone pull without credentials: true or false")
+      ->type_name("BOOL");
+  cmd->add_option("--audit-pulls-enabled", args.auditPullsEnabled,
+                  "Record every pull in the audit log too (writes always are): true or false")
       ->type_name("BOOL");
   cmd->add_option("--quota", args.quota,
                   "Storage quota in bytes, or with KiB, MiB, GiB or TiB (overrides the SKU's)")
@@ -107,7 +115,8 @@ void addRegistryCommands(CommandSet& set, CLI::App& root) {
       const json::object body = settingsOf(*args);
       if (body.empty()) {
         throw ClientError(
-            "nothing to update: give --sku, --admin-enabled, --anonymous-pull-enabled or --quota");
+            "nothing to update: give --sku, --admin-enabled, --anonymous-pull-enabled, "
+            "--audit-pulls-enabled or --quota");
       }
       return ControlClient::open().patch(registryPath(args->name), body);
     });

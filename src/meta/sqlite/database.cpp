@@ -164,6 +164,69 @@ CREATE TABLE IF NOT EXISTS deleted_manifests(
   tags TEXT NOT NULL,
   PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deleted_manifests_by_time ON deleted_manifests(registry_id, deleted);
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id INTEGER NOT NULL,
+  uid TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  host TEXT NOT NULL,
+  method TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  identity TEXT NOT NULL,
+  source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS event_cursors(
+  consumer TEXT PRIMARY KEY,
+  position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS webhooks(
+  registry_id INTEGER NOT NULL REFERENCES registries(id),
+  name TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  actions TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  sealed_secret TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY(registry_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id INTEGER NOT NULL,
+  webhook TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  finished_ms INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  response TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries(registry_id, webhook, id);
+CREATE TABLE IF NOT EXISTS audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  registry TEXT NOT NULL,
+  identity TEXT NOT NULL,
+  source TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  request_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_registry ON audit(registry, id);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit(time_ms);
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY,
   private_pem TEXT NOT NULL,
@@ -183,6 +246,7 @@ constexpr AddedColumn kAddedColumns[] = {
     {"registries", "quota_bytes", "INTEGER NOT NULL DEFAULT 10737418240"},
     {"registries", "used_bytes", "INTEGER NOT NULL DEFAULT 0"},
     {"registries", "storage_path", "TEXT NOT NULL DEFAULT ''"},
+    {"registries", "audit_pulls", "INTEGER NOT NULL DEFAULT 0"},
     {"repositories", "read_enabled", "INTEGER NOT NULL DEFAULT 1"},
     {"repositories", "write_enabled", "INTEGER NOT NULL DEFAULT 1"},
     {"repositories", "delete_enabled", "INTEGER NOT NULL DEFAULT 1"},

@@ -26,6 +26,7 @@ RegistrySettings registryFrom(Stmt& s) {
   r.quotaBytes = static_cast<uint64_t>(s.integer(5));
   r.storagePath = s.text(6);
   r.created = s.integer(7);
+  r.auditPulls = s.integer(8) != 0;
   return r;
 }
 
@@ -48,6 +49,9 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM purge_schedules WHERE registry_id = ?",
     "DELETE FROM deleted_manifests WHERE registry_id = ?",
     "DELETE FROM repositories WHERE registry_id = ?",
+    "DELETE FROM deliveries WHERE registry_id = ?",
+    "DELETE FROM webhooks WHERE registry_id = ?",
+    "DELETE FROM events WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };
 
@@ -90,7 +94,8 @@ Result<std::optional<RegistrySettings>> SqliteIdentityStore::loadRegistry(Regist
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "SELECT id, name, admin_enabled, anonymous_pull, sku, quota_bytes, storage_path, created "
+      "SELECT id, name, admin_enabled, anonymous_pull, sku, quota_bytes, storage_path, created, "
+      "audit_pulls "
       "FROM registries WHERE id = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
@@ -104,7 +109,8 @@ Result<std::optional<RegistrySettings>> SqliteIdentityStore::loadRegistry(std::s
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "SELECT id, name, admin_enabled, anonymous_pull, sku, quota_bytes, storage_path, created "
+      "SELECT id, name, admin_enabled, anonymous_pull, sku, quota_bytes, storage_path, created, "
+      "audit_pulls "
       "FROM registries WHERE name = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, name);
@@ -118,7 +124,8 @@ Result<std::vector<RegistrySettings>> SqliteIdentityStore::listRegistries() {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "SELECT id, name, admin_enabled, anonymous_pull, sku, quota_bytes, storage_path, created "
+      "SELECT id, name, admin_enabled, anonymous_pull, sku, quota_bytes, storage_path, created, "
+      "audit_pulls "
       "FROM registries ORDER BY name");
   if (!s) return s.takeError();
   std::vector<RegistrySettings> out;
@@ -138,12 +145,12 @@ Result<RegistryId> SqliteIdentityStore::insertRegistry(const RegistrySettings& s
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT OR IGNORE INTO registries(name, created, admin_enabled, anonymous_pull, sku, "
-      "quota_bytes, storage_path) VALUES(?, ?, ?, ?, ?, ?, ?)");
+      "quota_bytes, storage_path, audit_pulls) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s) return s.takeError();
   (*s)->bind(1, settings.name).bind(2, nowSeconds());
   (*s)->bind(3, int64_t{settings.adminEnabled}).bind(4, int64_t{settings.anonymousPull});
   (*s)->bind(5, settings.sku).bind(6, static_cast<int64_t>(settings.quotaBytes));
-  (*s)->bind(7, settings.storagePath);
+  (*s)->bind(7, settings.storagePath).bind(8, int64_t{settings.auditPulls});
   if (auto r = run(**c, **s); !r) return r.takeError();
   if (sqlite3_changes((*c)->db()) == 0) {
     return makeError(ApiCode::Conflict, "registry " + settings.name + " exists");
@@ -162,14 +169,15 @@ Result<void> SqliteIdentityStore::writeRegistry(RegistryId registry, const Regis
   // An unbound parameter is NULL, and COALESCE keeps the column's value.
   auto s = (*c)->prepare(
       "UPDATE registries SET sku = COALESCE(?, sku), quota_bytes = COALESCE(?, quota_bytes), "
-      "admin_enabled = COALESCE(?, admin_enabled), anonymous_pull = COALESCE(?, anonymous_pull) "
-      "WHERE id = ?");
+      "admin_enabled = COALESCE(?, admin_enabled), anonymous_pull = COALESCE(?, anonymous_pull), "
+      "audit_pulls = COALESCE(?6, audit_pulls) WHERE id = ?5");
   if (!s) return s.takeError();
   if (change.sku) (*s)->bind(1, *change.sku);
   if (change.quotaBytes) (*s)->bind(2, static_cast<int64_t>(*change.quotaBytes));
   if (change.adminEnabled) (*s)->bind(3, int64_t{*change.adminEnabled});
   if (change.anonymousPull) (*s)->bind(4, int64_t{*change.anonymousPull});
   (*s)->bind(5, registry);
+  if (change.auditPulls) (*s)->bind(6, int64_t{*change.auditPulls});
   return run(**c, **s);
 }
 

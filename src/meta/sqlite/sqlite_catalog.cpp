@@ -324,6 +324,11 @@ Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository
     if (auto r = recordTagDeletions(**c, repository, std::nullopt, actor, nowSeconds()); !r) {
       return r.takeError();
     }
+    for (const auto& digest : deleted.manifests) {
+      if (auto r = recordEvent(**c, repository, "delete", digest, "", actor); !r) {
+        return r.takeError();
+      }
+    }
     static constexpr const char* kDeletes[] = {
         "DELETE FROM tags WHERE repository_id = ?",
         "DELETE FROM manifest_refs WHERE repository_id = ?",

@@ -347,6 +347,9 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
     auto r = pointTagIn(**c, registry, repository, *tag, m.digest, "created", actor, now);
     if (!r) return r;
   }
+  if (auto r = recordEvent(**c, repository, "push", m.digest, tag.value_or(""), actor); !r) {
+    return r;
+  }
   {
     auto s = (*c)->prepare("UPDATE repositories SET updated = ? WHERE id = ?");
     if (!s) return s.takeError();
@@ -452,6 +455,7 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
                                                        : std::span<const char* const>(kHard));
     for (const auto& d : doomed) {
       if (auto r = recordTagDeletions(**c, repository, d, actor, now); !r) return r.takeError();
+      if (auto r = recordEvent(**c, repository, "delete", d, "", actor); !r) return r.takeError();
       for (const char* sql : statements) {
         auto s = (*c)->prepare(sql);
         if (!s) return s.takeError();
@@ -487,6 +491,9 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
     auto recorded =
         recordTagChange(**c, repository, tag, "deleted", **digest, "", actor, nowSeconds());
     if (!recorded) return recorded.takeError();
+    if (auto r = recordEvent(**c, repository, "delete", **digest, tag, actor); !r) {
+      return r.takeError();
+    }
     auto s = (*c)->prepare("DELETE FROM tags WHERE repository_id = ? AND name = ?");
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, tag);
@@ -517,6 +524,7 @@ Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag
   }
   auto pointed = pointTagIn(**c, registry, repository, tag, digest, action, actor, nowSeconds());
   if (!pointed) return pointed.takeError();
+  if (auto r = recordEvent(**c, repository, "push", digest, tag, actor); !r) return r.takeError();
   if (auto r = tx.commit(); !r) return r.takeError();
   return true;
 }
@@ -560,6 +568,7 @@ Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_v
     if (auto r = run(**c, **s); !r) return r.takeError();
   }
   const auto now = nowSeconds();
+  bool tagged = false;
   for (const auto& tag : tags.empty() ? former : tags) {
     if (tags.empty()) {
       // A former tag that points elsewhere now stays there.
@@ -570,6 +579,13 @@ Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_v
     }
     auto r = pointTagIn(**c, registry, repository, tag, digest, "restored", actor, now);
     if (!r) return r.takeError();
+    if (auto e = recordEvent(**c, repository, "push", digest, tag, actor); !e) {
+      return e.takeError();
+    }
+    tagged = true;
+  }
+  if (!tagged) {
+    if (auto e = recordEvent(**c, repository, "push", digest, "", actor); !e) return e.takeError();
   }
   if (auto r = tx.commit(); !r) return r.takeError();
   return true;

@@ -24,6 +24,13 @@ Result<void> recordTagDeletions(sqlite::Connection& c, RepositoryId repository,
                                 std::optional<std::string_view> digest, const Actor& actor,
                                 int64_t now);
 
+// Appends a change to the outbox (src/meta/event_store.hpp), inside the caller's transaction:
+// `action` ("push", "delete") of the manifest `digest` of the repository, through `tag` when
+// one is named. The manifest's media type and size are read from its row, so a deletion is
+// recorded before the row goes.
+Result<void> recordEvent(sqlite::Connection& c, RepositoryId repository, std::string_view action,
+                         std::string_view digest, std::string_view tag, const Actor& actor);
+
 class SqliteStore final : public MetadataStore {
  public:
   static Result<MetadataStorePtr> open(const std::filesystem::path& file,

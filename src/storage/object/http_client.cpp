@@ -82,6 +82,19 @@ size_t onRead(char* buffer, size_t size, size_t count, void* user) {
   return static_cast<size_t>(n);
 }
 
+// Set when an attempt on this thread was kept from an address allowAddress refused, so that
+// the error says so rather than "could not connect".
+thread_local bool tAddressRefused = false;
+
+curl_socket_t onOpenSocket(void* user, curlsocktype, struct curl_sockaddr* address) {
+  const auto& allow = *static_cast<const std::function<bool(const sockaddr*)>*>(user);
+  if (!allow(&address->addr)) {
+    tAddressRefused = true;
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
 }  // namespace
 
 struct HttpClient::Easy {
@@ -139,6 +152,13 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.lowSpeedBytes));
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.lowSpeedSeconds.count()));
   curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
+  if (options_.totalTimeout.count() > 0) {
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.totalTimeout.count()));
+  }
+  if (options_.allowAddress) {
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, onOpenSocket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &options_.allowAddress);
+  }
   if (!options_.caFile.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.caFile.c_str());
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
@@ -186,6 +206,7 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
   } else if (request.method != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
+  tAddressRefused = false;
   const CURLcode code = curl_easy_perform(c);
   curl_slist_free_all(headers);
   delivered = t.delivered;
@@ -194,7 +215,8 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
     give(std::move(easy));
     std::string why = error[0] ? error : curl_easy_strerror(code);
     if (t.overflow) why = "answer larger than expected";
-    return makeError(ApiCode::Unknown, "storage unreachable: " + why, 503);
+    if (tAddressRefused) why = "its address is not allowed (loopback or link-local)";
+    return makeError(ApiCode::Unknown, options_.peer + " unreachable: " + why, 503);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   give(std::move(easy));

@@ -3,6 +3,8 @@
 // bounded in time, and transient failures (5xx, 429, transport errors) retried with
 // exponential backoff and jitter. Requests sign themselves before each attempt, since a
 // signature carries the time. Calls block: drivers run on the server's blocking pool.
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -52,6 +54,13 @@ struct HttpOptions {
   std::chrono::milliseconds backoff{100};  // doubled per attempt, with jitter
   size_t idleHandles = 32;                 // connections kept for reuse
   std::string caFile;  // PEM certificates HTTPS stores are checked against ("": the system's)
+  // Every attempt ends after this long, whatever the pace (0: no such bound).
+  std::chrono::milliseconds totalTimeout{0};
+  // When set, a connection is opened only to an address it accepts (the others fail as
+  // unreachable): a check made on the address actually dialled, after DNS.
+  std::function<bool(const struct sockaddr*)> allowAddress;
+  // What the peer is, in the error of a transport failure ("storage unreachable: ...").
+  std::string peer = "storage";
 };
 
 class HttpClient {
