@@ -160,6 +160,11 @@ jq -e '[.[] | select(.error != null and (.error | test("[Tt]ime")))] | length > 
 log "the webhook scoped to other/* heard nothing of e2e/hooked"
 [[ ! -s "$TMP/other.jsonl" ]] || fail "the scoped webhook got: $(cat "$TMP/other.jsonl")"
 
+log "pulls are audited only once the registry asks for it"
+skopeo_cmd copy --quiet --src-tls-verify=false "docker://$REG/e2e/hooked:v4" "oci:$TMP/back:v4"
+cli registry update -n default --audit-pulls-enabled true >/dev/null
+skopeo_cmd copy --quiet --src-tls-verify=false "docker://$REG/e2e/hooked:v3" "oci:$TMP/back:v3"
+
 log "a refused login, then the audit log"
 http GET /v2/ -u "default:not-the-password"
 expect_status 401 "a wrong password"
@@ -176,6 +181,12 @@ has '.action == "webhook.ping" and .identity == "operator"'
 has '.action == "login" and .identity == "default" and .outcome == "failure" and .status == 401'
 has '.action == "login" and .identity == "admin" and .outcome == "success"'
 has '.source == "127.0.0.1" and (.userAgent | test("skopeo"))'
+has '.action == "manifest.pull" and .target == "e2e/hooked:v3" and .identity == "admin"'
+has '.action == "blob.pull" and .identity == "admin"'
+if jq -e '[.[] | select(.action == "manifest.pull" and .target == "e2e/hooked:v4")] | length > 0' \
+  <<<"$audit" >/dev/null; then
+  fail "a pull was audited before the registry asked for it"
+fi
 all=$(cli audit list --top 1000 -o json)
 jq -e '[.[] | select(.action == "registry.update" and .identity == "operator")] | length > 0' <<<"$all" >/dev/null ||
   fail "the deployment's audit has no registry.update: $all"

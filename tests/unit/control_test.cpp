@@ -127,9 +127,12 @@ class ControlAppTest : public ::testing::Test {
       if (body && !body->empty()) dispatch.sink->write(body->data(), body->size());
       resp = dispatch.sink->finish(true);
     }
+    audited_ = {std::string(req.auditAction), req.auditTarget, req.identity};
     return Reply{resp.status, resp.headers, resp.body};
   }
   Reply get(std::string_view target) { return send("GET", target); }
+  // What the last request asked the audit log to record: action, target, identity.
+  std::vector<std::string> audited_;
 
   // A registry with its admin enabled; returns the admin's password.
   std::string adminOf(const std::string& name, std::string extra = "") {
@@ -585,6 +588,171 @@ TEST(ControlJson, Rfc3339) {
                           "2026-11-27T04:00:00.Z", "2026-11-27 04:00:00Z"}) {
     EXPECT_FALSE(parseRfc3339(bad)) << bad;
   }
+}
+
+// ---- webhooks and the audit log ----
+
+TEST_F(ControlAppTest, WebhooksAreCreatedCheckedAndTheirSecretShownOnce) {
+  const std::string base = "/api/v1/registries/default/webhooks";
+  auto created = send("POST", base,
+                      R"({"name":"deploy","serviceUri":"https://ci.example/hook",)"
+                      R"("actions":["push","delete","push"],"scopes":["team/*:v*"],)"
+                      R"("customHeaders":{"Authorization":"Bearer x"}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto doc = created.doc().as_object();
+  EXPECT_EQ(doc.at("secret").as_string().size(), 43u);
+  EXPECT_EQ(doc.at("actions"), json::parse(R"(["push","delete"])"));
+  EXPECT_EQ(doc.at("customHeaderNames"), json::parse(R"(["Authorization"])"));
+  EXPECT_EQ(audited_, (std::vector<std::string>{"webhook.create", "deploy", "operator"}));
+  // The secret is sealed in the database, and shown by nothing else.
+  const auto stored = (*events_->webhook(defaultId_, "deploy"))->sealedSecret;
+  EXPECT_EQ(stored.find(std::string(doc.at("secret").as_string())), std::string::npos);
+  EXPECT_EQ(*secrets_->unseal(stored), doc.at("secret").as_string());
+  EXPECT_FALSE(get(base + "/deploy").doc().as_object().contains("secret"));
+  EXPECT_EQ(get(base + "/deploy/config").doc().at("customHeaders").at("Authorization"),
+            json::value("Bearer x"));
+  EXPECT_EQ(send("POST", base, R"({"name":"deploy","serviceUri":"https://a/","actions":["push"]})")
+                .status,
+            409);
+
+  struct Bad {
+    const char* body;
+    const char* says;
+  };
+  for (const Bad& bad : std::initializer_list<Bad>{
+           {R"({"serviceUri":"https://a/","actions":["push"]})", "name"},
+           {R"({"name":"-x","serviceUri":"https://a/","actions":["push"]})", "name"},
+           {R"({"name":"b","serviceUri":"ftp://a/","actions":["push"]})", "scheme"},
+           {R"({"name":"b","serviceUri":"http://127.0.0.1:9/","actions":["push"]})", "loopback"},
+           {R"({"name":"b","serviceUri":"http://169.254.169.254/","actions":["push"]})",
+            "link-local"},
+           {R"({"name":"b","serviceUri":"https://a/","actions":[]})", "action"},
+           {R"({"name":"b","serviceUri":"https://a/","actions":["quarantine"]})", "quarantine"},
+           {R"({"name":"b","serviceUri":"https://a/","actions":["push"],"scopes":["Bad:x"]})",
+            "scope"},
+           {R"({"name":"b","serviceUri":"https://a/","actions":["push"],)"
+            R"("customHeaders":{"X-Berth-Event":"x"}})",
+            "set by berth"},
+           {R"({"name":"b","serviceUri":"https://a/","actions":["push"],)"
+            R"("customHeaders":{"X":"a\r\nY: b"}})",
+            "one line"},
+           {R"({"name":"b","serviceUri":"https://a/","actions":["push"],"status":"on"})", "status"},
+           {R"({"name":"b","serviceUri":"https://a/","actions":["push"],"extra":1})", "extra"},
+       }) {
+    auto r = send("POST", base, bad.body);
+    EXPECT_EQ(r.status, 400) << bad.body;
+    EXPECT_NE(r.message().find(bad.says), std::string::npos) << bad.body << " -> " << r.message();
+  }
+  EXPECT_TRUE(events_->webhook(defaultId_, "b")->value_or(meta::Webhook{}).name.empty());
+
+  // Basic allows two webhooks.
+  ASSERT_EQ(send("POST", base, R"({"name":"second","serviceUri":"https://a/","actions":["push"]})")
+                .status,
+            201);
+  auto third =
+      send("POST", base, R"({"name":"third","serviceUri":"https://a/","actions":["push"]})");
+  EXPECT_EQ(third.status, 409);
+  EXPECT_NE(third.message().find("Basic SKU allows 2 webhooks"), std::string::npos);
+  auto usage = get("/api/v1/registries/default/usage").doc().at("value").as_array();
+  EXPECT_EQ(usage.back().at("name"), json::value("Webhooks"));
+  EXPECT_EQ(usage.back().at("currentValue").to_number<int>(), 2);
+  EXPECT_EQ(usage.back().at("limit").to_number<int>(), 2);
+}
+
+TEST_F(ControlAppTest, WebhooksUpdatePingListAndDelete) {
+  const std::string base = "/api/v1/registries/default/webhooks";
+  auto created =
+      send("POST", base, R"({"name":"deploy","serviceUri":"https://a/","actions":["push"]})");
+  ASSERT_EQ(created.status, 201);
+  auto updated = send("PATCH", base + "/deploy",
+                      R"({"status":"disabled","scopes":["app"],"regenerateSecret":true})");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(updated.doc().at("status"), json::value("disabled"));
+  EXPECT_EQ(updated.doc().at("scopes"), json::parse(R"(["app"])"));
+  EXPECT_NE(updated.doc().at("secret"), created.doc().at("secret"));
+  EXPECT_EQ(send("PATCH", base + "/deploy", R"({"serviceUri":"http://localhost/"})").status, 400);
+  EXPECT_EQ(send("PATCH", base + "/nope", R"({"status":"enabled"})").status, 404);
+
+  for (int i = 0; i < 3; ++i) {
+    auto ping = send("POST", base + "/deploy/ping");
+    ASSERT_EQ(ping.status, 202) << ping.body;
+    EXPECT_TRUE(isUuid(std::string(ping.doc().at("id").as_string())));
+  }
+  auto page = get(base + "/deploy/events?n=2").doc().as_object();
+  ASSERT_EQ(page.at("events").as_array().size(), 2u);
+  const auto first = page.at("events").as_array()[0].as_object();
+  EXPECT_EQ(first.at("action"), json::value("ping"));
+  EXPECT_EQ(first.at("state"), json::value("pending"));
+  EXPECT_EQ(first.at("eventRequestMessage").at("content").at("action"), json::value("ping"));
+  EXPECT_EQ(first.at("eventRequestMessage").at("requestUri"), json::value("https://a/"));
+  auto rest = get(base + "/deploy/events?n=2&last=" + std::to_string(page.at("next").as_int64()));
+  EXPECT_EQ(rest.doc().at("events").as_array().size(), 1u);
+  EXPECT_EQ(get(base + "/deploy/events?n=0").status, 400);
+  EXPECT_EQ(get(base + "/deploy/events?last=x").status, 400);
+
+  EXPECT_EQ(send("DELETE", base + "/deploy").status, 204);
+  EXPECT_EQ(get(base + "/deploy").status, 404);
+  EXPECT_TRUE(events_->deliveries(defaultId_, "deploy", 0, 10)->empty());
+}
+
+TEST_F(ControlAppTest, WebhooksAndTheAuditAreTheAdminsNotATokens) {
+  const auto password = adminOf("teamreg");
+  const std::string base = "/api/v1/registries/teamreg/webhooks";
+  ASSERT_EQ(send("POST", base, R"({"name":"h","serviceUri":"https://a/","actions":["push"]})",
+                 basic("teamreg", password))
+                .status,
+            201);
+  EXPECT_EQ(audited_[2], "admin");
+  EXPECT_EQ(send("GET", "/api/v1/registries/teamreg/audit", {}, basic("teamreg", password)).status,
+            200);
+  // The deployment's audit is the operator's only.
+  EXPECT_EQ(send("GET", "/api/v1/audit", {}, basic("teamreg", password)).status, 403);
+  ASSERT_EQ(
+      send(
+          "POST", "/api/v1/registries/teamreg/scope-maps",
+          R"({"name":"all","actions":["repositories/*/content/read","repositories/*/metadata/read"]})")
+          .status,
+      201);
+  auto token =
+      send("POST", "/api/v1/registries/teamreg/tokens", R"({"name":"ci","scopeMapName":"all"})");
+  ASSERT_EQ(token.status, 201) << token.body;
+  const std::string tokenPassword(
+      token.doc().at("credentials").at("passwords").at(0).at("value").as_string());
+  EXPECT_EQ(send("GET", base, {}, basic("ci", tokenPassword)).status, 403);
+  EXPECT_EQ(send("GET", "/api/v1/registries/teamreg/audit", {}, basic("ci", tokenPassword)).status,
+            403);
+  // A wrong password is a failed login, by the user name it gave.
+  EXPECT_EQ(send("GET", base, {}, basic("teamreg", "wrong")).status, 401);
+  EXPECT_EQ(audited_, (std::vector<std::string>{"login", "", "teamreg"}));
+  // Reads are not recorded.
+  get(base);
+  EXPECT_EQ(audited_[0], "");
+}
+
+TEST_F(ControlAppTest, TheAuditListFiltersAndPages) {
+  std::vector<meta::AuditRecord> records;
+  for (int i = 0; i < 5; ++i) {
+    meta::AuditRecord r;
+    r.timeMs = 1764979200000 + i * 1000;
+    r.registry = i % 2 ? "default" : "";
+    r.identity = i == 4 ? "token:ci" : "admin";
+    r.action = i == 3 ? "login" : "manifest.push";
+    r.outcome = "success";
+    records.push_back(r);
+  }
+  ASSERT_TRUE(events_->appendAudit(records));
+  EXPECT_EQ(get("/api/v1/audit").doc().at("records").as_array().size(), 5u);
+  EXPECT_EQ(get("/api/v1/registries/default/audit").doc().at("records").as_array().size(), 2u);
+  EXPECT_EQ(get("/api/v1/audit?action=manifest").doc().at("records").as_array().size(), 4u);
+  EXPECT_EQ(get("/api/v1/audit?identity=token%3Aci").doc().at("records").as_array().size(), 1u);
+  EXPECT_EQ(get("/api/v1/audit?since=2025-12-06T00:00:03Z").doc().at("records").as_array().size(),
+            2u);
+  auto page = get("/api/v1/audit?n=3").doc().as_object();
+  EXPECT_EQ(page.at("records").as_array().size(), 3u);
+  EXPECT_EQ(page.at("records").as_array()[0].at("time"), json::value("2025-12-06T00:00:04.000Z"));
+  auto rest = get("/api/v1/audit?n=3&last=" + std::to_string(page.at("next").as_int64()));
+  EXPECT_EQ(rest.doc().at("records").as_array().size(), 2u);
+  EXPECT_EQ(get("/api/v1/audit?since=yesterday").status, 400);
 }
 
 }  // namespace
