@@ -93,11 +93,16 @@ Result<void> copyFile(const fs::path& from, const fs::path& to) {
   return sync(to);
 }
 
-// The operator token goes with the data, when there is one in the directory.
-Result<void> copyOperatorToken(const fs::path& fromDir, const fs::path& toDir) {
-  std::error_code ec;
-  if (!fs::exists(fromDir / "operator-token", ec)) return {};
-  return copyFile(fromDir / "operator-token", toDir / "operator-token");
+// The operator token, and the key that seals the secrets in the database (webhooks'), go with
+// the data, when they are in the directory: without the key a restored database's secrets
+// would not open.
+Result<void> copyKeys(const fs::path& fromDir, const fs::path& toDir) {
+  for (const char* name : {"operator-token", "secret.key"}) {
+    std::error_code ec;
+    if (!fs::exists(fromDir / name, ec)) continue;
+    if (auto r = copyFile(fromDir / name, toDir / name); !r) return r;
+  }
+  return {};
 }
 
 // Copies the blobs of one registry that the database at `db` knows from `from` to `to`. A blob
@@ -170,7 +175,7 @@ Result<BackupReport> backupDataDirectory(const fs::path& dataDir, const fs::path
     if (!copied) return copied.takeError();
     report.registries.push_back(std::move(*copied));
   }
-  if (auto c = copyOperatorToken(dataDir, out); !c) return c.takeError();
+  if (auto c = copyKeys(dataDir, out); !c) return c.takeError();
   if (auto s = sync(db); !s) return s.takeError();
   // Last: its presence says the backup is whole; written aside, then renamed into place.
   boost::json::array listed;
@@ -224,7 +229,7 @@ Result<BackupReport> restoreDataDirectory(const fs::path& from, const fs::path& 
     if (!copied) return copied.takeError();
     report.registries.push_back(std::move(*copied));
   }
-  if (auto c = copyOperatorToken(from, dataDir); !c) return c.takeError();
+  if (auto c = copyKeys(from, dataDir); !c) return c.takeError();
   report.seconds = since(started);
   return report;
 }

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/random.hpp"
+#include "events/secret_box.hpp"
 #include "meta/sqlite/backup.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
 #include "storage/fs/fs_blob_store.hpp"
@@ -98,6 +99,22 @@ TEST_F(BackupTest, ABackupRestoresIntoADirectoryThatHasEveryBlob) {
   // Neither goes where something is already.
   EXPECT_FALSE(backupDataDirectory(data, root / "backup"));
   EXPECT_FALSE(restoreDataDirectory(root / "backup", root / "restored"));
+}
+
+TEST_F(BackupTest, TheKeyThatSealsSecretsGoesWithTheDatabase) {
+  auto box = events::SecretBox::open(data / "secret.key");
+  ASSERT_TRUE(box);
+  const auto sealed = box->seal("webhook secret");
+  ASSERT_TRUE(backupDataDirectory(data, root / "backup"));
+  ASSERT_TRUE(restoreDataDirectory(root / "backup", root / "restored"));
+  // Secrets sealed before the backup open after the restore: the same key came back.
+  auto restored = events::SecretBox::open(root / "restored" / "secret.key");
+  ASSERT_TRUE(restored);
+  auto opened = restored->unseal(sealed);
+  ASSERT_TRUE(opened) << opened.error().detail;
+  EXPECT_EQ(*opened, "webhook secret");
+  EXPECT_EQ(fs::status(root / "backup" / "secret.key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST_F(BackupTest, AnUnreferencedBlobCollectedMeanwhileIsLeftOut) {
