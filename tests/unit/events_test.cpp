@@ -389,6 +389,7 @@ TEST_F(EventStoreTest, WebhooksRoundTripAndGoWithTheirRegistry) {
 
 TEST_F(EventStoreTest, ClaimsTakeDueDeliveriesOncePerWebhookAndLeaseThem) {
   const auto now = nowMs();
+  for (const char* w : {"a", "b", "c", "d"}) ASSERT_TRUE(events->createWebhook(hook(w)));
   for (const char* w : {"a", "a", "b", "c"})
     ASSERT_TRUE(events->addDelivery(delivery(w, now - 10)));
   ASSERT_TRUE(events->addDelivery(delivery("d", now + 60000)));  // not due
@@ -419,6 +420,30 @@ TEST_F(EventStoreTest, ClaimsTakeDueDeliveriesOncePerWebhookAndLeaseThem) {
   auto late = *events->claimDeliveries(now + 31000, now + 60000, 10, {});
   EXPECT_EQ(late.size(), 3u);  // b, the second a and c again; d is due at +60 s only
   EXPECT_EQ(*events->nextDue(), now + 60000);
+}
+
+// A receiver that hangs holds its webhook busy while its backlog grows: the claims go on
+// finding the other webhooks' deliveries behind that backlog, and then its own, oldest first.
+TEST_F(EventStoreTest, ABusyWebhooksBacklogHidesNoOtherWebhook) {
+  const auto now = nowMs();
+  for (const char* w : {"slow", "fast", "other"}) ASSERT_TRUE(events->createWebhook(hook(w)));
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(events->addDelivery(delivery("slow", now - 1000)));
+  ASSERT_TRUE(events->addDelivery(delivery("fast", now - 10)));
+  ASSERT_TRUE(events->addDelivery(delivery("fast", now - 10)));
+  ASSERT_TRUE(events->addDelivery(delivery("other", now - 5)));
+  const std::string slow = std::to_string(registry) + "/slow";
+  auto claimed = *events->claimDeliveries(now, now + 30000, 1, {slow});
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].webhook, "fast");
+  claimed = *events->claimDeliveries(now, now + 30000, 8, {slow});
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].webhook, "fast");
+  EXPECT_EQ(claimed[1].webhook, "other");
+  // Not busy any more: its oldest delivery, one only.
+  claimed = *events->claimDeliveries(now, now + 30000, 8, {});
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].webhook, "slow");
+  EXPECT_EQ(claimed[0].id, events->deliveries(registry, "slow", 0, 1000)->back().id);
 }
 
 TEST_F(EventStoreTest, PruningKeepsWhatAConsumerHasNotPassed) {
@@ -688,6 +713,34 @@ TEST_F(DispatcherTest, AReceiverThatNeverAnswersTimesOutAndHoldsOneSender) {
       timedOut = true;
   }
   EXPECT_TRUE(timedOut);
+}
+
+// While one receiver hangs, its webhook's backlog grows older than every new delivery of the
+// others: those still go out at once, not one per attempt of the hanging one.
+TEST_F(DispatcherTest, AHangingReceiversBacklogHoldsUpNoOtherWebhook) {
+  Receiver stuck({200});
+  stuck.hang = true;
+  Receiver fine({200});
+  addHook("stuck", stuck.uri());
+  addHook("fine", fine.uri());
+  options.timeout = std::chrono::milliseconds(60000);
+  options.senders = 2;
+  WebhookDispatcher d(*events, *secrets, options);
+  d.start();
+  auto waitFor = [&](size_t n) {
+    for (int i = 0; i < 1000 && fine.requests().size() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return fine.requests().size();
+  };
+  for (char c = 'a'; c <= 'z'; ++c) put(c, "old");
+  EXPECT_EQ(waitFor(26), 26u);
+  // The stuck webhook's 25 waiting deliveries are older than these.
+  for (char c = 'a'; c <= 'e'; ++c) put(c, "new");
+  EXPECT_EQ(waitFor(31), 31u);
+  EXPECT_EQ(stuck.requests().size(), 1u);  // its first attempt, still unanswered
+  stuck.hang = false;
+  d.stop();
 }
 
 TEST_F(DispatcherTest, DisabledWebhooksGetNothingNew) {

@@ -213,6 +213,8 @@ CREATE TABLE IF NOT EXISTS deliveries(
   duration_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries(registry_id, webhook, id);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(registry_id, webhook, id)
+  WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS audit(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   time_ms INTEGER NOT NULL,
