@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -799,6 +800,75 @@ std::string waitReady(const std::string& base, pid_t pid, std::chrono::milliseco
          " ms (last: " + last + ")";
 }
 
+// A data directory whose admin account is on. Turning it on hashes two new passwords (argon2id,
+// about a third of a second each), which each of the suite's server starts (one per test
+// process: ctest runs every test in a process of its own) would pay again. So the first start
+// with a binary makes one, beside the binary and named by its size and time, and every start
+// copies its files; a directory made for an older binary is removed then.
+struct AdminData {
+  fs::path dir;
+  std::string user, password, error;
+};
+
+AdminData adminData(const std::string& bin) {
+  AdminData a;
+  struct stat st {};
+  if (::stat(bin.c_str(), &st) != 0) {
+    a.error = "cannot stat " + bin + ": " + std::strerror(errno);
+    return a;
+  }
+  const fs::path parent = fs::absolute(bin).parent_path();
+  const std::string prefix = ".test-admin-data-";
+  a.dir = parent / (prefix + std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) +
+                    "." + std::to_string(st.st_mtim.tv_nsec));
+  std::error_code ec;
+  if (!fs::exists(a.dir / "credentials", ec)) {
+    // Made aside and renamed into place: test processes that start at once each make one, and
+    // the first rename wins.
+    const fs::path staging = a.dir.string() + ".making-" + std::to_string(::getpid());
+    fs::remove_all(staging, ec);
+    fs::create_directories(staging, ec);
+    const std::string data = staging.string();
+    CommandResult enable =
+        runCommand({bin, "admin", "update", "--data", data, "--admin-enabled", "true"});
+    CommandResult show = runCommand({bin, "admin", "credential", "show", "--data", data});
+    std::string user, password;
+    if (enable.status == 0 && show.status == 0) {
+      if (auto doc = json::parse(show.out)) user = doc->getString("username").value_or("");
+      if (auto doc = json::parse(enable.out);
+          doc && doc->find("passwords") && doc->find("passwords")->isArray()) {
+        for (const auto& p : doc->find("passwords")->asArray())
+          if (p.getString("name") == "password") password = p.getString("value").value_or("");
+      }
+    }
+    if (user.empty() || password.empty()) {
+      fs::remove_all(staging, ec);
+      a.error = "cannot set up the admin account:\n" +
+                (enable.status != 0 ? enable.describe() : show.describe());
+      return a;
+    }
+    // The disk reserve is the server's to make, in the directory it runs on.
+    fs::remove(staging / "reserve", ec);
+    std::ofstream(staging / "credentials") << user << "\n" << password << "\n";
+    if (::rename(staging.c_str(), a.dir.c_str()) == 0) {
+      for (const auto& entry : fs::directory_iterator(parent, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(prefix, 0) == 0 && entry.path() != a.dir &&
+            name.find(".making-") == std::string::npos) {
+          fs::remove_all(entry.path(), ec);
+        }
+      }
+    } else {
+      fs::remove_all(staging, ec);
+    }
+  }
+  std::ifstream in(a.dir / "credentials");
+  std::getline(in, a.user);
+  std::getline(in, a.password);
+  if (a.user.empty() || a.password.empty()) a.error = "no credentials in " + a.dir.string();
+  return a;
+}
+
 void spawnServer(Server& s);
 
 void startServer() {
@@ -836,29 +906,25 @@ void startServer() {
   s.logFile = s.tmpDir / "server.stderr";
   s.bin = bin;
 
-  // Authentication (tests/AUTH_CONTRACT.md): enable the admin account and give it a fresh
-  // password; the fixture's client sends it with every request.
-  const std::string dataArg = dataDir.string();
-  CommandResult enable =
-      runCommand({s.bin, "admin", "update", "--data", dataArg, "--admin-enabled", "true"});
-  CommandResult renew = runCommand(
-      {s.bin, "admin", "credential", "renew", "--data", dataArg, "--password-name", "password"});
-  if (enable.status != 0 || renew.status != 0) {
-    s.error = "cannot set up the admin account:\n" +
-              (enable.status != 0 ? enable.describe() : renew.describe());
+  // Authentication (tests/AUTH_CONTRACT.md): the admin account is on, with a fresh password; the
+  // fixture's client sends it with every request.
+  const AdminData admin = adminData(s.bin);
+  if (!admin.error.empty()) {
+    s.error = admin.error;
     return;
   }
-  if (auto doc = json::parse(renew.out);
-      doc && doc->find("passwords") && doc->find("passwords")->isArray()) {
-    s.user = doc->getString("username").value_or("");
-    for (const auto& p : doc->find("passwords")->asArray())
-      if (p.getString("name") == "password") s.password = p.getString("value").value_or("");
+  for (const auto& entry : fs::directory_iterator(admin.dir)) {
+    if (entry.path().filename() == "credentials") continue;
+    std::error_code ec;
+    fs::copy_file(entry.path(), dataDir / entry.path().filename(), ec);
+    if (ec) {
+      s.error =
+          "cannot copy " + entry.path().string() + " to " + dataDir.string() + ": " + ec.message();
+      return;
+    }
   }
-  if (s.user.empty() || s.password.empty()) {
-    s.error = "no username/password in the output of `berth admin credential renew`:\n" +
-              renew.describe();
-    return;
-  }
+  s.user = admin.user;
+  s.password = admin.password;
 
   int port = freePort();
   if (port <= 0) {
