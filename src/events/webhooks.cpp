@@ -91,6 +91,7 @@ void WebhookDispatcher::stop() {
   if (dispatcher_.joinable()) dispatcher_.join();
   for (auto& t : senders_) t.join();
   senders_.clear();
+  recordFinished();  // the attempts that ended after the dispatcher's last pass
 }
 
 void WebhookDispatcher::wake() {
@@ -153,10 +154,11 @@ std::vector<meta::Delivery> WebhookDispatcher::claim(size_t limit) {
   return std::move(*claimed);
 }
 
-void WebhookDispatcher::attempt(const meta::Delivery& d) {
+std::optional<meta::AttemptOutcome> WebhookDispatcher::attempt(const meta::Delivery& d) {
   const auto started = std::chrono::steady_clock::now();
   meta::AttemptOutcome outcome;
-  auto record = [&](meta::AttemptOutcome& o) {
+  outcome.delivery = d.id;
+  auto record = [&](meta::AttemptOutcome& o) -> std::optional<meta::AttemptOutcome> {
     o.durationMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - started)
                        .count();
@@ -171,13 +173,12 @@ void WebhookDispatcher::attempt(const meta::Delivery& d) {
     }
     if (o.state != "pending") o.finishedMs = now;
     attempts(o.state == "pending" ? "retry" : o.state).add();
-    if (auto r = store_.recordAttempt(d.id, o); !r) {
-      log::warn("webhook attempt not recorded", {{"delivery", d.id}});
-    }
+    return std::move(o);
   };
   auto hook = store_.webhook(d.registry, d.webhook);
-  if (!hook) return;   // the store is failing: the lease runs out and the delivery comes back
-  if (!*hook) return;  // deleted, with its deliveries
+  // The store failing: the lease runs out and the delivery comes back. Deleted: with its
+  // deliveries.
+  if (!hook || !*hook) return std::nullopt;
   if (!(*hook)->enabled) {
     outcome.state = "failed";
     outcome.error = "the webhook is disabled";
@@ -226,7 +227,7 @@ void WebhookDispatcher::attempt(const meta::Delivery& d) {
     outcome.state = "delivered";
   }
   outcome.response = std::move(excerpt);
-  record(outcome);
+  return record(outcome);
 }
 
 void WebhookDispatcher::senderLoop() {
@@ -239,14 +240,29 @@ void WebhookDispatcher::senderLoop() {
       d = std::move(queue_.front());
       queue_.pop_front();
     }
-    attempt(d);
+    auto outcome = attempt(d);
     {
       std::lock_guard lock(mutex_);
+      if (outcome) finished_.push_back(std::move(*outcome));
       busy_.erase(keyOf(d));
       --inFlight_;
       woken_ = true;
     }
     wake_.notify_all();
+  }
+}
+
+void WebhookDispatcher::recordFinished() {
+  std::vector<meta::AttemptOutcome> outcomes;
+  {
+    std::lock_guard lock(mutex_);
+    outcomes.swap(finished_);
+  }
+  if (outcomes.empty()) return;
+  // Should this fail, each delivery's lease runs out and it is attempted again.
+  if (auto r = store_.recordAttempts(outcomes); !r) {
+    log::warn("webhook attempts not recorded",
+              {{"attempts", outcomes.size()}, {"error", r.error().detail}});
   }
 }
 
@@ -260,6 +276,9 @@ void WebhookDispatcher::prune() {
 
 void WebhookDispatcher::loop() {
   for (;;) {
+    // The attempts that ended since the last pass, in one write: under load each delivery
+    // would otherwise cost the database a transaction of its own, next to the pushes'.
+    recordFinished();
     while (fanOut() == kFanOutBatch) {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
@@ -294,7 +313,13 @@ size_t WebhookDispatcher::runOnce() {
   while (fanOut() == kFanOutBatch) {
   }
   auto claimed = claim(options_.senders);
-  for (const auto& d : claimed) attempt(d);
+  for (const auto& d : claimed) {
+    if (auto outcome = attempt(d)) {
+      std::lock_guard lock(mutex_);
+      finished_.push_back(std::move(*outcome));
+    }
+  }
+  recordFinished();
   return claimed.size();
 }
 

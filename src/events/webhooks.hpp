@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -54,7 +55,10 @@ class WebhookDispatcher {
   void loop();
   size_t fanOut();
   std::vector<meta::Delivery> claim(size_t limit);
-  void attempt(const meta::Delivery& delivery);
+  // Sends one delivery; its outcome to record, none when its webhook is gone or the store
+  // fails (the delivery's lease then runs out and it comes back).
+  std::optional<meta::AttemptOutcome> attempt(const meta::Delivery& delivery);
+  void recordFinished();
   void senderLoop();
   void prune();
 
@@ -64,10 +68,10 @@ class WebhookDispatcher {
   std::unique_ptr<Sender> sender_;
 
   std::mutex mutex_;
-  std::condition_variable wake_;     // the dispatcher's
-  std::condition_variable work_;     // the senders'
-  std::condition_variable settled_;  // an attempt finished
+  std::condition_variable wake_;  // the dispatcher's
+  std::condition_variable work_;  // the senders'
   std::deque<meta::Delivery> queue_;
+  std::vector<meta::AttemptOutcome> finished_;  // attempts ended, not yet recorded
   std::set<std::string> busy_;  // "<registry>/<name>" of webhooks with an attempt in flight
   size_t inFlight_ = 0;
   bool woken_ = false;

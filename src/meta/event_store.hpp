@@ -64,6 +64,7 @@ struct Delivery {
 };
 
 struct AttemptOutcome {
+  int64_t delivery = 0;
   std::string state;  // pending (again at nextAttemptMs), delivered, failed
   int64_t nextAttemptMs = 0;
   int64_t finishedMs = 0;
@@ -128,7 +129,8 @@ class EventStore {
   virtual Result<std::vector<Delivery>> claimDeliveries(int64_t nowMs, int64_t leaseMs,
                                                         size_t limit,
                                                         const std::vector<std::string>& busy) = 0;
-  virtual Result<void> recordAttempt(int64_t delivery, const AttemptOutcome& outcome) = 0;
+  // The attempts' outcomes, in one transaction (the senders' results since the last write).
+  virtual Result<void> recordAttempts(const std::vector<AttemptOutcome>& outcomes) = 0;
   // The webhook's deliveries, newest first: ids below `beforeId` (0: from the newest).
   virtual Result<std::vector<Delivery>> deliveries(RegistryId registry, std::string_view webhook,
                                                    int64_t beforeId, size_t limit) = 0;

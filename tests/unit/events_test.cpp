@@ -406,11 +406,12 @@ TEST_F(EventStoreTest, ClaimsTakeDueDeliveriesOncePerWebhookAndLeaseThem) {
   EXPECT_TRUE(events->claimDeliveries(now, now + 30000, 10, {})->empty());
   // An attempt recorded; after the lease a delivery whose taker died comes back.
   meta::AttemptOutcome done;
+  done.delivery = claimed[0].id;
   done.state = "delivered";
   done.status = 204;
   done.finishedMs = now;
   done.durationMs = 5;
-  ASSERT_TRUE(events->recordAttempt(claimed[0].id, done));
+  ASSERT_TRUE(events->recordAttempts({done}));
   auto listed = *events->deliveries(registry, "a", 0, 10);
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[1].id, claimed[0].id);  // newest first
@@ -741,6 +742,30 @@ TEST_F(DispatcherTest, AHangingReceiversBacklogHoldsUpNoOtherWebhook) {
   EXPECT_EQ(stuck.requests().size(), 1u);  // its first attempt, still unanswered
   stuck.hang = false;
   d.stop();
+}
+
+// An attempt that ends while the dispatcher stops is recorded before stop() returns: a restart
+// does not send it again.
+TEST_F(DispatcherTest, AnAttemptEndingAtStopIsRecorded) {
+  Receiver slow({204});
+  slow.hang = true;
+  addHook("slow", slow.uri());
+  put('a', "v1");
+  WebhookDispatcher d(*events, *secrets, options);
+  d.start();
+  for (int i = 0; i < 500 && slow.requests().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(slow.requests().size(), 1u);
+  std::thread answer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    slow.hang = false;
+  });
+  d.stop();  // waits for the attempt in flight
+  answer.join();
+  const auto done = only("slow");
+  EXPECT_EQ(done.state, "delivered");
+  EXPECT_EQ(done.status, 204);
 }
 
 TEST_F(DispatcherTest, DisabledWebhooksGetNothingNew) {

@@ -320,17 +320,23 @@ class SqliteEventStore final : public EventStore {
     return out;
   }
 
-  Result<void> recordAttempt(int64_t delivery, const AttemptOutcome& o) override {
+  Result<void> recordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
+    if (outcomes.empty()) return {};
     auto c = db_->writer();
     if (!c) return c.takeError();
-    auto s = (*c)->prepare(
-        "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_ms = ?, "
-        "finished_ms = ?, status = ?, error = ?, response = ?, duration_ms = ? WHERE id = ?");
-    if (!s) return s.takeError();
-    (*s)->bind(1, o.state).bind(2, o.nextAttemptMs).bind(3, o.finishedMs);
-    (*s)->bind(4, static_cast<int64_t>(o.status)).bind(5, o.error).bind(6, o.response);
-    (*s)->bind(7, o.durationMs).bind(8, delivery);
-    return run(**c, **s);
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    for (const auto& o : outcomes) {
+      auto s = (*c)->prepare(
+          "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_ms = ?, "
+          "finished_ms = ?, status = ?, error = ?, response = ?, duration_ms = ? WHERE id = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, o.state).bind(2, o.nextAttemptMs).bind(3, o.finishedMs);
+      (*s)->bind(4, static_cast<int64_t>(o.status)).bind(5, o.error).bind(6, o.response);
+      (*s)->bind(7, o.durationMs).bind(8, o.delivery);
+      if (auto r = run(**c, **s); !r) return r.takeError();
+    }
+    return tx.commit();
   }
 
   Result<std::vector<Delivery>> deliveries(RegistryId registry, std::string_view webhook,
