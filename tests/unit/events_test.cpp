@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../api/webhook_receiver.hpp"
 #include "core/random.hpp"
 #include "events/audit.hpp"
 #include "events/secret_box.hpp"
@@ -511,74 +512,7 @@ TEST_F(EventStoreTest, AuditRecordsAreQueriedByRegistryTimeIdentityAndAction) {
 
 // ---- the dispatcher ----
 
-// A receiver on a loopback port: records each request's head and body, and answers with the
-// statuses it is given in turn (the last one from then on), or not at all while `hang` is set.
-class Receiver {
- public:
-  explicit Receiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::listen(fd_, 16);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~Receiver() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::string uri() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-  std::vector<std::string> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-  std::atomic<bool> hang{false};
-
- private:
-  void serve() {
-    size_t served = 0;
-    while (!stop_) {
-      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      std::string in;
-      char buf[4096];
-      size_t need = std::string::npos;
-      while (in.size() < need) {
-        const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<size_t>(n));
-        const auto end = in.find("\r\n\r\n");
-        if (end != std::string::npos && need == std::string::npos) {
-          const auto at = in.find("Content-Length: ");
-          need = end + 4 + (at == std::string::npos ? 0 : std::stoul(in.substr(at + 16)));
-        }
-      }
-      {
-        std::lock_guard lock(mutex_);
-        requests_.push_back(in);
-      }
-      while (hang && !stop_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      const int status = statuses_[std::min(served++, statuses_.size() - 1)];
-      const std::string out = "HTTP/1.1 " + std::to_string(status) +
-                              " X\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope!";
-      (void)::send(c, out.data(), out.size(), MSG_NOSIGNAL);
-      ::close(c);
-    }
-  }
-  std::vector<int> statuses_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::vector<std::string> requests_;
-  std::thread thread_;
-};
+using Receiver = berth_test::WebhookReceiver;
 
 class DispatcherTest : public EventStoreTest {
  protected:
