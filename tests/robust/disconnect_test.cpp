@@ -38,7 +38,11 @@ TEST_F(DisconnectTest, ClientsDroppingDownloadsEndOnlyTheirConnections) {
   const Descriptors baseline = descriptors();
   ASSERT_GT(baseline.sockets, 0);
 
-  for (int round = 0; round < 4; ++round) {
+  // With the blobs in an object store (and no copies on the node) each round asks the emulator
+  // for thousands of reads, most of a minute of s3rver's time: two rounds there.
+  const char* store = std::getenv("BERTH_TEST_STORE");
+  const int rounds = store != nullptr && *store != '\0' ? 2 : 4;
+  for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     // Large downloads under way, then closed (FIN) or reset (RST) with most bytes unread.
     std::vector<RawConnection> downloads;
