@@ -803,8 +803,8 @@ std::string waitReady(const std::string& base, pid_t pid, std::chrono::milliseco
 // A data directory whose admin account is on. Turning it on hashes two new passwords (argon2id,
 // about a third of a second each), which each of the suite's server starts (one per test
 // process: ctest runs every test in a process of its own) would pay again. So the first start
-// with a binary makes one, beside the binary and named by its size and time, and every start
-// copies its files; a directory made for an older binary is removed then.
+// with a binary makes one, and every start copies its files; a directory made for an older
+// build of the same binary is removed then.
 struct AdminData {
   fs::path dir;
   std::string user, password, error;
@@ -817,8 +817,12 @@ AdminData adminData(const std::string& bin) {
     a.error = "cannot stat " + bin + ": " + std::strerror(errno);
     return a;
   }
-  const fs::path parent = fs::absolute(bin).parent_path();
-  const std::string prefix = ".test-admin-data-";
+  // In the temporary directory (the binary may be an installed one), named by the binary's path
+  // and then its size and time.
+  const fs::path parent = fs::temp_directory_path();
+  const std::string prefix = "berth-test-admin-" +
+                             std::to_string(std::hash<std::string>{}(fs::absolute(bin).string())) +
+                             "-";
   a.dir = parent / (prefix + std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) +
                     "." + std::to_string(st.st_mtim.tv_nsec));
   std::error_code ec;
