@@ -61,11 +61,14 @@ class StaysUpTest : public RegistryTest {
     return now;
   }
 
-  // No connection is left open, and no other descriptor beyond the three of one more pooled
-  // metadata connection (db, wal, shm), which concurrent requests may have made the pool open.
+  // No connection is left open, and no other descriptor beyond those of two more pooled
+  // metadata connections (db, wal, shm each): the pool opens one when a request reads while
+  // the others are taken, and the server's own threads (the webhook dispatcher's poll, the
+  // audit writer, garbage collection) read at moments of their own. A leak per request would
+  // show hundreds.
   static ::testing::AssertionResult NoDescriptorLeaked(const Descriptors& baseline) {
     const Descriptors now = settled(baseline);
-    if (now.sockets > baseline.sockets || now.all > baseline.all + 3) {
+    if (now.sockets > baseline.sockets || now.all > baseline.all + 6) {
       return ::testing::AssertionFailure()
              << "descriptors leaked: sockets " << baseline.sockets << " -> " << now.sockets
              << ", all " << baseline.all << " -> " << now.all;
