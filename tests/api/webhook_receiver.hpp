@@ -27,7 +27,7 @@ class WebhookReceiver {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);  // port 0: any free one
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
@@ -42,7 +42,6 @@ class WebhookReceiver {
   WebhookReceiver(const WebhookReceiver&) = delete;
   WebhookReceiver& operator=(const WebhookReceiver&) = delete;
 
-  bool ok() const { return bound_; }
   std::string uri() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
   std::vector<std::string> requests() {
     std::lock_guard lock(mutex_);
@@ -101,7 +100,6 @@ class WebhookReceiver {
 
   std::vector<int> statuses_;
   int fd_ = -1;
-  bool bound_ = false;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::mutex mutex_;

@@ -18,9 +18,6 @@ namespace {
 
 const Headers kJson = {{"Content-Type", "application/json"}};
 
-using Receiver = WebhookReceiver;
-const auto bodyOf = WebhookReceiver::bodyOf;
-
 class EventsApiTest : public AdminRegistryTest {
  protected:
   EventsApiTest() {
@@ -56,7 +53,7 @@ class EventsApiTest : public AdminRegistryTest {
 };
 
 TEST_F(EventsApiTest, PushesTagMovesDeletesAndPingsReachTheReceiverSigned) {
-  Receiver receiver;
+  WebhookReceiver receiver;
   json::Value hook = createHook("deploy", receiver.uri());
   ASSERT_FALSE(str(hook, "secret").empty()) << "the secret is shown at creation";
   p_->pushImage("team/app", "v1");
@@ -67,7 +64,7 @@ TEST_F(EventsApiTest, PushesTagMovesDeletesAndPingsReachTheReceiverSigned) {
   std::vector<std::string> actions;
   for (const auto& r : receiver.requests()) {
     EXPECT_NE(r.find("X-Berth-Signature-256: sha256="), std::string::npos) << r;
-    auto body = json::parse(bodyOf(r));
+    auto body = json::parse(WebhookReceiver::bodyOf(r));
     ASSERT_TRUE(body) << r;
     actions.push_back(str(*body, "action"));
     if (str(*body, "action") != "ping") {
@@ -93,9 +90,9 @@ TEST_F(EventsApiTest, PushesTagMovesDeletesAndPingsReachTheReceiverSigned) {
 }
 
 TEST_F(EventsApiTest, AReceiverThatNeverAnswersHoldsUpNoPushAndNoOtherWebhook) {
-  Receiver stuck;
+  WebhookReceiver stuck;
   stuck.hang = true;
-  Receiver fine;
+  WebhookReceiver fine;
   createHook("stuck", stuck.uri(), R"(["push"])");
   createHook("fine", fine.uri(), R"(["push"])");
   for (int i = 0; i < 12; ++i) p_->pushImage("team/app", "v" + std::to_string(i));

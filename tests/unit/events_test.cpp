@@ -629,10 +629,7 @@ TEST_F(DispatcherTest, AReceiverThatNeverAnswersTimesOutAndHoldsOneSender) {
   WebhookDispatcher d(*events, *secrets, options);
   d.start();
   // The fine receiver gets all four while the stuck one holds at most one sender.
-  for (int i = 0; i < 200 && fine.requests().size() < 4; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(fine.requests().size(), 4u);
+  EXPECT_EQ(fine.waitFor(4), 4u);
   for (int i = 0; i < 200; ++i) {
     auto list = *events->deliveries(registry, "stuck", 0, 10);
     if (std::any_of(list.begin(), list.end(), [](auto& x) { return x.attempts > 0; })) break;
@@ -662,17 +659,11 @@ TEST_F(DispatcherTest, AHangingReceiversBacklogHoldsUpNoOtherWebhook) {
   options.senders = 2;
   WebhookDispatcher d(*events, *secrets, options);
   d.start();
-  auto waitFor = [&](size_t n) {
-    for (int i = 0; i < 1000 && fine.requests().size() < n; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return fine.requests().size();
-  };
   for (char c = 'a'; c <= 'z'; ++c) put(c, "old");
-  EXPECT_EQ(waitFor(26), 26u);
+  EXPECT_EQ(fine.waitFor(26), 26u);
   // The stuck webhook's 25 waiting deliveries are older than these.
   for (char c = 'a'; c <= 'e'; ++c) put(c, "new");
-  EXPECT_EQ(waitFor(31), 31u);
+  EXPECT_EQ(fine.waitFor(31), 31u);
   EXPECT_EQ(stuck.requests().size(), 1u);  // its first attempt, still unanswered
   stuck.hang = false;
   d.stop();
@@ -688,10 +679,7 @@ TEST_F(DispatcherTest, AnAttemptEndingAtStopIsRecorded) {
   options.timeout = std::chrono::milliseconds(10000);  // the answer comes well before
   WebhookDispatcher d(*events, *secrets, options);
   d.start();
-  for (int i = 0; i < 500 && slow.requests().empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(slow.requests().size(), 1u);
+  ASSERT_EQ(slow.waitFor(1), 1u);
   std::thread answer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     slow.hang = false;
