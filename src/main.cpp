@@ -148,6 +148,9 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.audit.file = config.auditLog;
   options.audit.keep = std::chrono::hours(24) * config.auditRetentionDays;
   options.audit.queue = config.auditQueue;
+  options.sessions.lifetimeSeconds = config.sessionLifetimeSeconds;
+  options.sessions.max = config.sessionsMax;
+  options.portal = config.portal;
   berth::metrics::setEnabled(config.metrics);
   berth::storage::HashPool::configure(config.uploadHashThreads);
   std::optional<berth::HostPort> metricsAddress;

@@ -18,6 +18,7 @@
 #include "meta/sqlite/identity_store.hpp"
 #include "meta/sqlite/sqlite_events.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
+#include "portal/portal.hpp"
 #include "registry/app.hpp"
 
 namespace berth::app {
@@ -71,7 +72,7 @@ struct Node::Planes {
                  return std::move(tenant->settings);
                }),
         control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy,
-                                     std::move(events)}) {
+                                     std::move(events), options.sessions}) {
     tenancy.onForget([this] { registry.forgetCached(); });
   }
 
@@ -117,6 +118,7 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   const auto lifecycle = options.lifecycleInterval;
   const auto historyDays = options.tagHistoryDays;
   node->metricsHere_ = options.metricsHere;
+  node->portal_ = options.portal;
   node->requestMetrics_ = std::make_unique<RequestMetrics>(options.metricsRegistryLabel);
   auto secrets = events::SecretBox::open(node->dataDir_ / "secret.key");
   if (!secrets) return secrets.takeError();
@@ -426,6 +428,12 @@ http::Dispatch Node::dispatch(http::Request& request) {
   // /metrics is the management host's: a registry's login server has no such path.
   if (path != "/metrics" || (metricsHere_ && !planes_->tenancy.registryOfHost(request.host()))) {
     if (auto answer = management(request)) return http::Dispatch::reply(std::move(*answer));
+  }
+  // The portal is the management host's: a registry's login server serves the registry only.
+  if (portal_ && portal::isPortalPath(path) && !planes_->tenancy.registryOfHost(request.host())) {
+    request.plane = "portal";
+    request.route = path.starts_with("/portal/") ? "/portal/{file}" : "/";
+    return http::Dispatch::reply(portal::serve(request));
   }
   return planes_->registry.dispatch(request);
 }

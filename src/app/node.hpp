@@ -10,6 +10,7 @@
 
 #include "app/request_metrics.hpp"
 #include "auth/authenticator.hpp"
+#include "control/app.hpp"
 #include "core/disk_reserve.hpp"
 #include "events/audit.hpp"
 #include "events/secret_box.hpp"
@@ -69,6 +70,9 @@ struct NodeOptions {
   bool metricsRegistryLabel = false;
   events::WebhookOptions webhooks;
   events::AuditOptions audit;
+  control::SessionOptions sessions;
+  // The web portal at / on the management host.
+  bool portal = true;
 };
 
 class Node final : public http::Application {
@@ -103,6 +107,7 @@ class Node final : public http::Application {
   std::filesystem::path dataDir_;
   std::atomic<bool> shuttingDown_{false};
   bool metricsHere_ = true;
+  bool portal_ = true;
   std::unique_ptr<RequestMetrics> requestMetrics_;
   // <data>/secret.key: seals webhook secrets in the database.
   std::unique_ptr<events::SecretBox> secrets_;

@@ -138,6 +138,26 @@ Result<std::shared_ptr<storage::BlobStore>> Tenancy::blobsOf(
   return shared;
 }
 
+Result<std::optional<std::string>> Tenancy::readSmallBlob(const meta::RegistrySettings& registry,
+                                                          const Digest& digest, uint64_t limit) {
+  auto blobs = blobsOf(registry);
+  if (!blobs) return blobs.takeError();
+  auto size = (*blobs)->stat(digest);
+  if (!size) return size.takeError();
+  if (!*size || **size > limit) return std::optional<std::string>();
+  auto reader = (*blobs)->openSized(digest, **size);
+  if (!reader) return reader.takeError();
+  std::string bytes;
+  bytes.reserve(**size);
+  auto read = storage::readBlob(*reader, 0, **size, [&](const char* data, size_t n) {
+    if (bytes.size() + n > limit) return false;
+    bytes.append(data, n);
+    return true;
+  });
+  if (!read) return read.takeError();
+  return std::optional<std::string>(std::move(bytes));
+}
+
 Result<void> Tenancy::createStorage(const meta::RegistrySettings& registry) {
   auto url = storeOf(registry);
   if (!url) return url.takeError();

@@ -44,6 +44,8 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
   Result<void> createStorage(const meta::RegistrySettings& registry) override;
   Result<void> removeStorage(const meta::RegistrySettings& registry) override;
   void forget(meta::RegistryId registry) override;
+  Result<std::optional<std::string>> readSmallBlob(const meta::RegistrySettings& registry,
+                                                   const Digest& digest, uint64_t limit) override;
 
   // Called after forget(): the data plane drops its caches.
   void onForget(std::function<void()> callback) { onForget_ = std::move(callback); }

@@ -12,6 +12,7 @@
 #include "control/json.hpp"
 #include "control/router.hpp"
 #include "control/routes.hpp"
+#include "control/sessions.hpp"
 #include "core/digest.hpp"
 #include "core/log.hpp"
 #include "core/reference.hpp"
@@ -88,7 +89,10 @@ http::Response refuseAboveRegistries(Call& c, std::string_view user, std::string
 // Sets the caller, and for routes under a registry the registry, or returns the refusal.
 std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
   const auto header = req.header("Authorization");
-  if (!header || header->empty()) return errorResponse(unauthorized("authentication required"));
+  if (!header || header->empty()) {
+    if (auto secret = sessionCookie(req)) return authenticateSession(c, req, *secret);
+    return errorResponse(unauthorized("authentication required"));
+  }
   const auto space = header->find(' ');
   const auto scheme = header->substr(0, space);
   auto value = space == std::string_view::npos ? std::string_view() : header->substr(space + 1);
@@ -162,8 +166,9 @@ Result<void> authorize(const Call& c) {
   using enum Operation;
   const auto op = c.route->operation;
   if (c.caller.kind == Caller::Kind::Operator) return {};
-  if (op == ListRegistries || op == CreateRegistry || op == CheckName || op == UpdateRegistry ||
-      op == DeleteRegistry || op == ListAudit) {
+  if (op == ShowSession || op == DeleteSession) return {};
+  if (op == ShowVersion || op == ListRegistries || op == CreateRegistry || op == CheckName ||
+      op == UpdateRegistry || op == DeleteRegistry || op == ListAudit) {
     return operatorOnly();
   }
   if (c.caller.kind == Caller::Kind::Admin) return {};
@@ -327,6 +332,12 @@ Reply handle(Call& c) {
     case ListAudit:
     case ListRegistryAudit:
       return listAudit(c);
+    case CreateSession:
+      return createSession(c, c.deps.sessions);
+    case ShowSession:
+      return showSession(c);
+    case DeleteSession:
+      return deleteSession(c);
   }
   return error(Code::Internal, "operation without a handler");
 }
@@ -345,7 +356,8 @@ class JsonBodySink final : public http::BodySink {
  public:
   // `req` outlives the sink: a created item's name, known from the body, becomes the audit's
   // target.
-  JsonBodySink(Call call, http::Request& req) : call_(std::move(call)), req_(req) {}
+  JsonBodySink(Call call, http::Request& req)
+      : call_(std::move(call)), req_(req), portal_(hasCsrfHeader(req)) {}
 
   bool write(const char* data, size_t size) override {
     if (body_.size() + size > kMaxBody) {
@@ -365,7 +377,14 @@ class JsonBodySink final : public http::BodySink {
     if (const auto* name = call_.body.if_contains("name"); name && name->is_string()) {
       if (call_.name.empty()) req_.auditTarget = std::string(name->get_string());
     }
-    return run(call_);
+    auto resp = run(call_);
+    if (portal_) resp.headers.erase("WWW-Authenticate");
+    if (call_.route->operation == Operation::CreateSession) {
+      const auto [identity, target] = signInAudit(call_, resp.status);
+      req_.identity = identity;
+      req_.auditTarget = target;
+    }
+    return resp;
   }
 
   static Error tooLarge() {
@@ -375,6 +394,7 @@ class JsonBodySink final : public http::BodySink {
  private:
   Call call_;
   http::Request& req_;
+  bool portal_;  // a page of the portal asks: no Basic challenge (see ControlApp::dispatch)
   std::string body_;
   bool overflow_ = false;
 };
@@ -446,6 +466,14 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
   req.registry = call.registryName;
   call.host = std::string(req.host());
   call.userAgent = std::string(req.header("User-Agent").value_or(""));
+  call.secure = req.secure;
+  if (chosen->operation == Operation::CreateSession) {
+    // Signs in with the credentials in the body: nothing to authenticate before it.
+    req.auditAction = chosen->audit;
+    if (!hasCsrfHeader(req)) return fail(csrfRefused());
+    if (declaredTooLarge(req)) return fail(JsonBodySink::tooLarge());
+    return http::Dispatch::body(std::make_unique<JsonBodySink>(std::move(call), req));
+  }
   if (auto refusal = authenticate(call, req)) {
     if (refusal->status == 401 || refusal->status == 429) {
       req.auditAction = "login";
@@ -459,6 +487,11 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
   req.auditTarget = auditTarget(call);
   if (auto valid = validateParams(call); !valid) return fail(valid.takeError());
   if (auto allowedCall = authorize(call); !allowedCall) return fail(allowedCall.takeError());
+  if (chosen->operation == Operation::ShowManifest) {
+    // Reads the image's config blob, which may wait for an object store.
+    return http::Dispatch::offload(
+        [call = std::move(call)]() mutable { return http::Dispatch::reply(run(call)); });
+  }
   if (!takesBody(*chosen)) return http::Dispatch::reply(run(call));
   if (declaredTooLarge(req)) return fail(JsonBodySink::tooLarge());
   return http::Dispatch::body(std::make_unique<JsonBodySink>(std::move(call), req));
@@ -499,7 +532,13 @@ ControlApp::~ControlApp() = default;
 
 http::Dispatch ControlApp::dispatch(http::Request& request) {
   try {
-    return route(deps_, request);
+    auto dispatch = route(deps_, request);
+    // A page of the portal (it sends X-Berth-Request) handles a 401 itself: a Basic challenge
+    // would make the browser ask for a user name and password in a dialog of its own instead.
+    if (dispatch.response && hasCsrfHeader(request)) {
+      dispatch.response->headers.erase("WWW-Authenticate");
+    }
+    return dispatch;
   } catch (const std::exception& e) {
     log::error("control request failed",
                {{"request_id", request.requestId}, {"path", request.path}, {"detail", e.what()}});

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "auth/authenticator.hpp"
+#include "core/digest.hpp"
 #include "events/secret_box.hpp"
 #include "http/message.hpp"
 #include "meta/event_store.hpp"
@@ -35,6 +36,11 @@ class RegistryHost {
   virtual Result<void> removeStorage(const meta::RegistrySettings& registry) = 0;
   // The registry's content or settings changed: drop what the data plane cached about it.
   virtual void forget(meta::RegistryId registry) = 0;
+  // A blob of the registry of at most `limit` bytes, whole; nullopt when it is larger or not
+  // stored. May wait for an object store: called off the network threads.
+  virtual Result<std::optional<std::string>> readSmallBlob(const meta::RegistrySettings& registry,
+                                                           const Digest& digest,
+                                                           uint64_t limit) = 0;
 };
 
 // Webhooks and the audit log, as the control plane manages and reads them.
@@ -45,12 +51,19 @@ struct EventDeps {
   std::function<void()> wake;  // a ping was queued: the dispatcher should look now
 };
 
+// Sign-in sessions (POST /api/v1/session): how long one lasts and how many are kept.
+struct SessionOptions {
+  uint32_t lifetimeSeconds = 8 * 3600;
+  size_t max = 10000;
+};
+
 struct ControlDeps {
   meta::MetadataStore& meta;
   meta::IdentityStore& identities;
   auth::Authenticator& authenticator;
   RegistryHost& host;
   EventDeps events;
+  SessionOptions sessions;
 };
 
 class ControlApp final : public http::Application {

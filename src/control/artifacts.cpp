@@ -2,6 +2,9 @@
 // /api/v1/registries/{registry}/repositories/{repository}/{_tags,_manifests}[/{tag|digest}].
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
 
 #include "control/errors.hpp"
 #include "control/handlers.hpp"
@@ -75,13 +78,42 @@ json::array platformsOf(const meta::ManifestRecord& m, const json::object* doc) 
     const auto* os = p.if_contains("os");
     const auto* arch = p.if_contains("architecture");
     const auto* variant = p.if_contains("variant");
+    const auto* osVersion = p.if_contains("os.version");
+    const auto* digest = entry.get_object().if_contains("digest");
     if (os == nullptr || !os->is_string() || arch == nullptr || !arch->is_string()) continue;
-    out.push_back(json::object{
-        {"os", os->get_string()},
-        {"architecture", arch->get_string()},
-        {"variant", variant != nullptr && variant->is_string() ? *variant : json::value(nullptr)}});
+    auto stringOr = [](const json::value* v) { return v && v->is_string() ? *v : json::value(); };
+    out.push_back(json::object{{"os", os->get_string()},
+                               {"architecture", arch->get_string()},
+                               {"variant", stringOr(variant)},
+                               {"osVersion", stringOr(osVersion)},
+                               {"digest", stringOr(digest)}});
   }
   return out;
+}
+
+// An image's config blob as a JSON object (what the portal shows of entrypoint, env and
+// labels); null for an index, an artifact of another config type, or a config over 1 MiB.
+json::value imageConfig(Call& c, const json::object* doc) {
+  constexpr uint64_t kLimit = 1 << 20;
+  const auto* config = doc != nullptr ? doc->if_contains("config") : nullptr;
+  if (config == nullptr || !config->is_object()) return nullptr;
+  const auto* type = config->get_object().if_contains("mediaType");
+  const auto* digest = config->get_object().if_contains("digest");
+  if (type == nullptr || !type->is_string() || digest == nullptr || !digest->is_string()) {
+    return nullptr;
+  }
+  if (type->get_string() != "application/vnd.oci.image.config.v1+json" &&
+      type->get_string() != "application/vnd.docker.container.image.v1+json") {
+    return nullptr;
+  }
+  auto parsedDigest = Digest::parse(std::string(digest->get_string()));
+  if (!parsedDigest) return nullptr;
+  auto bytes = c.deps.host.readSmallBlob(c.settings(), *parsedDigest, kLimit);
+  if (!bytes || !*bytes) return nullptr;
+  boost::system::error_code ec;
+  auto parsed = json::parse(**bytes, ec);
+  if (ec || !parsed.is_object()) return nullptr;
+  return parsed;
 }
 
 // `withDocument` adds the manifest itself, as a JSON object, under "manifest".
@@ -111,7 +143,10 @@ Result<json::object> manifestJson(Call& c, meta::RepositoryId repository,
                    {"platforms", platformsOf(m, doc)},
                    {"referrers", std::move(referrerList)},
                    {"changeableAttributes", attributesJson(info.attributes, false)}};
-  if (withDocument) out["manifest"] = doc != nullptr ? json::value(*doc) : json::value(nullptr);
+  if (withDocument) {
+    out["manifest"] = doc != nullptr ? json::value(*doc) : json::value(nullptr);
+    out["config"] = imageConfig(c, doc);
+  }
   return out;
 }
 
@@ -141,6 +176,39 @@ Reply manifest(Call& c, meta::RepositoryId repository, bool withDocument) {
 
 }  // namespace
 
+bool containsFolded(std::string_view text, std::string_view part) {
+  auto fold = [](char ch) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  };
+  return std::search(text.begin(), text.end(), part.begin(), part.end(),
+                     [&](char a, char b) { return fold(a) == fold(b); }) != text.end();
+}
+
+Result<PageWindow> pageWindow(const Call& c) {
+  PageWindow w;
+  auto number = [&](std::string_view key, uint64_t min, uint64_t max) -> Result<uint64_t> {
+    const auto text = c.param(key);
+    uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (ec != std::errc() || ptr != text->data() + text->size() || v < min || v > max) {
+      return error(Code::InvalidArgument, std::string(key) + " must be a whole number from " +
+                                              std::to_string(min) + " to " + std::to_string(max));
+    }
+    return v;
+  };
+  if (c.param("n")) {
+    auto n = number("n", 1, kMaxPage);
+    if (!n) return n.takeError();
+    w.count = *n;
+  }
+  if (c.param("offset")) {
+    auto offset = number("offset", 0, UINT32_MAX);
+    if (!offset) return offset.takeError();
+    w.offset = *offset;
+  }
+  return w;
+}
+
 Result<Order> orderOf(const Call& c, bool byName) {
   const auto orderby = c.param("orderby").value_or("time_desc");
   if (orderby == "time_desc") return Order::TimeDesc;
@@ -159,13 +227,23 @@ Reply listTags(Call& c) {
   if (!repository) return repository.takeError();
   auto infos = c.deps.meta.tagInfos(*repository);
   if (!infos) return infos.takeError();
+  auto window = pageWindow(c);
+  if (!window) return window.takeError();
+  const auto q = c.param("q").value_or("");
+  if (!q.empty()) {
+    std::erase_if(*infos, [&](const meta::TagInfo& t) { return !containsFolded(t.name, q); });
+  }
   std::sort(infos->begin(), infos->end(), [&](const meta::TagInfo& a, const meta::TagInfo& b) {
     if (*order == Order::Name || a.updated == b.updated) return a.name < b.name;
     return *order == Order::TimeAsc ? a.updated < b.updated : a.updated > b.updated;
   });
+  const size_t first = std::min<size_t>(window->offset, infos->size());
+  const size_t last = std::min<size_t>(infos->size(), first + window->count);
   json::array tags;
-  for (const auto& t : *infos) tags.push_back(tagJson(t));
-  return jsonReply(200, listJson(c, "tags", std::move(tags)));
+  for (size_t i = first; i < last; ++i) tags.push_back(tagJson((*infos)[i]));
+  auto body = listJson(c, "tags", std::move(tags));
+  body["totalCount"] = infos->size();
+  return jsonReply(200, body);
 }
 
 Reply showTag(Call& c) {

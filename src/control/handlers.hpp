@@ -40,6 +40,10 @@ struct Call {
   boost::json::object body;  // POST and PATCH
   std::string remote;        // the client's address and port
   std::string host, userAgent;
+  bool secure = false;  // arrived over TLS
+  // Set when the request is signed in by the session cookie: its secret and end.
+  std::string sessionSecret;
+  std::optional<int64_t> sessionExpires;
 
   std::optional<std::string_view> param(std::string_view key) const;
   const meta::RegistrySettings& settings() const { return *registry; }
@@ -84,6 +88,18 @@ boost::json::object attributesJson(const meta::Attributes& attributes, bool repo
 Result<meta::AttributeChange> attributeChange(const boost::json::object& body, bool repository);
 // The id of the repository named in the path; NOT_FOUND when there is none.
 Result<meta::RepositoryId> repositoryId(Call& c);
+
+// The longest page of a list.
+inline constexpr size_t kMaxPage = 1000;
+
+// ?n= (1 to kMaxPage; absent: all) and ?offset= of a list that is sorted in memory.
+struct PageWindow {
+  uint64_t offset = 0;
+  uint64_t count = UINT64_MAX;
+};
+Result<PageWindow> pageWindow(const Call& c);
+// Whether `part` occurs in `text`, ignoring ASCII case (the ?q= of a list).
+bool containsFolded(std::string_view text, std::string_view part);
 
 enum class Order { TimeDesc, TimeAsc, Name };
 // ?orderby=: time_desc (also when absent), time_asc, and with `byName` name.

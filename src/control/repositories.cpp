@@ -2,6 +2,7 @@
 // order, or the first n by time; filtered by what a token may read), show, change attributes,
 // delete.
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -15,7 +16,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr size_t kDefaultPage = 100;
-constexpr size_t kMaxPage = 1000;
 
 Result<size_t> pageSize(const Call& c) {
   const auto n = c.param("n");
@@ -38,10 +38,34 @@ json::object repositoryJson(Call& c, const meta::RepositoryInfo& r) {
           {"changeableAttributes", attributesJson(r.attributes, true)}};
 }
 
-// Whether the caller may see the repository in a list: a token needs metadata/read on it.
+// Whether the caller may see the repository in a list (a token needs metadata/read on it)
+// and its name holds the ?q= asked for.
 bool listable(const Call& c, std::string_view name) {
+  if (!containsFolded(name, c.param("q").value_or(""))) return false;
   return c.caller.kind != Caller::Kind::Token ||
          (c.caller.permissions.actionsOn(name) & auth::kMetadataRead) != 0;
+}
+
+// `text` for a query string: unreserved characters as they are, every other byte as %XX.
+std::string percentEncoded(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : text) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (std::isalnum(b) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+  }
+  return out;
+}
+
+// Whether some names of a page may be left out, so that pages are read in batches.
+bool filtered(const Call& c) {
+  return c.caller.kind == Caller::Kind::Token || !c.param("q").value_or("").empty();
 }
 
 // ?orderby=time_desc|time_asc: the first n names by lastUpdateTime (name order among equal
@@ -52,9 +76,8 @@ Reply listByTime(Call& c, size_t n) {
   if (c.param("last")) {
     return error(Code::InvalidArgument, "last pages the name order; it does not go with orderby");
   }
-  // A token reads every listed repository and keeps the first n it may read.
-  const size_t limit =
-      c.caller.kind == Caller::Kind::Token ? std::numeric_limits<size_t>::max() : n;
+  // A token or a search reads every listed repository and keeps the first n it may show.
+  const size_t limit = filtered(c) ? std::numeric_limits<size_t>::max() : n;
   auto infos = c.deps.meta.repositoriesByTime(c.registryId(), *order == Order::TimeDesc, limit);
   if (!infos) return infos.takeError();
   json::array out;
@@ -110,14 +133,14 @@ Reply listRepositories(Call& c) {
   std::string last(c.param("last").value_or(""));
   std::vector<std::string> names;
   bool more = false;
-  if (c.caller.kind != Caller::Kind::Token) {
+  if (!filtered(c)) {
     auto page = c.deps.meta.listRepositories(c.registryId(), last, *n);
     if (!page) return page.takeError();
     names = std::move(page->items);
     more = page->more;
   } else {
-    // A token sees the repositories whose metadata it may read: read batches until the page
-    // is full and one more readable name shows that another page follows.
+    // A token sees the repositories whose metadata it may read, a search those it names: read
+    // batches until the page is full and one more such name shows that another page follows.
     for (;;) {
       auto batch = c.deps.meta.listRepositories(c.registryId(), last, kMaxPage);
       if (!batch) return batch.takeError();
@@ -139,7 +162,11 @@ Reply listRepositories(Call& c) {
   if (more && !names.empty()) {
     std::string link = "</api/v1/registries/";
     link.append(c.settings().name).append("/repositories?last=").append(names.back());
-    link.append("&n=").append(std::to_string(*n)).append(">; rel=\"next\"");
+    link.append("&n=").append(std::to_string(*n));
+    if (const auto q = c.param("q"); q && !q->empty()) {
+      link.append("&q=").append(percentEncoded(*q));
+    }
+    link.append(">; rel=\"next\"");
     resp.headers.add("Link", std::move(link));
   }
   return resp;

@@ -10,6 +10,9 @@ using enum Operation;
 constexpr std::array kRoutes{
     Route{"GET", "/api/v1/openapi.json", OpenApi},
     Route{"GET", "/api/v1/version", ShowVersion},
+    Route{"POST", "/api/v1/session", CreateSession, "session.create"},
+    Route{"GET", "/api/v1/session", ShowSession},
+    Route{"DELETE", "/api/v1/session", DeleteSession, "session.delete"},
     Route{"GET", "/api/v1/registries", ListRegistries},
     Route{"POST", "/api/v1/registries", CreateRegistry, "registry.create"},
     Route{"POST", "/api/v1/registries/check-name", CheckName},

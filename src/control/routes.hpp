@@ -65,6 +65,9 @@ enum class Operation {
   ShowWebhookConfig,
   ListAudit,
   ListRegistryAudit,
+  CreateSession,
+  ShowSession,
+  DeleteSession,
 };
 
 struct Route {

@@ -172,6 +172,16 @@ constexpr ConfigKey kKeys[] = {
      "Audit records that may wait to be written; beyond them records are dropped and counted "
      "(berth_audit_records_total{fate=\"dropped\"}) rather than slow a request.",
      &ServeConfig::auditQueue, 1},
+    {"portal", "",
+     "Serve the web portal at / on the management host (any host that is not a registry's "
+     "login server).",
+     &ServeConfig::portal},
+    {"session_lifetime_seconds", "",
+     "A portal sign-in (POST /api/v1/session) lasts this long; then the browser signs in again.",
+     &ServeConfig::sessionLifetimeSeconds, 60},
+    {"sessions_max", "",
+     "Sign-in sessions kept at once, over every identity; past it a new one ends the oldest.",
+     &ServeConfig::sessionsMax, 1},
 };
 
 // A field's value as JSON.

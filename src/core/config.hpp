@@ -87,6 +87,11 @@ struct ServeConfig {
   std::string auditLog;
   uint32_t auditRetentionDays = 90;
   uint32_t auditQueue = 10000;
+  // The portal: served on the management host; its sign-in sessions last this long, and at
+  // most this many are kept (the oldest end first).
+  bool portal = true;
+  uint32_t sessionLifetimeSeconds = 8 * 3600;
+  uint32_t sessionsMax = 10000;
 };
 
 // One setting: its key in the config file, its command-line flag if it has one, and where it

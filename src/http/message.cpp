@@ -46,6 +46,10 @@ void Headers::set(std::string_view name, std::string value) {
   fields_.emplace_back(std::string(name), std::move(value));
 }
 
+void Headers::erase(std::string_view name) {
+  std::erase_if(fields_, [&](const auto& field) { return iequals(field.first, name); });
+}
+
 std::optional<std::string_view> Headers::get(std::string_view name) const {
   for (const auto& [k, v] : fields_) {
     if (iequals(k, name)) return std::string_view(v);

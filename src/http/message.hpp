@@ -26,6 +26,7 @@ class Headers {
     fields_.emplace_back(std::move(name), std::move(value));
   }
   void set(std::string_view name, std::string value);
+  void erase(std::string_view name);
   std::optional<std::string_view> get(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& all() const { return fields_; }
 

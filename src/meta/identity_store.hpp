@@ -63,6 +63,18 @@ struct TokenRecord {
   int64_t created = 0;
 };
 
+// A signed-in browser's session (the portal's cookie). `id` is the SHA-256 (hex) of the
+// cookie's secret: the secret itself is never stored.
+struct SessionRecord {
+  enum class Kind { Operator, Admin, Token };
+  std::string id;
+  Kind kind = Kind::Operator;
+  std::optional<RegistryId> registry;  // none for the operator
+  std::string subject;                 // the token's name; empty otherwise
+  int64_t created = 0;                 // unix seconds
+  int64_t expires = 0;
+};
+
 struct SigningKeyRecord {
   std::string kid;
   std::string privatePem;
@@ -117,6 +129,12 @@ class IdentityStore {
   // By name.
   virtual Result<std::vector<TokenRecord>> listTokens(RegistryId registry) = 0;
   virtual Result<bool> deleteToken(RegistryId registry, std::string_view name) = 0;
+
+  // Stores a new session. Expired ones go first; past `maxSessions`, the oldest too.
+  virtual Result<void> createSession(const SessionRecord& session, size_t maxSessions) = 0;
+  // The session with this id, unless it expired before `now`.
+  virtual Result<std::optional<SessionRecord>> session(std::string_view id, int64_t now) = 0;
+  virtual Result<bool> deleteSession(std::string_view id) = 0;
 
   // Newest first.
   virtual Result<std::vector<SigningKeyRecord>> signingKeys() = 0;

@@ -99,6 +99,8 @@ class IdentityStoreConformance : public ::testing::Test {
     EXPECT_TRUE(this->store->setAdminSecret(id, "password", "admin-hash"));
     EXPECT_TRUE(this->store->createScopeMap(id, {"readers", "", {{"team/*", 1}}}));
     EXPECT_TRUE(this->store->createToken(id, {"bot", "readers", true, {{"password1", "h"}}}));
+    EXPECT_TRUE(this->store->createSession(
+        {"session-" + name, SessionRecord::Kind::Token, id, "bot", now(), now() + 600}, 100));
     return id;
   }
 };
@@ -246,6 +248,8 @@ TYPED_TEST(IdentityStoreConformance, DeleteRegistryRemovesEveryRowOfItAndNoOther
   EXPECT_TRUE(this->store->listScopeMaps(id)->empty());
   EXPECT_FALSE(*this->store->token(id, "bot"));
   EXPECT_TRUE(this->store->listTokens(id)->empty());
+  EXPECT_FALSE(*this->store->session("session-doomed", now()));
+  EXPECT_TRUE(*this->store->session("session-keep", now()));
   auto content = this->factory.content();
   EXPECT_FALSE(*content->findRepository(id, "team/app"));
   EXPECT_FALSE(*content->getUpload("upload-doomed"));
@@ -282,6 +286,47 @@ TYPED_TEST(IdentityStoreConformance, ARecreatedRegistryStartsEmptyWithANewId) {
   EXPECT_TRUE(this->store->listTokens(*id)->empty());
   EXPECT_FALSE(*this->factory.content()->findRepository(*id, "team/app"));
   EXPECT_EQ(this->factory.rowsOf(*id), 1);  // its own registries row
+}
+
+// ---- Sessions ----
+
+TYPED_TEST(IdentityStoreConformance, SessionsAreFoundUntilTheyExpireOrAreDeleted) {
+  const int64_t t = now();
+  SessionRecord op{"op", SessionRecord::Kind::Operator, std::nullopt, "", t, t + 60};
+  SessionRecord tok{"tok", SessionRecord::Kind::Token, this->registry, "bot", t, t + 120};
+  ASSERT_TRUE(this->store->createSession(op, 10));
+  ASSERT_TRUE(this->store->createSession(tok, 10));
+  auto got = **this->store->session("tok", t);
+  EXPECT_EQ(got.kind, SessionRecord::Kind::Token);
+  EXPECT_EQ(got.registry, this->registry);
+  EXPECT_EQ(got.subject, "bot");
+  EXPECT_EQ(got.created, t);
+  EXPECT_EQ(got.expires, t + 120);
+  auto oper = **this->store->session("op", t);
+  EXPECT_EQ(oper.kind, SessionRecord::Kind::Operator);
+  EXPECT_FALSE(oper.registry);
+  // Expired: not found, though still stored until the next session is made.
+  EXPECT_FALSE(*this->store->session("op", t + 60));
+  EXPECT_TRUE(*this->store->session("tok", t + 60));
+  EXPECT_FALSE(*this->store->session("unknown", t));
+  EXPECT_TRUE(*this->store->deleteSession("tok"));
+  EXPECT_FALSE(*this->store->deleteSession("tok"));
+  EXPECT_FALSE(*this->store->session("tok", t));
+}
+
+TYPED_TEST(IdentityStoreConformance, ANewSessionPastTheLimitEndsTheOldest) {
+  const int64_t t = now();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(this->store->createSession(
+        {"s" + std::to_string(i), SessionRecord::Kind::Admin, this->registry, "", t + i, t + 600},
+        3));
+  }
+  ASSERT_TRUE(this->store->createSession(
+      {"s3", SessionRecord::Kind::Admin, this->registry, "", t + 3, t + 600}, 3));
+  EXPECT_FALSE(*this->store->session("s0", t + 3));
+  for (const char* kept : {"s1", "s2", "s3"}) {
+    EXPECT_TRUE(*this->store->session(kept, t + 3)) << kept;
+  }
 }
 
 // ---- Admin passwords ----

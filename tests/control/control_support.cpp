@@ -1,6 +1,9 @@
 #include "control_support.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <fstream>
 #include <iterator>
@@ -292,6 +295,18 @@ Response ControlTest::apiAs(const std::string& authorization, std::string_view m
 
 std::string ControlTest::regPath(const std::string& registry, std::string_view suffix) {
   return "/api/v1/registries/" + registry + std::string(suffix);
+}
+
+ConfiguredRegistryTest::ConfiguredRegistryTest(std::string_view json) {
+  static std::atomic<int> made{0};
+  config_ = std::filesystem::temp_directory_path() /
+            ("berth-config-" + std::to_string(::getpid()) + "-" + std::to_string(made++) + ".json");
+  std::ofstream(config_) << json;
+}
+
+ConfiguredRegistryTest::~ConfiguredRegistryTest() {
+  std::error_code ec;
+  std::filesystem::remove(config_, ec);
 }
 
 void AdminRegistryTest::SetUp() {

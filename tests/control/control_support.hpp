@@ -3,6 +3,7 @@
 // data-plane clients of one registry each (chosen by the Host header `<name>.<domain>:<port>`).
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,6 +196,20 @@ class AdminRegistryTest : public ControlTest {
   std::string reg_;
   Identity admin_;
   std::unique_ptr<RegistryClient> p_;
+};
+
+// An AdminRegistryTest whose server reads a config file holding `json` (keys of
+// docs/configuration.md).
+class ConfiguredRegistryTest : public AdminRegistryTest {
+ protected:
+  explicit ConfiguredRegistryTest(std::string_view json);
+  ~ConfiguredRegistryTest() override;
+  std::vector<std::string> serveArgs() const override {
+    return {"--domain", kDomain, "--config", config_.string()};
+  }
+
+ private:
+  std::filesystem::path config_;
 };
 
 // "a","b" → "\"a\",\"b\""

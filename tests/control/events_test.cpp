@@ -18,20 +18,11 @@ namespace {
 
 const Headers kJson = {{"Content-Type", "application/json"}};
 
-class EventsApiTest : public AdminRegistryTest {
+class EventsApiTest : public ConfiguredRegistryTest {
  protected:
-  EventsApiTest() {
-    config_ = std::filesystem::temp_directory_path() /
-              ("berth-events-" + std::to_string(::getpid()) + ".json");
-    std::ofstream(config_) << R"({"webhook_allow_loopback": true, "webhook_timeout_seconds": 2})";
-  }
-  ~EventsApiTest() override {
-    std::error_code ec;
-    std::filesystem::remove(config_, ec);
-  }
-  std::vector<std::string> serveArgs() const override {
-    return {"--domain", kDomain, "--config", config_.string()};
-  }
+  EventsApiTest()
+      : ConfiguredRegistryTest(
+            R"({"webhook_allow_loopback": true, "webhook_timeout_seconds": 2})") {}
   json::Value createHook(const std::string& name, const std::string& uri,
                          const std::string& actions = R"(["push","delete"])") {
     return expectJson(api().post(regPath(reg_, "/webhooks"),
@@ -48,8 +39,6 @@ class EventsApiTest : public AdminRegistryTest {
     }
     return out;
   }
-
-  std::filesystem::path config_;
 };
 
 TEST_F(EventsApiTest, PushesTagMovesDeletesAndPingsReachTheReceiverSigned) {

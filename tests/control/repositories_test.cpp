@@ -234,6 +234,98 @@ TEST_F(RepositoriesTest, TagsByTimeAndName) {
   EXPECT_API_ERROR(api().get(repoPath(reg_, "nothere", "/_tags")), 404, "NOT_FOUND");
 }
 
+TEST_F(RepositoriesTest, TagsArePagedAndSearched) {
+  const std::string repo = "team/app";
+  const auto image = p_->pushImage(repo, "v1");
+  for (const char* tag : {"v2", "v3", "release-1", "Release-2", "beta", "v10"}) {
+    p_->pushManifest(repo, tag, mt::kOciManifest, image.body);
+  }
+  auto names = [&](const std::string& query) {
+    return strings(tagsOf(repo, query).find("tags"), "name");
+  };
+  EXPECT_EQ(integer(tagsOf(repo), "totalCount"), 7);
+  EXPECT_EQ(names("?orderby=name&n=3"),
+            (std::vector<std::string>{"Release-2", "beta", "release-1"}));
+  EXPECT_EQ(names("?orderby=name&n=3&offset=3"), (std::vector<std::string>{"v1", "v10", "v2"}));
+  EXPECT_EQ(names("?orderby=name&n=3&offset=6"), (std::vector<std::string>{"v3"}));
+  EXPECT_TRUE(names("?orderby=name&n=3&offset=9").empty());
+  EXPECT_EQ(integer(tagsOf(repo, "?n=3&offset=9"), "totalCount"), 7);
+  // ?q= matches a part of the name, in any case; totalCount counts the matches.
+  json::Value found = tagsOf(repo, "?orderby=name&q=RELEASE");
+  EXPECT_EQ(strings(found.find("tags"), "name"),
+            (std::vector<std::string>{"Release-2", "release-1"}));
+  EXPECT_EQ(integer(found, "totalCount"), 2);
+  EXPECT_EQ(names("?orderby=name&q=v1&n=1&offset=1"), std::vector<std::string>{"v10"});
+  EXPECT_TRUE(names("?q=nothing").empty());
+  for (const char* bad : {"?n=0", "?n=1001", "?n=x", "?offset=-1", "?offset=1e3"}) {
+    EXPECT_API_ERROR(api().get(repoPath(reg_, repo, "/_tags") + bad), 400, "INVALID_ARGUMENT")
+        << bad;
+  }
+}
+
+TEST_F(RepositoriesTest, RepositoriesAreSearched) {
+  for (const char* repo : {"team/web", "team/api", "tools/webhook", "other"}) {
+    p_->pushImage(repo, "v1");
+  }
+  EXPECT_EQ(listAll("?q=web"), (std::vector<std::string>{"team/web", "tools/webhook"}));
+  EXPECT_EQ(listAll("?q=TEAM/"), (std::vector<std::string>{"team/api", "team/web"}));
+  // Paged through the matches: the next page's link carries the search.
+  Response first = api().get(regPath(reg_, "/repositories?q=e&n=2"));
+  ASSERT_EQ(first.status, 200) << first;
+  const json::Value firstPage = expectJson(first, 200);
+  EXPECT_EQ(strings(&firstPage), (std::vector<std::string>{"other", "team/api"}));
+  const std::string link = first.headerOr("Link");
+  EXPECT_NE(link.find("q=e"), std::string::npos) << link;
+  Response second = api().get(regPath(reg_, "/repositories?q=e&n=2&last=team/api"));
+  const json::Value secondPage = expectJson(second, 200);
+  EXPECT_EQ(strings(&secondPage), (std::vector<std::string>{"team/web", "tools/webhook"}));
+  EXPECT_EQ(listAll("?q=web&orderby=time_asc"),
+            (std::vector<std::string>{"team/web", "tools/webhook"}));
+}
+
+TEST_F(RepositoriesTest, AManifestShowsItsImageConfigAndAnIndexItsPlatforms) {
+  const std::string repo = "team/app";
+  const std::string configJson =
+      R"({"architecture":"amd64","os":"linux","config":{"Entrypoint":["/app"],)"
+      R"("Env":["PATH=/usr/bin","MODE=prod"],"Labels":{"team":"core"}},)"
+      R"("rootfs":{"type":"layers","diff_ids":[]}})";
+  Descriptor config = p_->pushBlobAs(repo, "application/vnd.oci.image.config.v1+json", configJson);
+  Descriptor layer = p_->pushBlobAs(repo, "application/vnd.oci.image.layer.v1.tar", "layer bytes");
+  const std::string image = makeImageManifest(config, {layer});
+  const std::string imageDigest = p_->pushManifest(repo, "v1", mt::kOciManifest, image);
+  json::Value shown =
+      expectJson(api().get(repoPath(reg_, repo, "/_manifests/" + imageDigest)), 200);
+  const json::Value* got = shown.find("config");
+  ASSERT_TRUE(got != nullptr && got->isObject()) << "the image's config";
+  EXPECT_TRUE(jsonEqual(*got, *json::parse(configJson)));
+  EXPECT_EQ(strings(member(shown, "config.config.Env")),
+            (std::vector<std::string>{"PATH=/usr/bin", "MODE=prod"}));
+
+  Descriptor windows{mt::kOciManifest, imageDigest, image.size(), "", {}, {}, ""};
+  windows.platformJson =
+      R"({"architecture":"amd64","os":"windows","os.version":"10.0.20348.2113"})";
+  const std::string indexDigest =
+      p_->pushManifest(repo, "multi", mt::kOciIndex, makeIndex({windows}));
+  json::Value index =
+      expectJson(api().get(repoPath(reg_, repo, "/_manifests/" + indexDigest)), 200);
+  const json::Value* platforms = index.find("platforms");
+  ASSERT_TRUE(platforms && platforms->isArray() && platforms->asArray().size() == 1u);
+  const json::Value& p = platforms->asArray()[0];
+  EXPECT_EQ(str(p, "os"), "windows");
+  EXPECT_EQ(str(p, "osVersion"), "10.0.20348.2113");
+  EXPECT_EQ(str(p, "digest"), imageDigest);
+  ASSERT_NE(index.find("config"), nullptr);
+  EXPECT_TRUE(index.find("config")->isNull()) << "an index has no config";
+
+  // A config that is not an image's (an artifact's) is not read.
+  Descriptor other = p_->pushBlobAs(repo, "application/vnd.example.config", "{}");
+  const std::string artifact = makeImageManifest(other, {layer});
+  const std::string artifactDigest = p_->pushManifest(repo, "art", mt::kOciManifest, artifact);
+  json::Value shownArtifact =
+      expectJson(api().get(repoPath(reg_, repo, "/_manifests/" + artifactDigest)), 200);
+  EXPECT_TRUE(shownArtifact.find("config") && shownArtifact.find("config")->isNull());
+}
+
 TEST_F(RepositoriesTest, MovingATagMakesItTheNewest) {
   const std::string repo = "team/app";
   p_->pushImage(repo, "a");

@@ -39,6 +39,10 @@ class Host final : public control::RegistryHost {
   Result<void> createStorage(const meta::RegistrySettings&) override { return {}; }
   Result<void> removeStorage(const meta::RegistrySettings&) override { return {}; }
   void forget(meta::RegistryId) override {}
+  Result<std::optional<std::string>> readSmallBlob(const meta::RegistrySettings&, const Digest&,
+                                                   uint64_t) override {
+    return std::optional<std::string>();
+  }
 };
 
 struct Plane {
@@ -79,6 +83,7 @@ struct Plane {
     req.headers.add("Content-Type", "application/json");
     req.remote = "192.0.2.1:1";
     auto dispatch = app->dispatch(req);
+    while (dispatch.blocking) dispatch = dispatch.blocking();
     if (dispatch.response) return std::move(*dispatch.response);
     const bool accepted = dispatch.sink->write(body.data(), body.size());
     (void)accepted;

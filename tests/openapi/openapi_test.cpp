@@ -92,7 +92,7 @@ Expected expected(Operation operation) {
     case Operation::Login:
       return {"login", 200, withAuth({404}), "", {}, false};
     case Operation::ListRepositories:
-      return {"listRepositories", 200, withAuth({400, 404}), "", {"n", "last", "orderby"}, false};
+      return {"listRepositories", 200, withAuth({400, 404}), "", {"n", "last", "orderby", "q"}, false};
     case Operation::ShowRepository:
       return {"showRepository", 200, withAuth({404}), "", {}, false};
     case Operation::UpdateRepository:
@@ -100,7 +100,7 @@ Expected expected(Operation operation) {
     case Operation::DeleteRepository:
       return {"deleteRepository", 200, withAuth({404}), "", {}, false};
     case Operation::ListTags:
-      return {"listTags", 200, withAuth({400, 404}), "", {"orderby"}, false};
+      return {"listTags", 200, withAuth({400, 404}), "", {"orderby", "q", "n", "offset"}, false};
     case Operation::ShowTag:
       return {"showTag", 200, withAuth({404}), "", {}, false};
     case Operation::UpdateTag:
@@ -159,6 +159,12 @@ Expected expected(Operation operation) {
     case Operation::ListAudit:
       return {"listAudit", 200, withAuth({400}), "", {"n", "last", "since", "identity", "action"},
               true};
+    case Operation::CreateSession:
+      return {"createSession", 201, withAuth({400, 413}), "SessionCreate", {}, false};
+    case Operation::ShowSession:
+      return {"showSession", 200, withAuth({}), "", {}, false};
+    case Operation::DeleteSession:
+      return {"deleteSession", 204, withAuth({}), "", {}, false};
     case Operation::ListRegistryAudit:
       return {"listRegistryAudit",
               200,
@@ -508,7 +514,11 @@ TEST_F(OpenApiDocument, QueryParametersAndBodies) {
 TEST_F(OpenApiDocument, SecuritySchemes) {
   const json::value* bearer = at("/components/securitySchemes/operatorToken");
   const json::value* basic = at("/components/securitySchemes/registryBasic");
-  ASSERT_TRUE(bearer != nullptr && basic != nullptr);
+  const json::value* session = at("/components/securitySchemes/session");
+  ASSERT_TRUE(bearer != nullptr && basic != nullptr && session != nullptr);
+  EXPECT_EQ(session->at("type"), json::value("apiKey"));
+  EXPECT_EQ(session->at("in"), json::value("cookie"));
+  EXPECT_EQ(session->at("name"), json::value("berth_session"));
   EXPECT_EQ(bearer->at("type"), json::value("http"));
   EXPECT_EQ(bearer->at("scheme"), json::value("bearer"));
   EXPECT_EQ(basic->at("type"), json::value("http"));
@@ -530,12 +540,12 @@ TEST_F(OpenApiDocument, SecuritySchemes) {
     Expected want = expected(route.operation);
     SCOPED_TRACE(std::string(want.operationId));
     std::set<std::string> got = schemes(op->contains("security") ? op->at("security") : *global);
-    if (route.operation == Operation::OpenApi) {
+    if (route.operation == Operation::OpenApi || route.operation == Operation::CreateSession) {
       EXPECT_TRUE(got.empty() || got == std::set<std::string>{""}) << "must need no credentials";
     } else if (want.operatorOnly) {
-      EXPECT_EQ(got, std::set<std::string>{"operatorToken"});
+      EXPECT_EQ(got, (std::set<std::string>{"operatorToken", "session"}));
     } else {
-      EXPECT_EQ(got, (std::set<std::string>{"operatorToken", "registryBasic"}));
+      EXPECT_EQ(got, (std::set<std::string>{"operatorToken", "registryBasic", "session"}));
     }
   }
 }

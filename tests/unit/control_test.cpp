@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "auth/authenticator.hpp"
@@ -52,8 +53,15 @@ class FakeHost final : public RegistryHost {
     return {};
   }
   void forget(meta::RegistryId registry) override { forgotten.insert(registry); }
+  Result<std::optional<std::string>> readSmallBlob(const meta::RegistrySettings&,
+                                                   const Digest& digest, uint64_t limit) override {
+    auto it = blobs.find(digest.str());
+    if (it == blobs.end() || it->second.size() > limit) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
 
   bool failCreate = false;
+  std::map<std::string, std::string> blobs;  // digest -> bytes, for readSmallBlob
   std::set<std::string> created, removed;
   std::set<meta::RegistryId> forgotten;
 
@@ -119,6 +127,7 @@ class ControlAppTest : public ::testing::Test {
     req.remote = "192.0.2.1:4000";
     req.requestId = "test";
     auto dispatch = app_->dispatch(req);
+    while (dispatch.blocking) dispatch = dispatch.blocking();  // the server's blocking pool
     http::Response resp;
     if (dispatch.response) {
       resp = std::move(*dispatch.response);
@@ -553,7 +562,8 @@ TEST_F(ControlAppTest, RepositoryTagsAndManifests) {
       R"([{"digest":")" + digestOf('e') + R"(","artifactType":"application/vnd.example.sig"}])");
   Reply index = get(repo + "/_manifests/" + digestOf('b'));
   EXPECT_EQ(json::serialize(index.doc().at("platforms")),
-            R"([{"os":"linux","architecture":"arm64","variant":"v8"}])");
+            R"([{"os":"linux","architecture":"arm64","variant":"v8","osVersion":null,"digest":")" +
+                digestOf('a') + R"("}])");
   EXPECT_EQ(get(repo + "/_manifests?orderby=name").code(), "INVALID_ARGUMENT");
   EXPECT_EQ(get(repo + "/_manifests").doc().at("manifests").as_array().size(), 3u);
 

@@ -229,6 +229,14 @@ CREATE TABLE IF NOT EXISTS audit(
   request_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_registry ON audit(registry, id);
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit(time_ms);
+CREATE TABLE IF NOT EXISTS sessions(
+  id TEXT PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  registry_id INTEGER,
+  subject TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  expires INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions(expires);
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY,
   private_pem TEXT NOT NULL,

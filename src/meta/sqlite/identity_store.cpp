@@ -52,6 +52,7 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM deliveries WHERE registry_id = ?",
     "DELETE FROM webhooks WHERE registry_id = ?",
     "DELETE FROM events WHERE registry_id = ?",
+    "DELETE FROM sessions WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };
 
@@ -283,6 +284,76 @@ Result<void> SqliteIdentityStore::retireSigningKeys(std::string_view keep, int64
   if (!s) return s.takeError();
   (*s)->bind(1, when).bind(2, keep);
   return run(**c, **s);
+}
+
+// Sessions. Not cached (each is read by the requests of one browser) and no generation bump:
+// they change nothing another reader caches.
+
+Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, size_t maxSessions) {
+  auto c = db_->writer();
+  if (!c) return c.takeError();
+  Transaction tx(**c);
+  if (auto r = tx.begin(); !r) return r.takeError();
+  {
+    auto s = (*c)->prepare("DELETE FROM sessions WHERE expires <= ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, session.created);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+  }
+  {
+    // Room for the new one: the oldest beyond maxSessions - 1 go.
+    auto s = (*c)->prepare(
+        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY created DESC, "
+        "rowid DESC LIMIT -1 OFFSET ?)");
+    if (!s) return s.takeError();
+    (*s)->bind(1, static_cast<int64_t>(maxSessions == 0 ? 0 : maxSessions - 1));
+    if (auto r = run(**c, **s); !r) return r.takeError();
+  }
+  auto s = (*c)->prepare(
+      "INSERT INTO sessions(id, kind, registry_id, subject, created, expires) "
+      "VALUES(?, ?, ?, ?, ?, ?)");
+  if (!s) return s.takeError();
+  (*s)->bind(1, session.id).bind(2, static_cast<int64_t>(session.kind));
+  if (session.registry) (*s)->bind(3, *session.registry);  // unbound: NULL
+  (*s)->bind(4, session.subject).bind(5, session.created).bind(6, session.expires);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return tx.commit();
+}
+
+Result<std::optional<SessionRecord>> SqliteIdentityStore::session(std::string_view id,
+                                                                  int64_t now) {
+  auto c = db_->lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT kind, registry_id, subject, created, expires FROM sessions "
+      "WHERE id = ? AND expires > ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, id).bind(2, now);
+  const int rc = (*s)->step();
+  if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
+  if (rc != SQLITE_ROW) return (*c)->fail("select session");
+  SessionRecord r;
+  r.id = std::string(id);
+  const auto kind = (*s)->integer(0);
+  if (kind < 0 || kind > static_cast<int64_t>(SessionRecord::Kind::Token)) {
+    return makeError(ApiCode::Unknown, "session of unknown kind " + std::to_string(kind));
+  }
+  r.kind = static_cast<SessionRecord::Kind>(kind);
+  if (!(*s)->isNull(1)) r.registry = (*s)->integer(1);
+  r.subject = (*s)->text(2);
+  r.created = (*s)->integer(3);
+  r.expires = (*s)->integer(4);
+  return std::optional<SessionRecord>(std::move(r));
+}
+
+Result<bool> SqliteIdentityStore::deleteSession(std::string_view id) {
+  auto c = db_->writer();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare("DELETE FROM sessions WHERE id = ?");
+  if (!s) return s.takeError();
+  (*s)->bind(1, id);
+  if (auto r = run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
 }
 
 }  // namespace berth::meta

@@ -62,6 +62,10 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<std::vector<TokenRecord>> listTokens(RegistryId registry) override;
   Result<bool> deleteToken(RegistryId registry, std::string_view name) override;
 
+  Result<void> createSession(const SessionRecord& session, size_t maxSessions) override;
+  Result<std::optional<SessionRecord>> session(std::string_view id, int64_t now) override;
+  Result<bool> deleteSession(std::string_view id) override;
+
   Result<std::vector<SigningKeyRecord>> signingKeys() override;
   Result<void> addSigningKey(const SigningKeyRecord& key) override;
   Result<void> retireSigningKeys(std::string_view keep, int64_t when) override;

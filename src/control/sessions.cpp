@@ -1,0 +1,248 @@
+// Sign-in sessions of the portal (docs/control-api.md, "Sessions"). POST /api/v1/session checks
+// the operator token or a registry's credentials once and answers with an HttpOnly,
+// SameSite=Strict cookie holding a random secret; the store keeps only its SHA-256. A request
+// that carries the cookie (and no Authorization header) acts as that identity, with its rights
+// looked up again on every request, so a token disabled or an admin account turned off ends
+// its sessions at once.
+//
+// CSRF: every request signed in by the cookie, and the sign-in itself, must carry the header
+// X-Berth-Request. A page of another origin cannot send a custom header without a CORS
+// preflight, which berth never grants, and SameSite=Strict keeps the browser from attaching
+// the cookie to requests another site starts.
+#include "control/sessions.hpp"
+
+#include <algorithm>
+
+#include "auth/password.hpp"
+#include "control/errors.hpp"
+#include "control/handlers.hpp"
+#include "control/json.hpp"
+#include "core/digest.hpp"
+
+namespace berth::control {
+namespace json = boost::json;
+
+namespace {
+
+using Kind = meta::SessionRecord::Kind;
+
+std::string idOf(std::string_view secret) { return sha256Digest(secret).substr(7); }
+
+std::string cookie(std::string_view value, int64_t maxAge, bool secure) {
+  std::string c = std::string(kSessionCookie) + "=" + std::string(value) +
+                  "; Path=/api/v1; Max-Age=" + std::to_string(maxAge) +
+                  "; HttpOnly; SameSite=Strict";
+  if (secure) c += "; Secure";
+  return c;
+}
+
+// Actions as the control API names them ("content/read", ...), for a permission list.
+json::array permissionsJson(const auth::Permissions& permissions) {
+  json::array out;
+  for (const auto& rule : permissions.rules()) {
+    json::array actions;
+    for (const auto& a : auth::scopeActionNames(rule.actions)) actions.emplace_back(a);
+    out.push_back(json::object{{"repository", rule.pattern}, {"actions", std::move(actions)}});
+  }
+  return out;
+}
+
+std::string_view kindName(Caller::Kind kind) {
+  switch (kind) {
+    case Caller::Kind::Operator:
+      return "operator";
+    case Caller::Kind::Admin:
+      return "admin";
+    case Caller::Kind::Token:
+      return "token";
+  }
+  return "operator";
+}
+
+json::object sessionJson(const Call& c, std::optional<int64_t> expires) {
+  const auto permissions =
+      c.caller.kind == Caller::Kind::Token ? c.caller.permissions : auth::Permissions::all();
+  json::object out{{"kind", kindName(c.caller.kind)},
+                   {"identity", c.actor().identity},
+                   {"registry", nullptr},
+                   {"loginServer", nullptr},
+                   {"expiresAt", timeOrNull(expires)},
+                   {"permissions", permissionsJson(permissions)}};
+  if (c.caller.kind != Caller::Kind::Operator && c.registry) {
+    out["registry"] = c.registry->name;
+    out["loginServer"] = c.deps.host.loginServer(c.registry->name);
+  }
+  return out;
+}
+
+http::Response endedSession(std::string message, bool secure) {
+  auto resp = errorResponse(error(Code::Unauthorized, std::move(message)));
+  resp.headers.add("Set-Cookie", cookie("", 0, secure));
+  return resp;
+}
+
+}  // namespace
+
+std::optional<std::string> sessionCookie(const http::Request& req) {
+  const auto header = req.header("Cookie");
+  if (!header) return std::nullopt;
+  std::string_view rest = *header;
+  while (!rest.empty()) {
+    const auto semi = rest.find(';');
+    std::string_view pair = rest.substr(0, semi);
+    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+    while (pair.starts_with(' ')) pair.remove_prefix(1);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != kSessionCookie) continue;
+    auto value = pair.substr(eq + 1);
+    while (value.ends_with(' ')) value.remove_suffix(1);
+    if (!value.empty()) return std::string(value);
+  }
+  return std::nullopt;
+}
+
+Error csrfRefused() {
+  return error(Code::Denied, "a request signed in by the session cookie must carry the " +
+                                 std::string(kCsrfHeader) + " header");
+}
+
+bool hasCsrfHeader(const http::Request& req) {
+  const auto value = req.header(kCsrfHeader);
+  return value && !value->empty();
+}
+
+std::optional<http::Response> authenticateSession(Call& c, const http::Request& req,
+                                                  std::string_view secret) {
+  if (!hasCsrfHeader(req)) return errorResponse(csrfRefused());
+  auto found = c.deps.identities.session(idOf(secret), auth::unixNow());
+  if (!found) return errorResponse(found.takeError());
+  if (!*found) return endedSession("the session has expired or was signed out", req.secure);
+  const auto& s = **found;
+  c.sessionSecret = std::string(secret);
+  c.sessionExpires = s.expires;
+  if (s.kind == Kind::Operator) {
+    c.caller.kind = Caller::Kind::Operator;
+    if (c.registryName.empty()) return std::nullopt;
+    auto registry = c.deps.identities.registryByName(c.registryName);
+    if (!registry) return errorResponse(registry.takeError());
+    if (!*registry) {
+      return errorResponse(error(Code::NotFound, "registry " + c.registryName + " not found"));
+    }
+    c.registry = std::move(**registry);
+    return std::nullopt;
+  }
+  auto registry = c.deps.identities.registrySettings(s.registry.value_or(0));
+  if (!registry) return errorResponse(registry.takeError());
+  auto end = [&](std::string why) -> std::optional<http::Response> {
+    (void)c.deps.identities.deleteSession(s.id);
+    return endedSession(std::move(why), req.secure);
+  };
+  if (!*registry) return end("the session's registry no longer exists");
+  if (!c.registryName.empty() && c.registryName != (*registry)->name) {
+    return errorResponse(error(
+        Code::Denied, "this session is signed in to registry " + (*registry)->name + " only"));
+  }
+  if (s.kind == Kind::Admin) {
+    if (!(*registry)->adminEnabled) return end("the registry's admin account is disabled");
+    c.caller.kind = Caller::Kind::Admin;
+  } else {
+    auto identity = c.deps.authenticator.subjectIdentity(**registry, s.subject);
+    if (!identity) {
+      if (identity.error().status >= 500) return errorResponse(identity.takeError());
+      return end("token " + s.subject + " is disabled or gone");
+    }
+    c.caller.kind = Caller::Kind::Token;
+    c.caller.token = s.subject;
+    c.caller.permissions = std::move(identity->permissions);
+  }
+  c.registry = std::move(**registry);
+  return std::nullopt;
+}
+
+Reply createSession(Call& c, const SessionOptions& options) {
+  BodyFields f(c.body);
+  auto operatorToken = f.string("operatorToken");
+  auto registryName = f.string("registry");
+  auto username = f.string("username");
+  auto password = f.string("password");
+  if (auto r = f.finish(); !r) return r.takeError();
+
+  const int64_t now = auth::unixNow();
+  meta::SessionRecord record;
+  record.created = now;
+  record.expires = now + static_cast<int64_t>(options.lifetimeSeconds);
+  if (operatorToken) {
+    if (registryName || username || password) {
+      return error(Code::InvalidArgument,
+                   "give either \"operatorToken\" or \"registry\", \"username\" and \"password\"");
+    }
+    if (operatorToken->empty() || !c.deps.host.isOperatorToken(*operatorToken)) {
+      return error(Code::Unauthorized, "invalid operator token");
+    }
+    record.kind = Kind::Operator;
+    c.caller.kind = Caller::Kind::Operator;
+  } else {
+    if (!registryName) return error(Code::InvalidArgument, "field \"registry\" is required");
+    if (!username) return error(Code::InvalidArgument, "field \"username\" is required");
+    if (!password) return error(Code::InvalidArgument, "field \"password\" is required");
+    auto registry = c.deps.identities.registryByName(*registryName);
+    if (!registry) return registry.takeError();
+    // An unknown registry answers as wrong credentials do: names are not probed here.
+    if (!*registry) return error(Code::Unauthorized, "invalid username or password");
+    auto result = c.deps.authenticator.login(**registry, *username, *password, c.remote);
+    if (result.failure == auth::AuthFailure::Throttled) {
+      auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
+      resp.headers.add("Retry-After", std::to_string(result.retryAfter));
+      return resp;
+    }
+    if (!result.ok()) return error(Code::Unauthorized, result.detail);
+    record.registry = (*registry)->id;
+    if (result.identity.kind == auth::Identity::Kind::Token) {
+      record.kind = Kind::Token;
+      record.subject = result.identity.subject;
+      c.caller.kind = Caller::Kind::Token;
+      c.caller.token = result.identity.subject;
+      c.caller.permissions = std::move(result.identity.permissions);
+    } else {
+      record.kind = Kind::Admin;
+      c.caller.kind = Caller::Kind::Admin;
+    }
+    c.registry = std::move(**registry);
+  }
+  const std::string secret = auth::generateSecret();
+  record.id = idOf(secret);
+  if (auto r = c.deps.identities.createSession(record, options.max); !r) return r.takeError();
+  auto resp = jsonReply(201, sessionJson(c, record.expires));
+  resp.headers.add("Set-Cookie", cookie(secret, record.expires - now, c.secure));
+  resp.headers.add("Cache-Control", "no-store");
+  return resp;
+}
+
+std::pair<std::string, std::string> signInAudit(const Call& c, int status) {
+  auto member = [&](std::string_view key) -> std::string {
+    const auto* v = c.body.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const std::string registry = member("registry");
+  if (status < 400) return {c.actor().identity, registry};
+  // Refused: the name it tried (never the password), or the operator for a token.
+  if (c.body.contains("operatorToken")) return {"operator", registry};
+  return {member("username").substr(0, 256), registry};
+}
+
+Reply showSession(Call& c) {
+  auto resp = jsonReply(200, sessionJson(c, c.sessionExpires));
+  resp.headers.add("Cache-Control", "no-store");
+  return resp;
+}
+
+Reply deleteSession(Call& c) {
+  if (!c.sessionSecret.empty()) {
+    if (auto r = c.deps.identities.deleteSession(idOf(c.sessionSecret)); !r) return r.takeError();
+  }
+  auto resp = http::Response::empty(204);
+  resp.headers.add("Set-Cookie", cookie("", 0, c.secure));
+  return resp;
+}
+
+}  // namespace berth::control

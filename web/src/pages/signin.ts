@@ -1,0 +1,88 @@
+// Sign in with the operator token (every registry) or a registry's admin account or token
+// (that registry only). The server answers with an HttpOnly cookie the page never sees.
+import { ApiError, post, type Session } from "../api";
+import { field, h, replace } from "../dom";
+
+export function renderSignIn(main: HTMLElement, done: (s: Session) => void): void {
+  let mode: "registry" | "operator" = "registry";
+  const problem = h("div", { role: "alert" });
+  const registry = h("input", { type: "text", autocomplete: "organization", required: true, spellcheck: false });
+  const username = h("input", { type: "text", autocomplete: "username", required: true, spellcheck: false });
+  const password = h("input", { type: "password", autocomplete: "current-password", required: true });
+  const token = h("input", { type: "password", autocomplete: "off", required: true });
+  const registryFields = h(
+    "div",
+    null,
+    field("signin-registry", "Registry", registry, "Its name, as in <name>.<domain>."),
+    field("signin-username", "User name", username, "The registry's name for its admin account, or a token's name."),
+    field("signin-password", "Password", password),
+  );
+  const operatorFields = h(
+    "div",
+    { hidden: true },
+    field("signin-token", "Operator token", token, "The content of the server's operator-token file."),
+  );
+  const submit = h("button", { class: "primary", type: "submit" }, "Sign in");
+  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Sign in with" });
+  const tabButton = (which: typeof mode, label: string) => {
+    const b = h(
+      "button",
+      { type: "button", role: "tab", class: "link", id: `signin-tab-${which}` },
+      label,
+    );
+    b.addEventListener("click", () => select(which));
+    return b;
+  };
+  const registryTab = tabButton("registry", "Registry credentials");
+  const operatorTab = tabButton("operator", "Operator token");
+  tabs.append(registryTab, operatorTab);
+  function select(which: typeof mode): void {
+    mode = which;
+    registryTab.setAttribute("aria-selected", String(which === "registry"));
+    operatorTab.setAttribute("aria-selected", String(which === "operator"));
+    registryFields.hidden = which !== "registry";
+    operatorFields.hidden = which !== "operator";
+    for (const input of [registry, username, password]) input.required = which === "registry";
+    token.required = which === "operator";
+    replace(problem);
+    (which === "registry" ? registry : token).focus();
+  }
+
+  const form = h(
+    "form",
+    { class: "panel", "aria-labelledby": "signin-title" },
+    h("h1", { id: "signin-title" }, "Sign in to berth"),
+    tabs,
+    registryFields,
+    operatorFields,
+    problem,
+    h("div", { class: "row" }, submit),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    replace(problem, h("p", { class: "loading", role: "status" }, "Signing in…"));
+    try {
+      const body =
+        mode === "operator"
+          ? { operatorToken: token.value }
+          : { registry: registry.value.trim(), username: username.value.trim(), password: password.value };
+      const s = await post<Session>("/api/v1/session", body);
+      password.value = "";
+      token.value = "";
+      done(s);
+    } catch (err) {
+      const message =
+        err instanceof ApiError && err.status === 401
+          ? mode === "operator"
+            ? "That operator token is not right."
+            : "Wrong registry, user name or password."
+          : (err as Error).message;
+      replace(problem, h("p", { class: "error" }, message));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  replace(main, h("div", { class: "signin" }, form));
+  select("registry");
+}
