@@ -255,6 +255,27 @@ test("the manifest page shows digest, pull commands, layers, config and referrer
   await page.getByText("application/vnd.example.signature+json").waitFor();
   await shot("manifest");
   problems.push(...(await axeFindings("manifest")));
+
+  // An index: its platforms, a Windows one with its OS version, each linking to its manifest.
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [
+      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: imageDigest, size: Number(head.headers["content-length"]),
+        platform: { os: "windows", architecture: "amd64", "os.version": "10.0.20348.2113" } },
+    ],
+  });
+  const indexPushed = await put("/v2/team/app/manifests/multi", index, "application/vnd.oci.image.index.v1+json");
+  assert.equal(indexPushed.status, 201, indexPushed.body);
+  await page.goto(`${berth.url}/#/r/${reg}/repo/team%2Fapp/tag/multi`);
+  const platforms = page.getByRole("table", { name: "Platforms" });
+  await platforms.getByRole("cell", { name: "10.0.20348.2113" }).waitFor();
+  await platforms.getByRole("cell", { name: "windows" }).waitFor();
+  await platforms.getByRole("link").click();
+  await page.getByRole("heading", { name: /^team\/app@sha256:/ }).waitFor();
+  await page.getByText("application/vnd.example.signature+json").waitFor();
+  await page.goto(`${berth.url}/#/r/${reg}/repo/team%2Fapp/tag/v1`);
+  await page.getByRole("heading", { name: "team/app:v1" }).waitFor();
 });
 
 test("a tag locked in the portal refuses a skopeo push", async () => {

@@ -1,7 +1,7 @@
 // One registry: its repositories (searchable, paged), access (admin account, passwords, scope
 // maps, tokens), usage against its SKU's limits, and settings. A token session sees the
 // repositories its scope map lets it read, and nothing else.
-import { del, get, patch, registryPath, request, type Registry } from "../api";
+import { del, get, patch, registryPath, repoPath, request, type Registry, type Repository } from "../api";
 import { confirmDialog, copyable, errorBox, field, h, loading, replace, section, toggle, when } from "../dom";
 import { links, registryCrumbs, setCrumbs } from "../layout";
 import { isOperator, managesRegistry, session } from "../session";
@@ -32,6 +32,23 @@ function tabsFor(registry: string, current: RegistryTab): HTMLElement {
   );
 }
 
+// A row with the name at once, and its counts and time once they arrive.
+function repositoryRow(registry: string, name: string): HTMLElement {
+  const tags = h("td", { class: "num" }, "…");
+  const manifests = h("td", { class: "num hide-narrow" }, "…");
+  const updated = h("td", { class: "hide-narrow" }, "…");
+  void get<Repository>(repoPath(registry, name))
+    .then((r) => {
+      tags.textContent = String(r.tagCount);
+      manifests.textContent = String(r.manifestCount);
+      updated.textContent = when(r.lastUpdateTime);
+    })
+    .catch(() => {
+      for (const cell of [tags, manifests, updated]) cell.textContent = "–";
+    });
+  return h("tr", null, h("td", null, h("a", { href: links.repository(registry, name) }, name)), tags, manifests, updated);
+}
+
 function repositories(registry: string, into: HTMLElement): void {
   const search = h("input", {
     type: "search",
@@ -59,9 +76,25 @@ function repositories(registry: string, into: HTMLElement): void {
         names.length === 0
           ? h("p", { class: "muted" }, q ? `No repository name contains "${q}".` : "No repositories yet: push an image.")
           : h(
-              "ul",
-              { class: "panel", "aria-label": "Repositories" },
-              names.map((n) => h("li", null, h("a", { href: links.repository(registry, n) }, n))),
+              "div",
+              { class: "table-wrap" },
+              h(
+                "table",
+                { "aria-label": "Repositories" },
+                h(
+                  "thead",
+                  null,
+                  h(
+                    "tr",
+                    null,
+                    h("th", { scope: "col" }, "Repository"),
+                    h("th", { scope: "col", class: "num" }, "Tags"),
+                    h("th", { scope: "col", class: "num hide-narrow" }, "Manifests"),
+                    h("th", { scope: "col", class: "hide-narrow" }, "Updated"),
+                  ),
+                ),
+                h("tbody", null, names.map((n) => repositoryRow(registry, n))),
+              ),
             ),
       );
       performance.mark("berth:repositories-rendered");
