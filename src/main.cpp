@@ -150,6 +150,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.audit.queue = config.auditQueue;
   options.sessions.lifetimeSeconds = config.sessionLifetimeSeconds;
   options.sessions.max = config.sessionsMax;
+  options.sessions.perIdentity = config.sessionsPerIdentity;
   options.portal = config.portal;
   berth::metrics::setEnabled(config.metrics);
   berth::storage::HashPool::configure(config.uploadHashThreads);

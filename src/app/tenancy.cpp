@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "auth/password.hpp"
+#include "core/digest.hpp"
 #include "core/unique_fd.hpp"
 #include "storage/fs/fs_blob_store.hpp"
 #include "storage/measured_blob_store.hpp"
@@ -111,6 +112,10 @@ storage::StoreUrl Tenancy::defaultStore(std::string_view registry) const {
 
 Result<storage::StoreUrl> Tenancy::storeOf(const meta::RegistrySettings& registry) const {
   return app::storeOf(options_.store, registry);
+}
+
+std::string Tenancy::operatorFingerprint() const {
+  return sha256Digest("berth operator session\n" + options_.operatorToken);
 }
 
 bool Tenancy::isOperatorToken(std::string_view presented) const {

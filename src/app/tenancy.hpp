@@ -41,6 +41,7 @@ class Tenancy final : public registry::TenantResolver, public control::RegistryH
   std::string_view defaultRegistry() const override { return options_.defaultRegistry; }
   storage::StoreUrl defaultStore(std::string_view registry) const override;
   bool isOperatorToken(std::string_view presented) const override;
+  std::string operatorFingerprint() const override;
   Result<void> createStorage(const meta::RegistrySettings& registry) override;
   Result<void> removeStorage(const meta::RegistrySettings& registry) override;
   void forget(meta::RegistryId registry) override;

@@ -284,16 +284,18 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
     if (!(*token)->enabled) return bad("token disabled");
     secrets = std::move((*token)->secrets);
   }
-  const bool matched = std::any_of(secrets.begin(), secrets.end(), [&](const auto& s) {
+  const auto matched = std::find_if(secrets.begin(), secrets.end(), [&](const auto& s) {
     if (s.expiry && *s.expiry <= now) return false;
     return secretMatches(s.hash, password);
   });
-  if (!matched) return bad("wrong or expired password");
+  if (matched == secrets.end()) return bad("wrong or expired password");
   auto identity = identityFor(registry, username);
   if (!identity) return bad("identity unavailable");
   throttle_.succeeded(throttleKey);
   AuthResult r;
   r.identity = std::move(*identity);
+  r.secretName = matched->name;
+  r.secretCreated = matched->created;
   return r;
 }
 

@@ -52,6 +52,10 @@ struct AuthResult {
   AuthFailure failure = AuthFailure::None;
   std::string detail;
   int retryAfter = 0;  // seconds, when throttled
+  // The stored password a login matched (its name and creation time): a session remembers
+  // it, and ends when that password is regenerated or deleted.
+  std::string secretName;
+  int64_t secretCreated = 0;
 
   bool ok() const { return failure == AuthFailure::None; }
 };

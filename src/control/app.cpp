@@ -466,8 +466,11 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
   req.registry = call.registryName;
   call.host = std::string(req.host());
   call.userAgent = std::string(req.header("User-Agent").value_or(""));
-  call.secure = req.secure;
+  // Behind a proxy that ends TLS, X-Forwarded-Proto says so (a client that lies only makes its
+  // own cookie Secure).
+  call.secure = req.secure || req.header("X-Forwarded-Proto") == "https";
   if (chosen->operation == Operation::CreateSession) {
+    if (auto previous = sessionCookie(req)) call.sessionSecret = std::move(*previous);
     // Signs in with the credentials in the body: nothing to authenticate before it.
     req.auditAction = chosen->audit;
     if (!hasCsrfHeader(req)) return fail(csrfRefused());
@@ -487,8 +490,11 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
   req.auditTarget = auditTarget(call);
   if (auto valid = validateParams(call); !valid) return fail(valid.takeError());
   if (auto allowedCall = authorize(call); !allowedCall) return fail(allowedCall.takeError());
-  if (chosen->operation == Operation::ShowManifest) {
-    // Reads the image's config blob, which may wait for an object store.
+  if (chosen->operation == Operation::ShowManifest ||
+      chosen->operation == Operation::ListRepositories ||
+      chosen->operation == Operation::ListTags || chosen->operation == Operation::ListManifests) {
+    // Reads the image's config blob, which may wait for an object store; lists read every tag
+    // or manifest of a repository, a search every repository of a registry.
     return http::Dispatch::offload(
         [call = std::move(call)]() mutable { return http::Dispatch::reply(run(call)); });
   }

@@ -30,6 +30,9 @@ class RegistryHost {
   virtual storage::StoreUrl defaultStore(std::string_view registry) const = 0;
   // True when `presented` is the operator token (compared in constant time).
   virtual bool isOperatorToken(std::string_view presented) const = 0;
+  // A one-way fingerprint of the operator token, kept with the operator's sign-in sessions: a
+  // new operator token ends them.
+  virtual std::string operatorFingerprint() const = 0;
   // Prepares the storage of a new registry (creates its directories).
   virtual Result<void> createStorage(const meta::RegistrySettings& registry) = 0;
   // Removes what berth stored for a deleted registry (its blobs and upload sessions).
@@ -55,6 +58,7 @@ struct EventDeps {
 struct SessionOptions {
   uint32_t lifetimeSeconds = 8 * 3600;
   size_t max = 10000;
+  size_t perIdentity = 10;  // one identity signing in again and again ends only its own
 };
 
 struct ControlDeps {

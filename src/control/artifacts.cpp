@@ -95,6 +95,11 @@ json::array platformsOf(const meta::ManifestRecord& m, const json::object* doc) 
 // labels); null for an index, an artifact of another config type, or a config over 1 MiB.
 json::value imageConfig(Call& c, const json::object* doc) {
   constexpr uint64_t kLimit = 1 << 20;
+  // The config is content (its environment may hold secrets): a token needs content/read.
+  if (c.caller.kind == Caller::Kind::Token &&
+      (c.caller.permissions.actionsOn(c.repository) & auth::kContentRead) == 0) {
+    return nullptr;
+  }
   const auto* config = doc != nullptr ? doc->if_contains("config") : nullptr;
   if (config == nullptr || !config->is_object()) return nullptr;
   const auto* type = config->get_object().if_contains("mediaType");
@@ -238,7 +243,7 @@ Reply listTags(Call& c) {
     return *order == Order::TimeAsc ? a.updated < b.updated : a.updated > b.updated;
   });
   const size_t first = std::min<size_t>(window->offset, infos->size());
-  const size_t last = std::min<size_t>(infos->size(), first + window->count);
+  const size_t last = first + std::min<uint64_t>(window->count, infos->size() - first);
   json::array tags;
   for (size_t i = first; i < last; ++i) tags.push_back(tagJson((*infos)[i]));
   auto body = listJson(c, "tags", std::move(tags));

@@ -12,6 +12,7 @@
 #include "control/sessions.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "auth/password.hpp"
 #include "control/errors.hpp"
@@ -116,11 +117,18 @@ std::optional<http::Response> authenticateSession(Call& c, const http::Request& 
   if (!hasCsrfHeader(req)) return errorResponse(csrfRefused());
   auto found = c.deps.identities.session(idOf(secret), auth::unixNow());
   if (!found) return errorResponse(found.takeError());
-  if (!*found) return endedSession("the session has expired or was signed out", req.secure);
+  if (!*found) return endedSession("the session has expired or was signed out", c.secure);
   const auto& s = **found;
   c.sessionSecret = std::string(secret);
   c.sessionExpires = s.expires;
+  auto end = [&](std::string why) -> std::optional<http::Response> {
+    (void)c.deps.identities.deleteSession(s.id);
+    return endedSession(std::move(why), c.secure);
+  };
   if (s.kind == Kind::Operator) {
+    if (s.subject != c.deps.host.operatorFingerprint()) {
+      return end("the operator token it signed in with has been replaced");
+    }
     c.caller.kind = Caller::Kind::Operator;
     if (c.registryName.empty()) return std::nullopt;
     auto registry = c.deps.identities.registryByName(c.registryName);
@@ -133,19 +141,31 @@ std::optional<http::Response> authenticateSession(Call& c, const http::Request& 
   }
   auto registry = c.deps.identities.registrySettings(s.registry.value_or(0));
   if (!registry) return errorResponse(registry.takeError());
-  auto end = [&](std::string why) -> std::optional<http::Response> {
-    (void)c.deps.identities.deleteSession(s.id);
-    return endedSession(std::move(why), req.secure);
-  };
   if (!*registry) return end("the session's registry no longer exists");
   if (!c.registryName.empty() && c.registryName != (*registry)->name) {
     return errorResponse(error(
         Code::Denied, "this session is signed in to registry " + (*registry)->name + " only"));
   }
+  // The password it signed in with must still be there, unchanged and unexpired.
+  const int64_t now = auth::unixNow();
+  auto stillHeld = [&](const std::vector<meta::StoredSecret>& secrets) {
+    return std::any_of(secrets.begin(), secrets.end(), [&](const meta::StoredSecret& stored) {
+      return stored.name == s.secretName && stored.created == s.secretCreated &&
+             (!stored.expiry || *stored.expiry > now);
+    });
+  };
   if (s.kind == Kind::Admin) {
     if (!(*registry)->adminEnabled) return end("the registry's admin account is disabled");
+    auto secrets = c.deps.identities.adminSecrets((*registry)->id);
+    if (!secrets) return errorResponse(secrets.takeError());
+    if (!stillHeld(*secrets)) return end("the password it signed in with was regenerated");
     c.caller.kind = Caller::Kind::Admin;
   } else {
+    auto token = c.deps.identities.token((*registry)->id, s.subject);
+    if (!token) return errorResponse(token.takeError());
+    if (!*token || !stillHeld((*token)->secrets)) {
+      return end("the password of token " + s.subject + " it signed in with is gone or expired");
+    }
     auto identity = c.deps.authenticator.subjectIdentity(**registry, s.subject);
     if (!identity) {
       if (identity.error().status >= 500) return errorResponse(identity.takeError());
@@ -180,6 +200,7 @@ Reply createSession(Call& c, const SessionOptions& options) {
       return error(Code::Unauthorized, "invalid operator token");
     }
     record.kind = Kind::Operator;
+    record.subject = c.deps.host.operatorFingerprint();
     c.caller.kind = Caller::Kind::Operator;
   } else {
     if (!registryName) return error(Code::InvalidArgument, "field \"registry\" is required");
@@ -196,7 +217,14 @@ Reply createSession(Call& c, const SessionOptions& options) {
       return resp;
     }
     if (!result.ok()) return error(Code::Unauthorized, result.detail);
+    if (result.secretName.empty()) {
+      // A refresh token: it has a life of its own, which a session would outlast.
+      return error(Code::Unauthorized,
+                   "sign in with a password of the admin account or of a token");
+    }
     record.registry = (*registry)->id;
+    record.secretName = result.secretName;
+    record.secretCreated = result.secretCreated;
     if (result.identity.kind == auth::Identity::Kind::Token) {
       record.kind = Kind::Token;
       record.subject = result.identity.subject;
@@ -209,9 +237,13 @@ Reply createSession(Call& c, const SessionOptions& options) {
     }
     c.registry = std::move(**registry);
   }
+  // Signing in again ends the session the browser had.
+  if (!c.sessionSecret.empty()) (void)c.deps.identities.deleteSession(idOf(c.sessionSecret));
   const std::string secret = auth::generateSecret();
   record.id = idOf(secret);
-  if (auto r = c.deps.identities.createSession(record, options.max); !r) return r.takeError();
+  if (auto r = c.deps.identities.createSession(record, options.max, options.perIdentity); !r) {
+    return r.takeError();
+  }
   auto resp = jsonReply(201, sessionJson(c, record.expires));
   resp.headers.add("Set-Cookie", cookie(secret, record.expires - now, c.secure));
   resp.headers.add("Cache-Control", "no-store");

@@ -182,6 +182,10 @@ constexpr ConfigKey kKeys[] = {
     {"sessions_max", "",
      "Sign-in sessions kept at once, over every identity; past it a new one ends the oldest.",
      &ServeConfig::sessionsMax, 1},
+    {"sessions_per_identity", "",
+     "Sign-in sessions kept for one identity (the operator, an admin account, a token); past it "
+     "its new one ends its oldest, and nobody else's.",
+     &ServeConfig::sessionsPerIdentity, 1},
 };
 
 // A field's value as JSON.

@@ -92,6 +92,7 @@ struct ServeConfig {
   bool portal = true;
   uint32_t sessionLifetimeSeconds = 8 * 3600;
   uint32_t sessionsMax = 10000;
+  uint32_t sessionsPerIdentity = 10;
 };
 
 // One setting: its key in the config file, its command-line flag if it has one, and where it

@@ -36,7 +36,7 @@ class Headers {
 
 struct Request {
   Method method = Method::Other;
-  std::string path;                                        // the target's path, percent-decoded
+  std::string path;                                        // the target's path, as sent
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   Headers headers;
   std::string remote;

@@ -70,8 +70,14 @@ struct SessionRecord {
   std::string id;
   Kind kind = Kind::Operator;
   std::optional<RegistryId> registry;  // none for the operator
-  std::string subject;                 // the token's name; empty otherwise
-  int64_t created = 0;                 // unix seconds
+  // The token's name; for the operator, a fingerprint of the operator token it signed in with
+  // (a new operator token ends the session); empty for the admin account.
+  std::string subject;
+  // The password it signed in with (admin and token): its name and creation time. Regenerated
+  // or deleted, it ends the session.
+  std::string secretName;
+  int64_t secretCreated = 0;
+  int64_t created = 0;  // unix seconds
   int64_t expires = 0;
 };
 
@@ -130,8 +136,10 @@ class IdentityStore {
   virtual Result<std::vector<TokenRecord>> listTokens(RegistryId registry) = 0;
   virtual Result<bool> deleteToken(RegistryId registry, std::string_view name) = 0;
 
-  // Stores a new session. Expired ones go first; past `maxSessions`, the oldest too.
-  virtual Result<void> createSession(const SessionRecord& session, size_t maxSessions) = 0;
+  // Stores a new session. Expired ones go first; then the oldest of the same identity beyond
+  // `perIdentity`, and the oldest of all beyond `maxSessions`.
+  virtual Result<void> createSession(const SessionRecord& session, size_t maxSessions,
+                                     size_t perIdentity) = 0;
   // The session with this id, unless it expired before `now`.
   virtual Result<std::optional<SessionRecord>> session(std::string_view id, int64_t now) = 0;
   virtual Result<bool> deleteSession(std::string_view id) = 0;

@@ -99,8 +99,9 @@ class IdentityStoreConformance : public ::testing::Test {
     EXPECT_TRUE(this->store->setAdminSecret(id, "password", "admin-hash"));
     EXPECT_TRUE(this->store->createScopeMap(id, {"readers", "", {{"team/*", 1}}}));
     EXPECT_TRUE(this->store->createToken(id, {"bot", "readers", true, {{"password1", "h"}}}));
-    EXPECT_TRUE(this->store->createSession(
-        {"session-" + name, SessionRecord::Kind::Token, id, "bot", now(), now() + 600}, 100));
+    EXPECT_TRUE(this->store->createSession({"session-" + name, SessionRecord::Kind::Token, id,
+                                            "bot", "password1", 0, now(), now() + 600},
+                                           100, 10));
     return id;
   }
 };
@@ -292,19 +293,24 @@ TYPED_TEST(IdentityStoreConformance, ARecreatedRegistryStartsEmptyWithANewId) {
 
 TYPED_TEST(IdentityStoreConformance, SessionsAreFoundUntilTheyExpireOrAreDeleted) {
   const int64_t t = now();
-  SessionRecord op{"op", SessionRecord::Kind::Operator, std::nullopt, "", t, t + 60};
-  SessionRecord tok{"tok", SessionRecord::Kind::Token, this->registry, "bot", t, t + 120};
-  ASSERT_TRUE(this->store->createSession(op, 10));
-  ASSERT_TRUE(this->store->createSession(tok, 10));
+  SessionRecord op{"op",  SessionRecord::Kind::Operator, std::nullopt, "fingerprint", "", 0, t,
+                   t + 60};
+  SessionRecord tok{
+      "tok", SessionRecord::Kind::Token, this->registry, "bot", "password2", t - 5, t, t + 120};
+  ASSERT_TRUE(this->store->createSession(op, 10, 10));
+  ASSERT_TRUE(this->store->createSession(tok, 10, 10));
   auto got = **this->store->session("tok", t);
   EXPECT_EQ(got.kind, SessionRecord::Kind::Token);
   EXPECT_EQ(got.registry, this->registry);
   EXPECT_EQ(got.subject, "bot");
+  EXPECT_EQ(got.secretName, "password2");
+  EXPECT_EQ(got.secretCreated, t - 5);
   EXPECT_EQ(got.created, t);
   EXPECT_EQ(got.expires, t + 120);
   auto oper = **this->store->session("op", t);
   EXPECT_EQ(oper.kind, SessionRecord::Kind::Operator);
   EXPECT_FALSE(oper.registry);
+  EXPECT_EQ(oper.subject, "fingerprint");
   // Expired: not found, though still stored until the next session is made.
   EXPECT_FALSE(*this->store->session("op", t + 60));
   EXPECT_TRUE(*this->store->session("tok", t + 60));
@@ -316,17 +322,41 @@ TYPED_TEST(IdentityStoreConformance, SessionsAreFoundUntilTheyExpireOrAreDeleted
 
 TYPED_TEST(IdentityStoreConformance, ANewSessionPastTheLimitEndsTheOldest) {
   const int64_t t = now();
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(this->store->createSession(
-        {"s" + std::to_string(i), SessionRecord::Kind::Admin, this->registry, "", t + i, t + 600},
-        3));
-  }
-  ASSERT_TRUE(this->store->createSession(
-      {"s3", SessionRecord::Kind::Admin, this->registry, "", t + 3, t + 600}, 3));
+  auto admin = [&](int i) {
+    return SessionRecord{"s" + std::to_string(i),
+                         SessionRecord::Kind::Admin,
+                         this->registry,
+                         "",
+                         "password",
+                         t,
+                         t + i,
+                         t + 600};
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(this->store->createSession(admin(i), 3, 10));
+  ASSERT_TRUE(this->store->createSession(admin(3), 3, 10));
   EXPECT_FALSE(*this->store->session("s0", t + 3));
   for (const char* kept : {"s1", "s2", "s3"}) {
     EXPECT_TRUE(*this->store->session(kept, t + 3)) << kept;
   }
+}
+
+TYPED_TEST(IdentityStoreConformance, AnIdentitysNewSessionEndsOnlyItsOwnOldest) {
+  const int64_t t = now();
+  auto token = [&](const std::string& id, const std::string& name, int64_t at) {
+    return SessionRecord{
+        id, SessionRecord::Kind::Token, this->registry, name, "password1", t, at, t + 600};
+  };
+  ASSERT_TRUE(this->store->createSession(token("other", "reader", t), 100, 2));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        this->store->createSession(token("bot" + std::to_string(i), "bot", t + 1 + i), 100, 2));
+  }
+  // A token signing in again and again keeps two sessions, and ends nobody else's.
+  EXPECT_TRUE(*this->store->session("other", t));
+  EXPECT_TRUE(*this->store->session("bot4", t));
+  EXPECT_TRUE(*this->store->session("bot3", t));
+  for (const char* gone : {"bot0", "bot1", "bot2"})
+    EXPECT_FALSE(*this->store->session(gone, t)) << gone;
 }
 
 // ---- Admin passwords ----

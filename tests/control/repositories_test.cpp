@@ -249,6 +249,7 @@ TEST_F(RepositoriesTest, TagsArePagedAndSearched) {
   EXPECT_EQ(names("?orderby=name&n=3&offset=3"), (std::vector<std::string>{"v1", "v10", "v2"}));
   EXPECT_EQ(names("?orderby=name&n=3&offset=6"), (std::vector<std::string>{"v3"}));
   EXPECT_TRUE(names("?orderby=name&n=3&offset=9").empty());
+  EXPECT_EQ(names("?orderby=name&offset=5"), (std::vector<std::string>{"v2", "v3"}));
   EXPECT_EQ(integer(tagsOf(repo, "?n=3&offset=9"), "totalCount"), 7);
   // ?q= matches a part of the name, in any case; totalCount counts the matches.
   json::Value found = tagsOf(repo, "?orderby=name&q=RELEASE");

@@ -13,7 +13,9 @@ namespace {
 class SessionsTest : public ConfiguredRegistryTest {
  protected:
   SessionsTest()
-      : ConfiguredRegistryTest(R"({"session_lifetime_seconds": 600, "sessions_max": 3})") {}
+      : ConfiguredRegistryTest(
+            R"({"session_lifetime_seconds": 600, "sessions_max": 3, "sessions_per_identity": 2})") {
+  }
 
   // POST /api/v1/session with `body` (and the CSRF header unless `csrf` is false).
   Response signIn(const std::string& body, bool csrf = true) {
@@ -202,6 +204,88 @@ TEST_F(SessionsTest, ATokenSessionHasExactlyTheTokensRights) {
   EXPECT_NE(after.body.find("reader"), std::string::npos) << after.body;
 }
 
+TEST_F(SessionsTest, ARegeneratedPasswordEndsTheSessionsSignedInWithIt) {
+  const std::string cookie = signedIn(R"({"registry":")" + reg_ + R"(","username":")" +
+                                      admin_.user + R"(","password":")" + admin_.password + "\"}");
+  // password2 changes: the session signed in with password goes on.
+  renewPassword(reg_, "password2");
+  EXPECT_EQ(as(cookie, "GET", regPath(reg_)).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new creation time
+  renewPassword(reg_, "password");
+  auto after = as(cookie, "GET", regPath(reg_));
+  EXPECT_API_ERROR(after, 401, "UNAUTHORIZED");
+  EXPECT_NE(after.body.find("regenerated"), std::string::npos) << after.body;
+}
+
+TEST_F(SessionsTest, ADeletedTokenPasswordEndsTheSessionsSignedInWithIt) {
+  const Identity bot = createTokenWithActions(reg_, "bot", {"repositories/*/metadata/read"});
+  const std::string cookie = signedIn(R"({"registry":")" + reg_ + R"(","username":"bot",)" +
+                                      R"("password":")" + bot.password + "\"}");
+  EXPECT_EQ(as(cookie, "GET", regPath(reg_, "/repositories")).status, 200);
+  ASSERT_EQ(api().del(regPath(reg_, "/tokens/bot/credentials/password2")).status, 204);
+  EXPECT_EQ(as(cookie, "GET", regPath(reg_, "/repositories")).status, 200) << "another password";
+  ASSERT_EQ(api().del(regPath(reg_, "/tokens/bot/credentials/password1")).status, 204);
+  EXPECT_API_ERROR(as(cookie, "GET", regPath(reg_, "/repositories")), 401, "UNAUTHORIZED");
+}
+
+TEST_F(SessionsTest, SigningInAgainEndsTheBrowsersEarlierSession) {
+  const std::string first = operatorSession();
+  Headers h{noAuth(),
+            {"Content-Type", "application/json"},
+            {"X-Berth-Request", "1"},
+            {"Cookie", "berth_session=" + first}};
+  auto again = api().request("POST", "/api/v1/session", h,
+                             R"({"operatorToken":")" + operatorToken() + R"("})");
+  ASSERT_EQ(again.status, 201) << again;
+  EXPECT_API_ERROR(as(first, "GET", "/api/v1/session"), 401, "UNAUTHORIZED");
+  EXPECT_EQ(as(cookieOf(again), "GET", "/api/v1/session").status, 200);
+}
+
+TEST_F(SessionsTest, ARefreshTokenDoesNotSignIn) {
+  json::Value login = expectJson(api().post(regPath(reg_, "/login")), 200);
+  auto r = signIn(R"({"registry":")" + reg_ + R"(","username":")" + kRefreshUser +
+                  R"(","password":")" + str(login, "refreshToken") + "\"}");
+  EXPECT_API_ERROR(r, 401, "UNAUTHORIZED");
+  EXPECT_FALSE(r.hasHeader("Set-Cookie"));
+}
+
+TEST_F(SessionsTest, BehindATlsProxyTheCookieIsSecure) {
+  Headers h{noAuth(),
+            {"Content-Type", "application/json"},
+            {"X-Berth-Request", "1"},
+            {"X-Forwarded-Proto", "https"}};
+  auto r = api().request("POST", "/api/v1/session", h,
+                         R"({"operatorToken":")" + operatorToken() + R"("})");
+  ASSERT_EQ(r.status, 201) << r;
+  EXPECT_NE(r.headerOr("Set-Cookie").find("; Secure"), std::string::npos)
+      << r.headerOr("Set-Cookie");
+}
+
+TEST_F(SessionsTest, AReaderTokenSeesNoImageConfig) {
+  p_->pushImage("team/app", "v1");
+  const Identity meta =
+      createTokenWithActions(reg_, "meta", {"repositories/team/app/metadata/read"});
+  const Identity puller = createTokenWithActions(
+      reg_, "puller",
+      {"repositories/team/app/metadata/read", "repositories/team/app/content/read"});
+  const std::string digest =
+      str(expectJson(api().get(repoPath(reg_, "team/app", "/_tags/v1")), 200), "digest");
+  auto configOf = [&](const Identity& who) {
+    const std::string cookie = signedIn(R"({"registry":")" + reg_ + R"(","username":")" + who.user +
+                                        R"(","password":")" + who.password + "\"}");
+    return expectJson(as(cookie, "GET", repoPath(reg_, "team/app", "/_manifests/" + digest)), 200);
+  };
+  // The config is content: the environment of an image may hold secrets.
+  const json::Value seenByMeta = configOf(meta);
+  ASSERT_NE(seenByMeta.find("config"), nullptr);
+  EXPECT_TRUE(seenByMeta.find("config")->isNull());
+  EXPECT_NE(seenByMeta.find("manifest"), nullptr);
+  const json::Value seenByPuller = configOf(puller);
+  const json::Value* config = seenByPuller.find("config");
+  ASSERT_NE(config, nullptr);
+  EXPECT_FALSE(config->isNull()) << "content/read shows the config";
+}
+
 TEST_F(SessionsTest, ADeletedRegistryEndsItsSessions) {
   const std::string cookie = signedIn(R"({"registry":")" + reg_ + R"(","username":")" +
                                       admin_.user + R"(","password":")" + admin_.password + "\"}");
@@ -210,14 +294,29 @@ TEST_F(SessionsTest, ADeletedRegistryEndsItsSessions) {
   EXPECT_API_ERROR(as(cookie, "GET", regPath(reg_)), 401, "UNAUTHORIZED");
 }
 
-TEST_F(SessionsTest, PastTheLimitANewSessionEndsTheOldest) {
-  std::vector<std::string> cookies;
-  for (int i = 0; i < 4; ++i) {
-    cookies.push_back(operatorSession());
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // distinct creation times
+TEST_F(SessionsTest, PastTheLimitsANewSessionEndsTheOldestOfItsIdentityThenOfAll) {
+  auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1100)); };
+  const std::string admin = signedIn(R"({"registry":")" + reg_ + R"(","username":")" + admin_.user +
+                                     R"(","password":")" + admin_.password + "\"}");
+  std::vector<std::string> op;
+  for (int i = 0; i < 3; ++i) {
+    pause();  // distinct creation times
+    op.push_back(operatorSession());
   }
-  EXPECT_API_ERROR(as(cookies[0], "GET", "/api/v1/session"), 401, "UNAUTHORIZED");
-  for (int i = 1; i < 4; ++i) EXPECT_EQ(as(cookies[i], "GET", "/api/v1/session").status, 200) << i;
+  // Two per identity: the operator's third ends its first, and nobody else's.
+  EXPECT_API_ERROR(as(op[0], "GET", "/api/v1/session"), 401, "UNAUTHORIZED");
+  for (const auto& kept : {op[1], op[2], admin}) {
+    EXPECT_EQ(as(kept, "GET", "/api/v1/session").status, 200);
+  }
+  // Three in all: one more ends the oldest of all, the admin's.
+  pause();
+  const Identity bot = createTokenWithActions(reg_, "bot", {"repositories/*/metadata/read"});
+  const std::string token = signedIn(R"({"registry":")" + reg_ + R"(","username":"bot",)" +
+                                     R"("password":")" + bot.password + "\"}");
+  EXPECT_API_ERROR(as(admin, "GET", "/api/v1/session"), 401, "UNAUTHORIZED");
+  for (const auto& kept : {op[1], op[2], token}) {
+    EXPECT_EQ(as(kept, "GET", "/api/v1/session").status, 200);
+  }
 }
 
 TEST_F(SessionsTest, SignInsAndSignOutsAreAudited) {

@@ -36,6 +36,7 @@ class Host final : public control::RegistryHost {
     return url;
   }
   bool isOperatorToken(std::string_view presented) const override { return presented == kOperator; }
+  std::string operatorFingerprint() const override { return "fingerprint"; }
   Result<void> createStorage(const meta::RegistrySettings&) override { return {}; }
   Result<void> removeStorage(const meta::RegistrySettings&) override { return {}; }
   void forget(meta::RegistryId) override {}

@@ -53,10 +53,13 @@ async function axeFindings(name) {
   return result.map((r) => `${name}: ${r}`);
 }
 
+// From the start page's address: signing in there shows the registries without a change of
+// address.
 async function signInAsOperator() {
-  await page.goto(`${berth.url}/#/signin`);
-  await page.getByRole("tab", { name: "Operator token" }).click();
-  await page.getByLabel("Operator token").fill(berth.operatorToken);
+  await page.goto(`${berth.url}/#/`);
+  await page.getByRole("heading", { name: "Sign in to berth" }).waitFor();
+  await page.getByRole("radio", { name: "Operator token" }).check();
+  await page.getByLabel("Token", { exact: true }).fill(berth.operatorToken);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Registries" }).waitFor();
 }
@@ -127,14 +130,17 @@ test("signs in with the operator token, by keyboard alone", async () => {
   await page.getByRole("heading", { name: "Sign in to berth" }).waitFor();
   await shot("sign-in");
   problems.push(...(await axeFindings("sign-in")));
-  // Tab from the page's start reaches the sign-in choices; Enter picks one.
-  await page.keyboard.press("Tab"); // skip link
+  // Tab reaches the choice of credentials, an arrow key picks the operator token, Tab goes on
+  // to its field.
   let guard = 0;
-  while ((await page.evaluate(() => document.activeElement?.textContent)) !== "Operator token") {
+  while ((await page.evaluate(() => document.activeElement?.getAttribute("type"))) !== "radio") {
     await page.keyboard.press("Tab");
-    assert.ok(guard++ < 20, "the Operator token tab is not reachable by Tab");
+    assert.ok(guard++ < 20, "the choice of credentials is not reachable by Tab");
   }
-  await page.keyboard.press("Enter");
+  await page.keyboard.press("ArrowDown");
+  assert.equal(await page.getByRole("radio", { name: "Operator token" }).isChecked(), true);
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "signin-token");
   await page.keyboard.type(berth.operatorToken);
   await page.keyboard.press("Enter");
   await page.getByRole("heading", { name: "Registries" }).waitFor();
@@ -415,6 +421,21 @@ test("works at a phone's width and in dark mode", async () => {
     await shot(tab);
     problems.push(...(await axeFindings(tab)));
   }
+});
+
+test("the skip link moves the focus, and a malformed address is a page not found", async () => {
+  await page.goto(`${berth.url}/#/r/${reg}`);
+  await page.getByRole("link", { name: "team/app" }).waitFor();
+  await page.getByRole("link", { name: "Skip to content" }).focus();
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+  assert.equal(await page.evaluate(() => location.hash), `#/r/${reg}`);
+  await page.getByRole("link", { name: "team/app" }).waitFor();
+  await page.goto(`${berth.url}/#/r/%E0%A4%A`);
+  await page.getByText("No such page").waitFor();
+  // A "digest" that would walk the API's paths is refused before any request.
+  await page.goto(`${berth.url}/#/r/${reg}/repo/team%2Fapp/manifest/..%2F..%2F..%2Fregistries`);
+  await page.getByText("is not a digest").waitFor();
 });
 
 test("deletes the registry once its name is typed", async () => {

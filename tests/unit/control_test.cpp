@@ -43,6 +43,7 @@ class FakeHost final : public RegistryHost {
     return url;
   }
   bool isOperatorToken(std::string_view presented) const override { return presented == kOperator; }
+  std::string operatorFingerprint() const override { return fingerprint; }
   Result<void> createStorage(const meta::RegistrySettings& registry) override {
     if (failCreate) return makeError(ApiCode::Unknown, "disk full");
     created.insert(registry.name);
@@ -61,6 +62,7 @@ class FakeHost final : public RegistryHost {
   }
 
   bool failCreate = false;
+  std::string fingerprint = "fingerprint";   // of the operator token
   std::map<std::string, std::string> blobs;  // digest -> bytes, for readSmallBlob
   std::set<std::string> created, removed;
   std::set<meta::RegistryId> forgotten;
@@ -111,7 +113,8 @@ class ControlAppTest : public ::testing::Test {
   ~ControlAppTest() override { fs::remove_all(dir_); }
 
   Reply send(std::string_view method, std::string_view target, std::optional<std::string> body = {},
-             std::string authorization = "Bearer " + std::string(kOperator)) {
+             std::string authorization = "Bearer " + std::string(kOperator),
+             const http::Headers& extra = {}) {
     http::Request req;
     for (auto m : {http::Method::Get, http::Method::Post, http::Method::Patch, http::Method::Delete,
                    http::Method::Put}) {
@@ -123,6 +126,7 @@ class ControlAppTest : public ::testing::Test {
       req.query = http::parseForm(target.substr(question + 1));
     }
     if (!authorization.empty()) req.headers.add("Authorization", authorization);
+    for (const auto& [name, value] : extra.all()) req.headers.add(name, value);
     if (body) req.headers.add("Content-Length", std::to_string(body->size()));
     req.remote = "192.0.2.1:4000";
     req.requestId = "test";
@@ -601,6 +605,27 @@ TEST(ControlJson, Rfc3339) {
 }
 
 // ---- webhooks and the audit log ----
+
+TEST_F(ControlAppTest, AnOperatorSessionEndsWhenTheOperatorTokenIsReplaced) {
+  http::Headers portal;
+  portal.add("X-Berth-Request", "1");
+  Reply in = send("POST", "/api/v1/session",
+                  R"({"operatorToken":")" + std::string(kOperator) + R"("})", "", portal);
+  ASSERT_EQ(in.status, 201) << in.body;
+  const std::string set(in.headers.get("Set-Cookie").value_or(""));
+  http::Headers withCookie = portal;
+  withCookie.add("Cookie", set.substr(0, set.find(';')));
+  EXPECT_EQ(send("GET", "/api/v1/registries", std::nullopt, "", withCookie).status, 200);
+  // The server starts again with another operator token: the session signed in with the old
+  // one is over.
+  host_.fingerprint = "another";
+  Reply after = send("GET", "/api/v1/registries", std::nullopt, "", withCookie);
+  EXPECT_EQ(after.status, 401);
+  EXPECT_NE(after.message().find("operator token"), std::string::npos) << after.message();
+  host_.fingerprint = "fingerprint";
+  EXPECT_EQ(send("GET", "/api/v1/registries", std::nullopt, "", withCookie).status, 401)
+      << "an ended session stays ended";
+}
 
 TEST_F(ControlAppTest, WebhooksAreCreatedCheckedAndTheirSecretShownOnce) {
   const std::string base = "/api/v1/registries/default/webhooks";

@@ -34,20 +34,29 @@ async function signOut(): Promise<void> {
     // Ended already: the cookie is gone either way.
   }
   setSession(null);
-  location.hash = "#/signin";
-  void route();
+  go("#/signin");
+}
+
+function go(hash: string): void {
+  if (location.hash === hash) void route();
+  else location.hash = hash;
 }
 
 export function signedIn(s: Session): void {
   setSession(s);
   renderWho();
-  location.hash = s.kind === "operator" ? "#/" : `#/r/${encodeURIComponent(s.registry ?? "")}`;
+  go(s.kind === "operator" ? "#/" : `#/r/${encodeURIComponent(s.registry ?? "")}`);
 }
 
 // Segments of the hash, each decoded: "#/r/reg/repo/team%2Fapp" -> ["r", "reg", "repo", "team/app"].
-function segments(): string[] {
+// null when the hash is not one the portal makes (a malformed escape).
+function segments(): string[] | null {
   const hash = location.hash.replace(/^#\/?/, "");
-  return hash === "" ? [] : hash.split("/").map((s) => decodeURIComponent(s));
+  try {
+    return hash === "" ? [] : hash.split("/").map((s) => decodeURIComponent(s));
+  } catch {
+    return null;
+  }
 }
 
 let loaded = false;
@@ -67,7 +76,7 @@ async function route(): Promise<void> {
   }
   renderWho();
   const s = session();
-  const parts = segments();
+  const parts = segments() ?? ["?"];
   if (!s || parts[0] === "signin") {
     if (s && parts[0] === "signin") {
       location.hash = "#/";
@@ -106,8 +115,13 @@ async function route(): Promise<void> {
 whenSignedOut(() => {
   if (session()) {
     setSession(null);
-    location.hash = "#/signin";
+    go("#/signin");
   }
 });
 window.addEventListener("hashchange", () => void route());
+// The skip link moves the focus; it is not a route.
+document.querySelector<HTMLAnchorElement>("a.skip")?.addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});
 void route();

@@ -234,9 +234,12 @@ CREATE TABLE IF NOT EXISTS sessions(
   kind INTEGER NOT NULL,
   registry_id INTEGER,
   subject TEXT NOT NULL,
+  secret_name TEXT NOT NULL,
+  secret_created INTEGER NOT NULL,
   created INTEGER NOT NULL,
   expires INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions(expires);
+CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions(kind, registry_id, subject, created);
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY,
   private_pem TEXT NOT NULL,

@@ -289,11 +289,13 @@ Result<void> SqliteIdentityStore::retireSigningKeys(std::string_view keep, int64
 // Sessions. Not cached (each is read by the requests of one browser) and no generation bump:
 // they change nothing another reader caches.
 
-Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, size_t maxSessions) {
+Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, size_t maxSessions,
+                                                size_t perIdentity) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r.takeError();
+  auto keep = [](size_t limit) { return static_cast<int64_t>(limit == 0 ? 0 : limit - 1); };
   {
     auto s = (*c)->prepare("DELETE FROM sessions WHERE expires <= ?");
     if (!s) return s.takeError();
@@ -301,21 +303,32 @@ Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, si
     if (auto r = run(**c, **s); !r) return r.takeError();
   }
   {
-    // Room for the new one: the oldest beyond maxSessions - 1 go.
+    // Room for the new one among its identity's: the oldest beyond perIdentity - 1 go.
+    auto s = (*c)->prepare(
+        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE kind = ? AND "
+        "registry_id IS ? AND subject = ? ORDER BY created DESC, rowid DESC LIMIT -1 OFFSET ?)");
+    if (!s) return s.takeError();
+    (*s)->bind(1, static_cast<int64_t>(session.kind));
+    if (session.registry) (*s)->bind(2, *session.registry);  // unbound: NULL
+    (*s)->bind(3, session.subject).bind(4, keep(perIdentity));
+    if (auto r = run(**c, **s); !r) return r.takeError();
+  }
+  {
     auto s = (*c)->prepare(
         "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY created DESC, "
         "rowid DESC LIMIT -1 OFFSET ?)");
     if (!s) return s.takeError();
-    (*s)->bind(1, static_cast<int64_t>(maxSessions == 0 ? 0 : maxSessions - 1));
+    (*s)->bind(1, keep(maxSessions));
     if (auto r = run(**c, **s); !r) return r.takeError();
   }
   auto s = (*c)->prepare(
-      "INSERT INTO sessions(id, kind, registry_id, subject, created, expires) "
-      "VALUES(?, ?, ?, ?, ?, ?)");
+      "INSERT INTO sessions(id, kind, registry_id, subject, secret_name, secret_created, created, "
+      "expires) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s) return s.takeError();
   (*s)->bind(1, session.id).bind(2, static_cast<int64_t>(session.kind));
   if (session.registry) (*s)->bind(3, *session.registry);  // unbound: NULL
-  (*s)->bind(4, session.subject).bind(5, session.created).bind(6, session.expires);
+  (*s)->bind(4, session.subject).bind(5, session.secretName).bind(6, session.secretCreated);
+  (*s)->bind(7, session.created).bind(8, session.expires);
   if (auto r = run(**c, **s); !r) return r.takeError();
   return tx.commit();
 }
@@ -325,8 +338,8 @@ Result<std::optional<SessionRecord>> SqliteIdentityStore::session(std::string_vi
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "SELECT kind, registry_id, subject, created, expires FROM sessions "
-      "WHERE id = ? AND expires > ?");
+      "SELECT kind, registry_id, subject, secret_name, secret_created, created, expires "
+      "FROM sessions WHERE id = ? AND expires > ?");
   if (!s) return s.takeError();
   (*s)->bind(1, id).bind(2, now);
   const int rc = (*s)->step();
@@ -341,8 +354,10 @@ Result<std::optional<SessionRecord>> SqliteIdentityStore::session(std::string_vi
   r.kind = static_cast<SessionRecord::Kind>(kind);
   if (!(*s)->isNull(1)) r.registry = (*s)->integer(1);
   r.subject = (*s)->text(2);
-  r.created = (*s)->integer(3);
-  r.expires = (*s)->integer(4);
+  r.secretName = (*s)->text(3);
+  r.secretCreated = (*s)->integer(4);
+  r.created = (*s)->integer(5);
+  r.expires = (*s)->integer(6);
   return std::optional<SessionRecord>(std::move(r));
 }
 

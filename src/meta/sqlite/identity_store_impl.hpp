@@ -62,7 +62,8 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<std::vector<TokenRecord>> listTokens(RegistryId registry) override;
   Result<bool> deleteToken(RegistryId registry, std::string_view name) override;
 
-  Result<void> createSession(const SessionRecord& session, size_t maxSessions) override;
+  Result<void> createSession(const SessionRecord& session, size_t maxSessions,
+                             size_t perIdentity) override;
   Result<std::optional<SessionRecord>> session(std::string_view id, int64_t now) override;
   Result<bool> deleteSession(std::string_view id) override;
 

@@ -2,6 +2,7 @@
 // platforms, an image's layers and config, annotations, referrers as a tree, and (for a tag)
 // its history; delete with confirmation.
 import {
+  ApiError,
   del,
   get,
   patch,
@@ -19,6 +20,15 @@ import { links, registryCrumbs, setCrumbs } from "../layout";
 import { can, isOperator, session } from "../session";
 
 type Child = Parameters<typeof h>[2];
+
+// A digest as a path segment. The server reads paths as sent, so a digest goes in as it is,
+// once it has the grammar's shape (an address that holds anything else is not a digest).
+function digestSegment(digest: string): string {
+  if (!/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) {
+    throw new ApiError(400, "INVALID_ARGUMENT", `"${digest}" is not a digest`);
+  }
+  return digest;
+}
 
 async function loginServerOf(registry: string): Promise<string> {
   const s = session();
@@ -100,7 +110,7 @@ function referrerTree(registry: string, repository: string, referrers: Manifest[
     referrers.map((r) => {
       const below = h("div");
       if (depth < 4) {
-        void get<Manifest>(repoPath(registry, repository, `/_manifests/${r.digest}`))
+        void get<Manifest>(repoPath(registry, repository, `/_manifests/${digestSegment(r.digest)}`))
           .then((m) => {
             if (m.referrers.length) replace(below, referrerTree(registry, repository, m.referrers, depth + 1));
           })
@@ -185,7 +195,7 @@ function details(
       toggle(`Tag ${tag.name}: delete`, tag.changeableAttributes.deleteEnabled, change("deleteEnabled")),
     );
   }
-  const manifestPath = repoPath(registry, repository, `/_manifests/${m.digest}`);
+  const manifestPath = repoPath(registry, repository, `/_manifests/${digestSegment(m.digest)}`);
   const changeManifest = (key: string) =>
     writable ? async (on: boolean) => void (await patch(manifestPath, { [key]: on })) : null;
   lockToggles.push(
@@ -328,7 +338,7 @@ export function renderManifest(
       const tag = kind === "tag" ? await get<Tag>(repoPath(registry, repository, `/_tags/${encodeURIComponent(ref)}`)) : null;
       const digest = tag ? tag.digest : ref;
       const [m, server] = await Promise.all([
-        get<Manifest>(repoPath(registry, repository, `/_manifests/${digest}`)),
+        get<Manifest>(repoPath(registry, repository, `/_manifests/${digestSegment(digest)}`)),
         loginServerOf(registry),
       ]);
       return { m, tag, server };

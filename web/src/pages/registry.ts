@@ -60,7 +60,9 @@ function repositories(registry: string, into: HTMLElement): void {
   // The `last` of each page shown so far, to go back.
   let trail: string[] = [];
   let next: string | null = null;
+  let latest = 0; // the answer of an older search or page is dropped when it comes late
   const load = async (last: string): Promise<void> => {
+    const mine = ++latest;
     replace(list, loading("repositories"));
     replace(pager);
     const q = search.value.trim();
@@ -69,6 +71,7 @@ function repositories(registry: string, into: HTMLElement): void {
     if (q) params.set("q", q);
     try {
       const answer = await request<string[]>("GET", `${registryPath(registry, "/repositories")}?${params}`);
+      if (mine !== latest) return;
       next = answer.next;
       const names = answer.data;
       replace(
@@ -111,7 +114,7 @@ function repositories(registry: string, into: HTMLElement): void {
       });
       replace(pager, prev, more);
     } catch (err) {
-      replace(list, errorBox(err, () => void load(last)));
+      if (mine === latest) replace(list, errorBox(err, () => void load(last)));
     }
   };
   let timer = 0;

@@ -49,13 +49,17 @@ function tags(registry: string, repository: string, into: HTMLElement): void {
   const list = h("div");
   const pager = h("div", { class: "pager" });
   let offset = 0;
+  let latest = 0; // the answer of an older search or page is dropped when it comes late
   const load = async (): Promise<void> => {
+    const mine = ++latest;
     replace(list, loading("tags"));
+    for (const button of Array.from(pager.querySelectorAll("button"))) button.disabled = true;
     const params = new URLSearchParams({ n: String(PAGE), offset: String(offset), orderby: order.value });
     const q = search.value.trim();
     if (q) params.set("q", q);
     try {
       const page = await get<TagPage>(`${repoPath(registry, repository, "/_tags")}?${params}`);
+      if (mine !== latest) return;
       replace(
         list,
         page.tags.length === 0
@@ -113,7 +117,7 @@ function tags(registry: string, repository: string, into: HTMLElement): void {
         h("span", { class: "muted", role: "status" }, page.totalCount === 0 ? "" : `${offset + 1}–${last} of ${page.totalCount}`),
       );
     } catch (err) {
-      replace(list, errorBox(err, () => void load()));
+      if (mine === latest) replace(list, errorBox(err, () => void load()));
     }
   };
   let timer = 0;

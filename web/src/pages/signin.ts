@@ -20,39 +20,38 @@ export function renderSignIn(main: HTMLElement, done: (s: Session) => void): voi
   const operatorFields = h(
     "div",
     { hidden: true },
-    field("signin-token", "Operator token", token, "The content of the server's operator-token file."),
+    field("signin-token", "Token", token, "The content of the server's operator-token file."),
   );
   const submit = h("button", { class: "primary", type: "submit" }, "Sign in");
-  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Sign in with" });
-  const tabButton = (which: typeof mode, label: string) => {
-    const b = h(
-      "button",
-      { type: "button", role: "tab", class: "link", id: `signin-tab-${which}` },
-      label,
-    );
-    b.addEventListener("click", () => select(which));
-    return b;
+  // Two radio buttons choose the kind of credentials (arrow keys move between them).
+  const choice = (which: typeof mode, label: string) => {
+    const input = h("input", { type: "radio", name: "signin-with", value: which, checked: which === mode });
+    input.addEventListener("change", () => {
+      if (input.checked) select(which);
+    });
+    return h("label", { class: "inline" }, input, label);
   };
-  const registryTab = tabButton("registry", "Registry credentials");
-  const operatorTab = tabButton("operator", "Operator token");
-  tabs.append(registryTab, operatorTab);
+  const choices = h(
+    "fieldset",
+    { class: "choices" },
+    h("legend", null, "Sign in with"),
+    choice("registry", "Registry credentials"),
+    choice("operator", "Operator token"),
+  );
   function select(which: typeof mode): void {
     mode = which;
-    registryTab.setAttribute("aria-selected", String(which === "registry"));
-    operatorTab.setAttribute("aria-selected", String(which === "operator"));
     registryFields.hidden = which !== "registry";
     operatorFields.hidden = which !== "operator";
     for (const input of [registry, username, password]) input.required = which === "registry";
     token.required = which === "operator";
     replace(problem);
-    (which === "registry" ? registry : token).focus();
   }
 
   const form = h(
     "form",
     { class: "panel", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, "Sign in to berth"),
-    tabs,
+    choices,
     registryFields,
     operatorFields,
     problem,
@@ -85,4 +84,5 @@ export function renderSignIn(main: HTMLElement, done: (s: Session) => void): voi
   });
   replace(main, h("div", { class: "signin" }, form));
   select("registry");
+  registry.focus();
 }
