@@ -26,8 +26,9 @@ class Emulator {
   // http://127.0.0.1:PORT (S3) or http://127.0.0.1:PORT/devstoreaccount1 (Azure).
   const std::string& endpoint() const { return endpoint_; }
   uint16_t port() const { return port_; }
-  // Stops the process (a store that goes away) and starts it again on the same port and data
-  // (moto keeps its objects in memory: they are gone).
+  // Stops the process and starts it again on the same port and data (moto keeps its objects
+  // in memory: they are gone; Azurite may lose what was written just before). A test of a store
+  // that goes away cuts a TcpProxy in front of it instead (tcp_proxy.hpp).
   void stop();
   void start();
 

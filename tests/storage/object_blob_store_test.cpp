@@ -15,11 +15,13 @@
 #include "storage/object/s3_client.hpp"
 #include "storage/object/shared_key.hpp"
 #include "storage/open_store.hpp"
+#include "tcp_proxy.hpp"
 
 namespace berth::storage {
 namespace {
 
 using berth_test::Emulator;
+using berth_test::TcpProxy;
 
 ObjectStoreOptions testOptions() {
   ObjectStoreOptions options;
@@ -50,6 +52,14 @@ struct S3Like {
     auto url =
         parseStoreUrl("s3://" + bucket + "/" + prefix + "?endpoint=" + emulator().endpoint() +
                       "&path_style=true" + (redirect ? "&redirect=true" : ""));
+    EXPECT_TRUE(url) << url.error().detail;
+    return *url;
+  }
+  // The store reached through another port of loopback (a proxy in front of the emulator).
+  static StoreUrl urlThrough(uint16_t port, const std::string& prefix) {
+    auto url =
+        parseStoreUrl("s3://" + std::string(Emulator::kS3Bucket) + "/" + prefix +
+                      "?endpoint=http://127.0.0.1:" + std::to_string(port) + "&path_style=true");
     EXPECT_TRUE(url) << url.error().detail;
     return *url;
   }
@@ -103,6 +113,13 @@ struct Azure {
     return urlAt(emulator(), prefix, redirect, container);
   }
   static StoreUrl missing() { return url("x", false, "no-such-container"); }
+  static StoreUrl urlThrough(uint16_t port, const std::string& prefix) {
+    auto url = parseStoreUrl("azblob://" + std::string(Emulator::kAzureAccount) + "/" + kContainer +
+                             "/" + prefix + "?endpoint=http://127.0.0.1:" + std::to_string(port) +
+                             "/" + Emulator::kAzureAccount);
+    EXPECT_TRUE(url) << url.error().detail;
+    return *url;
+  }
   static StoreCredentials credentials() {
     StoreCredentials c;
     c.azureStorageKey = Emulator::kAzureKey;
@@ -466,16 +483,19 @@ TYPED_TEST(ObjectStore, ConcurrentCommitsOfTheSameBlobLeaveOneWholeBlob) {
 }
 
 TYPED_TEST(ObjectStore, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
-  if (std::is_same_v<TypeParam, Moto>) {
-    GTEST_SKIP() << "moto keeps its objects in memory: started again, it has none (the outage "
-                    "runs on s3rver and Azurite)";
-  }
-  auto store = openStore<TypeParam>("outage-" + newUuid());
+  // The store goes away behind a proxy that resets every connection, new and open, while the
+  // emulator keeps what it holds (one started again may not have: Azurite lost a just-written
+  // object that way under load).
+  TcpProxy proxy(TypeParam::emulator().port());
+  auto opened = storage::openStore(TypeParam::urlThrough(proxy.port(), "outage-" + newUuid()),
+                                   storeOptions<TypeParam>(), true);
+  ASSERT_TRUE(opened) << opened.error().detail;
+  auto& store = *opened;
   const std::string data = pattern((5 << 20) + 10, 'o');
   const auto id = newUuid();
   ASSERT_TRUE(store->createUpload(id));
   append(*store, id, std::string_view(data).substr(0, 1 << 20), 1 << 16);
-  TypeParam::emulator().stop();
+  proxy.cut();
   {
     auto w = store->appendUpload(id);
     EXPECT_FALSE(w);
@@ -483,15 +503,12 @@ TYPED_TEST(ObjectStore, AStoreThatGoesAwayFailsTheRequestAndKeepsTheSession) {
       EXPECT_FALSE((*w)->close());
     }
   }
-  EXPECT_EQ(store->uploadSize(id).error().status, 503);
-  TypeParam::emulator().start();
-  // Back: the session holds what it held before the outage, and goes on. (An emulator listens a
-  // moment before it has loaded what it keeps; Azurite under load answered an error then.)
+  auto during = store->uploadSize(id);
+  ASSERT_FALSE(during);
+  EXPECT_EQ(during.error().status, 503) << during.error().detail;
+  proxy.restore();
+  // Back: the session holds what it held before the outage, and goes on.
   auto size = store->uploadSize(id);
-  for (int i = 0; i < 100 && !size; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    size = store->uploadSize(id);
-  }
   ASSERT_TRUE(size) << size.error().detail;
   EXPECT_EQ(*size, 1u << 20);
   append(*store, id, std::string_view(data).substr(1 << 20), 1 << 16);
