@@ -6,6 +6,7 @@
 
 #include "auth/base64url.hpp"
 #include "auth/password.hpp"
+#include "auth/roles.hpp"
 #include "core/digest.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -224,6 +225,16 @@ Result<Identity> Authenticator::identityFor(const meta::RegistrySettings& regist
     id.permissions = Permissions::all();
     return id;
   }
+  if (username.starts_with(kPrincipalPrefix)) {
+    auto principal = identities_.principal(username.substr(kPrincipalPrefix.size()));
+    if (!principal) return principal.takeError();
+    if (!*principal) return makeError(ApiCode::Unauthorized);
+    auto permissions = principalPermissions(registry, (*principal)->id);
+    if (!permissions) return permissions.takeError();
+    id.kind = Identity::Kind::Principal;
+    id.permissions = std::move(*permissions);
+    return id;
+  }
   auto token = identities_.token(registry.id, username);
   if (!token) return token.takeError();
   if (!*token || !(*token)->enabled) return makeError(ApiCode::Unauthorized);
@@ -240,6 +251,20 @@ Result<Identity> Authenticator::identityFor(const meta::RegistrySettings& regist
   }
   id.permissions = Permissions(std::move(rules));
   return id;
+}
+
+Result<Permissions> Authenticator::principalPermissions(const meta::RegistrySettings& registry,
+                                                        std::string_view id) {
+  auto assignments = identities_.roleAssignments(id);
+  if (!assignments) return assignments.takeError();
+  std::vector<Rule> rules;
+  for (const auto& a : *assignments) {
+    if (a.registry && *a.registry != registry.id) continue;
+    const auto role = parseRole(a.role);
+    if (!role) continue;  // written by a newer berth: grants nothing here
+    rules.push_back({a.repository.empty() ? "*" : a.repository, dataActions(*role)});
+  }
+  return Permissions(std::move(rules));
 }
 
 Result<Identity> Authenticator::subjectIdentity(const meta::RegistrySettings& registry,
@@ -267,22 +292,40 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
     if (!options_.loginServer) return bad("refresh-token logins are not configured");
     auto r = refresh(registry, password, options_.loginServer(registry.name));
     if (!r.ok()) return bad(r.detail);
-    if (r.identity.subject != kRefreshTokenUser) return bad("refresh token of a user");
+    // Issued by `berth login` to the registry's owner, or by /oauth2/exchange to a principal.
+    if (r.identity.subject != kRefreshTokenUser &&
+        !r.identity.subject.starts_with(kPrincipalPrefix)) {
+      return bad("refresh token of a user");
+    }
     throttle_.succeeded(throttleKey);
     return r;
   }
   std::vector<meta::StoredSecret> secrets;
+  std::string subjectBuffer;  // a principal's subject, "p:<id>"
   if (username == registry.name) {
     if (!registry.adminEnabled) return bad("admin account disabled");
     auto admin = identities_.adminSecrets(registry.id);
     if (!admin) return bad("identity store unavailable");
     secrets = std::move(*admin);
-  } else {
-    auto token = identities_.token(registry.id, username);
-    if (!token) return bad("identity store unavailable");
-    if (!*token) return bad("unknown user");
+  } else if (auto token = identities_.token(registry.id, username); !token) {
+    return bad("identity store unavailable");
+  } else if (*token) {
     if (!(*token)->enabled) return bad("token disabled");
     secrets = std::move((*token)->secrets);
+  } else {
+    // Not the registry's: a person (its name) or a service principal (its application id) of
+    // the deployment, whose roles say what it may do here.
+    auto principal = identities_.principal(username);
+    if (!principal) return bad("identity store unavailable");
+    if (!*principal) return bad("unknown user");
+    if ((*principal)->kind == meta::PrincipalRecord::Kind::User) {
+      if (!(*principal)->passwordHash) return bad("the user has no password");
+      secrets.push_back(
+          {"password", *(*principal)->passwordHash, std::nullopt, (*principal)->passwordChanged});
+    } else {
+      secrets = (*principal)->secrets;
+    }
+    username = subjectBuffer.assign(kPrincipalPrefix).append((*principal)->id);
   }
   const auto matched = std::find_if(secrets.begin(), secrets.end(), [&](const auto& s) {
     if (s.expiry && *s.expiry <= now) return false;
@@ -375,7 +418,11 @@ AuthResult Authenticator::authenticate(std::optional<std::string_view> authoriza
 
   // A token outlives nothing it was issued to: a disabled admin or token loses its access
   // tokens at once, as it loses its passwords.
-  if (!claims->sub.empty() && claims->sub != kRefreshTokenUser) {
+  if (claims->sub.starts_with(kPrincipalPrefix)) {
+    auto principal =
+        identities_.principal(std::string_view(claims->sub).substr(kPrincipalPrefix.size()));
+    if (!principal || !*principal) return failure(AuthFailure::BadToken, "principal deleted");
+  } else if (!claims->sub.empty() && claims->sub != kRefreshTokenUser) {
     if (claims->sub == registry.name) {
       if (!registry.adminEnabled) return failure(AuthFailure::BadToken, "admin account disabled");
     } else {
@@ -453,7 +500,13 @@ std::string identityName(const Identity& who, std::string_view registryName) {
       return "admin";
     case Identity::Kind::Token:
       return "token:" + who.subject;
+    case Identity::Kind::Principal:
+      return "principal:" +
+             who.subject.substr(std::min(who.subject.size(), kPrincipalPrefix.size()));
     case Identity::Kind::Bearer:
+      if (who.subject.starts_with(kPrincipalPrefix)) {
+        return "principal:" + who.subject.substr(kPrincipalPrefix.size());
+      }
       if (who.subject == registryName) return "admin";
       if (who.subject.empty() || who.subject == kRefreshTokenUser) return "operator";
       return "token:" + who.subject;

@@ -35,8 +35,12 @@ struct AuthOptions {
   std::function<std::string(std::string_view registry)> loginServer;
 };
 
+// The subject of a principal (a person or a service principal of the deployment) in tokens and
+// sessions: "p:" and its id. Token names never hold ':'.
+inline constexpr std::string_view kPrincipalPrefix = "p:";
+
 struct Identity {
-  enum class Kind { Anonymous, Admin, Token, Bearer };
+  enum class Kind { Anonymous, Admin, Token, Bearer, Principal };
   Kind kind = Kind::Anonymous;
   std::string subject;
   Permissions permissions;
@@ -133,6 +137,10 @@ class Authenticator {
 
  private:
   Result<Identity> identityFor(const meta::RegistrySettings& registry, std::string_view username);
+  // What a principal may do in `registry`: the union of its role assignments at the deployment,
+  // the registry and the registry's repository patterns.
+  Result<Permissions> principalPermissions(const meta::RegistrySettings& registry,
+                                           std::string_view id);
   bool secretMatches(const std::string& hash, std::string_view secret);
   Result<Issued> issue(meta::RegistryId registry, const std::string& subject,
                        std::string_view service, std::vector<ResourceAccess> access,

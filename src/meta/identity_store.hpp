@@ -66,7 +66,7 @@ struct TokenRecord {
 // A signed-in browser's session (the portal's cookie). `id` is the SHA-256 (hex) of the
 // cookie's secret: the secret itself is never stored.
 struct SessionRecord {
-  enum class Kind { Operator, Admin, Token };
+  enum class Kind { Operator, Admin, Token, Principal };
   std::string id;
   Kind kind = Kind::Operator;
   std::optional<RegistryId> registry;  // none for the operator
@@ -79,6 +79,40 @@ struct SessionRecord {
   int64_t secretCreated = 0;
   int64_t created = 0;  // unix seconds
   int64_t expires = 0;
+};
+
+// A person or a machine of the deployment, not of one registry: what it may do comes from its
+// role assignments.
+struct PrincipalRecord {
+  enum class Kind { User, ServicePrincipal };
+  // A user's name, or a service principal's application id (a UUID, its docker login name).
+  std::string id;
+  Kind kind = Kind::User;
+  std::string displayName;                  // a service principal's --name; a user's name
+  std::optional<std::string> passwordHash;  // a user's, when it signs in with a password
+  int64_t passwordChanged = 0;              // when the password was last set
+  std::vector<StoredSecret> secrets;        // a service principal's client secrets, by key id
+  int64_t created = 0;
+};
+
+struct RoleAssignmentRecord {
+  std::string id;  // a UUID
+  std::string principal;
+  std::string role;                    // AcrPull, AcrPush, AcrDelete, Reader, Contributor, Owner
+  std::optional<RegistryId> registry;  // none: the whole deployment
+  std::string repository;              // a pattern within the registry; empty: all of it
+  int64_t created = 0;
+};
+
+// Lets a service principal sign in with an OpenID Connect ID token of `issuer` whose `sub`
+// matches `subject` (exact, or a pattern ending in `*`) and whose `aud` holds `audience`.
+struct FederatedCredentialRecord {
+  std::string principal;
+  std::string name;
+  std::string issuer;
+  std::string subject;
+  std::string audience;
+  int64_t created = 0;
 };
 
 struct SigningKeyRecord {
@@ -135,6 +169,33 @@ class IdentityStore {
   // By name.
   virtual Result<std::vector<TokenRecord>> listTokens(RegistryId registry) = 0;
   virtual Result<bool> deleteToken(RegistryId registry, std::string_view name) = 0;
+
+  // Principals. createPrincipal fails with Conflict when the id is taken; deletePrincipal takes
+  // its secrets, role assignments, federated credentials and sessions with it.
+  virtual Result<void> createPrincipal(const PrincipalRecord& principal) = 0;
+  virtual Result<std::optional<PrincipalRecord>> principal(std::string_view id) = 0;
+  virtual Result<std::vector<PrincipalRecord>> listPrincipals(PrincipalRecord::Kind kind) = 0;
+  virtual Result<bool> setPrincipalPassword(std::string_view id, std::string_view hash) = 0;
+  // Adds or replaces a client secret (by its name, the key id).
+  virtual Result<bool> setPrincipalSecret(std::string_view id, const StoredSecret& secret) = 0;
+  virtual Result<bool> deletePrincipalSecret(std::string_view id, std::string_view name) = 0;
+  virtual Result<bool> deletePrincipal(std::string_view id) = 0;
+
+  // Role assignments. Conflict when the principal already holds the role at the scope.
+  virtual Result<void> createRoleAssignment(const RoleAssignmentRecord& assignment) = 0;
+  // Every assignment (of one principal, when given), oldest first.
+  virtual Result<std::vector<RoleAssignmentRecord>> roleAssignments(
+      std::optional<std::string_view> principal) = 0;
+  virtual Result<bool> deleteRoleAssignment(std::string_view id) = 0;
+
+  // Federated credentials of service principals. Conflict when the principal has one of that
+  // name.
+  virtual Result<void> createFederatedCredential(const FederatedCredentialRecord& credential) = 0;
+  // Of one principal, or (with an issuer) every principal's credentials that trust it.
+  virtual Result<std::vector<FederatedCredentialRecord>> federatedCredentials(
+      std::optional<std::string_view> principal, std::optional<std::string_view> issuer) = 0;
+  virtual Result<bool> deleteFederatedCredential(std::string_view principal,
+                                                 std::string_view name) = 0;
 
   // Stores a new session. Expired ones go first; then the oldest of the same identity beyond
   // `perIdentity`, and the oldest of all beyond `maxSessions`.

@@ -102,6 +102,11 @@ class IdentityStoreConformance : public ::testing::Test {
     EXPECT_TRUE(this->store->createSession({"session-" + name, SessionRecord::Kind::Token, id,
                                             "bot", "password1", 0, now(), now() + 600},
                                            100, 10));
+    PrincipalRecord user;
+    user.id = "user-" + name;
+    EXPECT_TRUE(this->store->createPrincipal(user));
+    EXPECT_TRUE(this->store->createRoleAssignment(
+        {"assignment-" + name, user.id, "AcrPull", id, "team/*", 0}));
     return id;
   }
 };
@@ -251,6 +256,10 @@ TYPED_TEST(IdentityStoreConformance, DeleteRegistryRemovesEveryRowOfItAndNoOther
   EXPECT_TRUE(this->store->listTokens(id)->empty());
   EXPECT_FALSE(*this->store->session("session-doomed", now()));
   EXPECT_TRUE(*this->store->session("session-keep", now()));
+  // The principal is the deployment's: it stays, without its assignment on the registry.
+  EXPECT_TRUE(*this->store->principal("user-doomed"));
+  EXPECT_TRUE(this->store->roleAssignments(std::string_view("user-doomed"))->empty());
+  EXPECT_EQ(this->store->roleAssignments(std::string_view("user-keep"))->size(), 1u);
   auto content = this->factory.content();
   EXPECT_FALSE(*content->findRepository(id, "team/app"));
   EXPECT_FALSE(*content->getUpload("upload-doomed"));
@@ -357,6 +366,137 @@ TYPED_TEST(IdentityStoreConformance, AnIdentitysNewSessionEndsOnlyItsOwnOldest) 
   EXPECT_TRUE(*this->store->session("bot3", t));
   for (const char* gone : {"bot0", "bot1", "bot2"})
     EXPECT_FALSE(*this->store->session(gone, t)) << gone;
+}
+
+// ---- Principals, role assignments, federated credentials ----
+
+TYPED_TEST(IdentityStoreConformance, PrincipalsAreStoredWithTheirSecretsAndListedByKind) {
+  PrincipalRecord alice;
+  alice.id = "alice";
+  alice.displayName = "alice";
+  alice.passwordHash = "hash-a";
+  ASSERT_TRUE(this->store->createPrincipal(alice));
+  PrincipalRecord sp;
+  sp.id = "6c0f6a2e-1b7e-4f59-9d2a-3b1b8e1c2d3f";
+  sp.kind = PrincipalRecord::Kind::ServicePrincipal;
+  sp.displayName = "ci";
+  sp.secrets = {{"key1", "secret-hash", now() + 3600, 0}};
+  ASSERT_TRUE(this->store->createPrincipal(sp));
+  EXPECT_EQ(this->store->createPrincipal(alice).error().code, ApiCode::Conflict);
+
+  auto gotAlice = **this->store->principal("alice");
+  EXPECT_EQ(gotAlice.kind, PrincipalRecord::Kind::User);
+  EXPECT_EQ(gotAlice.passwordHash, "hash-a");
+  EXPECT_GT(gotAlice.passwordChanged, 0);
+  EXPECT_GT(gotAlice.created, 0);
+  auto gotSp = **this->store->principal(sp.id);
+  EXPECT_EQ(gotSp.kind, PrincipalRecord::Kind::ServicePrincipal);
+  EXPECT_EQ(gotSp.displayName, "ci");
+  EXPECT_FALSE(gotSp.passwordHash);
+  ASSERT_EQ(gotSp.secrets.size(), 1u);
+  EXPECT_EQ(gotSp.secrets[0].name, "key1");
+  EXPECT_EQ(gotSp.secrets[0].hash, "secret-hash");
+  EXPECT_TRUE(gotSp.secrets[0].expiry);
+  EXPECT_FALSE(*this->store->principal("nobody"));
+
+  // Changes are seen at once, through the cache.
+  ASSERT_TRUE(*this->store->setPrincipalPassword("alice", "hash-b"));
+  EXPECT_EQ((**this->store->principal("alice")).passwordHash, "hash-b");
+  EXPECT_FALSE(*this->store->setPrincipalPassword("nobody", "x"));
+  ASSERT_TRUE(*this->store->setPrincipalSecret(sp.id, {"key2", "h2", std::nullopt, 0}));
+  EXPECT_EQ((**this->store->principal(sp.id)).secrets.size(), 2u);
+  EXPECT_FALSE(*this->store->setPrincipalSecret("nobody", {"key", "h", std::nullopt, 0}));
+  ASSERT_TRUE(*this->store->deletePrincipalSecret(sp.id, "key1"));
+  EXPECT_FALSE(*this->store->deletePrincipalSecret(sp.id, "key1"));
+  ASSERT_EQ((**this->store->principal(sp.id)).secrets.size(), 1u);
+
+  auto users = *this->store->listPrincipals(PrincipalRecord::Kind::User);
+  ASSERT_EQ(users.size(), 1u);
+  EXPECT_EQ(users[0].id, "alice");
+  auto sps = *this->store->listPrincipals(PrincipalRecord::Kind::ServicePrincipal);
+  ASSERT_EQ(sps.size(), 1u);
+  EXPECT_EQ(sps[0].secrets.size(), 1u);
+}
+
+TYPED_TEST(IdentityStoreConformance, RoleAssignmentsAtEachScope) {
+  PrincipalRecord bob;
+  bob.id = "bob";
+  ASSERT_TRUE(this->store->createPrincipal(bob));
+  ASSERT_TRUE(this->store->createRoleAssignment({"a1", "bob", "Reader", std::nullopt, "", 0}));
+  ASSERT_TRUE(this->store->createRoleAssignment({"a2", "bob", "AcrPush", this->registry, "", 0}));
+  ASSERT_TRUE(
+      this->store->createRoleAssignment({"a3", "bob", "AcrDelete", this->registry, "team/*", 0}));
+  // The same role at the same scope twice, or for nobody: refused.
+  EXPECT_EQ(this->store->createRoleAssignment({"a4", "bob", "AcrPush", this->registry, "", 0})
+                .error()
+                .code,
+            ApiCode::Conflict);
+  EXPECT_EQ(
+      this->store->createRoleAssignment({"a5", "bob", "Reader", std::nullopt, "", 0}).error().code,
+      ApiCode::Conflict);
+  EXPECT_EQ(this->store->createRoleAssignment({"a6", "nobody", "Reader", std::nullopt, "", 0})
+                .error()
+                .code,
+            ApiCode::Conflict);
+  auto mine = *this->store->roleAssignments(std::string_view("bob"));
+  ASSERT_EQ(mine.size(), 3u);
+  EXPECT_EQ(mine[0].id, "a1");
+  EXPECT_FALSE(mine[0].registry);
+  EXPECT_EQ(mine[1].registry, this->registry);
+  EXPECT_EQ(mine[1].repository, "");
+  EXPECT_EQ(mine[2].role, "AcrDelete");
+  EXPECT_EQ(mine[2].repository, "team/*");
+  EXPECT_EQ(this->store->roleAssignments(std::nullopt)->size(), 3u);
+  ASSERT_TRUE(*this->store->deleteRoleAssignment("a2"));
+  EXPECT_FALSE(*this->store->deleteRoleAssignment("a2"));
+  EXPECT_EQ(this->store->roleAssignments(std::string_view("bob"))->size(), 2u);
+}
+
+TYPED_TEST(IdentityStoreConformance, FederatedCredentialsAreFoundByIssuer) {
+  PrincipalRecord sp;
+  sp.id = "0b5d1c8e-7a41-4c55-8c31-5d8f0b7b2a11";
+  sp.kind = PrincipalRecord::Kind::ServicePrincipal;
+  ASSERT_TRUE(this->store->createPrincipal(sp));
+  PrincipalRecord user;
+  user.id = "carol";
+  ASSERT_TRUE(this->store->createPrincipal(user));
+  const std::string gh = "https://token.actions.githubusercontent.com";
+  ASSERT_TRUE(this->store->createFederatedCredential(
+      {sp.id, "main", gh, "repo:org/app:ref:refs/heads/main", "berth", 0}));
+  ASSERT_TRUE(this->store->createFederatedCredential(
+      {sp.id, "k8s", "https://kubernetes.default.svc", "system:serviceaccount:ci:*", "berth", 0}));
+  EXPECT_EQ(this->store->createFederatedCredential({sp.id, "main", gh, "x", "y", 0}).error().code,
+            ApiCode::Conflict);
+  // A user carries no federated credential.
+  EXPECT_EQ(this->store->createFederatedCredential({"carol", "x", gh, "x", "y", 0}).error().code,
+            ApiCode::Conflict);
+  auto byIssuer = *this->store->federatedCredentials(std::nullopt, std::string_view(gh));
+  ASSERT_EQ(byIssuer.size(), 1u);
+  EXPECT_EQ(byIssuer[0].name, "main");
+  EXPECT_EQ(byIssuer[0].subject, "repo:org/app:ref:refs/heads/main");
+  EXPECT_EQ(this->store->federatedCredentials(std::string_view(sp.id), std::nullopt)->size(), 2u);
+  ASSERT_TRUE(*this->store->deleteFederatedCredential(sp.id, "main"));
+  EXPECT_TRUE(this->store->federatedCredentials(std::nullopt, std::string_view(gh))->empty());
+}
+
+TYPED_TEST(IdentityStoreConformance, DeletingAPrincipalTakesEverythingOfItsWith) {
+  PrincipalRecord sp;
+  sp.id = "8d7e0f6a-0000-4000-8000-000000000001";
+  sp.kind = PrincipalRecord::Kind::ServicePrincipal;
+  sp.secrets = {{"key1", "h", std::nullopt, 0}};
+  ASSERT_TRUE(this->store->createPrincipal(sp));
+  ASSERT_TRUE(this->store->createRoleAssignment({"r1", sp.id, "AcrPull", this->registry, "", 0}));
+  ASSERT_TRUE(this->store->createFederatedCredential({sp.id, "f", "https://i", "s", "a", 0}));
+  ASSERT_TRUE(this->store->createSession(
+      {"sess", SessionRecord::Kind::Principal, std::nullopt, sp.id, "key1", 0, now(), now() + 60},
+      10, 10));
+  ASSERT_TRUE(*this->store->principal(sp.id));  // cached before the delete
+  ASSERT_TRUE(*this->store->deletePrincipal(sp.id));
+  EXPECT_FALSE(*this->store->principal(sp.id));
+  EXPECT_TRUE(this->store->roleAssignments(std::string_view(sp.id))->empty());
+  EXPECT_TRUE(this->store->federatedCredentials(std::string_view(sp.id), std::nullopt)->empty());
+  EXPECT_FALSE(*this->store->session("sess", now()));
+  EXPECT_FALSE(*this->store->deletePrincipal(sp.id));
 }
 
 // ---- Admin passwords ----

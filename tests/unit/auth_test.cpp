@@ -6,6 +6,7 @@
 #include "auth/base64url.hpp"
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
+#include "auth/roles.hpp"
 #include "auth/scope.hpp"
 #include "auth/token_endpoint.hpp"
 
@@ -238,6 +239,64 @@ TEST(LoginThrottle, BlocksAfterTheLimitUntilTheWindowPasses) {
   throttle.failed("k", 161);
   throttle.succeeded("k");
   EXPECT_EQ(throttle.blockedFor("k", 161), 0);
+}
+
+}  // namespace
+}  // namespace berth::auth
+
+namespace berth::auth {
+namespace {
+
+TEST(RolesTest, NamesRoundTripAndUnknownOnesAreRefused) {
+  for (const Role role : allRoles()) EXPECT_EQ(parseRole(roleName(role)), role);
+  EXPECT_EQ(allRoles().size(), 6u);
+  EXPECT_FALSE(parseRole("acrpull"));
+  EXPECT_FALSE(parseRole("Admin"));
+  EXPECT_FALSE(parseRole(""));
+}
+
+TEST(RolesTest, EachRoleGrantsWhatAcrsDoes) {
+  EXPECT_EQ(dataActions(Role::AcrPull), kContentRead | kMetadataRead);
+  EXPECT_EQ(dataActions(Role::AcrPush), kContentRead | kContentWrite | kMetadataRead);
+  EXPECT_EQ(dataActions(Role::AcrDelete), kContentDelete | kMetadataRead);
+  EXPECT_EQ(dataActions(Role::Reader), kContentRead | kMetadataRead);
+  EXPECT_EQ(dataActions(Role::Contributor), kAllActions);
+  EXPECT_EQ(dataActions(Role::Owner), kAllActions);
+  const auto has = [](Role role, ControlRight right) {
+    return (controlRights(role) & static_cast<uint8_t>(right)) != 0;
+  };
+  for (const Role role : allRoles()) EXPECT_TRUE(has(role, ControlRight::SeeRepositories));
+  EXPECT_FALSE(has(Role::AcrPush, ControlRight::SeeRegistry));
+  EXPECT_TRUE(has(Role::Reader, ControlRight::SeeRegistry));
+  EXPECT_FALSE(has(Role::Reader, ControlRight::Change));
+  EXPECT_TRUE(has(Role::Contributor, ControlRight::Change));
+  EXPECT_FALSE(has(Role::Contributor, ControlRight::Assign));
+  EXPECT_TRUE(has(Role::Owner, ControlRight::Assign));
+}
+
+TEST(RolesTest, ScopesParseAndPrint) {
+  auto deployment = parseRoleScope("/");
+  ASSERT_TRUE(deployment);
+  EXPECT_TRUE(deployment->registry.empty());
+  EXPECT_EQ(deployment->text(), "/");
+  auto registry = parseRoleScope("/registries/myregistry");
+  ASSERT_TRUE(registry);
+  EXPECT_EQ(registry->registry, "myregistry");
+  EXPECT_TRUE(registry->repository.empty());
+  EXPECT_EQ(registry->text(), "/registries/myregistry");
+  auto repository = parseRoleScope("/registries/myregistry/repositories/team/*");
+  ASSERT_TRUE(repository);
+  EXPECT_EQ(repository->repository, "team/*");
+  EXPECT_EQ(repository->text(), "/registries/myregistry/repositories/team/*");
+  EXPECT_EQ(parseRoleScope("/registries/myregistry/repositories/team/app/web")->repository,
+            "team/app/web");
+  for (const char* bad :
+       {"", "registries/myregistry", "/registries/", "/registries/My", "/registries/ab",
+        "/registries/myregistry/", "/registries/myregistry/x",
+        "/registries/myregistry/repositories/", "/registries/myregistry/repositories/Team",
+        "/registries/myregistry/repositories/team/**", "//"}) {
+    EXPECT_FALSE(parseRoleScope(bad)) << bad;
+  }
 }
 
 }  // namespace

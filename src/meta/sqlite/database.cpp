@@ -229,6 +229,38 @@ CREATE TABLE IF NOT EXISTS audit(
   request_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_registry ON audit(registry, id);
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit(time_ms);
+CREATE TABLE IF NOT EXISTS principals(
+  id TEXT PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  display_name TEXT NOT NULL,
+  password_hash TEXT,
+  password_changed INTEGER NOT NULL,
+  created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS principal_secrets(
+  principal_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  expiry INTEGER,
+  created INTEGER NOT NULL,
+  PRIMARY KEY(principal_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS role_assignments(
+  id TEXT PRIMARY KEY,
+  principal_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  registry_id INTEGER NOT NULL,
+  repository TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  UNIQUE(principal_id, role, registry_id, repository));
+CREATE INDEX IF NOT EXISTS role_assignments_by_registry ON role_assignments(registry_id);
+CREATE TABLE IF NOT EXISTS federated_credentials(
+  principal_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  audience TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY(principal_id, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS federated_credentials_by_issuer ON federated_credentials(issuer);
 CREATE TABLE IF NOT EXISTS sessions(
   id TEXT PRIMARY KEY,
   kind INTEGER NOT NULL,

@@ -53,6 +53,7 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM webhooks WHERE registry_id = ?",
     "DELETE FROM events WHERE registry_id = ?",
     "DELETE FROM sessions WHERE registry_id = ?",
+    "DELETE FROM role_assignments WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };
 
@@ -348,7 +349,7 @@ Result<std::optional<SessionRecord>> SqliteIdentityStore::session(std::string_vi
   SessionRecord r;
   r.id = std::string(id);
   const auto kind = (*s)->integer(0);
-  if (kind < 0 || kind > static_cast<int64_t>(SessionRecord::Kind::Token)) {
+  if (kind < 0 || kind > static_cast<int64_t>(SessionRecord::Kind::Principal)) {
     return makeError(ApiCode::Unknown, "session of unknown kind " + std::to_string(kind));
   }
   r.kind = static_cast<SessionRecord::Kind>(kind);

@@ -12,6 +12,19 @@
 
 namespace berth::meta {
 
+// Runs one statement that changes rows, its parameters bound in order; true when a row changed.
+template <class... Params>
+Result<bool> changeRows(sqlite::Database& db, const char* sql, const Params&... params) {
+  auto c = db.writer();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(sql);
+  if (!s) return s.takeError();
+  int i = 0;
+  ((*s)->bind(++i, params), ...);
+  if (auto r = sqlite::run(**c, **s); !r) return r.takeError();
+  return sqlite3_changes((*c)->db()) > 0;
+}
+
 // Identities are read on every request and change rarely, often from another process
 // (`berth admin`). Reads are cached; every write appends a byte to "<db>-identity", and a
 // reader whose stat(2) of that file differs from the cache's drops the cache. One stat per
@@ -62,6 +75,23 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<std::vector<TokenRecord>> listTokens(RegistryId registry) override;
   Result<bool> deleteToken(RegistryId registry, std::string_view name) override;
 
+  Result<void> createPrincipal(const PrincipalRecord& principal) override;
+  Result<std::optional<PrincipalRecord>> principal(std::string_view id) override;
+  Result<std::vector<PrincipalRecord>> listPrincipals(PrincipalRecord::Kind kind) override;
+  Result<bool> setPrincipalPassword(std::string_view id, std::string_view hash) override;
+  Result<bool> setPrincipalSecret(std::string_view id, const StoredSecret& secret) override;
+  Result<bool> deletePrincipalSecret(std::string_view id, std::string_view name) override;
+  Result<bool> deletePrincipal(std::string_view id) override;
+  Result<void> createRoleAssignment(const RoleAssignmentRecord& assignment) override;
+  Result<std::vector<RoleAssignmentRecord>> roleAssignments(
+      std::optional<std::string_view> principal) override;
+  Result<bool> deleteRoleAssignment(std::string_view id) override;
+  Result<void> createFederatedCredential(const FederatedCredentialRecord& credential) override;
+  Result<std::vector<FederatedCredentialRecord>> federatedCredentials(
+      std::optional<std::string_view> principal, std::optional<std::string_view> issuer) override;
+  Result<bool> deleteFederatedCredential(std::string_view principal,
+                                         std::string_view name) override;
+
   Result<void> createSession(const SessionRecord& session, size_t maxSessions,
                              size_t perIdentity) override;
   Result<std::optional<SessionRecord>> session(std::string_view id, int64_t now) override;
@@ -85,6 +115,8 @@ class SqliteIdentityStore final : public IdentityStore {
         adminSecrets_.clear();
         scopeMaps_.clear();
         tokens_.clear();
+        principals_.clear();
+        assignments_.clear();
         cachedGeneration_ = generation;
       }
       if (auto it = map.find(key); it != map.end()) return it->second;
@@ -136,6 +168,12 @@ class SqliteIdentityStore final : public IdentityStore {
   std::unordered_map<std::string, std::vector<StoredSecret>> adminSecrets_;
   std::unordered_map<std::string, std::optional<ScopeMapRecord>> scopeMaps_;
   std::unordered_map<std::string, std::optional<TokenRecord>> tokens_;
+  std::unordered_map<std::string, std::optional<PrincipalRecord>> principals_;
+  std::unordered_map<std::string, std::vector<RoleAssignmentRecord>> assignments_;  // by principal
+
+  Result<std::optional<PrincipalRecord>> loadPrincipal(std::string_view id);
+  Result<std::vector<RoleAssignmentRecord>> loadAssignments(
+      std::optional<std::string_view> principal);
 };
 
 }  // namespace berth::meta

@@ -55,19 +55,6 @@ void addSecret(Stmt& s, int col, TokenRecord& token) {
   token.secrets.push_back(std::move(secret));
 }
 
-// Runs one statement that changes rows, its parameters bound in order; true when a row changed.
-template <class... Params>
-Result<bool> changeRows(sqlite::Database& db, const char* sql, const Params&... params) {
-  auto c = db.writer();
-  if (!c) return c.takeError();
-  auto s = (*c)->prepare(sql);
-  if (!s) return s.takeError();
-  int i = 0;
-  ((*s)->bind(++i, params), ...);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
-}
-
 // A secret keeps the creation time its caller gives it, or is stamped now.
 Result<void> upsertSecret(Connection& c, int64_t tokenId, RegistryId registry,
                           const StoredSecret& secret) {

@@ -1,0 +1,281 @@
+// The SQLite IdentityStore: people and service principals of the deployment, their role
+// assignments and federated credentials. Principals and assignments are read on every
+// request of a principal and cached like tokens (the generation file drops the cache).
+#include "meta/sqlite/identity_store_impl.hpp"
+
+namespace berth::meta {
+namespace {
+
+using sqlite::Connection;
+using sqlite::nowSeconds;
+using sqlite::run;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+Error conflict(std::string detail) { return makeError(ApiCode::Conflict, std::move(detail)); }
+
+Result<void> upsertSecret(Connection& c, std::string_view id, const StoredSecret& secret) {
+  auto s = c.prepare(
+      "INSERT INTO principal_secrets(principal_id, name, hash, expiry, created) "
+      "VALUES(?, ?, ?, ?, ?) ON CONFLICT(principal_id, name) DO UPDATE SET "
+      "hash = excluded.hash, expiry = excluded.expiry, created = excluded.created");
+  if (!s) return s.takeError();
+  (*s)->bind(1, id).bind(2, secret.name).bind(3, secret.hash);
+  if (secret.expiry) (*s)->bind(4, *secret.expiry);  // unbound: NULL
+  (*s)->bind(5, secret.created != 0 ? secret.created : nowSeconds());
+  return run(c, **s);
+}
+
+RoleAssignmentRecord assignmentAt(Stmt& s) {
+  RoleAssignmentRecord a;
+  a.id = s.text(0);
+  a.principal = s.text(1);
+  a.role = s.text(2);
+  if (const auto registry = s.integer(3); registry != 0) a.registry = registry;
+  a.repository = s.text(4);
+  a.created = s.integer(5);
+  return a;
+}
+
+constexpr const char* kDeletePrincipalRows[] = {
+    "DELETE FROM principal_secrets WHERE principal_id = ?",
+    "DELETE FROM role_assignments WHERE principal_id = ?",
+    "DELETE FROM federated_credentials WHERE principal_id = ?",
+    "DELETE FROM sessions WHERE kind = 3 AND subject = ?",
+    "DELETE FROM principals WHERE id = ?",
+};
+static_assert(static_cast<int>(SessionRecord::Kind::Principal) == 3);
+
+}  // namespace
+
+Result<void> SqliteIdentityStore::createPrincipal(const PrincipalRecord& p) {
+  return changed([&]() -> Result<void> {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r;
+    {
+      auto s = (*c)->prepare(
+          "INSERT OR IGNORE INTO principals(id, kind, display_name, password_hash, "
+          "password_changed, created) VALUES(?, ?, ?, ?, ?, ?)");
+      if (!s) return s.takeError();
+      const int64_t now = nowSeconds();
+      (*s)->bind(1, p.id).bind(2, static_cast<int64_t>(p.kind)).bind(3, p.displayName);
+      if (p.passwordHash) (*s)->bind(4, *p.passwordHash);
+      (*s)->bind(5, p.passwordHash ? now : int64_t{0}).bind(6, now);
+      if (auto r = run(**c, **s); !r) return r;
+      if (sqlite3_changes((*c)->db()) == 0) return conflict("principal " + p.id + " exists");
+    }
+    for (const auto& secret : p.secrets) {
+      if (auto r = upsertSecret(**c, p.id, secret); !r) return r;
+    }
+    return tx.commit();
+  }());
+}
+
+Result<std::optional<PrincipalRecord>> SqliteIdentityStore::principal(std::string_view id) {
+  return cached(principals_, std::string(id), [&] { return loadPrincipal(id); });
+}
+
+Result<std::optional<PrincipalRecord>> SqliteIdentityStore::loadPrincipal(std::string_view id) {
+  auto c = db_->lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT p.kind, p.display_name, p.password_hash, p.password_changed, p.created, s.name, "
+      "s.hash, s.expiry, s.created FROM principals p LEFT JOIN principal_secrets s ON "
+      "s.principal_id = p.id WHERE p.id = ? ORDER BY s.name");
+  if (!s) return s.takeError();
+  (*s)->bind(1, id);
+  std::optional<PrincipalRecord> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select principal");
+    if (!out) {
+      out.emplace();
+      out->id = std::string(id);
+      out->kind = (*s)->integer(0) == 1 ? PrincipalRecord::Kind::ServicePrincipal
+                                        : PrincipalRecord::Kind::User;
+      out->displayName = (*s)->text(1);
+      if (!(*s)->isNull(2)) out->passwordHash = (*s)->text(2);
+      out->passwordChanged = (*s)->integer(3);
+      out->created = (*s)->integer(4);
+    }
+    if ((*s)->isNull(5)) continue;
+    StoredSecret secret{(*s)->text(5), (*s)->text(6), std::nullopt, (*s)->integer(8)};
+    if (!(*s)->isNull(7)) secret.expiry = (*s)->integer(7);
+    out->secrets.push_back(std::move(secret));
+  }
+  return out;
+}
+
+Result<std::vector<PrincipalRecord>> SqliteIdentityStore::listPrincipals(
+    PrincipalRecord::Kind kind) {
+  std::vector<std::string> ids;
+  {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("SELECT id FROM principals WHERE kind = ? ORDER BY id");
+    if (!s) return s.takeError();
+    (*s)->bind(1, static_cast<int64_t>(kind));
+    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+      if (rc != SQLITE_ROW) return (*c)->fail("select principals");
+      ids.push_back((*s)->text(0));
+    }
+  }
+  std::vector<PrincipalRecord> out;
+  for (const auto& id : ids) {
+    auto p = loadPrincipal(id);
+    if (!p) return p.takeError();
+    if (*p) out.push_back(std::move(**p));  // deleted in between: not listed
+  }
+  return out;
+}
+
+Result<bool> SqliteIdentityStore::setPrincipalPassword(std::string_view id, std::string_view hash) {
+  return changed(changeRows(*db_,
+                            "UPDATE principals SET password_hash = ?, password_changed = ? "
+                            "WHERE id = ?",
+                            hash, nowSeconds(), id));
+}
+
+Result<bool> SqliteIdentityStore::setPrincipalSecret(std::string_view id,
+                                                     const StoredSecret& secret) {
+  return changed([&]() -> Result<bool> {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    {
+      auto s = (*c)->prepare("SELECT 1 FROM principals WHERE id = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, id);
+      const int rc = (*s)->step();
+      if (rc == SQLITE_DONE) return false;
+      if (rc != SQLITE_ROW) return (*c)->fail("select principal");
+    }
+    if (auto r = upsertSecret(**c, id, secret); !r) return r.takeError();
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return true;
+  }());
+}
+
+Result<bool> SqliteIdentityStore::deletePrincipalSecret(std::string_view id,
+                                                        std::string_view name) {
+  return changed(changeRows(
+      *db_, "DELETE FROM principal_secrets WHERE principal_id = ? AND name = ?", id, name));
+}
+
+Result<bool> SqliteIdentityStore::deletePrincipal(std::string_view id) {
+  return changed([&]() -> Result<bool> {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    bool existed = false;
+    for (const char* sql : kDeletePrincipalRows) {
+      auto s = (*c)->prepare(sql);
+      if (!s) return s.takeError();
+      (*s)->bind(1, id);
+      if (auto r = run(**c, **s); !r) return r.takeError();
+      existed = sqlite3_changes((*c)->db()) > 0;  // the last statement: the principal's row
+    }
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return existed;
+  }());
+}
+
+Result<void> SqliteIdentityStore::createRoleAssignment(const RoleAssignmentRecord& a) {
+  return changed([&]() -> Result<void> {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "INSERT OR IGNORE INTO role_assignments(id, principal_id, role, registry_id, repository, "
+        "created) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM principals WHERE id = ?)");
+    if (!s) return s.takeError();
+    (*s)->bind(1, a.id).bind(2, a.principal).bind(3, a.role).bind(4, a.registry.value_or(0));
+    (*s)->bind(5, a.repository).bind(6, nowSeconds()).bind(7, a.principal);
+    if (auto r = run(**c, **s); !r) return r;
+    if (sqlite3_changes((*c)->db()) == 0) {
+      return conflict("principal " + a.principal + " is unknown or already holds " + a.role +
+                      " there");
+    }
+    return {};
+  }());
+}
+
+Result<std::vector<RoleAssignmentRecord>> SqliteIdentityStore::roleAssignments(
+    std::optional<std::string_view> principal) {
+  if (!principal) return loadAssignments(std::nullopt);
+  return cached(assignments_, std::string(*principal), [&] { return loadAssignments(principal); });
+}
+
+Result<std::vector<RoleAssignmentRecord>> SqliteIdentityStore::loadAssignments(
+    std::optional<std::string_view> principal) {
+  auto c = db_->lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      principal ? "SELECT id, principal_id, role, registry_id, repository, created FROM "
+                  "role_assignments WHERE principal_id = ? ORDER BY created, rowid"
+                : "SELECT id, principal_id, role, registry_id, repository, created FROM "
+                  "role_assignments ORDER BY created, rowid");
+  if (!s) return s.takeError();
+  if (principal) (*s)->bind(1, *principal);
+  std::vector<RoleAssignmentRecord> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select role assignments");
+    out.push_back(assignmentAt(**s));
+  }
+  return out;
+}
+
+Result<bool> SqliteIdentityStore::deleteRoleAssignment(std::string_view id) {
+  return changed(changeRows(*db_, "DELETE FROM role_assignments WHERE id = ?", id));
+}
+
+Result<void> SqliteIdentityStore::createFederatedCredential(const FederatedCredentialRecord& f) {
+  return changed([&]() -> Result<void> {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "INSERT OR IGNORE INTO federated_credentials(principal_id, name, issuer, subject, "
+        "audience, created) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM principals "
+        "WHERE id = ? AND kind = 1)");
+    if (!s) return s.takeError();
+    (*s)->bind(1, f.principal).bind(2, f.name).bind(3, f.issuer).bind(4, f.subject);
+    (*s)->bind(5, f.audience).bind(6, nowSeconds()).bind(7, f.principal);
+    if (auto r = run(**c, **s); !r) return r;
+    if (sqlite3_changes((*c)->db()) == 0) {
+      return conflict("service principal " + f.principal + " is unknown or has a credential " +
+                      f.name);
+    }
+    return {};
+  }());
+}
+
+Result<std::vector<FederatedCredentialRecord>> SqliteIdentityStore::federatedCredentials(
+    std::optional<std::string_view> principal, std::optional<std::string_view> issuer) {
+  auto c = db_->lease();
+  if (!c) return c.takeError();
+  auto s = (*c)->prepare(
+      "SELECT principal_id, name, issuer, subject, audience, created FROM federated_credentials "
+      "WHERE (?1 IS NULL OR principal_id = ?1) AND (?2 IS NULL OR issuer = ?2) "
+      "ORDER BY principal_id, name");
+  if (!s) return s.takeError();
+  if (principal) (*s)->bind(1, *principal);
+  if (issuer) (*s)->bind(2, *issuer);
+  std::vector<FederatedCredentialRecord> out;
+  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+    if (rc != SQLITE_ROW) return (*c)->fail("select federated credentials");
+    out.push_back({(*s)->text(0), (*s)->text(1), (*s)->text(2), (*s)->text(3), (*s)->text(4),
+                   (*s)->integer(5)});
+  }
+  return out;
+}
+
+Result<bool> SqliteIdentityStore::deleteFederatedCredential(std::string_view principal,
+                                                            std::string_view name) {
+  return changed(changeRows(*db_,
+                            "DELETE FROM federated_credentials WHERE principal_id = ? AND name = ?",
+                            principal, name));
+}
+
+}  // namespace berth::meta
