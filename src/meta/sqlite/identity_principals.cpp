@@ -6,14 +6,6 @@
 namespace berth::meta {
 namespace {
 
-using sqlite::Connection;
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
-
-Error conflict(std::string detail) { return makeError(ApiCode::Conflict, std::move(detail)); }
-
 Result<void> upsertSecret(Connection& c, std::string_view id, const StoredSecret& secret) {
   auto s = c.prepare(
       "INSERT INTO principal_secrets(principal_id, name, hash, expiry, created) "

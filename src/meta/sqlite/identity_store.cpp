@@ -10,10 +10,6 @@ namespace berth::meta {
 namespace {
 
 using sqlite::Database;
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
 
 // The columns every registry query selects, in this order.
 RegistrySettings registryFrom(Stmt& s) {

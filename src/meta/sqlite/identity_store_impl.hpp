@@ -12,6 +12,17 @@
 
 namespace berth::meta {
 
+// What the identity store's files use of the SQLite layer.
+using sqlite::Connection;
+using sqlite::nowSeconds;
+using sqlite::run;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+inline Error conflict(std::string detail) {
+  return makeError(ApiCode::Conflict, std::move(detail));
+}
+
 // Runs one statement that changes rows, its parameters bound in order; true when a row changed.
 template <class... Params>
 Result<bool> changeRows(sqlite::Database& db, const char* sql, const Params&... params) {

@@ -4,14 +4,6 @@
 namespace berth::meta {
 namespace {
 
-using sqlite::Connection;
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
-
-Error conflict(std::string detail) { return makeError(ApiCode::Conflict, std::move(detail)); }
-
 // The rowid that `sql` selects for (registry, name); empty when there is no such row.
 Result<std::optional<int64_t>> rowIdOf(Connection& c, const char* sql, RegistryId registry,
                                        std::string_view name) {
