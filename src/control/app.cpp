@@ -162,11 +162,38 @@ Result<void> validateParams(const Call& c) {
 
 Error denied(std::string message) { return error(Code::Denied, std::move(message)); }
 
+// People, service principals and role assignments are the deployment's.
+bool deploymentRoute(Operation op) {
+  using enum Operation;
+  switch (op) {
+    case ListUsers:
+    case CreateUser:
+    case ShowUser:
+    case DeleteUser:
+    case SetUserPassword:
+    case ListServicePrincipals:
+    case CreateServicePrincipal:
+    case ShowServicePrincipal:
+    case DeleteServicePrincipal:
+    case ResetServicePrincipalCredential:
+    case DeleteServicePrincipalCredential:
+    case ListRoleAssignments:
+    case CreateRoleAssignment:
+    case DeleteRoleAssignment:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Result<void> authorize(const Call& c) {
   using enum Operation;
   const auto op = c.route->operation;
   if (c.caller.kind == Caller::Kind::Operator) return {};
   if (op == ShowSession || op == DeleteSession) return {};
+  if (deploymentRoute(op)) {
+    return denied("only the operator manages people, service principals and role assignments");
+  }
   if (op == ShowVersion || op == ListRegistries || op == CreateRegistry || op == CheckName ||
       op == UpdateRegistry || op == DeleteRegistry || op == ListAudit) {
     return operatorOnly();
@@ -338,6 +365,34 @@ Reply handle(Call& c) {
       return showSession(c);
     case DeleteSession:
       return deleteSession(c);
+    case ListUsers:
+      return listUsers(c);
+    case CreateUser:
+      return createUser(c);
+    case ShowUser:
+      return showUser(c);
+    case DeleteUser:
+      return deleteUser(c);
+    case SetUserPassword:
+      return setUserPassword(c);
+    case ListServicePrincipals:
+      return listServicePrincipals(c);
+    case CreateServicePrincipal:
+      return createServicePrincipal(c);
+    case ShowServicePrincipal:
+      return showServicePrincipal(c);
+    case DeleteServicePrincipal:
+      return deleteServicePrincipal(c);
+    case ResetServicePrincipalCredential:
+      return resetServicePrincipalCredential(c);
+    case DeleteServicePrincipalCredential:
+      return deleteServicePrincipalCredential(c);
+    case ListRoleAssignments:
+      return listRoleAssignments(c);
+    case CreateRoleAssignment:
+      return createRoleAssignment(c);
+    case DeleteRoleAssignment:
+      return deleteRoleAssignment(c);
   }
   return error(Code::Internal, "operation without a handler");
 }

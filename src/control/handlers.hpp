@@ -158,6 +158,22 @@ Reply listWebhookEvents(Call& c);
 Reply showWebhookConfig(Call& c);
 Reply listAudit(Call& c);
 
+// principals.cpp
+Reply listUsers(Call& c);
+Reply createUser(Call& c);
+Reply showUser(Call& c);
+Reply deleteUser(Call& c);
+Reply setUserPassword(Call& c);
+Reply listServicePrincipals(Call& c);
+Reply createServicePrincipal(Call& c);
+Reply showServicePrincipal(Call& c);
+Reply deleteServicePrincipal(Call& c);
+Reply resetServicePrincipalCredential(Call& c);
+Reply deleteServicePrincipalCredential(Call& c);
+Reply listRoleAssignments(Call& c);
+Reply createRoleAssignment(Call& c);
+Reply deleteRoleAssignment(Call& c);
+
 // repositories.cpp
 Reply listRepositories(Call& c);
 Reply showRepository(Call& c);

@@ -68,6 +68,20 @@ enum class Operation {
   CreateSession,
   ShowSession,
   DeleteSession,
+  ListUsers,
+  CreateUser,
+  ShowUser,
+  DeleteUser,
+  SetUserPassword,
+  ListServicePrincipals,
+  CreateServicePrincipal,
+  ShowServicePrincipal,
+  DeleteServicePrincipal,
+  ResetServicePrincipalCredential,
+  DeleteServicePrincipalCredential,
+  ListRoleAssignments,
+  CreateRoleAssignment,
+  DeleteRoleAssignment,
 };
 
 struct Route {

@@ -92,7 +92,8 @@ Expected expected(Operation operation) {
     case Operation::Login:
       return {"login", 200, withAuth({404}), "", {}, false};
     case Operation::ListRepositories:
-      return {"listRepositories", 200, withAuth({400, 404}), "", {"n", "last", "orderby", "q"}, false};
+      return {
+          "listRepositories", 200, withAuth({400, 404}), "", {"n", "last", "orderby", "q"}, false};
     case Operation::ShowRepository:
       return {"showRepository", 200, withAuth({404}), "", {}, false};
     case Operation::UpdateRepository:
@@ -165,6 +166,41 @@ Expected expected(Operation operation) {
       return {"showSession", 200, withAuth({}), "", {}, false};
     case Operation::DeleteSession:
       return {"deleteSession", 204, withAuth({}), "", {}, false};
+    case Operation::ListUsers:
+      return {"listUsers", 200, withAuth({}), "", {}, true};
+    case Operation::CreateUser:
+      return {"createUser", 201, withAuth({400, 409, 413}), "UserCreate", {}, true};
+    case Operation::ShowUser:
+      return {"showUser", 200, withAuth({404}), "", {}, true};
+    case Operation::DeleteUser:
+      return {"deleteUser", 204, withAuth({404}), "", {}, true};
+    case Operation::SetUserPassword:
+      return {"setUserPassword", 204, withAuth({400, 404, 413}), "UserPassword", {}, true};
+    case Operation::ListServicePrincipals:
+      return {"listServicePrincipals", 200, withAuth({}), "", {}, true};
+    case Operation::CreateServicePrincipal:
+      return {"createServicePrincipal", 201, withAuth({400, 404, 409, 413}),
+              "ServicePrincipalCreate", {},  true};
+    case Operation::ShowServicePrincipal:
+      return {"showServicePrincipal", 200, withAuth({404}), "", {}, true};
+    case Operation::DeleteServicePrincipal:
+      return {"deleteServicePrincipal", 204, withAuth({404}), "", {}, true};
+    case Operation::ResetServicePrincipalCredential:
+      return {"resetServicePrincipalCredential",
+              200,
+              withAuth({400, 404, 413}),
+              "CredentialReset",
+              {},
+              true};
+    case Operation::DeleteServicePrincipalCredential:
+      return {"deleteServicePrincipalCredential", 204, withAuth({404}), "", {}, true};
+    case Operation::ListRoleAssignments:
+      return {"listRoleAssignments", 200, withAuth({}), "", {"assignee", "scope"}, true};
+    case Operation::CreateRoleAssignment:
+      return {"createRoleAssignment", 201, withAuth({400, 404, 409, 413}),
+              "RoleAssignmentCreate", {},  true};
+    case Operation::DeleteRoleAssignment:
+      return {"deleteRoleAssignment", 204, withAuth({404}), "", {}, true};
     case Operation::ListRegistryAudit:
       return {"listRegistryAudit",
               200,

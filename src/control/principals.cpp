@@ -1,0 +1,347 @@
+// People, service principals and role assignments of the deployment (docs/control-api.md,
+// "Principals and roles"): /api/v1/users, /api/v1/service-principals, /api/v1/role-assignments.
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "auth/password.hpp"
+#include "auth/roles.hpp"
+#include "control/errors.hpp"
+#include "control/handlers.hpp"
+#include "control/json.hpp"
+#include "core/log.hpp"
+#include "core/random.hpp"
+
+namespace berth::control {
+namespace json = boost::json;
+namespace {
+
+using Kind = meta::PrincipalRecord::Kind;
+
+constexpr size_t kMinPasswordLength = 12;
+
+// A user's name: 1 to 64 lowercase letters, digits, '.', '_' and '-', beginning with a letter
+// or digit (the user name of docker login).
+bool isValidUserName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+
+json::object userJson(const meta::PrincipalRecord& p) {
+  return {
+      {"name", p.id},
+      {"passwordSet", p.passwordHash.has_value()},
+      {"passwordChangedTime", p.passwordHash ? json::value(rfc3339(p.passwordChanged)) : nullptr},
+      {"createdTime", rfc3339(p.created)}};
+}
+
+json::object servicePrincipalJson(const meta::PrincipalRecord& p) {
+  json::array credentials;
+  for (const auto& s : p.secrets) {
+    credentials.push_back(json::object{
+        {"keyId", s.name}, {"startTime", rfc3339(s.created)}, {"endTime", timeOrNull(s.expiry)}});
+  }
+  return {{"appId", p.id},
+          {"displayName", p.displayName},
+          {"createdTime", rfc3339(p.created)},
+          {"credentials", std::move(credentials)}};
+}
+
+Result<meta::PrincipalRecord> storedPrincipal(Call& c, std::string_view id, Kind kind) {
+  auto p = c.deps.identities.principal(id);
+  if (!p) return p.takeError();
+  if (!*p || (*p)->kind != kind) {
+    return error(Code::NotFound, std::string(kind == Kind::User ? "user " : "service principal ") +
+                                     std::string(id) + " not found");
+  }
+  return std::move(**p);
+}
+
+Result<void> checkPassword(const std::string& password) {
+  if (password.size() < kMinPasswordLength) {
+    return error(Code::InvalidArgument,
+                 "a password has at least " + std::to_string(kMinPasswordLength) + " characters");
+  }
+  return {};
+}
+
+// A client secret of `years` (1 to 10, default 1), shown once.
+Result<std::pair<meta::StoredSecret, std::string>> newClientSecret(std::optional<uint64_t> years) {
+  const uint64_t y = years.value_or(1);
+  if (y < 1 || y > 10) return error(Code::InvalidArgument, "years must be 1 to 10");
+  const auto secret = auth::generateSecret();
+  meta::StoredSecret stored{newUuid(), auth::hashSecret(secret),
+                            auth::unixNow() + static_cast<int64_t>(y) * 365 * 86400,
+                            auth::unixNow()};
+  return std::pair{std::move(stored), secret};
+}
+
+Result<json::object> assignmentJson(Call& c, const meta::RoleAssignmentRecord& a) {
+  auth::RoleScope scope;
+  if (a.registry) {
+    auto r = c.deps.identities.registrySettings(*a.registry);
+    if (!r) return r.takeError();
+    scope.registry = *r ? (*r)->name : "?";
+    scope.repository = a.repository;
+  }
+  return json::object{{"id", a.id},
+                      {"assignee", a.principal},
+                      {"role", a.role},
+                      {"scope", scope.text()},
+                      {"createdTime", rfc3339(a.created)}};
+}
+
+// Creates the assignment of `role` at `scopeText` to `principal`; its JSON.
+Result<json::object> assign(Call& c, const std::string& principal, const std::string& role,
+                            const std::string& scopeText) {
+  if (!auth::parseRole(role)) {
+    return error(Code::InvalidArgument, "unknown role " + role +
+                                            " (AcrPull, AcrPush, AcrDelete, Reader, Contributor "
+                                            "or Owner)");
+  }
+  const auto scope = auth::parseRoleScope(scopeText);
+  if (!scope) {
+    return error(Code::InvalidArgument,
+                 "scope " + scopeText +
+                     " is none of /, /registries/NAME, /registries/NAME/repositories/PATTERN");
+  }
+  meta::RoleAssignmentRecord a{newUuid(), principal, role, std::nullopt, scope->repository, 0};
+  if (!scope->registry.empty()) {
+    auto r = c.deps.identities.registryByName(scope->registry);
+    if (!r) return r.takeError();
+    if (!*r) return error(Code::NotFound, "registry " + scope->registry + " not found");
+    a.registry = (*r)->id;
+  }
+  auto p = c.deps.identities.principal(principal);
+  if (!p) return p.takeError();
+  if (!*p) return error(Code::NotFound, "principal " + principal + " not found");
+  if (auto r = c.deps.identities.createRoleAssignment(a); !r) {
+    if (codeOf(r.error()) == Code::Conflict) {
+      return error(Code::Conflict, principal + " already holds " + role + " at " + scopeText);
+    }
+    return r.takeError();
+  }
+  auto stored = c.deps.identities.roleAssignments(std::string_view(principal));
+  if (!stored) return stored.takeError();
+  for (const auto& s : *stored) {
+    if (s.id == a.id) return assignmentJson(c, s);
+  }
+  return error(Code::Internal, "the role assignment was not stored");
+}
+
+}  // namespace
+
+// ---- users ----
+
+Reply listUsers(Call& c) {
+  auto users = c.deps.identities.listPrincipals(Kind::User);
+  if (!users) return users.takeError();
+  json::array out;
+  for (const auto& u : *users) out.push_back(userJson(u));
+  return jsonReply(200, out);
+}
+
+Reply createUser(Call& c) {
+  BodyFields f(c.body);
+  auto name = f.string("name");
+  auto password = f.string("password");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!name) return missingField("name");
+  if (!isValidUserName(*name)) {
+    return error(Code::InvalidArgument,
+                 "a user name has 1 to 64 lowercase letters, digits, '.', '_' and '-', and "
+                 "begins with a letter or digit");
+  }
+  if (*name == auth::kRefreshTokenUser) return error(Code::Conflict, "that name is reserved");
+  meta::PrincipalRecord user;
+  user.id = *name;
+  user.displayName = *name;
+  if (password) {
+    if (auto r = checkPassword(*password); !r) return r.takeError();
+    user.passwordHash = auth::hashSecret(*password);
+  }
+  if (auto r = c.deps.identities.createPrincipal(user); !r) {
+    if (codeOf(r.error()) == Code::Conflict) {
+      return error(Code::Conflict, "a user or service principal " + *name + " exists");
+    }
+    return r.takeError();
+  }
+  log::info("user created", {{"user", *name}, {"request_id", c.requestId}});
+  auto stored = storedPrincipal(c, *name, Kind::User);
+  if (!stored) return stored.takeError();
+  return jsonReply(201, userJson(*stored));
+}
+
+Reply showUser(Call& c) {
+  auto user = storedPrincipal(c, c.name, Kind::User);
+  if (!user) return user.takeError();
+  return jsonReply(200, userJson(*user));
+}
+
+Reply setUserPassword(Call& c) {
+  BodyFields f(c.body);
+  auto password = f.string("password");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!password) return missingField("password");
+  if (auto r = checkPassword(*password); !r) return r.takeError();
+  if (auto user = storedPrincipal(c, c.name, Kind::User); !user) return user.takeError();
+  auto set = c.deps.identities.setPrincipalPassword(c.name, auth::hashSecret(*password));
+  if (!set) return set.takeError();
+  if (!*set) return error(Code::NotFound, "user " + c.name + " not found");
+  return http::Response::empty(204);
+}
+
+Reply deletePrincipalOf(Call& c, Kind kind) {
+  if (auto p = storedPrincipal(c, c.name, kind); !p) return p.takeError();
+  auto deleted = c.deps.identities.deletePrincipal(c.name);
+  if (!deleted) return deleted.takeError();
+  log::info("principal deleted", {{"principal", c.name}, {"request_id", c.requestId}});
+  return http::Response::empty(204);
+}
+
+Reply deleteUser(Call& c) { return deletePrincipalOf(c, Kind::User); }
+
+// ---- service principals ----
+
+Reply listServicePrincipals(Call& c) {
+  auto sps = c.deps.identities.listPrincipals(Kind::ServicePrincipal);
+  if (!sps) return sps.takeError();
+  json::array out;
+  for (const auto& p : *sps) out.push_back(servicePrincipalJson(p));
+  return jsonReply(200, out);
+}
+
+// As `az ad sp create-for-rbac`: a new application id, a client secret shown once, and the
+// role at each scope when asked.
+Reply createServicePrincipal(Call& c) {
+  BodyFields f(c.body);
+  auto name = f.string("name");
+  auto role = f.string("role");
+  auto scopes = f.strings("scopes");
+  auto years = f.unsignedInteger("years");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!name) return missingField("name");
+  if (name->empty() || name->size() > 128) {
+    return error(Code::InvalidArgument, "a name has 1 to 128 characters");
+  }
+  if (scopes && !role) return error(Code::InvalidArgument, "scopes need a role");
+  auto secret = newClientSecret(years);
+  if (!secret) return secret.takeError();
+  // Every assignment is checked before anything is stored.
+  if (role && !auth::parseRole(*role)) return error(Code::InvalidArgument, "unknown role " + *role);
+  for (const auto& s : scopes.value_or(std::vector<std::string>{})) {
+    if (!auth::parseRoleScope(s)) return error(Code::InvalidArgument, "bad scope " + s);
+  }
+  meta::PrincipalRecord sp;
+  sp.id = newUuid();
+  sp.kind = Kind::ServicePrincipal;
+  sp.displayName = *name;
+  sp.secrets.push_back(secret->first);
+  if (auto r = c.deps.identities.createPrincipal(sp); !r) return r.takeError();
+  json::array assignments;
+  if (role) {
+    for (const auto& s : scopes.value_or(std::vector<std::string>{"/"})) {
+      auto a = assign(c, sp.id, *role, s);
+      if (!a) {
+        (void)c.deps.identities.deletePrincipal(sp.id);  // all or nothing
+        return a.takeError();
+      }
+      assignments.push_back(std::move(*a));
+    }
+  }
+  log::info("service principal created", {{"app_id", sp.id}, {"request_id", c.requestId}});
+  return jsonReply(201, json::object{{"appId", sp.id},
+                                     {"displayName", *name},
+                                     {"password", secret->second},
+                                     {"keyId", secret->first.name},
+                                     {"endTime", timeOrNull(secret->first.expiry)},
+                                     {"roleAssignments", std::move(assignments)}});
+}
+
+Reply showServicePrincipal(Call& c) {
+  auto sp = storedPrincipal(c, c.name, Kind::ServicePrincipal);
+  if (!sp) return sp.takeError();
+  return jsonReply(200, servicePrincipalJson(*sp));
+}
+
+Reply deleteServicePrincipal(Call& c) { return deletePrincipalOf(c, Kind::ServicePrincipal); }
+
+// `az ad sp credential reset`: a new client secret, shown once; the others go unless
+// "append" is true.
+Reply resetServicePrincipalCredential(Call& c) {
+  BodyFields f(c.body);
+  auto append = f.boolean("append");
+  auto years = f.unsignedInteger("years");
+  if (auto r = f.finish(); !r) return r.takeError();
+  auto sp = storedPrincipal(c, c.name, Kind::ServicePrincipal);
+  if (!sp) return sp.takeError();
+  auto secret = newClientSecret(years);
+  if (!secret) return secret.takeError();
+  if (auto r = c.deps.identities.setPrincipalSecret(c.name, secret->first); !r) {
+    return r.takeError();
+  }
+  if (!append.value_or(false)) {
+    for (const auto& old : sp->secrets) {
+      if (auto r = c.deps.identities.deletePrincipalSecret(c.name, old.name); !r) {
+        return r.takeError();
+      }
+    }
+  }
+  return jsonReply(200, json::object{{"appId", c.name},
+                                     {"password", secret->second},
+                                     {"keyId", secret->first.name},
+                                     {"endTime", timeOrNull(secret->first.expiry)}});
+}
+
+Reply deleteServicePrincipalCredential(Call& c) {
+  if (auto sp = storedPrincipal(c, c.name, Kind::ServicePrincipal); !sp) return sp.takeError();
+  auto deleted = c.deps.identities.deletePrincipalSecret(c.name, c.password);
+  if (!deleted) return deleted.takeError();
+  if (!*deleted) return error(Code::NotFound, "no client secret " + c.password);
+  return http::Response::empty(204);
+}
+
+// ---- role assignments ----
+
+Reply listRoleAssignments(Call& c) {
+  const auto assignee = c.param("assignee");
+  auto all = c.deps.identities.roleAssignments(assignee ? std::optional<std::string_view>(*assignee)
+                                                        : std::nullopt);
+  if (!all) return all.takeError();
+  const auto scope = c.param("scope");
+  json::array out;
+  for (const auto& a : *all) {
+    auto j = assignmentJson(c, a);
+    if (!j) return j.takeError();
+    if (scope && j->at("scope").as_string() != *scope) continue;
+    out.push_back(std::move(*j));
+  }
+  return jsonReply(200, out);
+}
+
+Reply createRoleAssignment(Call& c) {
+  BodyFields f(c.body);
+  auto assignee = f.string("assignee");
+  auto role = f.string("role");
+  auto scope = f.string("scope");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!assignee) return missingField("assignee");
+  if (!role) return missingField("role");
+  if (!scope) return missingField("scope");
+  auto a = assign(c, *assignee, *role, *scope);
+  if (!a) return a.takeError();
+  return jsonReply(201, *a);
+}
+
+Reply deleteRoleAssignment(Call& c) {
+  auto deleted = c.deps.identities.deleteRoleAssignment(c.name);
+  if (!deleted) return deleted.takeError();
+  if (!*deleted) return error(Code::NotFound, "role assignment " + c.name + " not found");
+  return http::Response::empty(204);
+}
+
+}  // namespace berth::control
