@@ -139,9 +139,8 @@ void Emulator::stop() {
   if (pid_ <= 0) return;
   ::kill(-pid_, SIGTERM);
   ::kill(pid_, SIGTERM);
-  // Azurite saves what it keeps (a LokiJS file, otherwise written every 5 s) on the way out;
-  // killed before that, an outage test's upload session is gone when it comes back. Its way
-  // out takes 1.5 s idle and more on a loaded machine, so it gets a minute.
+  // Azurite saves what it keeps (a LokiJS file) on the way out, which takes 1.5 s idle and more
+  // on a loaded machine: it gets a minute before it is killed.
   int status = 0;
   for (int i = 0; i < 1200 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -69,57 +69,53 @@ Result<std::optional<PrincipalRecord>> SqliteIdentityStore::principal(std::strin
   return cached(principals_, std::string(id), [&] { return loadPrincipal(id); });
 }
 
-Result<std::optional<PrincipalRecord>> SqliteIdentityStore::loadPrincipal(std::string_view id) {
+// Principals with their secrets, one row per secret (one row of NULLs without any), in id order.
+constexpr const char* kPrincipalRows =
+    "SELECT p.id, p.kind, p.display_name, p.password_hash, p.password_changed, p.created, "
+    "s.name, s.hash, s.expiry, s.created FROM principals p LEFT JOIN principal_secrets s ON "
+    "s.principal_id = p.id WHERE (?1 IS NULL OR p.id = ?1) AND (?2 IS NULL OR p.kind = ?2) "
+    "ORDER BY p.id, s.name";
+
+Result<std::vector<PrincipalRecord>> SqliteIdentityStore::loadPrincipals(
+    std::optional<std::string_view> id, std::optional<PrincipalRecord::Kind> kind) {
   auto c = db_->lease();
   if (!c) return c.takeError();
-  auto s = (*c)->prepare(
-      "SELECT p.kind, p.display_name, p.password_hash, p.password_changed, p.created, s.name, "
-      "s.hash, s.expiry, s.created FROM principals p LEFT JOIN principal_secrets s ON "
-      "s.principal_id = p.id WHERE p.id = ? ORDER BY s.name");
+  auto s = (*c)->prepare(kPrincipalRows);
   if (!s) return s.takeError();
-  (*s)->bind(1, id);
-  std::optional<PrincipalRecord> out;
+  if (id) (*s)->bind(1, *id);  // unbound: NULL
+  if (kind) (*s)->bind(2, static_cast<int64_t>(*kind));
+  std::vector<PrincipalRecord> out;
   for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select principal");
-    if (!out) {
-      out.emplace();
-      out->id = std::string(id);
-      out->kind = (*s)->integer(0) == 1 ? PrincipalRecord::Kind::ServicePrincipal
-                                        : PrincipalRecord::Kind::User;
-      out->displayName = (*s)->text(1);
-      if (!(*s)->isNull(2)) out->passwordHash = (*s)->text(2);
-      out->passwordChanged = (*s)->integer(3);
-      out->created = (*s)->integer(4);
+    if (rc != SQLITE_ROW) return (*c)->fail("select principals");
+    if (out.empty() || out.back().id != (*s)->text(0)) {
+      PrincipalRecord p;
+      p.id = (*s)->text(0);
+      p.kind = (*s)->integer(1) == 1 ? PrincipalRecord::Kind::ServicePrincipal
+                                     : PrincipalRecord::Kind::User;
+      p.displayName = (*s)->text(2);
+      if (!(*s)->isNull(3)) p.passwordHash = (*s)->text(3);
+      p.passwordChanged = (*s)->integer(4);
+      p.created = (*s)->integer(5);
+      out.push_back(std::move(p));
     }
-    if ((*s)->isNull(5)) continue;
-    StoredSecret secret{(*s)->text(5), (*s)->text(6), std::nullopt, (*s)->integer(8)};
-    if (!(*s)->isNull(7)) secret.expiry = (*s)->integer(7);
-    out->secrets.push_back(std::move(secret));
+    if ((*s)->isNull(6)) continue;
+    StoredSecret secret{(*s)->text(6), (*s)->text(7), std::nullopt, (*s)->integer(9)};
+    if (!(*s)->isNull(8)) secret.expiry = (*s)->integer(8);
+    out.back().secrets.push_back(std::move(secret));
   }
   return out;
 }
 
+Result<std::optional<PrincipalRecord>> SqliteIdentityStore::loadPrincipal(std::string_view id) {
+  auto found = loadPrincipals(id, std::nullopt);
+  if (!found) return found.takeError();
+  if (found->empty()) return std::optional<PrincipalRecord>();
+  return std::optional<PrincipalRecord>(std::move(found->front()));
+}
+
 Result<std::vector<PrincipalRecord>> SqliteIdentityStore::listPrincipals(
     PrincipalRecord::Kind kind) {
-  std::vector<std::string> ids;
-  {
-    auto c = db_->lease();
-    if (!c) return c.takeError();
-    auto s = (*c)->prepare("SELECT id FROM principals WHERE kind = ? ORDER BY id");
-    if (!s) return s.takeError();
-    (*s)->bind(1, static_cast<int64_t>(kind));
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select principals");
-      ids.push_back((*s)->text(0));
-    }
-  }
-  std::vector<PrincipalRecord> out;
-  for (const auto& id : ids) {
-    auto p = loadPrincipal(id);
-    if (!p) return p.takeError();
-    if (*p) out.push_back(std::move(**p));  // deleted in between: not listed
-  }
-  return out;
+  return loadPrincipals(std::nullopt, kind);
 }
 
 Result<bool> SqliteIdentityStore::setPrincipalPassword(std::string_view id, std::string_view hash) {

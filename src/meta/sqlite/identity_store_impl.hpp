@@ -183,6 +183,9 @@ class SqliteIdentityStore final : public IdentityStore {
   std::unordered_map<std::string, std::vector<RoleAssignmentRecord>> assignments_;  // by principal
 
   Result<std::optional<PrincipalRecord>> loadPrincipal(std::string_view id);
+  // One principal (`id`) or all of a kind, with their secrets, in one query.
+  Result<std::vector<PrincipalRecord>> loadPrincipals(std::optional<std::string_view> id,
+                                                      std::optional<PrincipalRecord::Kind> kind);
   Result<std::vector<RoleAssignmentRecord>> loadAssignments(
       std::optional<std::string_view> principal);
 };
