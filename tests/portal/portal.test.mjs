@@ -438,6 +438,33 @@ test("the skip link moves the focus, and a malformed address is a page not found
   await page.getByText("is not a digest").waitFor();
 });
 
+test("updates the plan, disables a token and deletes a tag with confirmation", async () => {
+  await page.goto(`${berth.url}/#/r/${reg}/settings`);
+  const quota = page.getByLabel("Storage quota (GiB)");
+  await quota.fill("20");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Plan" }).waitFor();
+  assert.equal(await page.getByLabel("Storage quota (GiB)").inputValue(), "20");
+
+  await page.goto(`${berth.url}/#/r/${reg}/access`);
+  const enabled = page.getByRole("switch", { name: "Token viewer enabled" });
+  const answered = page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().includes("/tokens/viewer"));
+  await enabled.uncheck();
+  assert.equal((await answered).status(), 200);
+  await page.reload();
+  assert.equal(await page.getByRole("switch", { name: "Token viewer enabled" }).isChecked(), false);
+
+  await page.goto(`${berth.url}/#/r/${reg}/repo/team%2Fapp/tag/v2`);
+  await page.getByRole("button", { name: "Delete tag v2" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete tag" }).click();
+  await page.getByRole("table", { name: "Tags" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "v2", exact: true }).count(), 0);
+  const gone = await clients.skopeo("inspect", "--tls-verify=false", "--creds", `${reg}:${adminPassword}`, `docker://${host}/team/app:v2`);
+  assert.notEqual(gone.code, 0, "the deleted tag still resolves");
+});
+
 test("deletes the registry once its name is typed", async () => {
   await page.goto(`${berth.url}/#/r/${reg}/settings`);
   await page.getByRole("button", { name: "Delete registry" }).click();
