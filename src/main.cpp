@@ -152,6 +152,10 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.sessions.max = config.sessionsMax;
   options.sessions.perIdentity = config.sessionsPerIdentity;
   options.portal = config.portal;
+  options.oidc.keysLifetime = std::chrono::seconds(config.oidcKeysLifetimeSeconds);
+  options.oidc.unknownKeyRefetch = std::chrono::seconds(config.oidcUnknownKeyRefetchSeconds);
+  options.oidc.allowHttp = config.oidcAllowHttp;
+  options.oidcCaFile = config.oidcCaFile;
   berth::metrics::setEnabled(config.metrics);
   berth::storage::HashPool::configure(config.uploadHashThreads);
   std::optional<berth::HostPort> metricsAddress;

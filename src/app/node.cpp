@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "app/tenancy.hpp"
+#include "auth/oidc.hpp"
 #include "auth/token_endpoint.hpp"
 #include "control/app.hpp"
 #include "core/log.hpp"
@@ -20,6 +21,7 @@
 #include "meta/sqlite/sqlite_store.hpp"
 #include "portal/portal.hpp"
 #include "registry/app.hpp"
+#include "storage/object/http_client.hpp"
 
 namespace berth::app {
 
@@ -55,6 +57,8 @@ struct Node::Planes {
   Tenancy tenancy;
   auth::Authenticator authenticator;
   registry::RegistryApp registry;
+  storage::object::HttpClient oidcHttp;
+  auth::OidcVerifier oidc;
   auth::TokenEndpoint tokens;
   control::ControlApp control;
 
@@ -65,15 +69,56 @@ struct Node::Planes {
         authenticator(*s.identities, withLoginServers(options.auth, tenancy)),
         registry(
             registry::RegistryDeps{*s.meta, authenticator, tenancy, options.manifestCacheEntries}),
-        tokens(authenticator,
-               [this](const http::Request& req) -> Result<meta::RegistrySettings> {
-                 auto tenant = tenancy.resolve(req.host());
-                 if (!tenant) return tenant.takeError();
-                 return std::move(tenant->settings);
-               }),
+        oidcHttp(oidcHttpOptions(options.oidcCaFile)),
+        oidc([this](const std::string& url) { return fetchIssuerDocument(oidcHttp, url); },
+             options.oidc),
+        tokens(
+            authenticator,
+            [this](const http::Request& req) -> Result<meta::RegistrySettings> {
+              auto tenant = tenancy.resolve(req.host());
+              if (!tenant) return tenant.takeError();
+              return std::move(tenant->settings);
+            },
+            auth::ExchangeDeps{&oidc,
+                               [this, &s](std::string_view service) {
+                                 return registryOfService(tenancy, *s.identities, service);
+                               }}),
         control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy,
                                      std::move(events), options.sessions}) {
     tenancy.onForget([this] { registry.forgetCached(); });
+  }
+
+  static storage::object::HttpOptions oidcHttpOptions(const std::string& caFile) {
+    storage::object::HttpOptions o;
+    o.connectTimeout = std::chrono::seconds(5);
+    o.totalTimeout = std::chrono::seconds(10);
+    o.maxAttempts = 2;
+    o.idleHandles = 4;
+    o.caFile = caFile;
+    o.peer = "OpenID Connect issuer";
+    return o;
+  }
+
+  // An issuer's discovery document or JWKS: at most 1 MiB, 200 only.
+  static Result<std::string> fetchIssuerDocument(storage::object::HttpClient& http,
+                                                 const std::string& url) {
+    storage::object::HttpRequest request;
+    request.url = url;
+    request.headers = {{"Accept", "application/json"}};
+    request.responseLimit = 1 << 20;
+    auto response = http.perform(std::move(request));
+    if (!response) return response.takeError();
+    if (response->status != 200) {
+      return makeError(ApiCode::Unknown, "HTTP " + std::to_string(response->status));
+    }
+    return std::move(response->body);
+  }
+
+  // The registry a token request's `service` names: its login server, or its name.
+  static Result<std::optional<meta::RegistrySettings>> registryOfService(
+      Tenancy& tenancy, meta::IdentityStore& identities, std::string_view service) {
+    const auto named = tenancy.registryOfHost(service);
+    return identities.registryByName(named ? std::string_view(*named) : service);
   }
 
   static storage::StoreUrl serverStore(const NodeOptions& options) {

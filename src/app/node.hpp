@@ -10,6 +10,7 @@
 
 #include "app/request_metrics.hpp"
 #include "auth/authenticator.hpp"
+#include "auth/oidc.hpp"
 #include "control/app.hpp"
 #include "core/disk_reserve.hpp"
 #include "events/audit.hpp"
@@ -73,6 +74,9 @@ struct NodeOptions {
   control::SessionOptions sessions;
   // The web portal at / on the management host.
   bool portal = true;
+  // OpenID Connect issuers of federated credentials, and the CAs of their HTTPS.
+  auth::OidcOptions oidc;
+  std::string oidcCaFile;
 };
 
 class Node final : public http::Application {

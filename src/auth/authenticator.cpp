@@ -125,6 +125,37 @@ AuthResult failure(AuthFailure kind, std::string detail, int retryAfter = 0) {
   return r;
 }
 
+// One password check against the failed-login limit of its (source, user name).
+class LoginAttempt {
+ public:
+  LoginAttempt(LoginThrottle& throttle, std::string_view username, std::string_view remote,
+               int64_t now)
+      : throttle_(throttle),
+        key_(sourceOf(remote) + "\n" + std::string(username)),
+        username_(username),
+        remote_(remote),
+        now_(now) {}
+  // The refusal when the source has failed too often.
+  std::optional<AuthResult> blocked() {
+    if (int wait = throttle_.blockedFor(key_, now_); wait > 0) {
+      return failure(AuthFailure::Throttled, "too many failed logins", wait);
+    }
+    return std::nullopt;
+  }
+  AuthResult failed(std::string detail) {
+    throttle_.failed(key_, now_);
+    log::warn("login failed", {{"username", username_}, {"remote", remote_}, {"reason", detail}});
+    return failure(AuthFailure::BadCredentials, "invalid username or password");
+  }
+  void succeeded() { throttle_.succeeded(key_); }
+
+ private:
+  LoginThrottle& throttle_;
+  std::string key_;
+  std::string_view username_, remote_;
+  int64_t now_;
+};
+
 }  // namespace
 
 // ---- Authenticator ----
@@ -257,14 +288,7 @@ Result<Permissions> Authenticator::principalPermissions(const meta::RegistrySett
                                                         std::string_view id) {
   auto assignments = identities_.roleAssignments(id);
   if (!assignments) return assignments.takeError();
-  std::vector<Rule> rules;
-  for (const auto& a : *assignments) {
-    if (a.registry && *a.registry != registry.id) continue;
-    const auto role = parseRole(a.role);
-    if (!role) continue;  // written by a newer berth: grants nothing here
-    rules.push_back({a.repository.empty() ? "*" : a.repository, dataActions(*role)});
-  }
-  return Permissions(std::move(rules));
+  return permissionsIn(*assignments, registry.id);
 }
 
 Result<Identity> Authenticator::subjectIdentity(const meta::RegistrySettings& registry,
@@ -276,15 +300,9 @@ Result<Identity> Authenticator::subjectIdentity(const meta::RegistrySettings& re
 AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::string_view username,
                                 std::string_view password, std::string_view remote) {
   const auto now = unixNow();
-  const std::string throttleKey = sourceOf(remote) + "\n" + std::string(username);
-  if (int wait = throttle_.blockedFor(throttleKey, now); wait > 0) {
-    return failure(AuthFailure::Throttled, "too many failed logins", wait);
-  }
-  auto bad = [&](std::string detail) {
-    throttle_.failed(throttleKey, now);
-    log::warn("login failed", {{"username", username}, {"remote", remote}, {"reason", detail}});
-    return failure(AuthFailure::BadCredentials, "invalid username or password");
-  };
+  LoginAttempt attempt(throttle_, username, remote, now);
+  if (auto blocked = attempt.blocked()) return *blocked;
+  auto bad = [&](std::string detail) { return attempt.failed(std::move(detail)); };
 
   if (username == kRefreshTokenUser) {
     // The password is a refresh token issued to this user for this registry's login server:
@@ -297,7 +315,7 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
         !r.identity.subject.starts_with(kPrincipalPrefix)) {
       return bad("refresh token of a user");
     }
-    throttle_.succeeded(throttleKey);
+    attempt.succeeded();
     return r;
   }
   std::vector<meta::StoredSecret> secrets;
@@ -318,28 +336,100 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
     auto principal = identities_.principal(username);
     if (!principal) return bad("identity store unavailable");
     if (!*principal) return bad("unknown user");
-    if ((*principal)->kind == meta::PrincipalRecord::Kind::User) {
-      if (!(*principal)->passwordHash) return bad("the user has no password");
-      secrets.push_back(
-          {"password", *(*principal)->passwordHash, std::nullopt, (*principal)->passwordChanged});
-    } else {
-      secrets = (*principal)->secrets;
-    }
+    secrets = principalSecrets(**principal);
+    if (secrets.empty()) return bad("the principal has no password");
     username = subjectBuffer.assign(kPrincipalPrefix).append((*principal)->id);
   }
-  const auto matched = std::find_if(secrets.begin(), secrets.end(), [&](const auto& s) {
-    if (s.expiry && *s.expiry <= now) return false;
-    return secretMatches(s.hash, password);
-  });
+  const auto matched = matchingSecret(secrets, password, now);
   if (matched == secrets.end()) return bad("wrong or expired password");
   auto identity = identityFor(registry, username);
   if (!identity) return bad("identity unavailable");
-  throttle_.succeeded(throttleKey);
+  attempt.succeeded();
   AuthResult r;
   r.identity = std::move(*identity);
   r.secretName = matched->name;
   r.secretCreated = matched->created;
   return r;
+}
+
+std::vector<meta::StoredSecret> principalSecrets(const meta::PrincipalRecord& principal) {
+  if (principal.kind == meta::PrincipalRecord::Kind::ServicePrincipal) return principal.secrets;
+  if (!principal.passwordHash) return {};
+  return {{std::string(kUserPasswordName), *principal.passwordHash, std::nullopt,
+           principal.passwordChanged}};
+}
+
+std::vector<meta::StoredSecret>::const_iterator Authenticator::matchingSecret(
+    const std::vector<meta::StoredSecret>& secrets, std::string_view password, int64_t now) {
+  return std::find_if(secrets.begin(), secrets.end(), [&](const auto& s) {
+    if (s.expiry && *s.expiry <= now) return false;
+    return secretMatches(s.hash, password);
+  });
+}
+
+AuthResult Authenticator::loginPrincipal(std::string_view username, std::string_view password,
+                                         std::string_view remote) {
+  const auto now = unixNow();
+  LoginAttempt attempt(throttle_, username, remote, now);
+  if (auto blocked = attempt.blocked()) return *blocked;
+  auto bad = [&](std::string detail) { return attempt.failed(std::move(detail)); };
+  auto principal = identities_.principal(username);
+  if (!principal) return bad("identity store unavailable");
+  if (!*principal) return bad("unknown user");
+  const auto secrets = principalSecrets(**principal);
+  const auto matched = matchingSecret(secrets, password, now);
+  if (matched == secrets.end()) return bad("wrong, expired or no password");
+  attempt.succeeded();
+  AuthResult r;
+  r.identity.kind = Identity::Kind::Principal;
+  r.identity.subject = std::string(kPrincipalPrefix) + (*principal)->id;
+  r.secretName = matched->name;
+  r.secretCreated = matched->created;
+  return r;
+}
+
+bool subjectMatches(std::string_view pattern, std::string_view subject) {
+  if (pattern.ends_with('*')) return subject.starts_with(pattern.substr(0, pattern.size() - 1));
+  return pattern == subject;
+}
+
+Result<bool> Authenticator::trustsIssuer(std::string_view issuer) {
+  auto credentials = identities_.federatedCredentials(std::nullopt, issuer);
+  if (!credentials) return credentials.takeError();
+  return !credentials->empty();
+}
+
+AuthResult Authenticator::federatedLogin(const meta::RegistrySettings& registry,
+                                         const IdToken& token) {
+  auto credentials = identities_.federatedCredentials(std::nullopt, token.issuer);
+  if (!credentials) return failure(AuthFailure::BadCredentials, "identity store unavailable");
+  bool matched = false;
+  for (const auto& c : *credentials) {
+    if (!subjectMatches(c.subject, token.subject)) continue;
+    if (std::find(token.audiences.begin(), token.audiences.end(), c.audience) ==
+        token.audiences.end()) {
+      continue;
+    }
+    matched = true;
+    auto assignments = identities_.roleAssignments(c.principal);
+    if (!assignments) return failure(AuthFailure::BadCredentials, "identity store unavailable");
+    if (!reaches(*assignments, registry.id)) continue;
+    AuthResult r;
+    r.identity.kind = Identity::Kind::Principal;
+    r.identity.subject = std::string(kPrincipalPrefix) + c.principal;
+    r.identity.permissions = permissionsIn(*assignments, registry.id);
+    r.identity.catalog = true;
+    return r;
+  }
+  if (matched) {
+    return failure(AuthFailure::BadCredentials,
+                   "the service principal of the matching federated "
+                   "credential has no role in registry " +
+                       registry.name);
+  }
+  return failure(AuthFailure::BadCredentials, "no federated credential of " + token.issuer +
+                                                  " matches subject \"" + token.subject +
+                                                  "\" and the token's audience");
 }
 
 AuthResult Authenticator::refresh(const meta::RegistrySettings& registry,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "auth/jwt.hpp"
+#include "auth/oidc.hpp"
 #include "auth/scope.hpp"
 #include "core/lru_cache.hpp"
 #include "meta/identity_store.hpp"
@@ -38,6 +39,11 @@ struct AuthOptions {
 // The subject of a principal (a person or a service principal of the deployment) in tokens and
 // sessions: "p:" and its id. Token names never hold ':'.
 inline constexpr std::string_view kPrincipalPrefix = "p:";
+
+// The name under which a user's password is a stored secret (a session remembers it).
+inline constexpr std::string_view kUserPasswordName = "password";
+// A user's password, or a service principal's client secrets.
+std::vector<meta::StoredSecret> principalSecrets(const meta::PrincipalRecord& principal);
 
 struct Identity {
   enum class Kind { Anonymous, Admin, Token, Bearer, Principal };
@@ -111,6 +117,18 @@ class Authenticator {
   // A username and password, from Basic credentials or an OAuth2 password grant.
   AuthResult login(const meta::RegistrySettings& registry, std::string_view username,
                    std::string_view password, std::string_view remote);
+  // A person (its name) or a service principal (its application id) of the deployment signing
+  // in with its password or a client secret, outside any registry (the control plane and the
+  // portal): a Principal identity without permissions, which its role assignments give.
+  AuthResult loginPrincipal(std::string_view username, std::string_view password,
+                            std::string_view remote);
+  // Whether any federated credential trusts `issuer` (asked before anything is fetched from
+  // it).
+  Result<bool> trustsIssuer(std::string_view issuer);
+  // The service principal a verified ID token signs in: one whose federated credential
+  // trusts its issuer, matches its subject and is among its audiences, and whose roles reach
+  // `registry`.
+  AuthResult federatedLogin(const meta::RegistrySettings& registry, const IdToken& token);
   // Re-resolves the identity behind a refresh token.
   AuthResult refresh(const meta::RegistrySettings& registry, std::string_view refreshToken,
                      std::string_view service);
@@ -142,6 +160,9 @@ class Authenticator {
   Result<Permissions> principalPermissions(const meta::RegistrySettings& registry,
                                            std::string_view id);
   bool secretMatches(const std::string& hash, std::string_view secret);
+  // The first unexpired secret that `password` matches, or end().
+  std::vector<meta::StoredSecret>::const_iterator matchingSecret(
+      const std::vector<meta::StoredSecret>& secrets, std::string_view password, int64_t now);
   Result<Issued> issue(meta::RegistryId registry, const std::string& subject,
                        std::string_view service, std::vector<ResourceAccess> access,
                        std::string use, std::chrono::seconds lifetime);
@@ -171,5 +192,12 @@ std::span<const std::string_view> builtinScopeMapNames();
 uint8_t actionBitsOf(const std::vector<std::string>& dockerActions);
 
 int64_t unixNow();
+
+// The audience a federated credential expects when none is given (the ID token's `aud`).
+inline constexpr std::string_view kDefaultFederatedAudience = "api://BerthTokenExchange";
+
+// A federated credential's subject: exact, or ending in `*` for every subject that begins with
+// what precedes it (`repo:org/app:ref:refs/heads/*`).
+bool subjectMatches(std::string_view pattern, std::string_view subject);
 
 }  // namespace berth::auth

@@ -177,8 +177,6 @@ std::string_view describe(JwtError error) {
   return "invalid token";
 }
 
-namespace {
-
 std::optional<json::object> decodeObject(std::string_view part) {
   auto text = base64urlDecode(part);
   if (!text) return std::nullopt;
@@ -187,6 +185,8 @@ std::optional<json::object> decodeObject(std::string_view part) {
   if (ec || !value.is_object()) return std::nullopt;
   return std::move(value.as_object());
 }
+
+namespace {
 
 std::string stringOf(const json::object& o, std::string_view key) {
   auto it = o.find(key);

@@ -1,5 +1,6 @@
 #pragma once
 // JSON Web Tokens signed with ES256 (ECDSA P-256, SHA-256): the only algorithm accepted.
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,6 +60,9 @@ class SigningKey {
 };
 
 std::string encodeJwt(const Claims& claims, const SigningKey& key);
+
+// A JWS header or payload: base64url of a JSON object; nothing for anything else.
+std::optional<boost::json::object> decodeObject(std::string_view part);
 
 enum class JwtError {
   Malformed,

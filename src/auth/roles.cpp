@@ -1,5 +1,6 @@
 #include "auth/roles.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "auth/scope.hpp"
@@ -84,6 +85,39 @@ std::optional<RoleScope> parseRoleScope(std::string_view text) {
   if (!isValidPattern(rest)) return std::nullopt;
   scope.repository = std::string(rest);
   return scope;
+}
+
+uint8_t controlRightsAt(Assignments assignments, std::optional<meta::RegistryId> registry) {
+  uint8_t rights = 0;
+  for (const auto& a : assignments) {
+    const auto role = parseRole(a.role);
+    if (!role) continue;
+    const bool atDeployment = !a.registry;
+    const bool atRegistry = registry && a.registry == registry && a.repository.empty();
+    if (atDeployment || atRegistry) rights |= controlRights(*role);
+  }
+  return rights;
+}
+
+bool hasRight(uint8_t rights, ControlRight right) {
+  return (rights & static_cast<uint8_t>(right)) != 0;
+}
+
+Permissions permissionsIn(Assignments assignments, meta::RegistryId registry) {
+  std::vector<Rule> rules;
+  for (const auto& a : assignments) {
+    if (a.registry && *a.registry != registry) continue;
+    const auto role = parseRole(a.role);
+    if (!role) continue;
+    rules.push_back({a.repository.empty() ? "*" : a.repository, dataActions(*role)});
+  }
+  return Permissions(std::move(rules));
+}
+
+bool reaches(Assignments assignments, meta::RegistryId registry) {
+  return std::any_of(assignments.begin(), assignments.end(), [&](const auto& a) {
+    return parseRole(a.role) && (!a.registry || *a.registry == registry);
+  });
 }
 
 }  // namespace berth::auth

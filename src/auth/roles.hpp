@@ -20,6 +20,9 @@
 #include <string>
 #include <string_view>
 
+#include "auth/scope.hpp"
+#include "meta/identity_store.hpp"
+
 namespace berth::auth {
 
 enum class Role { AcrPull, AcrPush, AcrDelete, Reader, Contributor, Owner };
@@ -50,5 +53,19 @@ struct RoleScope {
 // nullopt when `text` is none of the three shapes, or names a registry or pattern outside the
 // grammar.
 std::optional<RoleScope> parseRoleScope(std::string_view text);
+
+// What a principal's role assignments give it. Assignments of roles this berth does not know
+// (written by a newer one) give nothing.
+using Assignments = std::span<const meta::RoleAssignmentRecord>;
+// Control rights at the deployment (no registry): its assignments at "/"; at a registry, those
+// and its assignments to the whole registry. Repository-pattern assignments give no control
+// right of their own: their data actions decide the repository routes.
+uint8_t controlRightsAt(Assignments assignments, std::optional<meta::RegistryId> registry);
+bool hasRight(uint8_t rights, ControlRight right);
+// Scope-map permissions in `registry`: the data actions of its assignments at "/", at the
+// registry and at the registry's repository patterns.
+Permissions permissionsIn(Assignments assignments, meta::RegistryId registry);
+// Whether any assignment reaches `registry` (at "/", the registry or one of its patterns).
+bool reaches(Assignments assignments, meta::RegistryId registry);
 
 }  // namespace berth::auth

@@ -46,6 +46,15 @@ Response unauthorized(const AuthResult& auth) {
   return r;
 }
 
+// The first value of `key` in a parsed form.
+std::optional<std::string> formField(const std::vector<std::pair<std::string, std::string>>& form,
+                                     std::string_view key) {
+  for (const auto& [k, v] : form) {
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
 bool truthy(std::optional<std::string_view> v) { return v && (*v == "true" || *v == "1"); }
 
 }  // namespace
@@ -84,6 +93,20 @@ Dispatch TokenEndpoint::dispatch(http::Request& req) {
     auto keys = auth_.jwks();
     if (!keys) return Dispatch::reply(Response::error(keys.error()));
     return Dispatch::reply(Response::json(200, std::move(*keys)));
+  }
+  if (req.path == "/oauth2/exchange") {
+    req.route = "/oauth2/exchange";
+    req.auditAction = "login";
+    if (req.method != http::Method::Post || exchange_.verifier == nullptr) {
+      return Dispatch::reply(Response::error(makeError(ApiCode::Unsupported, "use POST", 405)));
+    }
+    // Runs on the blocking pool: verifying may fetch the issuer's keys.
+    auto done = [this, live = &req, settings = *registry](std::string body) {
+      return exchange(*live, settings, body);
+    };
+    return Dispatch::body(std::make_unique<http::BufferedSink<decltype(done)>>(
+        kMaxFormBytes, makeError(ApiCode::SizeInvalid, "form too large", 413), std::move(done),
+        true));
   }
   if (req.path != "/oauth2/token") {
     return Dispatch::reply(Response::error(makeError(ApiCode::NotFound)));
@@ -149,13 +172,8 @@ Response TokenEndpoint::getToken(http::Request& req, const meta::RegistrySetting
 
 Response TokenEndpoint::postToken(http::Request& req, const meta::RegistrySettings& registry,
                                   const std::string& body) {
-  auto form = http::parseForm(body);
-  auto field = [&form](std::string_view key) -> std::optional<std::string> {
-    for (const auto& [k, v] : form) {
-      if (k == key) return v;
-    }
-    return std::nullopt;
-  };
+  const auto form = http::parseForm(body);
+  auto field = [&form](std::string_view key) { return formField(form, key); };
   if (auto service = field("service"); service && *service != req.host()) {
     return oauthError(400, "invalid_request", "unknown service");
   }
@@ -183,6 +201,53 @@ Response TokenEndpoint::postToken(http::Request& req, const meta::RegistrySettin
     return grant(req, registry, auth, scopes, true, *token);
   }
   return oauthError(400, "unsupported_grant_type", "grant_type must be password or refresh_token");
+}
+
+Response TokenEndpoint::exchange(http::Request& req, const meta::RegistrySettings& host,
+                                 const std::string& body) {
+  const auto form = http::parseForm(body);
+  auto field = [&form](std::string_view key) { return formField(form, key); };
+  req.identity = "federated";
+  if (field("grant_type") != "access_token") {
+    return oauthError(400, "unsupported_grant_type", "grant_type must be access_token");
+  }
+  const auto token = field("access_token");
+  if (!token || token->empty())
+    return oauthError(400, "invalid_request", "access_token is required");
+  // The registry: the one whose login server was reached, or the one `service` names.
+  meta::RegistrySettings registry = host;
+  if (auto service = field("service"); service && *service != req.host()) {
+    auto named = exchange_.registryOfService
+                     ? exchange_.registryOfService(*service)
+                     : Result<std::optional<meta::RegistrySettings>>(std::nullopt);
+    if (!named) return Response::error(named.error());
+    if (!*named) return oauthError(400, "invalid_request", "unknown service " + *service);
+    registry = std::move(**named);
+  }
+  req.registry = registry.name;
+  auto issuer = OidcVerifier::unverifiedIssuer(*token);
+  if (!issuer) return oauthError(401, "invalid_grant", issuer.error().detail);
+  auto trusted = auth_.trustsIssuer(*issuer);
+  if (!trusted) return Response::error(trusted.error());
+  if (!*trusted) {
+    return oauthError(401, "invalid_grant", "no federated credential trusts issuer " + *issuer);
+  }
+  auto verified = exchange_.verifier->verify(*token, unixNow());
+  if (!verified) return oauthError(401, "invalid_grant", verified.error().detail);
+  auto login = auth_.federatedLogin(registry, *verified);
+  if (!login.ok()) return oauthError(401, "invalid_grant", login.detail);
+  req.identity = identityName(login.identity, registry.name);
+  const auto loginServer = auth_.options().loginServer ? auth_.options().loginServer(registry.name)
+                                                       : std::string(req.host());
+  auto issued = auth_.issueRefreshToken(registry.id, login.identity.subject, loginServer);
+  if (!issued) return Response::error(issued.error());
+  json::object reply{{"refresh_token", issued->token},
+                     {"loginServer", loginServer},
+                     {"username", kRefreshTokenUser},
+                     {"expires_in", issued->expiresIn}};
+  auto r = Response::json(200, json::serialize(reply));
+  r.headers.add("Cache-Control", "no-store");
+  return r;
 }
 
 }  // namespace berth::auth

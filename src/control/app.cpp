@@ -122,7 +122,17 @@ std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
   if (colon == std::string::npos) return errorResponse(unauthorized("malformed basic credentials"));
   const std::string_view user = std::string_view(*decoded).substr(0, colon);
   const std::string_view password = std::string_view(*decoded).substr(colon + 1);
-  if (!underRegistry) return refuseAboveRegistries(c, user, password, req.remote);
+  if (!underRegistry) {
+    // A person or service principal of the deployment, else a registry's own credentials.
+    auto principal = c.deps.identities.principal(user);
+    if (!principal) return respond(c, principal.takeError());
+    if (!*principal) return refuseAboveRegistries(c, user, password, req.remote);
+    auto result = c.deps.authenticator.loginPrincipal(user, password, req.remote);
+    if (result.failure == auth::AuthFailure::Throttled) return throttled(result);
+    if (!result.ok()) return errorResponse(unauthorized(result.detail));
+    if (auto r = signInPrincipal(c, (*principal)->id); !r) return respond(c, r.takeError());
+    return std::nullopt;
+  }
   // Credentials belong to the registry in the path: another registry's are unknown here.
   auto found = findRegistry(c, c.registryName);
   if (!found) return respond(c, found.takeError());
@@ -139,6 +149,12 @@ std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
       c.caller.permissions = std::move(result.identity.permissions);
       c.caller.token = result.identity.subject;
       break;
+    case auth::Identity::Kind::Principal: {
+      c.registry = std::move(**found);
+      auto id = result.identity.subject.substr(auth::kPrincipalPrefix.size());
+      if (auto r = signInPrincipal(c, std::move(id)); !r) return respond(c, r.takeError());
+      return std::nullopt;
+    }
     default:
       return errorResponse(unauthorized("invalid username or password"));
   }
@@ -177,6 +193,9 @@ bool deploymentRoute(Operation op) {
     case DeleteServicePrincipal:
     case ResetServicePrincipalCredential:
     case DeleteServicePrincipalCredential:
+    case ListFederatedCredentials:
+    case CreateFederatedCredential:
+    case DeleteFederatedCredential:
     case ListRoleAssignments:
     case CreateRoleAssignment:
     case DeleteRoleAssignment:
@@ -186,11 +205,146 @@ bool deploymentRoute(Operation op) {
   }
 }
 
+// What a request under a registry needs of a principal there: a control right, or (for the
+// repository routes) data actions on the repository, as a token's scope map grants them.
+struct Need {
+  auth::ControlRight right = auth::ControlRight::None;
+  uint8_t actions = 0;
+};
+
+// The data actions a repository route needs; 0 for every other route.
+uint8_t repositoryActions(Operation op) {
+  using enum Operation;
+  switch (op) {
+    case ShowRepository:
+    case ListTags:
+    case ShowTag:
+    case ListManifests:
+    case ShowManifest:
+    case TagHistory:
+    case ListDeletedManifests:
+      return auth::kMetadataRead;
+    case UpdateRepository:
+    case UpdateTag:
+    case UpdateManifest:
+    case RollbackTag:
+    case RestoreManifest:
+      return auth::kMetadataWrite;
+    case DeleteRepository:
+    case DeleteTag:
+    case DeleteManifest:
+    case PurgeRepository:
+      return auth::kContentDelete;
+    default:
+      return 0;
+  }
+}
+
+Need registryNeed(Operation op) {
+  using enum Operation;
+  using auth::ControlRight;
+  if (const auto actions = repositoryActions(op)) return {ControlRight::None, actions};
+  switch (op) {
+    case ShowRegistry:
+    case Login:
+    case ListRepositories:
+      return {};
+    case ShowUsage:
+    case ShowGc:
+    case ShowPolicies:
+    case ListPurgeSchedules:
+    case ListDeletedRepositories:
+    case ListScopeMaps:
+    case ShowScopeMap:
+    case ListTokens:
+    case ShowToken:
+    case ListWebhooks:
+    case ShowWebhook:
+    case ListWebhookEvents:
+    case ListRegistryAudit:
+      return {ControlRight::SeeRegistry};
+    default:
+      // Every other route under a registry changes it, or shows its secrets (credentials, a
+      // webhook's headers).
+      return {ControlRight::Change};
+  }
+}
+
+std::string_view rightName(auth::ControlRight right) {
+  switch (right) {
+    case auth::ControlRight::SeeRegistry:
+      return "Reader, Contributor or Owner";
+    case auth::ControlRight::Change:
+      return "Contributor or Owner";
+    case auth::ControlRight::Assign:
+      return "Owner";
+    default:
+      return "a role";
+  }
+}
+
+Result<void> authorizePrincipal(const Call& c) {
+  using enum Operation;
+  using auth::ControlRight;
+  const auto& roles = c.caller.roles;
+  const uint8_t atDeployment = auth::controlRightsAt(roles, std::nullopt);
+  auto requireAtDeployment = [&](ControlRight right) -> Result<void> {
+    if (auth::hasRight(atDeployment, right)) return {};
+    return denied("this needs " + std::string(rightName(right)) + " at the deployment (\"/\")");
+  };
+  const auto op = c.route->operation;
+  switch (op) {
+    case ShowVersion:
+    case ListRegistries:       // lists the registries its roles reach
+    case ListRoleAssignments:  // its own, and those at scopes where it is Owner
+    case CreateRoleAssignment:
+    case DeleteRoleAssignment:  // the handlers check the assignment's scope
+      return {};
+    case CreateRegistry:
+    case CheckName:
+      return requireAtDeployment(ControlRight::Change);
+    case ListAudit:
+      return requireAtDeployment(ControlRight::SeeRegistry);
+    case ListUsers:
+    case ShowUser:
+    case ListServicePrincipals:
+    case ShowServicePrincipal:
+      // An Owner anywhere looks up whom to assign a role to.
+      if (auth::hasRight(atDeployment, ControlRight::SeeRegistry)) return {};
+      for (const auto& a : roles) {
+        if (mayAssign(c, a.registry)) return {};
+      }
+      return requireAtDeployment(ControlRight::SeeRegistry);
+    default:
+      if (deploymentRoute(op)) return requireAtDeployment(ControlRight::Assign);
+      break;
+  }
+  const auto& registry = c.settings();
+  if (!auth::reaches(roles, registry.id)) {
+    return denied("you have no role in registry " + registry.name);
+  }
+  const auto need = registryNeed(op);
+  if (need.right != ControlRight::None &&
+      !auth::hasRight(auth::controlRightsAt(roles, registry.id), need.right)) {
+    return denied("this needs " + std::string(rightName(need.right)) + " at registry " +
+                  registry.name);
+  }
+  if (op == ListRepositories && !c.caller.permissions.any(auth::kMetadataRead)) {
+    return denied("your roles grant metadata/read on no repository of " + registry.name);
+  }
+  if (need.actions != 0 && (c.caller.permissions.actionsOn(c.repository) & need.actions) == 0) {
+    return denied("your roles do not grant " + auth::scopeActionNames(need.actions).front() +
+                  " on repository " + c.repository);
+  }
+  return {};
+}
+
 Result<void> authorize(const Call& c) {
   using enum Operation;
   const auto op = c.route->operation;
   if (c.caller.kind == Caller::Kind::Operator) return {};
   if (op == ShowSession || op == DeleteSession) return {};
+  if (c.caller.kind == Caller::Kind::Principal) return authorizePrincipal(c);
   if (deploymentRoute(op)) {
     return denied("only the operator manages people, service principals and role assignments");
   }
@@ -200,38 +354,14 @@ Result<void> authorize(const Call& c) {
   }
   if (c.caller.kind == Caller::Kind::Admin) return {};
 
-  uint8_t needed = 0;
-  switch (op) {
-    case ListRepositories:
-      if (!c.caller.permissions.any(auth::kMetadataRead)) {
-        return denied("the token's scope map grants metadata/read on no repository");
-      }
-      return {};
-    case ShowRepository:
-    case ListTags:
-    case ShowTag:
-    case ListManifests:
-    case ShowManifest:
-    case TagHistory:
-    case ListDeletedManifests:
-      needed = auth::kMetadataRead;
-      break;
-    case UpdateRepository:
-    case UpdateTag:
-    case UpdateManifest:
-    case RollbackTag:
-    case RestoreManifest:
-      needed = auth::kMetadataWrite;
-      break;
-    case DeleteRepository:
-    case DeleteTag:
-    case DeleteManifest:
-    case PurgeRepository:
-      needed = auth::kContentDelete;
-      break;
-    default:
-      return denied("a token may use the repository routes only");
+  if (op == ListRepositories) {
+    if (!c.caller.permissions.any(auth::kMetadataRead)) {
+      return denied("the token's scope map grants metadata/read on no repository");
+    }
+    return {};
   }
+  const uint8_t needed = repositoryActions(op);
+  if (needed == 0) return denied("a token may use the repository routes only");
   if ((c.caller.permissions.actionsOn(c.repository) & needed) == 0) {
     return denied("the token's scope map does not grant " + auth::scopeActionNames(needed).front() +
                   " on repository " + c.repository);
@@ -387,6 +517,12 @@ Reply handle(Call& c) {
       return resetServicePrincipalCredential(c);
     case DeleteServicePrincipalCredential:
       return deleteServicePrincipalCredential(c);
+    case ListFederatedCredentials:
+      return listFederatedCredentials(c);
+    case CreateFederatedCredential:
+      return createFederatedCredential(c);
+    case DeleteFederatedCredential:
+      return deleteFederatedCredential(c);
     case ListRoleAssignments:
       return listRoleAssignments(c);
     case CreateRoleAssignment:
@@ -519,6 +655,7 @@ http::Dispatch route(ControlDeps& deps, http::Request& req) {
             {},
             req.remote};
   req.registry = call.registryName;
+  call.credential = std::move(params.credential);
   call.host = std::string(req.host());
   call.userAgent = std::string(req.header("User-Agent").value_or(""));
   // Behind a proxy that ends TLS, X-Forwarded-Proto says so (a client that lies only makes its
@@ -584,8 +721,28 @@ meta::Actor Call::actor() const {
     case Caller::Kind::Token:
       actor.identity = "token:" + caller.token;
       break;
+    case Caller::Kind::Principal:
+      actor.identity = "principal:" + caller.principal;
+      break;
   }
   return actor;
+}
+
+Result<void> signInPrincipal(Call& c, std::string id) {
+  auto roles = c.deps.identities.roleAssignments(std::string_view(id));
+  if (!roles) return roles.takeError();
+  c.caller.kind = Caller::Kind::Principal;
+  c.caller.principal = std::move(id);
+  c.caller.roles = std::move(*roles);
+  if (c.registry) c.caller.permissions = auth::permissionsIn(c.caller.roles, c.registry->id);
+  return {};
+}
+
+bool mayAssign(const Call& c, std::optional<meta::RegistryId> registry) {
+  if (c.caller.kind == Caller::Kind::Operator) return true;
+  if (c.caller.kind != Caller::Kind::Principal) return false;
+  return auth::hasRight(auth::controlRightsAt(c.caller.roles, registry),
+                        auth::ControlRight::Assign);
 }
 
 ControlApp::ControlApp(ControlDeps deps) : deps_(deps) {}

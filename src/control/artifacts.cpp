@@ -96,7 +96,7 @@ json::array platformsOf(const meta::ManifestRecord& m, const json::object* doc) 
 json::value imageConfig(Call& c, const json::object* doc) {
   constexpr uint64_t kLimit = 1 << 20;
   // The config is content (its environment may hold secrets): a token needs content/read.
-  if (c.caller.kind == Caller::Kind::Token &&
+  if (c.caller.limited() &&
       (c.caller.permissions.actionsOn(c.repository) & auth::kContentRead) == 0) {
     return nullptr;
   }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/roles.hpp"
 #include "auth/scope.hpp"
 #include "control/app.hpp"
 #include "control/routes.hpp"
@@ -18,10 +19,17 @@
 namespace berth::control {
 
 struct Caller {
-  enum class Kind { Operator, Admin, Token };
+  enum class Kind { Operator, Admin, Token, Principal };
   Kind kind = Kind::Operator;
-  auth::Permissions permissions;  // a token's; the others may do everything
-  std::string token;              // the token's name
+  // A token's, or a principal's in the registry of the path; the others may do everything.
+  auth::Permissions permissions;
+  std::string token;  // the token's name
+  // A person's or service principal's id, and its role assignments.
+  std::string principal;
+  std::vector<meta::RoleAssignmentRecord> roles;
+
+  // Whether `permissions` bound what it may do with repositories (a token or a principal).
+  bool limited() const { return kind == Kind::Token || kind == Kind::Principal; }
 };
 
 // One routed, authenticated and authorized request. It owns what it refers to besides the
@@ -44,6 +52,7 @@ struct Call {
   // Set when the request is signed in by the session cookie: its secret and end.
   std::string sessionSecret;
   std::optional<int64_t> sessionExpires;
+  std::string credential;  // {credential}: a federated credential's name
 
   std::optional<std::string_view> param(std::string_view key) const;
   const meta::RegistrySettings& settings() const { return *registry; }
@@ -53,6 +62,13 @@ struct Call {
 };
 
 using Reply = Result<http::Response>;
+
+// Loads the role assignments of principal `id` into the caller (and its permissions in
+// `registry`, when the request names one).
+Result<void> signInPrincipal(Call& c, std::string id);
+// Whether the caller may assign roles at `registry` (none: the deployment): the operator, or a
+// principal that is Owner there or at the deployment.
+bool mayAssign(const Call& c, std::optional<meta::RegistryId> registry);
 
 // SKUs: included storage and the number of scope maps and of tokens each allows.
 struct Sku {
@@ -170,7 +186,13 @@ Reply showServicePrincipal(Call& c);
 Reply deleteServicePrincipal(Call& c);
 Reply resetServicePrincipalCredential(Call& c);
 Reply deleteServicePrincipalCredential(Call& c);
+Reply listFederatedCredentials(Call& c);
+Reply createFederatedCredential(Call& c);
+Reply deleteFederatedCredential(Call& c);
 Reply listRoleAssignments(Call& c);
+// {"id","assignee","role","scope","createdTime"}.
+Result<boost::json::object> roleAssignmentJson(const ControlDeps& deps,
+                                               const meta::RoleAssignmentRecord& a);
 Reply createRoleAssignment(Call& c);
 Reply deleteRoleAssignment(Call& c);
 

@@ -154,8 +154,12 @@ Reply renewCredential(Call& c) {
 
 Reply login(Call& c) {
   const auto loginServer = c.deps.host.loginServer(c.settings().name);
-  auto issued = c.deps.authenticator.issueRefreshToken(
-      c.settings().id, std::string(auth::kRefreshTokenUser), loginServer);
+  // The registry's owner, or a principal: its token does what its roles allow, and stops
+  // when the principal is deleted.
+  const std::string subject = c.caller.kind == Caller::Kind::Principal
+                                  ? std::string(auth::kPrincipalPrefix) + c.caller.principal
+                                  : std::string(auth::kRefreshTokenUser);
+  auto issued = c.deps.authenticator.issueRefreshToken(c.settings().id, subject, loginServer);
   if (!issued) return issued.takeError();
   return jsonReply(200, json::object{{"loginServer", loginServer},
                                      {"username", auth::kRefreshTokenUser},

@@ -1,8 +1,10 @@
 // People, service principals and role assignments of the deployment (docs/control-api.md,
 // "Principals and roles"): /api/v1/users, /api/v1/service-principals, /api/v1/role-assignments.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "auth/authenticator.hpp"
 #include "auth/password.hpp"
 #include "auth/roles.hpp"
 #include "control/errors.hpp"
@@ -81,18 +83,14 @@ Result<std::pair<meta::StoredSecret, std::string>> newClientSecret(std::optional
 }
 
 Result<json::object> assignmentJson(Call& c, const meta::RoleAssignmentRecord& a) {
-  auth::RoleScope scope;
-  if (a.registry) {
-    auto r = c.deps.identities.registrySettings(*a.registry);
-    if (!r) return r.takeError();
-    scope.registry = *r ? (*r)->name : "?";
-    scope.repository = a.repository;
-  }
-  return json::object{{"id", a.id},
-                      {"assignee", a.principal},
-                      {"role", a.role},
-                      {"scope", scope.text()},
-                      {"createdTime", rfc3339(a.created)}};
+  return roleAssignmentJson(c.deps, a);
+}
+
+Error ownerNeeded(const std::string& registry) {
+  return error(Code::Denied,
+               "assigning roles at " +
+                   (registry.empty() ? std::string("the deployment") : "registry " + registry) +
+                   " needs Owner there or at the deployment");
 }
 
 // Creates the assignment of `role` at `scopeText` to `principal`; its JSON.
@@ -116,6 +114,7 @@ Result<json::object> assign(Call& c, const std::string& principal, const std::st
     if (!*r) return error(Code::NotFound, "registry " + scope->registry + " not found");
     a.registry = (*r)->id;
   }
+  if (!mayAssign(c, a.registry)) return ownerNeeded(a.registry ? scope->registry : "");
   auto p = c.deps.identities.principal(principal);
   if (!p) return p.takeError();
   if (!*p) return error(Code::NotFound, "principal " + principal + " not found");
@@ -134,6 +133,22 @@ Result<json::object> assign(Call& c, const std::string& principal, const std::st
 }
 
 }  // namespace
+
+Result<json::object> roleAssignmentJson(const ControlDeps& deps,
+                                        const meta::RoleAssignmentRecord& a) {
+  auth::RoleScope scope;
+  if (a.registry) {
+    auto r = deps.identities.registrySettings(*a.registry);
+    if (!r) return r.takeError();
+    scope.registry = *r ? (*r)->name : "?";
+    scope.repository = a.repository;
+  }
+  return json::object{{"id", a.id},
+                      {"assignee", a.principal},
+                      {"role", a.role},
+                      {"scope", scope.text()},
+                      {"createdTime", rfc3339(a.created)}};
+}
 
 // ---- users ----
 
@@ -305,6 +320,102 @@ Reply deleteServicePrincipalCredential(Call& c) {
   return http::Response::empty(204);
 }
 
+// ---- federated credentials ----
+
+namespace {
+
+constexpr size_t kMaxFederatedCredentials = 20;
+constexpr size_t kMaxClaimLength = 600;
+
+json::object federatedCredentialJson(const meta::FederatedCredentialRecord& f) {
+  return json::object{{"name", f.name},
+                      {"issuer", f.issuer},
+                      {"subject", f.subject},
+                      {"audiences", json::array{json::value(f.audience)}},
+                      {"createdTime", rfc3339(f.created)}};
+}
+
+bool printable(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char ch) {
+    const auto b = static_cast<unsigned char>(ch);
+    return b > 0x20 && b < 0x7f;
+  });
+}
+
+}  // namespace
+
+Reply listFederatedCredentials(Call& c) {
+  if (auto sp = storedPrincipal(c, c.name, Kind::ServicePrincipal); !sp) return sp.takeError();
+  auto stored = c.deps.identities.federatedCredentials(std::string_view(c.name), std::nullopt);
+  if (!stored) return stored.takeError();
+  json::array out;
+  for (const auto& f : *stored) out.push_back(federatedCredentialJson(f));
+  return jsonReply(200, out);
+}
+
+// `az ad app federated-credential create`: trust ID tokens of `issuer` whose subject matches
+// `subject` (exact, or ending in `*`) and whose audiences hold `audience`.
+Reply createFederatedCredential(Call& c) {
+  BodyFields f(c.body);
+  auto name = f.string("name");
+  auto issuer = f.string("issuer");
+  auto subject = f.string("subject");
+  auto audience = f.string("audience");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!name) return missingField("name");
+  if (!issuer) return missingField("issuer");
+  if (!subject) return missingField("subject");
+  if (!isValidIdentityName(*name)) {
+    return error(Code::InvalidArgument,
+                 "a federated credential's name " + std::string(kIdentityNameRule));
+  }
+  const bool web = issuer->starts_with("https://") || issuer->starts_with("http://");
+  if (!web || issuer->size() > kMaxClaimLength || !printable(*issuer) ||
+      issuer->find('?') != std::string::npos || issuer->find('#') != std::string::npos) {
+    return error(Code::InvalidArgument,
+                 "issuer must be an https (with oidc_allow_http, http) URL without query or "
+                 "fragment: the tokens' iss");
+  }
+  if (subject->empty() || subject->size() > kMaxClaimLength ||
+      subject->find('*') < subject->size() - 1) {
+    return error(Code::InvalidArgument,
+                 "subject must be the token's sub, or a prefix of it followed by a final *");
+  }
+  const std::string aud = audience.value_or(std::string(auth::kDefaultFederatedAudience));
+  if (aud.empty() || aud.size() > kMaxClaimLength) {
+    return error(Code::InvalidArgument, "audience must be 1 to 600 characters");
+  }
+  if (auto sp = storedPrincipal(c, c.name, Kind::ServicePrincipal); !sp) return sp.takeError();
+  auto existing = c.deps.identities.federatedCredentials(std::string_view(c.name), std::nullopt);
+  if (!existing) return existing.takeError();
+  if (existing->size() >= kMaxFederatedCredentials) {
+    return error(Code::Denied, "a service principal has at most " +
+                                   std::to_string(kMaxFederatedCredentials) +
+                                   " federated credentials");
+  }
+  meta::FederatedCredentialRecord record{c.name, *name, *issuer, *subject, aud, 0};
+  if (auto r = c.deps.identities.createFederatedCredential(record); !r) {
+    if (codeOf(r.error()) == Code::Conflict) {
+      return error(Code::Conflict, "federated credential " + *name + " already exists");
+    }
+    return r.takeError();
+  }
+  auto stored = c.deps.identities.federatedCredentials(std::string_view(c.name), std::nullopt);
+  if (!stored) return stored.takeError();
+  for (const auto& s : *stored) {
+    if (s.name == *name) return jsonReply(201, federatedCredentialJson(s));
+  }
+  return error(Code::Internal, "the federated credential was not stored");
+}
+
+Reply deleteFederatedCredential(Call& c) {
+  if (auto sp = storedPrincipal(c, c.name, Kind::ServicePrincipal); !sp) return sp.takeError();
+  auto deleted = c.deps.identities.deleteFederatedCredential(c.name, c.credential);
+  if (!deleted) return deleted.takeError();
+  if (!*deleted) return error(Code::NotFound, "no federated credential " + c.credential);
+  return http::Response::empty(204);
+}
+
 // ---- role assignments ----
 
 Reply listRoleAssignments(Call& c) {
@@ -315,6 +426,9 @@ Reply listRoleAssignments(Call& c) {
   const auto scope = c.param("scope");
   json::array out;
   for (const auto& a : *all) {
+    // A principal sees its own assignments and those where it may assign.
+    const bool own = c.caller.kind == Caller::Kind::Principal && a.principal == c.caller.principal;
+    if (!own && !mayAssign(c, a.registry)) continue;
     auto j = assignmentJson(c, a);
     if (!j) return j.takeError();
     if (scope && j->at("scope").as_string() != *scope) continue;
@@ -338,6 +452,20 @@ Reply createRoleAssignment(Call& c) {
 }
 
 Reply deleteRoleAssignment(Call& c) {
+  auto all = c.deps.identities.roleAssignments(std::nullopt);
+  if (!all) return all.takeError();
+  const auto found =
+      std::find_if(all->begin(), all->end(), [&](const auto& a) { return a.id == c.name; });
+  if (found == all->end()) return error(Code::NotFound, "role assignment " + c.name + " not found");
+  if (!mayAssign(c, found->registry)) {
+    std::string registry;
+    if (found->registry) {
+      auto r = c.deps.identities.registrySettings(*found->registry);
+      if (!r) return r.takeError();
+      registry = *r ? (*r)->name : "?";
+    }
+    return ownerNeeded(registry);
+  }
   auto deleted = c.deps.identities.deleteRoleAssignment(c.name);
   if (!deleted) return deleted.takeError();
   if (!*deleted) return error(Code::NotFound, "role assignment " + c.name + " not found");

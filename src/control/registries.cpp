@@ -97,7 +97,11 @@ Reply listRegistries(Call& c) {
   auto registries = c.deps.identities.listRegistries();
   if (!registries) return registries.takeError();
   json::array out;
-  for (const auto& r : *registries) out.push_back(registryJson(c, r));
+  for (const auto& r : *registries) {
+    // A principal sees the registries its roles reach.
+    if (c.caller.kind == Caller::Kind::Principal && !auth::reaches(c.caller.roles, r.id)) continue;
+    out.push_back(registryJson(c, r));
+  }
   return jsonReply(200, out);
 }
 

@@ -38,12 +38,11 @@ json::object repositoryJson(Call& c, const meta::RepositoryInfo& r) {
           {"changeableAttributes", attributesJson(r.attributes, true)}};
 }
 
-// Whether the caller may see the repository in a list (a token needs metadata/read on it)
-// and its name holds the ?q= asked for.
+// Whether the caller may see the repository in a list (a token or a principal needs
+// metadata/read on it) and its name holds the ?q= asked for.
 bool listable(const Call& c, std::string_view name) {
   if (!containsFolded(name, c.param("q").value_or(""))) return false;
-  return c.caller.kind != Caller::Kind::Token ||
-         (c.caller.permissions.actionsOn(name) & auth::kMetadataRead) != 0;
+  return !c.caller.limited() || (c.caller.permissions.actionsOn(name) & auth::kMetadataRead) != 0;
 }
 
 // `text` for a query string: unreserved characters as they are, every other byte as %XX.
@@ -64,9 +63,7 @@ std::string percentEncoded(std::string_view text) {
 }
 
 // Whether some names of a page may be left out, so that pages are read in batches.
-bool filtered(const Call& c) {
-  return c.caller.kind == Caller::Kind::Token || !c.param("q").value_or("").empty();
-}
+bool filtered(const Call& c) { return c.caller.limited() || !c.param("q").value_or("").empty(); }
 
 // ?orderby=time_desc|time_asc: the first n names by lastUpdateTime (name order among equal
 // times), in one reply without a Link header.

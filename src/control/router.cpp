@@ -30,6 +30,7 @@ void assign(PathParams& params, std::string_view name, std::string value) {
   if (name == "{digest}") params.digest = std::move(value);
   if (name == "{name}") params.name = std::move(value);
   if (name == "{password}") params.password = std::move(value);
+  if (name == "{credential}") params.credential = std::move(value);
 }
 
 bool matchSegment(std::string_view pattern, std::string_view segment, PathParams& params) {

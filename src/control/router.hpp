@@ -10,7 +10,7 @@ namespace berth::control {
 
 // Path parameters as matched: {registry}, {repository}, {tag}, {digest}, {name}, {password}.
 struct PathParams {
-  std::string registry, repository, tag, digest, name, password;
+  std::string registry, repository, tag, digest, name, password, credential;
 };
 
 struct RouteMatch {

@@ -56,24 +56,41 @@ std::string_view kindName(Caller::Kind kind) {
       return "admin";
     case Caller::Kind::Token:
       return "token";
+    case Caller::Kind::Principal:
+      return "principal";
   }
   return "operator";
 }
 
-json::object sessionJson(const Call& c, std::optional<int64_t> expires) {
-  const auto permissions =
-      c.caller.kind == Caller::Kind::Token ? c.caller.permissions : auth::Permissions::all();
+Result<json::object> sessionJson(const Call& c, std::optional<int64_t> expires) {
+  const auto permissions = c.caller.limited() ? c.caller.permissions : auth::Permissions::all();
   json::object out{{"kind", kindName(c.caller.kind)},
                    {"identity", c.actor().identity},
                    {"registry", nullptr},
                    {"loginServer", nullptr},
                    {"expiresAt", timeOrNull(expires)},
                    {"permissions", permissionsJson(permissions)}};
-  if (c.caller.kind != Caller::Kind::Operator && c.registry) {
+  if (c.caller.kind == Caller::Kind::Principal) {
+    // A principal's session is the deployment's: what it may do in each registry follows
+    // from its roles.
+    json::array roles;
+    for (const auto& a : c.caller.roles) {
+      auto j = roleAssignmentJson(c.deps, a);
+      if (!j) return j.takeError();
+      roles.push_back(std::move(*j));
+    }
+    out["roles"] = std::move(roles);
+  } else if (c.caller.kind != Caller::Kind::Operator && c.registry) {
     out["registry"] = c.registry->name;
     out["loginServer"] = c.deps.host.loginServer(c.registry->name);
   }
   return out;
+}
+
+http::Response throttledReply(const auth::AuthResult& result) {
+  auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
+  resp.headers.add("Retry-After", std::to_string(result.retryAfter));
+  return resp;
 }
 
 http::Response endedSession(std::string message, bool secure) {
@@ -125,18 +142,38 @@ std::optional<http::Response> authenticateSession(Call& c, const http::Request& 
     (void)c.deps.identities.deleteSession(s.id);
     return endedSession(std::move(why), c.secure);
   };
-  if (s.kind == Kind::Operator) {
-    if (s.subject != c.deps.host.operatorFingerprint()) {
-      return end("the operator token it signed in with has been replaced");
+  // The password it signed in with must still be there, unchanged and unexpired.
+  const int64_t now = auth::unixNow();
+  auto stillHeld = [&](const std::vector<meta::StoredSecret>& secrets) {
+    return std::any_of(secrets.begin(), secrets.end(), [&](const meta::StoredSecret& stored) {
+      return stored.name == s.secretName && stored.created == s.secretCreated &&
+             (!stored.expiry || *stored.expiry > now);
+    });
+  };
+  if (s.kind == Kind::Operator || s.kind == Kind::Principal) {
+    // Sessions of the deployment: any registry of the path.
+    if (!c.registryName.empty()) {
+      auto registry = c.deps.identities.registryByName(c.registryName);
+      if (!registry) return errorResponse(registry.takeError());
+      if (!*registry) {
+        return errorResponse(error(Code::NotFound, "registry " + c.registryName + " not found"));
+      }
+      c.registry = std::move(**registry);
     }
-    c.caller.kind = Caller::Kind::Operator;
-    if (c.registryName.empty()) return std::nullopt;
-    auto registry = c.deps.identities.registryByName(c.registryName);
-    if (!registry) return errorResponse(registry.takeError());
-    if (!*registry) {
-      return errorResponse(error(Code::NotFound, "registry " + c.registryName + " not found"));
+    if (s.kind == Kind::Operator) {
+      if (s.subject != c.deps.host.operatorFingerprint()) {
+        return end("the operator token it signed in with has been replaced");
+      }
+      c.caller.kind = Caller::Kind::Operator;
+      return std::nullopt;
     }
-    c.registry = std::move(**registry);
+    auto principal = c.deps.identities.principal(s.subject);
+    if (!principal) return errorResponse(principal.takeError());
+    if (!*principal) return end(s.subject + " no longer exists");
+    if (!stillHeld(auth::principalSecrets(**principal))) {
+      return end("the password it signed in with was changed, deleted or has expired");
+    }
+    if (auto r = signInPrincipal(c, s.subject); !r) return errorResponse(r.takeError());
     return std::nullopt;
   }
   auto registry = c.deps.identities.registrySettings(s.registry.value_or(0));
@@ -146,14 +183,6 @@ std::optional<http::Response> authenticateSession(Call& c, const http::Request& 
     return errorResponse(error(
         Code::Denied, "this session is signed in to registry " + (*registry)->name + " only"));
   }
-  // The password it signed in with must still be there, unchanged and unexpired.
-  const int64_t now = auth::unixNow();
-  auto stillHeld = [&](const std::vector<meta::StoredSecret>& secrets) {
-    return std::any_of(secrets.begin(), secrets.end(), [&](const meta::StoredSecret& stored) {
-      return stored.name == s.secretName && stored.created == s.secretCreated &&
-             (!stored.expiry || *stored.expiry > now);
-    });
-  };
   if (s.kind == Kind::Admin) {
     if (!(*registry)->adminEnabled) return end("the registry's admin account is disabled");
     auto secrets = c.deps.identities.adminSecrets((*registry)->id);
@@ -202,8 +231,19 @@ Reply createSession(Call& c, const SessionOptions& options) {
     record.kind = Kind::Operator;
     record.subject = c.deps.host.operatorFingerprint();
     c.caller.kind = Caller::Kind::Operator;
+  } else if (!registryName) {
+    // A person or service principal of the deployment.
+    if (!username) return error(Code::InvalidArgument, "field \"username\" is required");
+    if (!password) return error(Code::InvalidArgument, "field \"password\" is required");
+    auto result = c.deps.authenticator.loginPrincipal(*username, *password, c.remote);
+    if (result.failure == auth::AuthFailure::Throttled) return throttledReply(result);
+    if (!result.ok()) return error(Code::Unauthorized, result.detail);
+    record.kind = Kind::Principal;
+    record.subject = result.identity.subject.substr(auth::kPrincipalPrefix.size());
+    record.secretName = result.secretName;
+    record.secretCreated = result.secretCreated;
+    if (auto r = signInPrincipal(c, record.subject); !r) return r.takeError();
   } else {
-    if (!registryName) return error(Code::InvalidArgument, "field \"registry\" is required");
     if (!username) return error(Code::InvalidArgument, "field \"username\" is required");
     if (!password) return error(Code::InvalidArgument, "field \"password\" is required");
     auto registry = c.deps.identities.registryByName(*registryName);
@@ -211,31 +251,33 @@ Reply createSession(Call& c, const SessionOptions& options) {
     // An unknown registry answers as wrong credentials do: names are not probed here.
     if (!*registry) return error(Code::Unauthorized, "invalid username or password");
     auto result = c.deps.authenticator.login(**registry, *username, *password, c.remote);
-    if (result.failure == auth::AuthFailure::Throttled) {
-      auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
-      resp.headers.add("Retry-After", std::to_string(result.retryAfter));
-      return resp;
-    }
+    if (result.failure == auth::AuthFailure::Throttled) return throttledReply(result);
     if (!result.ok()) return error(Code::Unauthorized, result.detail);
     if (result.secretName.empty()) {
       // A refresh token: it has a life of its own, which a session would outlast.
       return error(Code::Unauthorized,
                    "sign in with a password of the admin account or of a token");
     }
-    record.registry = (*registry)->id;
     record.secretName = result.secretName;
     record.secretCreated = result.secretCreated;
-    if (result.identity.kind == auth::Identity::Kind::Token) {
+    if (result.identity.kind == auth::Identity::Kind::Principal) {
+      // Signed in through a registry's name, a principal's session is still the deployment's.
+      record.kind = Kind::Principal;
+      record.subject = result.identity.subject.substr(auth::kPrincipalPrefix.size());
+      if (auto r = signInPrincipal(c, record.subject); !r) return r.takeError();
+    } else if (result.identity.kind == auth::Identity::Kind::Token) {
+      record.registry = (*registry)->id;
       record.kind = Kind::Token;
       record.subject = result.identity.subject;
       c.caller.kind = Caller::Kind::Token;
       c.caller.token = result.identity.subject;
       c.caller.permissions = std::move(result.identity.permissions);
     } else {
+      record.registry = (*registry)->id;
       record.kind = Kind::Admin;
       c.caller.kind = Caller::Kind::Admin;
     }
-    c.registry = std::move(**registry);
+    if (record.kind != Kind::Principal) c.registry = std::move(**registry);
   }
   // Signing in again ends the session the browser had.
   if (!c.sessionSecret.empty()) (void)c.deps.identities.deleteSession(idOf(c.sessionSecret));
@@ -244,7 +286,9 @@ Reply createSession(Call& c, const SessionOptions& options) {
   if (auto r = c.deps.identities.createSession(record, options.max, options.perIdentity); !r) {
     return r.takeError();
   }
-  auto resp = jsonReply(201, sessionJson(c, record.expires));
+  auto body = sessionJson(c, record.expires);
+  if (!body) return body.takeError();
+  auto resp = jsonReply(201, *body);
   resp.headers.add("Set-Cookie", cookie(secret, record.expires - now, c.secure));
   resp.headers.add("Cache-Control", "no-store");
   return resp;
@@ -263,7 +307,9 @@ std::pair<std::string, std::string> signInAudit(const Call& c, int status) {
 }
 
 Reply showSession(Call& c) {
-  auto resp = jsonReply(200, sessionJson(c, c.sessionExpires));
+  auto body = sessionJson(c, c.sessionExpires);
+  if (!body) return body.takeError();
+  auto resp = jsonReply(200, *body);
   resp.headers.add("Cache-Control", "no-store");
   return resp;
 }

@@ -186,6 +186,21 @@ constexpr ConfigKey kKeys[] = {
      "Sign-in sessions kept for one identity (the operator, an admin account, a token); past it "
      "its new one ends its oldest, and nobody else's.",
      &ServeConfig::sessionsPerIdentity, 1},
+    {"oidc_keys_lifetime_seconds", "",
+     "The keys (JWKS) of an OpenID Connect issuer that federated credentials trust are fetched "
+     "again after this long.",
+     &ServeConfig::oidcKeysLifetimeSeconds, 60},
+    {"oidc_unknown_key_refetch_seconds", "",
+     "An ID token signed by a key id berth has not seen fetches the issuer's keys again (the "
+     "issuer may have rotated them), at most once per this long per issuer.",
+     &ServeConfig::oidcUnknownKeyRefetchSeconds, 1},
+    {"oidc_ca_file", "",
+     "OpenID Connect issuers: a PEM file of the certificates to trust (a private CA's); empty: "
+     "the system's.",
+     &ServeConfig::oidcCaFile},
+    {"oidc_allow_http", "",
+     "Allow OpenID Connect issuers over plain http (for tests; issuers are https otherwise).",
+     &ServeConfig::oidcAllowHttp},
 };
 
 // A field's value as JSON.

@@ -93,6 +93,13 @@ struct ServeConfig {
   uint32_t sessionLifetimeSeconds = 8 * 3600;
   uint32_t sessionsMax = 10000;
   uint32_t sessionsPerIdentity = 10;
+  // OpenID Connect issuers of federated credentials (/oauth2/exchange): how long their keys
+  // are kept, how often an unknown key id fetches them again, the CAs of their HTTPS, and
+  // whether plain http is allowed.
+  uint32_t oidcKeysLifetimeSeconds = 3600;
+  uint32_t oidcUnknownKeyRefetchSeconds = 30;
+  std::string oidcCaFile;
+  bool oidcAllowHttp = false;
 };
 
 // One setting: its key in the config file, its command-line flag if it has one, and where it

@@ -127,8 +127,10 @@ using BodySinkPtr = std::unique_ptr<BodySink>;
 template <class Done>
 class BufferedSink final : public BodySink {
  public:
-  BufferedSink(size_t limit, Error tooLarge, Done done)
-      : limit_(limit), tooLarge_(std::move(tooLarge)), done_(std::move(done)) {}
+  // `blocks`: `done` may block (it then runs on the blocking pool, see BodySink::blocking).
+  BufferedSink(size_t limit, Error tooLarge, Done done, bool blocks = false)
+      : limit_(limit), tooLarge_(std::move(tooLarge)), done_(std::move(done)), blocks_(blocks) {}
+  bool blocking() const override { return blocks_; }
   bool write(const char* data, size_t size) override {
     if (body_.size() + size > limit_) {
       overflow_ = true;
@@ -147,6 +149,7 @@ class BufferedSink final : public BodySink {
   size_t limit_;
   Error tooLarge_;
   Done done_;
+  bool blocks_;
   std::string body_;
   bool overflow_ = false;
 };

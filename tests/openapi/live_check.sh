@@ -129,6 +129,7 @@ fill() {
   p=${p//\{digest\}/sha256:0000000000000000000000000000000000000000000000000000000000000000}
   p=${p//\{name\}/nosuchname}
   p=${p//\{password\}/password1}
+  p=${p//\{credential\}/nosuchcredential}
   [[ "$p" != *\{* ]] || fail "$1: a path parameter the check does not know"
   echo "$p"
 }

@@ -28,7 +28,7 @@ struct Expected {
   std::vector<int> errors;              // error statuses it must list
   std::string_view body;                // request body schema ("" = none)
   std::vector<std::string_view> query;  // query parameter names
-  bool operatorOnly;                    // security: the operator token only
+  bool registryCredentials;             // a registry's admin account or tokens may call it
 };
 
 const std::vector<int> kAuth{401, 403, 429};
@@ -42,172 +42,179 @@ std::vector<int> withAuth(std::vector<int> errors) {
 Expected expected(Operation operation) {
   switch (operation) {
     case Operation::OpenApi:
-      return {"openApi", 200, {}, "", {}, false};
+      return {"openApi", 200, {}, "", {}, true};
     case Operation::ShowVersion:
-      return {"showVersion", 200, withAuth({}), "", {}, true};
+      return {"showVersion", 200, withAuth({}), "", {}, false};
     case Operation::ListRegistries:
-      return {"listRegistries", 200, withAuth({}), "", {}, true};
+      return {"listRegistries", 200, withAuth({}), "", {}, false};
     case Operation::CreateRegistry:
-      return {"createRegistry", 201, withAuth({400, 409, 413}), "RegistryCreate", {}, true};
+      return {"createRegistry", 201, withAuth({400, 409, 413}), "RegistryCreate", {}, false};
     case Operation::CheckName:
-      return {"checkName", 200, withAuth({400, 413}), "CheckNameRequest", {}, true};
+      return {"checkName", 200, withAuth({400, 413}), "CheckNameRequest", {}, false};
     case Operation::ShowRegistry:
-      return {"showRegistry", 200, withAuth({404}), "", {}, false};
+      return {"showRegistry", 200, withAuth({404}), "", {}, true};
     case Operation::UpdateRegistry:
-      return {"updateRegistry", 200, withAuth({400, 404, 409, 413}), "RegistryUpdate", {}, true};
+      return {"updateRegistry", 200, withAuth({400, 404, 409, 413}), "RegistryUpdate", {}, false};
     case Operation::DeleteRegistry:
-      return {"deleteRegistry", 204, withAuth({404, 409}), "", {}, true};
+      return {"deleteRegistry", 204, withAuth({404, 409}), "", {}, false};
     case Operation::ShowUsage:
-      return {"showUsage", 200, withAuth({404}), "", {}, false};
+      return {"showUsage", 200, withAuth({404}), "", {}, true};
     case Operation::ShowGc:
-      return {"showGc", 200, withAuth({404}), "", {}, false};
+      return {"showGc", 200, withAuth({404}), "", {}, true};
     case Operation::PurgeRepository:
-      return {"purgeRepository", 200, withAuth({400, 404, 413}), "PurgeRequest", {}, false};
+      return {"purgeRepository", 200, withAuth({400, 404, 413}), "PurgeRequest", {}, true};
     case Operation::ListPurgeSchedules:
-      return {"listPurgeSchedules", 200, withAuth({404}), "", {}, false};
+      return {"listPurgeSchedules", 200, withAuth({404}), "", {}, true};
     case Operation::CreatePurgeSchedule:
       return {"createPurgeSchedule", 201, withAuth({400, 404, 413}),
-              "PurgeScheduleCreate", {},  false};
+              "PurgeScheduleCreate", {},  true};
     case Operation::DeletePurgeSchedule:
-      return {"deletePurgeSchedule", 204, withAuth({404}), "", {}, false};
+      return {"deletePurgeSchedule", 204, withAuth({404}), "", {}, true};
     case Operation::ShowPolicies:
-      return {"showPolicies", 200, withAuth({404}), "", {}, false};
+      return {"showPolicies", 200, withAuth({404}), "", {}, true};
     case Operation::UpdatePolicies:
-      return {"updatePolicies", 200, withAuth({400, 404, 413}), "PoliciesUpdate", {}, false};
+      return {"updatePolicies", 200, withAuth({400, 404, 413}), "PoliciesUpdate", {}, true};
     case Operation::TagHistory:
-      return {"tagHistory", 200, withAuth({400, 404}), "", {"n", "last"}, false};
+      return {"tagHistory", 200, withAuth({400, 404}), "", {"n", "last"}, true};
     case Operation::ListDeletedRepositories:
-      return {"listDeletedRepositories", 200, withAuth({404}), "", {}, false};
+      return {"listDeletedRepositories", 200, withAuth({404}), "", {}, true};
     case Operation::ListDeletedManifests:
-      return {"listDeletedManifests", 200, withAuth({404}), "", {}, false};
+      return {"listDeletedManifests", 200, withAuth({404}), "", {}, true};
     case Operation::RestoreManifest:
-      return {"restoreManifest", 200, withAuth({400, 404, 413}), "RestoreRequest", {}, false};
+      return {"restoreManifest", 200, withAuth({400, 404, 413}), "RestoreRequest", {}, true};
     case Operation::RollbackTag:
-      return {"rollbackTag", 200, withAuth({400, 404, 409, 413}), "RollbackRequest", {}, false};
+      return {"rollbackTag", 200, withAuth({400, 404, 409, 413}), "RollbackRequest", {}, true};
     case Operation::ShowCredentials:
-      return {"showCredentials", 200, withAuth({404}), "", {}, false};
+      return {"showCredentials", 200, withAuth({404}), "", {}, true};
     case Operation::RenewCredential:
       return {"renewCredential",        200, withAuth({400, 404, 413}),
-              "CredentialRenewRequest", {},  false};
+              "CredentialRenewRequest", {},  true};
     case Operation::Login:
-      return {"login", 200, withAuth({404}), "", {}, false};
+      return {"login", 200, withAuth({404}), "", {}, true};
     case Operation::ListRepositories:
       return {
-          "listRepositories", 200, withAuth({400, 404}), "", {"n", "last", "orderby", "q"}, false};
+          "listRepositories", 200, withAuth({400, 404}), "", {"n", "last", "orderby", "q"}, true};
     case Operation::ShowRepository:
-      return {"showRepository", 200, withAuth({404}), "", {}, false};
+      return {"showRepository", 200, withAuth({404}), "", {}, true};
     case Operation::UpdateRepository:
-      return {"updateRepository", 200, withAuth({400, 404, 413}), "RepositoryUpdate", {}, false};
+      return {"updateRepository", 200, withAuth({400, 404, 413}), "RepositoryUpdate", {}, true};
     case Operation::DeleteRepository:
-      return {"deleteRepository", 200, withAuth({404}), "", {}, false};
+      return {"deleteRepository", 200, withAuth({404}), "", {}, true};
     case Operation::ListTags:
-      return {"listTags", 200, withAuth({400, 404}), "", {"orderby", "q", "n", "offset"}, false};
+      return {"listTags", 200, withAuth({400, 404}), "", {"orderby", "q", "n", "offset"}, true};
     case Operation::ShowTag:
-      return {"showTag", 200, withAuth({404}), "", {}, false};
+      return {"showTag", 200, withAuth({404}), "", {}, true};
     case Operation::UpdateTag:
-      return {"updateTag", 200, withAuth({400, 404, 413}), "ItemAttributesUpdate", {}, false};
+      return {"updateTag", 200, withAuth({400, 404, 413}), "ItemAttributesUpdate", {}, true};
     case Operation::DeleteTag:
-      return {"deleteTag", 204, withAuth({404}), "", {}, false};
+      return {"deleteTag", 204, withAuth({404}), "", {}, true};
     case Operation::ListManifests:
-      return {"listManifests", 200, withAuth({400, 404}), "", {"orderby"}, false};
+      return {"listManifests", 200, withAuth({400, 404}), "", {"orderby"}, true};
     case Operation::ShowManifest:
-      return {"showManifest", 200, withAuth({400, 404}), "", {}, false};
+      return {"showManifest", 200, withAuth({400, 404}), "", {}, true};
     case Operation::UpdateManifest:
-      return {"updateManifest", 200, withAuth({400, 404, 413}), "ItemAttributesUpdate", {}, false};
+      return {"updateManifest", 200, withAuth({400, 404, 413}), "ItemAttributesUpdate", {}, true};
     case Operation::DeleteManifest:
-      return {"deleteManifest", 204, withAuth({400, 404}), "", {}, false};
+      return {"deleteManifest", 204, withAuth({400, 404}), "", {}, true};
     case Operation::ListScopeMaps:
-      return {"listScopeMaps", 200, withAuth({404}), "", {}, false};
+      return {"listScopeMaps", 200, withAuth({404}), "", {}, true};
     case Operation::CreateScopeMap:
-      return {"createScopeMap", 201, withAuth({400, 404, 409, 413}), "ScopeMapCreate", {}, false};
+      return {"createScopeMap", 201, withAuth({400, 404, 409, 413}), "ScopeMapCreate", {}, true};
     case Operation::ShowScopeMap:
-      return {"showScopeMap", 200, withAuth({404}), "", {}, false};
+      return {"showScopeMap", 200, withAuth({404}), "", {}, true};
     case Operation::UpdateScopeMap:
-      return {"updateScopeMap", 200, withAuth({400, 404, 413}), "ScopeMapUpdate", {}, false};
+      return {"updateScopeMap", 200, withAuth({400, 404, 413}), "ScopeMapUpdate", {}, true};
     case Operation::DeleteScopeMap:
-      return {"deleteScopeMap", 204, withAuth({404, 409}), "", {}, false};
+      return {"deleteScopeMap", 204, withAuth({404, 409}), "", {}, true};
     case Operation::ListTokens:
-      return {"listTokens", 200, withAuth({404}), "", {}, false};
+      return {"listTokens", 200, withAuth({404}), "", {}, true};
     case Operation::CreateToken:
-      return {"createToken", 201, withAuth({400, 404, 409, 413}), "TokenCreate", {}, false};
+      return {"createToken", 201, withAuth({400, 404, 409, 413}), "TokenCreate", {}, true};
     case Operation::ShowToken:
-      return {"showToken", 200, withAuth({404}), "", {}, false};
+      return {"showToken", 200, withAuth({404}), "", {}, true};
     case Operation::UpdateToken:
-      return {"updateToken", 200, withAuth({400, 404, 413}), "TokenUpdate", {}, false};
+      return {"updateToken", 200, withAuth({400, 404, 413}), "TokenUpdate", {}, true};
     case Operation::DeleteToken:
-      return {"deleteToken", 204, withAuth({404}), "", {}, false};
+      return {"deleteToken", 204, withAuth({404}), "", {}, true};
     case Operation::GenerateTokenCredential:
       return {"generateTokenCredential", 200, withAuth({400, 404, 413}),
-              "TokenCredentialRequest",  {},  false};
+              "TokenCredentialRequest",  {},  true};
     case Operation::DeleteTokenCredential:
-      return {"deleteTokenCredential", 204, withAuth({400, 404}), "", {}, false};
+      return {"deleteTokenCredential", 204, withAuth({400, 404}), "", {}, true};
     case Operation::ListWebhooks:
-      return {"listWebhooks", 200, withAuth({404}), "", {}, false};
+      return {"listWebhooks", 200, withAuth({404}), "", {}, true};
     case Operation::CreateWebhook:
-      return {"createWebhook", 201, withAuth({400, 404, 409, 413}), "WebhookCreate", {}, false};
+      return {"createWebhook", 201, withAuth({400, 404, 409, 413}), "WebhookCreate", {}, true};
     case Operation::ShowWebhook:
-      return {"showWebhook", 200, withAuth({404}), "", {}, false};
+      return {"showWebhook", 200, withAuth({404}), "", {}, true};
     case Operation::UpdateWebhook:
-      return {"updateWebhook", 200, withAuth({400, 404, 413}), "WebhookUpdate", {}, false};
+      return {"updateWebhook", 200, withAuth({400, 404, 413}), "WebhookUpdate", {}, true};
     case Operation::DeleteWebhook:
-      return {"deleteWebhook", 204, withAuth({404}), "", {}, false};
+      return {"deleteWebhook", 204, withAuth({404}), "", {}, true};
     case Operation::PingWebhook:
-      return {"pingWebhook", 202, withAuth({404}), "", {}, false};
+      return {"pingWebhook", 202, withAuth({404}), "", {}, true};
     case Operation::ListWebhookEvents:
-      return {"listWebhookEvents", 200, withAuth({400, 404}), "", {"n", "last"}, false};
+      return {"listWebhookEvents", 200, withAuth({400, 404}), "", {"n", "last"}, true};
     case Operation::ShowWebhookConfig:
-      return {"showWebhookConfig", 200, withAuth({404}), "", {}, false};
+      return {"showWebhookConfig", 200, withAuth({404}), "", {}, true};
     case Operation::ListAudit:
       return {"listAudit", 200, withAuth({400}), "", {"n", "last", "since", "identity", "action"},
-              true};
+              false};
     case Operation::CreateSession:
-      return {"createSession", 201, withAuth({400, 413}), "SessionCreate", {}, false};
+      return {"createSession", 201, withAuth({400, 413}), "SessionCreate", {}, true};
     case Operation::ShowSession:
-      return {"showSession", 200, withAuth({}), "", {}, false};
+      return {"showSession", 200, withAuth({}), "", {}, true};
     case Operation::DeleteSession:
-      return {"deleteSession", 204, withAuth({}), "", {}, false};
+      return {"deleteSession", 204, withAuth({}), "", {}, true};
     case Operation::ListUsers:
-      return {"listUsers", 200, withAuth({}), "", {}, true};
+      return {"listUsers", 200, withAuth({}), "", {}, false};
     case Operation::CreateUser:
-      return {"createUser", 201, withAuth({400, 409, 413}), "UserCreate", {}, true};
+      return {"createUser", 201, withAuth({400, 409, 413}), "UserCreate", {}, false};
     case Operation::ShowUser:
-      return {"showUser", 200, withAuth({404}), "", {}, true};
+      return {"showUser", 200, withAuth({404}), "", {}, false};
     case Operation::DeleteUser:
-      return {"deleteUser", 204, withAuth({404}), "", {}, true};
+      return {"deleteUser", 204, withAuth({404}), "", {}, false};
     case Operation::SetUserPassword:
-      return {"setUserPassword", 204, withAuth({400, 404, 413}), "UserPassword", {}, true};
+      return {"setUserPassword", 204, withAuth({400, 404, 413}), "UserPassword", {}, false};
     case Operation::ListServicePrincipals:
-      return {"listServicePrincipals", 200, withAuth({}), "", {}, true};
+      return {"listServicePrincipals", 200, withAuth({}), "", {}, false};
     case Operation::CreateServicePrincipal:
       return {"createServicePrincipal", 201, withAuth({400, 404, 409, 413}),
-              "ServicePrincipalCreate", {},  true};
+              "ServicePrincipalCreate", {},  false};
     case Operation::ShowServicePrincipal:
-      return {"showServicePrincipal", 200, withAuth({404}), "", {}, true};
+      return {"showServicePrincipal", 200, withAuth({404}), "", {}, false};
     case Operation::DeleteServicePrincipal:
-      return {"deleteServicePrincipal", 204, withAuth({404}), "", {}, true};
+      return {"deleteServicePrincipal", 204, withAuth({404}), "", {}, false};
     case Operation::ResetServicePrincipalCredential:
       return {"resetServicePrincipalCredential",
               200,
               withAuth({400, 404, 413}),
               "CredentialReset",
               {},
-              true};
+              false};
     case Operation::DeleteServicePrincipalCredential:
-      return {"deleteServicePrincipalCredential", 204, withAuth({404}), "", {}, true};
+      return {"deleteServicePrincipalCredential", 204, withAuth({404}), "", {}, false};
+    case Operation::ListFederatedCredentials:
+      return {"listFederatedCredentials", 200, withAuth({404}), "", {}, false};
+    case Operation::CreateFederatedCredential:
+      return {"createFederatedCredential", 201, withAuth({400, 404, 409, 413}),
+              "FederatedCredentialCreate", {},  false};
+    case Operation::DeleteFederatedCredential:
+      return {"deleteFederatedCredential", 204, withAuth({404}), "", {}, false};
     case Operation::ListRoleAssignments:
-      return {"listRoleAssignments", 200, withAuth({}), "", {"assignee", "scope"}, true};
+      return {"listRoleAssignments", 200, withAuth({}), "", {"assignee", "scope"}, false};
     case Operation::CreateRoleAssignment:
       return {"createRoleAssignment", 201, withAuth({400, 404, 409, 413}),
-              "RoleAssignmentCreate", {},  true};
+              "RoleAssignmentCreate", {},  false};
     case Operation::DeleteRoleAssignment:
-      return {"deleteRoleAssignment", 204, withAuth({404}), "", {}, true};
+      return {"deleteRoleAssignment", 204, withAuth({404}), "", {}, false};
     case Operation::ListRegistryAudit:
       return {"listRegistryAudit",
               200,
               withAuth({400, 404}),
               "",
               {"n", "last", "since", "identity", "action"},
-              false};
+              true};
   }
   ADD_FAILURE() << "Operation " << static_cast<int>(operation) << " has no expectation";
   return {};
@@ -578,9 +585,9 @@ TEST_F(OpenApiDocument, SecuritySchemes) {
     std::set<std::string> got = schemes(op->contains("security") ? op->at("security") : *global);
     if (route.operation == Operation::OpenApi || route.operation == Operation::CreateSession) {
       EXPECT_TRUE(got.empty() || got == std::set<std::string>{""}) << "must need no credentials";
-    } else if (want.operatorOnly) {
-      EXPECT_EQ(got, (std::set<std::string>{"operatorToken", "session"}));
     } else {
+      // Basic credentials: a registry's own (under it), or a user's or service principal's of
+      // the deployment (every route, by its roles).
       EXPECT_EQ(got, (std::set<std::string>{"operatorToken", "registryBasic", "session"}));
     }
   }

@@ -15,6 +15,8 @@ void addClientCommands(CLI::App& root, std::function<int()>& action) {
   client::addRegistryCommands(set, root);
   client::addCredentialCommands(set, root);
   client::addLoginCommand(set, root);
+  client::addLogoutCommand(set, root);
+  client::addPrincipalCommands(set, root);
   client::addRepositoryCommands(set, root);
   client::addManifestCommands(set, root);
   client::addTokenCommands(set, root);

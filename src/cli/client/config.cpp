@@ -62,6 +62,33 @@ void saveConfig(const StoredConfig& config) {
   writePrivateFile(configPath(), json::serialize(object) + "\n");
 }
 
+fs::path sessionPath() { return configPath().parent_path() / "session.json"; }
+
+std::optional<StoredSession> loadSession() {
+  const fs::path path = sessionPath();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  json::error_code parseError;
+  json::value parsed = json::parse(readFile(path, "session"), parseError);
+  if (parseError || !parsed.is_object()) {
+    throw ClientError(path.string() + " is not a JSON object; run berth logout");
+  }
+  const auto& object = parsed.as_object();
+  return StoredSession{stringField(object, "server", path), stringField(object, "cookie", path),
+                       stringField(object, "identity", path)};
+}
+
+void saveSession(const StoredSession& session) {
+  json::object object{
+      {"server", session.server}, {"cookie", session.cookie}, {"identity", session.identity}};
+  writePrivateFile(sessionPath(), json::serialize(object) + "\n");
+}
+
+bool removeSession() {
+  std::error_code ec;
+  return fs::remove(sessionPath(), ec);
+}
+
 Endpoint resolveEndpoint() {
   const auto stored = loadConfig();
   Endpoint endpoint;
@@ -77,6 +104,10 @@ Endpoint resolveEndpoint() {
     endpoint.operatorToken = trimmed(readFile(stored->operatorTokenFile, "operator token file"));
   }
   if (stored) endpoint.caFile = stored->caFile;
+  if (auto session = loadSession(); session && session->server == endpoint.server) {
+    endpoint.sessionCookie = session->cookie;
+    endpoint.sessionIdentity = session->identity;
+  }
   return endpoint;
 }
 

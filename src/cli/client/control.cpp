@@ -62,22 +62,31 @@ ControlClient ControlClient::open() { return ControlClient(resolveEndpoint()); }
 
 HttpResponse ControlClient::call(const std::string& method, const std::string& path,
                                  const std::optional<json::value>& body) {
-  if (endpoint_.operatorToken.empty()) {
-    throw ClientError(
-        "no operator token: run `berth configure --operator-token-file FILE` or set "
-        "BERTH_OPERATOR_TOKEN");
-  }
   HttpRequest request;
   request.method = method;
   request.url = endpoint_.server + path;
   request.caFile = endpoint_.caFile;
-  request.headers = {"Authorization: Bearer " + endpoint_.operatorToken,
-                     "Accept: application/json"};
+  if (!endpoint_.sessionCookie.empty()) {
+    // Signed in by `berth login --user`; the header is the session's CSRF guard.
+    request.headers = {"Cookie: berth_session=" + endpoint_.sessionCookie, "X-Berth-Request: cli",
+                       "Accept: application/json"};
+  } else if (!endpoint_.operatorToken.empty()) {
+    request.headers = {"Authorization: Bearer " + endpoint_.operatorToken,
+                       "Accept: application/json"};
+  } else {
+    throw ClientError(
+        "not signed in: run `berth login --user NAME`, or give the operator token with `berth "
+        "configure --operator-token-file FILE` or BERTH_OPERATOR_TOKEN");
+  }
   if (body) {
     request.body = json::serialize(*body);
     request.headers.push_back("Content-Type: application/json");
   }
   HttpResponse response = http_.send(request);
+  if (response.status == 401 && !endpoint_.sessionCookie.empty()) {
+    throw ClientError(errorMessage(response) + "; sign in again with `berth login --user " +
+                      endpoint_.sessionIdentity + "`, or `berth logout`");
+  }
   if (response.status < 200 || response.status >= 300) {
     throw ClientError(errorMessage(response));
   }

@@ -10,6 +10,9 @@ void addConfigureCommand(CommandSet& set, CLI::App& root);
 void addRegistryCommands(CommandSet& set, CLI::App& root);
 void addCredentialCommands(CommandSet& set, CLI::App& root);
 void addLoginCommand(CommandSet& set, CLI::App& root);
+void addLogoutCommand(CommandSet& set, CLI::App& root);
+// `berth user`, `berth sp`, `berth role assignment`.
+void addPrincipalCommands(CommandSet& set, CLI::App& root);
 void addRepositoryCommands(CommandSet& set, CLI::App& root);
 void addManifestCommands(CommandSet& set, CLI::App& root);
 void addTokenCommands(CommandSet& set, CLI::App& root);
