@@ -84,7 +84,8 @@ struct Node::Planes {
                                  return registryOfService(tenancy, *s.identities, service);
                                }}),
         control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy,
-                                     std::move(events), options.sessions}) {
+                                     std::move(events), options.sessions,
+                                     options.oidc.allowHttp}) {
     tenancy.onForget([this] { registry.forgetCached(); });
   }
 

@@ -347,9 +347,13 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
   attempt.succeeded();
   AuthResult r;
   r.identity = std::move(*identity);
-  r.secretName = matched->name;
+  r.secretName = secretKey(*matched);
   r.secretCreated = matched->created;
   return r;
+}
+
+std::string secretKey(const meta::StoredSecret& secret) {
+  return secret.name + "/" + sha256Digest(secret.hash).substr(7, 16);
 }
 
 std::vector<meta::StoredSecret> principalSecrets(const meta::PrincipalRecord& principal) {
@@ -383,7 +387,7 @@ AuthResult Authenticator::loginPrincipal(std::string_view username, std::string_
   AuthResult r;
   r.identity.kind = Identity::Kind::Principal;
   r.identity.subject = std::string(kPrincipalPrefix) + (*principal)->id;
-  r.secretName = matched->name;
+  r.secretName = secretKey(*matched);
   r.secretCreated = matched->created;
   return r;
 }

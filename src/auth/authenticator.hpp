@@ -42,6 +42,9 @@ inline constexpr std::string_view kPrincipalPrefix = "p:";
 
 // The name under which a user's password is a stored secret (a session remembers it).
 inline constexpr std::string_view kUserPasswordName = "password";
+// How a session names the password it signed in with: its name and a digest of its stored
+// hash, so that a password set again within the same second is another one.
+std::string secretKey(const meta::StoredSecret& secret);
 // A user's password, or a service principal's client secrets.
 std::vector<meta::StoredSecret> principalSecrets(const meta::PrincipalRecord& principal);
 

@@ -68,6 +68,8 @@ struct ControlDeps {
   RegistryHost& host;
   EventDeps events;
   SessionOptions sessions;
+  // Whether federated credentials may trust issuers over plain http (oidc_allow_http).
+  bool federatedHttp = false;
 };
 
 class ControlApp final : public http::Application {

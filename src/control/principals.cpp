@@ -71,14 +71,29 @@ Result<void> checkPassword(const std::string& password) {
   return {};
 }
 
-// A client secret of `years` (1 to 10, default 1), shown once.
-Result<std::pair<meta::StoredSecret, std::string>> newClientSecret(std::optional<uint64_t> years) {
-  const uint64_t y = years.value_or(1);
-  if (y < 1 || y > 10) return error(Code::InvalidArgument, "years must be 1 to 10");
+// A client secret shown once, that ends after `years` (1 to 10, default 1) or at `endDate`
+// (RFC 3339, at most 10 years ahead; a time past makes a secret that never works, as a token
+// password's expiry does).
+Result<std::pair<meta::StoredSecret, std::string>> newClientSecret(
+    std::optional<uint64_t> years, const std::optional<std::string>& endDate) {
+  const int64_t now = auth::unixNow();
+  constexpr int64_t kYear = 365 * 86400;
+  int64_t end = 0;
+  if (endDate) {
+    if (years) return error(Code::InvalidArgument, "give \"years\" or \"endDate\", not both");
+    const auto parsed = parseRfc3339(*endDate);
+    if (!parsed) return error(Code::InvalidArgument, "endDate is not an RFC 3339 time");
+    if (*parsed > now + 10 * kYear) {
+      return error(Code::InvalidArgument, "endDate is more than 10 years ahead");
+    }
+    end = *parsed;
+  } else {
+    const uint64_t y = years.value_or(1);
+    if (y < 1 || y > 10) return error(Code::InvalidArgument, "years must be 1 to 10");
+    end = now + static_cast<int64_t>(y) * kYear;
+  }
   const auto secret = auth::generateSecret();
-  meta::StoredSecret stored{newUuid(), auth::hashSecret(secret),
-                            auth::unixNow() + static_cast<int64_t>(y) * 365 * 86400,
-                            auth::unixNow()};
+  meta::StoredSecret stored{newUuid(), auth::hashSecret(secret), end, now};
   return std::pair{std::move(stored), secret};
 }
 
@@ -238,13 +253,14 @@ Reply createServicePrincipal(Call& c) {
   auto role = f.string("role");
   auto scopes = f.strings("scopes");
   auto years = f.unsignedInteger("years");
+  auto endDate = f.string("endDate");
   if (auto r = f.finish(); !r) return r.takeError();
   if (!name) return missingField("name");
   if (name->empty() || name->size() > 128) {
     return error(Code::InvalidArgument, "a name has 1 to 128 characters");
   }
   if (scopes && !role) return error(Code::InvalidArgument, "scopes need a role");
-  auto secret = newClientSecret(years);
+  auto secret = newClientSecret(years, endDate);
   if (!secret) return secret.takeError();
   // Every assignment is checked before anything is stored.
   if (role && !auth::parseRole(*role)) return error(Code::InvalidArgument, "unknown role " + *role);
@@ -291,10 +307,11 @@ Reply resetServicePrincipalCredential(Call& c) {
   BodyFields f(c.body);
   auto append = f.boolean("append");
   auto years = f.unsignedInteger("years");
+  auto endDate = f.string("endDate");
   if (auto r = f.finish(); !r) return r.takeError();
   auto sp = storedPrincipal(c, c.name, Kind::ServicePrincipal);
   if (!sp) return sp.takeError();
-  auto secret = newClientSecret(years);
+  auto secret = newClientSecret(years, endDate);
   if (!secret) return secret.takeError();
   if (auto r = c.deps.identities.setPrincipalSecret(c.name, secret->first); !r) {
     return r.takeError();
@@ -369,7 +386,8 @@ Reply createFederatedCredential(Call& c) {
     return error(Code::InvalidArgument,
                  "a federated credential's name " + std::string(kIdentityNameRule));
   }
-  const bool web = issuer->starts_with("https://") || issuer->starts_with("http://");
+  const bool web =
+      issuer->starts_with("https://") || (c.deps.federatedHttp && issuer->starts_with("http://"));
   if (!web || issuer->size() > kMaxClaimLength || !printable(*issuer) ||
       issuer->find('?') != std::string::npos || issuer->find('#') != std::string::npos) {
     return error(Code::InvalidArgument,
@@ -380,6 +398,10 @@ Reply createFederatedCredential(Call& c) {
       subject->find('*') < subject->size() - 1) {
     return error(Code::InvalidArgument,
                  "subject must be the token's sub, or a prefix of it followed by a final *");
+  }
+  if (*subject == "*") {
+    return error(Code::InvalidArgument,
+                 "a subject of * alone would trust every workload of the issuer; give a prefix");
   }
   const std::string aud = audience.value_or(std::string(auth::kDefaultFederatedAudience));
   if (aud.empty() || aud.size() > kMaxClaimLength) {

@@ -146,7 +146,7 @@ std::optional<http::Response> authenticateSession(Call& c, const http::Request& 
   const int64_t now = auth::unixNow();
   auto stillHeld = [&](const std::vector<meta::StoredSecret>& secrets) {
     return std::any_of(secrets.begin(), secrets.end(), [&](const meta::StoredSecret& stored) {
-      return stored.name == s.secretName && stored.created == s.secretCreated &&
+      return auth::secretKey(stored) == s.secretName && stored.created == s.secretCreated &&
              (!stored.expiry || *stored.expiry > now);
     });
   };

@@ -73,8 +73,8 @@ struct SessionRecord {
   // The token's name; for the operator, a fingerprint of the operator token it signed in with
   // (a new operator token ends the session); empty for the admin account.
   std::string subject;
-  // The password it signed in with (admin and token): its name and creation time. Regenerated
-  // or deleted, it ends the session.
+  // The password it signed in with (admin, token, principal): its name with a digest of its
+  // hash (auth::secretKey), and its creation time. Regenerated or deleted, it ends the session.
   std::string secretName;
   int64_t secretCreated = 0;
   int64_t created = 0;  // unix seconds

@@ -424,4 +424,27 @@ std::unique_ptr<RegistryClient> ControlTest::planeAtHost(const std::string& host
   return std::make_unique<RegistryClient>(baseUrl(), host, authorization);
 }
 
+Response signInSession(HttpClient& api, const std::string& body, bool csrf) {
+  Headers h{noAuth(), {"Content-Type", "application/json"}};
+  if (csrf) h.emplace_back("X-Berth-Request", "1");
+  return api.request("POST", "/api/v1/session", h, body);
+}
+
+std::string sessionCookieOf(const Response& r) {
+  const auto set = r.header("Set-Cookie");
+  EXPECT_TRUE(set) << r;
+  if (!set) return "";
+  const std::string prefix = "berth_session=";
+  EXPECT_EQ(set->rfind(prefix, 0), 0u) << *set;
+  return set->substr(prefix.size(), set->find(';') - prefix.size());
+}
+
+Response asSession(HttpClient& api, const std::string& cookie, std::string_view method,
+                   const std::string& target, std::optional<std::string_view> body, bool csrf) {
+  Headers h{noAuth(), {"Cookie", "theme=dark; berth_session=" + cookie}};
+  if (csrf) h.emplace_back("X-Berth-Request", "portal");
+  if (body) h.emplace_back("Content-Type", "application/json");
+  return api.request(method, target, h, body);
+}
+
 }  // namespace berth_test::control

@@ -212,6 +212,15 @@ class ConfiguredRegistryTest : public AdminRegistryTest {
   std::filesystem::path config_;
 };
 
+// Sign-in sessions (POST /api/v1/session): the sign-in with `body` (with the CSRF header unless
+// `csrf` is false), the cookie's value from its Set-Cookie (failing the test when there is
+// none), and a request signed in by a cookie alone.
+Response signInSession(HttpClient& api, const std::string& body, bool csrf = true);
+std::string sessionCookieOf(const Response& r);
+Response asSession(HttpClient& api, const std::string& cookie, std::string_view method,
+                   const std::string& target, std::optional<std::string_view> body = std::nullopt,
+                   bool csrf = true);
+
 // "a","b" → "\"a\",\"b\""
 std::string jsonStrings(const std::vector<std::string>& items);
 

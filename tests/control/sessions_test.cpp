@@ -17,21 +17,10 @@ class SessionsTest : public ConfiguredRegistryTest {
             R"({"session_lifetime_seconds": 600, "sessions_max": 3, "sessions_per_identity": 2})") {
   }
 
-  // POST /api/v1/session with `body` (and the CSRF header unless `csrf` is false).
   Response signIn(const std::string& body, bool csrf = true) {
-    Headers h{noAuth(), {"Content-Type", "application/json"}};
-    if (csrf) h.emplace_back("X-Berth-Request", "1");
-    return api().request("POST", "/api/v1/session", h, body);
+    return signInSession(api(), body, csrf);
   }
-  // The cookie's value from a sign-in's Set-Cookie; fails the test when there is none.
-  static std::string cookieOf(const Response& r) {
-    const auto set = r.header("Set-Cookie");
-    EXPECT_TRUE(set) << r;
-    if (!set) return "";
-    const std::string prefix = "berth_session=";
-    EXPECT_EQ(set->rfind(prefix, 0), 0u) << *set;
-    return set->substr(prefix.size(), set->find(';') - prefix.size());
-  }
+  static std::string cookieOf(const Response& r) { return sessionCookieOf(r); }
   std::string signedIn(const std::string& body) {
     auto r = signIn(body);
     EXPECT_EQ(r.status, 201) << r;
@@ -40,13 +29,9 @@ class SessionsTest : public ConfiguredRegistryTest {
   std::string operatorSession() {
     return signedIn(R"({"operatorToken":")" + operatorToken() + R"("})");
   }
-  // A request signed in by the cookie alone.
   Response as(const std::string& cookie, std::string_view method, const std::string& target,
               std::optional<std::string_view> body = std::nullopt, bool csrf = true) {
-    Headers h{noAuth(), {"Cookie", "theme=dark; berth_session=" + cookie}};
-    if (csrf) h.emplace_back("X-Berth-Request", "portal");
-    if (body) h.emplace_back("Content-Type", "application/json");
-    return api().request(method, target, h, body);
+    return asSession(api(), cookie, method, target, body, csrf);
   }
 };
 

@@ -25,6 +25,7 @@ struct PrincipalArgs {
   std::string role;
   std::vector<std::string> scopes;
   std::string years;
+  std::string endDate;
   bool append = false;
   std::string keyId;
   std::string issuer, subject, audience;
@@ -55,19 +56,28 @@ void addPasswordOptions(CLI::App* cmd, PrincipalArgs& args) {
                 "Read the password from the first line of standard input");
 }
 
-void addYears(CLI::App* cmd, PrincipalArgs& args) {
-  cmd->add_option("--years", args.years, "The client secret's life in years (1 to 10; default 1)")
-      ->type_name("YEARS");
-}
-
-void addYes(CLI::App* cmd, PrincipalArgs& args) {
-  cmd->add_flag("-y,--yes", args.yes, "Do not refuse: the deletion is intended");
-}
-
 std::optional<uint64_t> yearsOf(const PrincipalArgs& args) {
   auto years = parseCount(args.years, "--years");
   if (!years) return std::nullopt;
   return static_cast<uint64_t>(*years);
+}
+
+void addYears(CLI::App* cmd, PrincipalArgs& args) {
+  cmd->add_option("--years", args.years, "The client secret's life in years (1 to 10; default 1)")
+      ->type_name("YEARS");
+  cmd->add_option("--end-date", args.endDate,
+                  "The client secret ends at this UTC time instead, e.g. 2027-06-30T00:00:00Z")
+      ->type_name("TIME");
+}
+
+// --years and --end-date into the request body.
+void addLife(json::object& body, const PrincipalArgs& args) {
+  if (auto years = yearsOf(args)) body["years"] = *years;
+  if (!args.endDate.empty()) body["endDate"] = args.endDate;
+}
+
+void addYes(CLI::App* cmd, PrincipalArgs& args) {
+  cmd->add_flag("-y,--yes", args.yes, "Do not refuse: the deletion is intended");
 }
 
 // ---- users ----
@@ -111,8 +121,9 @@ void addUserCommands(CommandSet& set, CLI::App& root) {
       set.command(*group, "set-password", "Give a user a new password", [args]() -> Output {
         auto password = passwordOf(*args);
         if (!password) throw ClientError("give --password or --password-stdin");
-        return ControlClient::open().post(userPath(args->name) + "/password",
-                                          json::object{{"password", *password}});
+        ControlClient::open().post(userPath(args->name) + "/password",
+                                   json::object{{"password", *password}});
+        return std::nullopt;
       });
   setPassword->add_option("-n,--name", args->name, "The user's name")
       ->type_name("NAME")
@@ -197,7 +208,7 @@ void addServicePrincipalCommands(CommandSet& set, CLI::App& root) {
                       for (const auto& s : args->scopes) scopes.emplace_back(s);
                       body["scopes"] = std::move(scopes);
                     }
-                    if (auto years = yearsOf(*args)) body["years"] = *years;
+                    addLife(body, *args);
                     return ControlClient::open().post(kServicePrincipals, body);
                   });
   create->add_option("-n,--name", args->name, "Its display name")->type_name("NAME")->required();
@@ -238,7 +249,7 @@ void addServicePrincipalCommands(CommandSet& set, CLI::App& root) {
   auto* reset = set.command(*credential, "reset", "Make a new client secret", [args]() -> Output {
     json::object body;
     if (args->append) body["append"] = true;
-    if (auto years = yearsOf(*args)) body["years"] = *years;
+    addLife(body, *args);
     return ControlClient::open().post(spPath(args->id) + "/credentials", body);
   });
   reset->add_option("--id", args->id, "Its appId")->type_name("APP_ID")->required();
