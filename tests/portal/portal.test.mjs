@@ -130,13 +130,14 @@ test("signs in with the operator token, by keyboard alone", async () => {
   await page.getByRole("heading", { name: "Sign in to berth" }).waitFor();
   await shot("sign-in");
   problems.push(...(await axeFindings("sign-in")));
-  // Tab reaches the choice of credentials, an arrow key picks the operator token, Tab goes on
-  // to its field.
+  // Tab reaches the choice of credentials, arrow keys pick the operator token, Tab goes on to
+  // its field.
   let guard = 0;
   while ((await page.evaluate(() => document.activeElement?.getAttribute("type"))) !== "radio") {
     await page.keyboard.press("Tab");
     assert.ok(guard++ < 20, "the choice of credentials is not reachable by Tab");
   }
+  await page.keyboard.press("ArrowDown");
   await page.keyboard.press("ArrowDown");
   assert.equal(await page.getByRole("radio", { name: "Operator token" }).isChecked(), true);
   await page.keyboard.press("Tab");
@@ -321,6 +322,7 @@ test("a token for one repository sees that repository and nothing else", async (
   const after = await page.evaluate(async () => (await fetch("/api/v1/session", { headers: { "X-Berth-Request": "t" } })).status);
   assert.equal(after, 401);
 
+  await page.getByRole("radio", { name: "Registry credentials" }).check();
   await page.getByLabel("Registry", { exact: true }).fill(reg);
   await page.getByLabel("User name").fill("viewer");
   await page.getByLabel("Password").fill(tokenPassword);
@@ -344,6 +346,72 @@ test("a token for one repository sees that repository and nothing else", async (
   const pull = await clients.skopeo("inspect", "--tls-verify=false", "--creds", `viewer:${tokenPassword}`, `docker://${host}/team/app:v1`);
   assert.equal(pull.code, 0, pull.out);
   await signOut();
+});
+
+test("a user signs in with a password and sees what its roles allow", async () => {
+  // Made through the control API: a user with AcrPull on team/* of the registry, and a second
+  // registry it has no role in.
+  const api = (method, path, body) =>
+    http(berth.url, {
+      method,
+      path,
+      headers: { Authorization: `Bearer ${berth.operatorToken}`, "Content-Type": "application/json" },
+      body: body && JSON.stringify(body),
+    });
+  const elsewhere = `${reg}x`;
+  assert.equal((await api("POST", "/api/v1/registries", { name: elsewhere })).status, 201);
+  assert.equal((await api("POST", "/api/v1/users", { name: "dana", password: "dana-password-1" })).status, 201);
+  const pull = await api("POST", "/api/v1/role-assignments", {
+    assignee: "dana",
+    role: "AcrPull",
+    scope: `/registries/${reg}/repositories/team/*`,
+  });
+  assert.equal(pull.status, 201);
+
+  await page.goto(`${berth.url}/#/`);
+  await page.getByRole("heading", { name: "Sign in to berth" }).waitFor();
+  assert.equal(await page.getByRole("radio", { name: "User" }).isChecked(), true, "users sign in by default");
+  await page.getByLabel("User name").fill("dana");
+  await page.getByLabel("Password").fill("wrong-password-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Wrong user name or password.").waitFor();
+  await page.getByLabel("Password").fill("dana-password-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Registries" }).waitFor();
+  await page.getByRole("link", { name: reg, exact: true }).waitFor();
+  await page.getByText("Signed in as").getByText("dana").waitFor();
+  assert.equal(await page.getByRole("link", { name: elsewhere }).count(), 0, "a registry its roles do not reach");
+  assert.equal(await page.getByRole("button", { name: "Create registry" }).count(), 0);
+  await shot("user-registries");
+  await page.getByRole("link", { name: reg, exact: true }).click();
+  await page.getByRole("link", { name: "team/app" }).waitFor();
+  for (const tab of ["Access", "Usage", "Settings"]) {
+    assert.equal(await page.getByRole("link", { name: tab }).count(), 0, `the ${tab} tab offered to an AcrPull`);
+  }
+  assert.equal(await page.getByRole("link", { name: "other/tool" }).count(), 0, "a repository beyond team/*");
+  await page.getByRole("link", { name: "team/app" }).click();
+  await page.getByRole("link", { name: "v1", exact: true }).waitFor();
+  assert.equal(await page.getByRole("switch", { name: "Write (push)" }).isDisabled(), true);
+  assert.equal(await page.getByRole("button", { name: "Delete repository" }).count(), 0);
+
+  // A Contributor of the registry: its settings, access and usage, and the tag's locks.
+  const contributor = await api("POST", "/api/v1/role-assignments", {
+    assignee: "dana",
+    role: "Contributor",
+    scope: `/registries/${reg}`,
+  });
+  assert.equal(contributor.status, 201);
+  await page.reload();
+  await page.getByRole("link", { name: "v1", exact: true }).waitFor();
+  assert.equal(await page.getByRole("switch", { name: "Write (push)" }).isDisabled(), false);
+  await page.getByRole("button", { name: "Delete repository" }).waitFor();
+  await page.goto(`${berth.url}/#/r/${reg}`);
+  for (const tab of ["Access", "Usage", "Settings"]) await page.getByRole("link", { name: tab }).waitFor();
+  await page.getByRole("link", { name: "Usage" }).click();
+  await page.getByRole("heading", { name: "Usage" }).waitFor();
+  await signOut();
+  assert.equal((await api("DELETE", "/api/v1/users/dana")).status, 204);
+  assert.equal((await api("DELETE", `/api/v1/registries/${elsewhere}`)).status, 204);
 });
 
 test("a repository of 10,000 tags is paged and searched on the server", async () => {

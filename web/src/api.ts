@@ -12,13 +12,21 @@ export class ApiError extends Error {
   }
 }
 
+export interface RoleAssignment {
+  id: string;
+  assignee: string;
+  role: string;
+  scope: string;
+}
+
 export interface Session {
-  kind: "operator" | "admin" | "token";
+  kind: "operator" | "admin" | "token" | "principal";
   identity: string;
   registry: string | null;
   loginServer: string | null;
   expiresAt: string | null;
   permissions: { repository: string; actions: string[] }[];
+  roles?: RoleAssignment[]; // a principal's
 }
 
 export interface Registry {

@@ -8,7 +8,7 @@ import { renderRegistries } from "./pages/registries";
 import { renderRegistry, type RegistryTab } from "./pages/registry";
 import { renderRepository } from "./pages/repository";
 import { renderSignIn } from "./pages/signin";
-import { session, setSession } from "./session";
+import { listsRegistries, session, setSession } from "./session";
 
 const main = document.getElementById("main") as HTMLElement;
 const who = document.getElementById("who") as HTMLElement;
@@ -19,7 +19,12 @@ function renderWho(): void {
     replace(who);
     return;
   }
-  const label = s.kind === "operator" ? "operator" : `${s.identity} @ ${s.registry}`;
+  const label =
+    s.kind === "operator"
+      ? "operator"
+      : s.kind === "principal"
+        ? s.identity.replace(/^principal:/, "")
+        : `${s.identity} @ ${s.registry}`;
   replace(
     who,
     h("span", { class: "hide-narrow" }, "Signed in as ", h("strong", null, label)),
@@ -45,7 +50,7 @@ function go(hash: string): void {
 export function signedIn(s: Session): void {
   setSession(s);
   renderWho();
-  go(s.kind === "operator" ? "#/" : `#/r/${encodeURIComponent(s.registry ?? "")}`);
+  go(listsRegistries() ? "#/" : `#/r/${encodeURIComponent(s.registry ?? "")}`);
 }
 
 // Segments of the hash, each decoded: "#/r/reg/repo/team%2Fapp" -> ["r", "reg", "repo", "team/app"].
@@ -88,7 +93,7 @@ async function route(): Promise<void> {
   }
   const [first, registry, kind, repository, sub, ref] = parts;
   if (first === undefined) {
-    if (s.kind !== "operator") {
+    if (!listsRegistries()) {
       location.replace(`#/r/${encodeURIComponent(s.registry ?? "")}`);
       return;
     }

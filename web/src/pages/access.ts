@@ -13,7 +13,7 @@ import {
   type Token,
 } from "../api";
 import { confirmDialog, copyable, errorBox, field, formDialog, h, replace, section, toggle, when } from "../dom";
-import { isOperator } from "../session";
+import { changesRegistry } from "../session";
 
 const ACTIONS = ["content/read", "content/write", "content/delete", "metadata/read", "metadata/write"];
 
@@ -58,7 +58,7 @@ function adminAccount(registry: Registry, into: HTMLElement, refresh: () => void
       toggle(
         "Admin account enabled",
         registry.adminUserEnabled,
-        isOperator()
+        changesRegistry(registry.name)
           ? async (on) => {
               await patch(registryPath(registry.name), { adminUserEnabled: on });
               refresh();

@@ -17,7 +17,7 @@ import {
 } from "../api";
 import { bytes, confirmDialog, copyable, errorBox, h, replace, section, shortDigest, toggle, when } from "../dom";
 import { links, registryCrumbs, setCrumbs } from "../layout";
-import { can, isOperator, session } from "../session";
+import { can, listsRegistries, session } from "../session";
 
 type Child = Parameters<typeof h>[2];
 
@@ -164,8 +164,8 @@ function details(
   loginServer: string,
 ): HTMLElement[] {
   const ref = tag ? `${repository}:${tag.name}` : `${repository}@${m.digest}`;
-  const writable = can("metadata/write", repository);
-  const deletable = can("content/delete", repository);
+  const writable = can("metadata/write", registry, repository);
+  const deletable = can("content/delete", registry, repository);
   const doc = m.manifest ?? {};
   const out: HTMLElement[] = [];
   out.push(
@@ -327,7 +327,7 @@ export function renderManifest(
 ): void {
   const label = kind === "tag" ? ref : shortDigest(ref);
   setCrumbs(
-    registryCrumbs(registry, isOperator(), { label: repository, href: links.repository(registry, repository) }, { label }),
+    registryCrumbs(registry, listsRegistries(), { label: repository, href: links.repository(registry, repository) }, { label }),
   );
   const body = h("div");
   replace(main, h("h1", null, kind === "tag" ? `${repository}:${ref}` : `${repository}@${label}`), body);

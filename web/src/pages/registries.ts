@@ -1,8 +1,9 @@
-// The operator's list of registries (name, login server, SKU, storage used against quota,
+// The list of registries (the operator's all, a principal's those its roles reach) (name, login server, SKU, storage used against quota,
 // created) and the dialog that creates one, its name checked as it is typed.
 import { get, post, registryPath, type Registry, type UsageEntry } from "../api";
 import { bytes, field, formDialog, h, replace, section, usageBar, when } from "../dom";
 import { links, setCrumbs } from "../layout";
+import { createsRegistries, isOperator, seesRegistry } from "../session";
 
 const SKUS = ["Basic", "Standard", "Premium"];
 
@@ -55,7 +56,7 @@ function table(registries: Registry[]): HTMLElement {
             h("td", null, h("a", { href: links.registry(r.name) }, r.name)),
             h("td", null, h("code", null, r.loginServer)),
             h("td", null, r.sku.name),
-            h("td", null, usageCell(r)),
+            h("td", null, seesRegistry(r.name) ? usageCell(r) : h("span", { class: "muted" }, "—")),
             h("td", { class: "hide-narrow" }, when(r.creationDate)),
           ),
         ),
@@ -138,8 +139,14 @@ export function renderRegistries(main: HTMLElement): void {
   );
   replace(
     main,
-    h("div", { class: "row spread" }, h("h1", null, "Registries"), createButton),
-    h("p", { class: "sub" }, "Every registry of this berth: its own login server, storage and credentials."),
+    h("div", { class: "row spread" }, h("h1", null, "Registries"), createsRegistries() ? createButton : null),
+    h(
+      "p",
+      { class: "sub" },
+      isOperator()
+        ? "Every registry of this berth: its own login server, storage and credentials."
+        : "The registries your roles reach.",
+    ),
     list,
   );
   void section(list, "registries", () => get<Registry[]>("/api/v1/registries"), table);

@@ -4,7 +4,14 @@
 import { del, get, patch, registryPath, repoPath, request, type Registry, type Repository } from "../api";
 import { confirmDialog, copyable, errorBox, field, h, loading, replace, section, toggle, when } from "../dom";
 import { links, registryCrumbs, setCrumbs } from "../layout";
-import { isOperator, managesRegistry, session } from "../session";
+import {
+  changesRegistry,
+  listsRegistries,
+  managesRegistry,
+  readsRegistry,
+  seesRegistry,
+  session,
+} from "../session";
 import { renderAccess } from "./access";
 import { renderUsage } from "./usage";
 
@@ -14,8 +21,9 @@ const PAGE = 50;
 
 function tabsFor(registry: string, current: RegistryTab): HTMLElement {
   const tabs: [RegistryTab, string][] = [["repositories", "Repositories"]];
-  if (managesRegistry()) tabs.push(["access", "Access"], ["usage", "Usage"]);
-  if (isOperator()) tabs.push(["settings", "Settings"]);
+  if (managesRegistry(registry)) tabs.push(["access", "Access"]);
+  if (seesRegistry(registry)) tabs.push(["usage", "Usage"]);
+  if (changesRegistry(registry)) tabs.push(["settings", "Settings"]);
   return h(
     "nav",
     { class: "tabs", "aria-label": "Registry" },
@@ -212,7 +220,7 @@ export function renderRegistry(main: HTMLElement, name: string, tab: RegistryTab
     usage: "Usage",
     settings: "Settings",
   };
-  setCrumbs(registryCrumbs(name, isOperator(), { label: titles[tab] ?? "Repositories" }));
+  setCrumbs(registryCrumbs(name, listsRegistries(), { label: titles[tab] ?? "Repositories" }));
   const body = h("div");
   const head = h("div");
   replace(main, head, tabsFor(name, tab), body);
@@ -230,7 +238,7 @@ export function renderRegistry(main: HTMLElement, name: string, tab: RegistryTab
         r ? [" · ", r.sku.name, " · created ", when(r.creationDate)] : null,
       ),
     );
-  if (managesRegistry()) {
+  if (readsRegistry()) {
     void section(head, "registry", () => get<Registry>(registryPath(name)), (r) => {
       if (tab === "settings") settings(r, body);
       return header(r);
@@ -239,8 +247,8 @@ export function renderRegistry(main: HTMLElement, name: string, tab: RegistryTab
     replace(head, header(null));
   }
   if (tab === "repositories") repositories(name, body);
-  else if (tab === "access" && managesRegistry()) renderAccess(name, body);
-  else if (tab === "usage" && managesRegistry()) renderUsage(name, body);
-  else if (tab === "settings" && isOperator()) replace(body, loading("settings"));
+  else if (tab === "access" && managesRegistry(name)) renderAccess(name, body);
+  else if (tab === "usage" && seesRegistry(name)) renderUsage(name, body);
+  else if (tab === "settings" && changesRegistry(name)) replace(body, loading("settings"));
   else replace(body, h("p", { class: "error", role: "alert" }, "This session may not see that page."));
 }

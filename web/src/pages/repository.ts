@@ -3,7 +3,7 @@
 import { del, get, patch, repoPath, type Repository, type Tag } from "../api";
 import { bytes, confirmDialog, errorBox, h, loading, replace, section, shortDigest, toggle, when } from "../dom";
 import { links, registryCrumbs, setCrumbs } from "../layout";
-import { can, isOperator } from "../session";
+import { can, listsRegistries } from "../session";
 
 const PAGE = 50;
 
@@ -13,7 +13,7 @@ interface TagPage {
 }
 
 function locks(registry: string, repository: Repository): HTMLElement {
-  const writable = can("metadata/write", repository.imageName);
+  const writable = can("metadata/write", registry, repository.imageName);
   const a = repository.changeableAttributes;
   const change = (key: string) =>
     writable
@@ -137,10 +137,10 @@ function tags(registry: string, repository: string, into: HTMLElement): void {
 }
 
 export function renderRepository(main: HTMLElement, registry: string, repository: string): void {
-  setCrumbs(registryCrumbs(registry, isOperator(), { label: repository }));
+  setCrumbs(registryCrumbs(registry, listsRegistries(), { label: repository }));
   const info = h("div");
   const tagList = h("div");
-  const remove = can("content/delete", repository)
+  const remove = can("content/delete", registry, repository)
     ? h("button", { class: "danger", type: "button" }, "Delete repository")
     : null;
   remove?.addEventListener("click", async () => {

@@ -1,20 +1,29 @@
-// Sign in with the operator token (every registry) or a registry's admin account or token
-// (that registry only). The server answers with an HttpOnly cookie the page never sees.
+// Sign in as a user or service principal of the deployment (what its roles allow), with a
+// registry's admin account or token (that registry only), or with the operator token (every
+// registry). The server answers with an HttpOnly cookie the page never sees.
 import { ApiError, post, type Session } from "../api";
 import { field, h, replace } from "../dom";
 
 export function renderSignIn(main: HTMLElement, done: (s: Session) => void): void {
-  let mode: "registry" | "operator" = "registry";
+  let mode: "user" | "registry" | "operator" = "user";
   const problem = h("div", { role: "alert" });
   const registry = h("input", { type: "text", autocomplete: "organization", required: true, spellcheck: false });
   const username = h("input", { type: "text", autocomplete: "username", required: true, spellcheck: false });
   const password = h("input", { type: "password", autocomplete: "current-password", required: true });
   const token = h("input", { type: "password", autocomplete: "off", required: true });
-  const registryFields = h(
+  // A user signs in with a name and password; registry credentials also name the registry.
+  const registryField = h(
+    "div",
+    { hidden: true },
+    field("signin-registry", "Registry", registry, "Its name, as in <name>.<domain>."),
+  );
+  const userHint = "Your user name, or a service principal's application id.";
+  const registryHint = "The registry's name for its admin account, or a token's name.";
+  const credentialFields = h(
     "div",
     null,
-    field("signin-registry", "Registry", registry, "Its name, as in <name>.<domain>."),
-    field("signin-username", "User name", username, "The registry's name for its admin account, or a token's name."),
+    registryField,
+    field("signin-username", "User name", username, userHint),
     field("signin-password", "Password", password),
   );
   const operatorFields = h(
@@ -35,14 +44,19 @@ export function renderSignIn(main: HTMLElement, done: (s: Session) => void): voi
     "fieldset",
     { class: "choices" },
     h("legend", null, "Sign in with"),
+    choice("user", "User"),
     choice("registry", "Registry credentials"),
     choice("operator", "Operator token"),
   );
   function select(which: typeof mode): void {
     mode = which;
-    registryFields.hidden = which !== "registry";
+    credentialFields.hidden = which === "operator";
+    registryField.hidden = which !== "registry";
     operatorFields.hidden = which !== "operator";
-    for (const input of [registry, username, password]) input.required = which === "registry";
+    const hint = document.getElementById("signin-username-hint");
+    if (hint) hint.textContent = which === "registry" ? registryHint : userHint;
+    registry.required = which === "registry";
+    for (const input of [username, password]) input.required = which !== "operator";
     token.required = which === "operator";
     replace(problem);
   }
@@ -52,7 +66,7 @@ export function renderSignIn(main: HTMLElement, done: (s: Session) => void): voi
     { class: "panel", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, "Sign in to berth"),
     choices,
-    registryFields,
+    credentialFields,
     operatorFields,
     problem,
     h("div", { class: "row" }, submit),
@@ -65,7 +79,9 @@ export function renderSignIn(main: HTMLElement, done: (s: Session) => void): voi
       const body =
         mode === "operator"
           ? { operatorToken: token.value }
-          : { registry: registry.value.trim(), username: username.value.trim(), password: password.value };
+          : mode === "user"
+            ? { username: username.value.trim(), password: password.value }
+            : { registry: registry.value.trim(), username: username.value.trim(), password: password.value };
       const s = await post<Session>("/api/v1/session", body);
       password.value = "";
       token.value = "";
@@ -75,7 +91,9 @@ export function renderSignIn(main: HTMLElement, done: (s: Session) => void): voi
         err instanceof ApiError && err.status === 401
           ? mode === "operator"
             ? "That operator token is not right."
-            : "Wrong registry, user name or password."
+            : mode === "user"
+              ? "Wrong user name or password."
+              : "Wrong registry, user name or password."
           : (err as Error).message;
       replace(problem, h("p", { class: "error" }, message));
     } finally {
@@ -83,6 +101,6 @@ export function renderSignIn(main: HTMLElement, done: (s: Session) => void): voi
     }
   });
   replace(main, h("div", { class: "signin" }, form));
-  select("registry");
-  registry.focus();
+  select("user");
+  username.focus();
 }
