@@ -266,6 +266,18 @@ log "second exchange: ${EXCHANGE_SECONDS}s (keys cached)"
 exchange "$HOST_R" "" "$GHA_TOKEN"
 exchanged "exchange on the login server" >/dev/null
 assert_eq "$(fetches /)" 2 "requests to the issuers after three exchanges (keys cached)"
+# EXCHANGE_ROUNDS=N (bench/exchange): N more exchanges with the keys cached, timed by curl.
+if [[ -n "${EXCHANGE_ROUNDS:-}" ]]; then
+  : >"$TMP/exchange.times"
+  for ((i = 0; i < EXCHANGE_ROUNDS; i++)); do
+    exchange "$HOST_R" "" "$GHA_TOKEN"
+    assert_eq "$HTTP_STATUS" 200 "timed exchange $i"
+    echo "$EXCHANGE_SECONDS" >>"$TMP/exchange.times"
+  done
+  sort -g "$TMP/exchange.times" | awk '{ t[NR] = $1 * 1000 } END {
+    printf "exchange latency over %d rounds (keys cached): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
+      NR, t[int(NR * 0.5) + 1], t[int(NR * 0.9) + 1], t[int(NR * 0.99) + 1] }' | tee "${EXCHANGE_REPORT:-/dev/null}" >&2
+fi
 log "a feature branch matches the subject pattern repo:org/app:ref:refs/heads/*"
 exchange "$HOST_R" "" "$(gha_token '.sub = "repo:org/app:ref:refs/heads/feature/x" | .ref = "refs/heads/feature/x"')"
 exchanged "token of a feature branch" >/dev/null
