@@ -34,7 +34,7 @@ log "an empty --operator-token-file clears it: a clear error, then BERTH_OPERATO
 cli configure --server "$SERVER" --operator-token-file '' >/dev/null
 jq_is "$(cat "$config")" .operatorTokenFile null "token file cleared"
 # shellcheck disable=SC2016
-cli_fails '^berth: no operator token: run `berth configure --operator-token-file FILE` or set BERTH_OPERATOR_TOKEN$' \
+cli_fails '^berth: not signed in: run `berth login --user NAME`, or give the operator token with `berth configure --operator-token-file FILE` or BERTH_OPERATOR_TOKEN$' \
   registry list
 BERTH_OPERATOR_TOKEN=$OP_TOKEN cli registry show -n default >/dev/null
 BERTH_OPERATOR_TOKEN=not-the-operator-token cli_fails '\(UNAUTHORIZED\)$' registry list
