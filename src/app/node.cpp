@@ -84,8 +84,7 @@ struct Node::Planes {
                                  return registryOfService(tenancy, *s.identities, service);
                                }}),
         control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy,
-                                     std::move(events), options.sessions,
-                                     options.oidc.allowHttp}) {
+                                     std::move(events), options.sessions, options.oidc.allowHttp}) {
     tenancy.onForget([this] { registry.forgetCached(); });
   }
 
