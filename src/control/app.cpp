@@ -319,6 +319,8 @@ Result<void> authorizePrincipal(const Call& c) {
       if (deploymentRoute(op)) return requireAtDeployment(ControlRight::Assign);
       break;
   }
+  // Every other route is under a registry; one that is not is refused, never guessed at.
+  if (!c.registry) return denied("only the operator may use this route");
   const auto& registry = c.settings();
   if (!auth::reaches(roles, registry.id)) {
     return denied("you have no role in registry " + registry.name);
