@@ -315,6 +315,7 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
         !r.identity.subject.starts_with(kPrincipalPrefix)) {
       return bad("refresh token of a user");
     }
+    r.presentedRefreshToken = std::string(password);
     attempt.succeeded();
     return r;
   }
@@ -436,6 +437,14 @@ AuthResult Authenticator::federatedLogin(const meta::RegistrySettings& registry,
                                                   "\" and the token's audience");
 }
 
+bool Authenticator::principalStillIssues(const Claims& claims) {
+  if (!claims.sub.starts_with(kPrincipalPrefix)) return true;
+  auto principal =
+      identities_.principal(std::string_view(claims.sub).substr(kPrincipalPrefix.size()));
+  // A name deleted and made again is another principal: the old one's tokens stay dead.
+  return principal && *principal && claims.iat >= (*principal)->created;
+}
+
 AuthResult Authenticator::refresh(const meta::RegistrySettings& registry,
                                   std::string_view refreshToken, std::string_view service) {
   auto decoded = decodeJwt(
@@ -452,6 +461,7 @@ AuthResult Authenticator::refresh(const meta::RegistrySettings& registry,
   if (claims.sub == registry.name && !registry.adminEnabled) {
     return failure(AuthFailure::BadToken, "admin account disabled");
   }
+  if (!principalStillIssues(claims)) return failure(AuthFailure::BadToken, "principal deleted");
   auto identity = identityFor(registry, claims.sub);
   if (!identity) return failure(AuthFailure::BadToken, "identity no longer valid");
   AuthResult r;
@@ -513,9 +523,7 @@ AuthResult Authenticator::authenticate(std::optional<std::string_view> authoriza
   // A token outlives nothing it was issued to: a disabled admin or token loses its access
   // tokens at once, as it loses its passwords.
   if (claims->sub.starts_with(kPrincipalPrefix)) {
-    auto principal =
-        identities_.principal(std::string_view(claims->sub).substr(kPrincipalPrefix.size()));
-    if (!principal || !*principal) return failure(AuthFailure::BadToken, "principal deleted");
+    if (!principalStillIssues(*claims)) return failure(AuthFailure::BadToken, "principal deleted");
   } else if (!claims->sub.empty() && claims->sub != kRefreshTokenUser) {
     if (claims->sub == registry.name) {
       if (!registry.adminEnabled) return failure(AuthFailure::BadToken, "admin account disabled");

@@ -69,6 +69,9 @@ struct AuthResult {
   // it, and ends when that password is regenerated or deleted.
   std::string secretName;
   int64_t secretCreated = 0;
+  // A login whose password was a refresh token: that token (a grant hands it back rather than
+  // a new one, so that a refresh token never outlives its own expiry).
+  std::string presentedRefreshToken;
 
   bool ok() const { return failure == AuthFailure::None; }
 };
@@ -163,6 +166,9 @@ class Authenticator {
   Result<Permissions> principalPermissions(const meta::RegistrySettings& registry,
                                            std::string_view id);
   bool secretMatches(const std::string& hash, std::string_view secret);
+  // Whether the principal a token names (if it names one) still exists and is the one the
+  // token was issued to (not a later one of the same name).
+  bool principalStillIssues(const Claims& claims);
   // The first unexpired secret that `password` matches, or end().
   std::vector<meta::StoredSecret>::const_iterator matchingSecret(
       const std::vector<meta::StoredSecret>& secrets, std::string_view password, int64_t now);

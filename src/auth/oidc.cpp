@@ -228,6 +228,15 @@ Result<std::shared_ptr<const OidcVerifier::Issuer>> OidcVerifier::keysOf(const s
   {
     std::lock_guard lock(mutex_);
     auto it = issuers_.find(issuer);
+    if (it != issuers_.end() && !unknownKid &&
+        now - it->second->fetched < options_.keysLifetime.count()) {
+      return it->second;
+    }
+  }
+  std::lock_guard fetching(fetching_);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = issuers_.find(issuer);
     const bool fresh =
         it != issuers_.end() && now - it->second->fetched < options_.keysLifetime.count();
     if (fresh && !unknownKid) return it->second;
@@ -301,7 +310,7 @@ Result<IdToken> OidcVerifier::verify(std::string_view token, int64_t now) {
   const auto exp = timeOf(claims, "exp");
   if (!exp) return refused("the ID token has no expiry (exp)");
   const int64_t leeway = options_.leeway.count();
-  if (now > *exp + leeway) return refused("the ID token has expired");
+  if (now - leeway > *exp) return refused("the ID token has expired");
   if (claims.contains("nbf")) {
     const auto nbf = timeOf(claims, "nbf");
     if (!nbf) return refused("the ID token's nbf is not a time");

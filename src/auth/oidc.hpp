@@ -67,6 +67,9 @@ class OidcVerifier {
   Fetch fetch_;
   OidcOptions options_;
   std::mutex mutex_;
+  // Held while keys are fetched: a request that finds an issuer's keys being fetched waits for
+  // that fetch and uses its result instead of being turned away or fetching again.
+  std::mutex fetching_;
   std::unordered_map<std::string, std::shared_ptr<const Issuer>> issuers_;
   std::unordered_map<std::string, int64_t> attempts_;  // issuer -> last fetch started
 };

@@ -98,7 +98,9 @@ Dispatch TokenEndpoint::dispatch(http::Request& req) {
     req.route = "/oauth2/exchange";
     req.auditAction = "login";
     if (req.method != http::Method::Post || exchange_.verifier == nullptr) {
-      return Dispatch::reply(Response::error(makeError(ApiCode::Unsupported, "use POST", 405)));
+      auto refused = oauthError(405, "invalid_request", "use POST");
+      refused.headers.add("Allow", "POST");
+      return Dispatch::reply(std::move(refused));
     }
     // Runs on the blocking pool: verifying may fetch the issuer's keys.
     auto done = [this, live = &req, settings = *registry](std::string body) {
@@ -137,6 +139,9 @@ Response TokenEndpoint::grant(const http::Request& req, const meta::RegistrySett
                     {"access_token", issued->token},
                     {"expires_in", issued->expiresIn},
                     {"issued_at", rfc3339(issued->issuedAt)}};
+  if (!refreshToken && !auth.presentedRefreshToken.empty()) {
+    refreshToken = auth.presentedRefreshToken;  // signed in by one: never a longer-lived one
+  }
   if (offline && !auth.identity.anonymous() && !refreshToken) {
     auto refresh = auth_.issueRefreshToken(registry.id, subject, service);
     if (!refresh) return Response::error(refresh.error());

@@ -133,6 +133,12 @@ std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
     if (auto r = signInPrincipal(c, (*principal)->id); !r) return respond(c, r.takeError());
     return std::nullopt;
   }
+  if (user == auth::kRefreshTokenUser) {
+    // A refresh token is for /v2 and /oauth2/token: it never manages a registry (nor renews
+    // itself through .../login).
+    return errorResponse(unauthorized(
+        "a refresh token is not a credential of the control API; sign in with a password"));
+  }
   // Credentials belong to the registry in the path: another registry's are unknown here.
   auto found = findRegistry(c, c.registryName);
   if (!found) return respond(c, found.takeError());
@@ -738,6 +744,12 @@ Result<void> signInPrincipal(Call& c, std::string id) {
   c.caller.roles = std::move(*roles);
   if (c.registry) c.caller.permissions = auth::permissionsIn(c.caller.roles, c.registry->id);
   return {};
+}
+
+bool changesRegistry(const Call& c) {
+  if (c.caller.kind != Caller::Kind::Principal) return true;
+  return c.registry && auth::hasRight(auth::controlRightsAt(c.caller.roles, c.registry->id),
+                                      auth::ControlRight::Change);
 }
 
 bool mayAssign(const Call& c, std::optional<meta::RegistryId> registry) {

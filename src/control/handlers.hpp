@@ -69,6 +69,9 @@ Result<void> signInPrincipal(Call& c, std::string id);
 // Whether the caller may assign roles at `registry` (none: the deployment): the operator, or a
 // principal that is Owner there or at the deployment.
 bool mayAssign(const Call& c, std::optional<meta::RegistryId> registry);
+// Whether the caller may change the registry of the path (not only see it): all but a
+// principal without Contributor or Owner there or at the deployment.
+bool changesRegistry(const Call& c);
 
 // SKUs: included storage and the number of scope maps and of tokens each allows.
 struct Sku {

@@ -126,7 +126,11 @@ Result<json::object> assign(Call& c, const std::string& principal, const std::st
   if (!scope->registry.empty()) {
     auto r = c.deps.identities.registryByName(scope->registry);
     if (!r) return r.takeError();
-    if (!*r) return error(Code::NotFound, "registry " + scope->registry + " not found");
+    if (!*r) {
+      // Only who may assign anywhere learns that a registry does not exist.
+      if (!mayAssign(c, std::nullopt)) return ownerNeeded(scope->registry);
+      return error(Code::NotFound, "registry " + scope->registry + " not found");
+    }
     a.registry = (*r)->id;
   }
   if (!mayAssign(c, a.registry)) return ownerNeeded(a.registry ? scope->registry : "");
@@ -399,9 +403,18 @@ Reply createFederatedCredential(Call& c) {
     return error(Code::InvalidArgument,
                  "subject must be the token's sub, or a prefix of it followed by a final *");
   }
-  if (*subject == "*") {
-    return error(Code::InvalidArgument,
-                 "a subject of * alone would trust every workload of the issuer; give a prefix");
+  if (subject->ends_with('*')) {
+    // The prefix must end at a separator and name at least two parts (`repo:org/*`,
+    // `system:serviceaccount:ci:*`): `*`, `repo:*` or `repo:org*` would trust workloads of
+    // others (`repo:orgevil/...`).
+    const std::string_view prefix(subject->data(), subject->size() - 1);
+    const auto separators =
+        std::count_if(prefix.begin(), prefix.end(), [](char ch) { return ch == ':' || ch == '/'; });
+    if (prefix.empty() || (prefix.back() != ':' && prefix.back() != '/') || separators < 2) {
+      return error(Code::InvalidArgument,
+                   "a subject pattern must end in :* or /* after at least two parts of the "
+                   "subject (repo:org/app:*, system:serviceaccount:ci:*)");
+    }
   }
   const std::string aud = audience.value_or(std::string(auth::kDefaultFederatedAudience));
   if (aud.empty() || aud.size() > kMaxClaimLength) {

@@ -43,11 +43,19 @@ json::array strings(const std::vector<std::string>& items) {
   return out;
 }
 
-json::object webhookJson(const meta::Webhook& w) {
+// `full`: the whole service URI; otherwise its scheme and host only, since chat services put
+// their secret in the path (for callers who see a registry but may not change it: Readers).
+json::object webhookJson(const meta::Webhook& w, bool full = true) {
   json::array headers;
   for (const auto& [name, value] : w.headers) headers.emplace_back(name);
+  std::string uri = w.uri;
+  if (!full) {
+    const auto scheme = uri.find("://");
+    const auto path = scheme == std::string::npos ? 0 : uri.find_first_of("/?#", scheme + 3);
+    if (path != std::string::npos) uri.resize(path);  // (URIs never hold user information)
+  }
   return {{"name", w.name},
-          {"serviceUri", w.uri},
+          {"serviceUri", uri},
           {"actions", strings(w.actions)},
           {"scopes", strings(w.scopes)},
           {"status", w.enabled ? "enabled" : "disabled"},
@@ -163,7 +171,7 @@ Reply listWebhooks(Call& c) {
   auto hooks = c.deps.events.store.webhooks(c.registryId());
   if (!hooks) return hooks.takeError();
   json::array out;
-  for (const auto& w : *hooks) out.push_back(webhookJson(w));
+  for (const auto& w : *hooks) out.push_back(webhookJson(w, changesRegistry(c)));
   return jsonReply(200, out);
 }
 
@@ -221,7 +229,7 @@ Reply createWebhook(Call& c) {
 Reply showWebhook(Call& c) {
   auto w = findWebhook(c);
   if (!w) return w.takeError();
-  return jsonReply(200, webhookJson(*w));
+  return jsonReply(200, webhookJson(*w, changesRegistry(c)));
 }
 
 Reply updateWebhook(Call& c) {

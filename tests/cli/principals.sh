@@ -278,6 +278,12 @@ assert_eq "$(cli logout)" "Signed out" "logout"
 [[ ! -e "$SESSION_FILE" ]] || fail "logout left the session file"
 assert_eq "$(names "$(cli registry list)")" "default,prinreg1,prinreg2" "registry list after logout"
 assert_eq "$(cli logout)" "Not signed in" "logout again"
+log "a damaged session file: every command says to log out, and logout clears it"
+echo 'not json' >"$SESSION_FILE"
+cli_fails 'run berth logout$' registry list
+assert_eq "$(cli logout)" "Signed out" "logout of a damaged session"
+[[ ! -e "$SESSION_FILE" ]] || fail "logout left the damaged session file"
+assert_eq "$(names "$(cli registry list)")" "default,prinreg1,prinreg2" "registry list after that logout"
 
 # --- bob: Reader at / ---------------------------------------------------------------------------
 

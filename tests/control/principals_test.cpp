@@ -2,6 +2,9 @@
 // "Principals and roles"), and what their roles let them do on /v2: a service principal made
 // with a role at a repository pattern pushes there and nowhere else, a user with a password
 // signs in wherever its roles reach, and every change takes effect at once.
+#include <chrono>
+#include <thread>
+
 #include "control_support.hpp"
 
 namespace berth_test::control {
@@ -202,9 +205,18 @@ TEST_F(PrincipalsApiTest, AUserSignsInToTheDeploymentAndActsByItsRoles) {
   EXPECT_EQ(strings(&basic, "name"), std::vector<std::string>{reg_});
   // Its refresh token from .../login pushes as alice would.
   json::Value login = expectJson(asSession(api(), cookie, "POST", regPath(reg_, "/login")), 200);
-  auto pusher = plane(reg_, basicAuthorization(kRefreshUser, str(login, "refreshToken")));
+  const std::string refresh = str(login, "refreshToken");
+  auto pusher = plane(reg_, basicAuthorization(kRefreshUser, refresh));
   pusher->pushImage("team/app", "v1");
   EXPECT_REGISTRY_ERROR(pusher->del("/v2/team/app/manifests/v1"), 403, "DENIED");
+  // A refresh token never renews itself: a token request signed in by it hands it back, and
+  // it is no credential of the control API (whose .../login would make a new one).
+  auto renewed = pusher->get("/oauth2/token?service=" + registryHost(reg_) +
+                             "&scope=repository:team/app:pull&offline_token=true");
+  EXPECT_EQ(str(expectJson(renewed, 200), "refresh_token"), refresh);
+  EXPECT_API_ERROR(
+      apiAs(basicAuthorization(kRefreshUser, refresh), "POST", regPath(reg_, "/login")), 401,
+      "UNAUTHORIZED");
 
   // Naming a registry at sign-in still makes the deployment's session.
   auto named = signInSession(
@@ -225,6 +237,15 @@ TEST_F(PrincipalsApiTest, AUserSignsInToTheDeploymentAndActsByItsRoles) {
   EXPECT_API_ERROR(asSession(api(), again, "GET", "/api/v1/session"), 401, "UNAUTHORIZED");
   EXPECT_API_ERROR(signInSession(api(), R"({"username":"alice","password":"alice-password-2"})"),
                    401, "UNAUTHORIZED");
+  EXPECT_EQ(pusher->get("/v2/").status, 401) << "the deleted user's refresh token";
+  // A new user of the same name is another principal: the old one's tokens stay dead.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  expectJson(
+      api().post("/api/v1/users", R"({"name":"alice","password":"alice-password-3"})", kJson), 201);
+  expectJson(api().post("/api/v1/role-assignments",
+                        R"({"assignee":"alice","role":"Owner","scope":"/"})", kJson),
+             201);
+  EXPECT_EQ(pusher->get("/v2/").status, 401) << "a refresh token of the earlier alice";
 }
 
 TEST_F(PrincipalsApiTest, AClientSecretPastItsEndIsRefusedEverywhere) {
@@ -284,6 +305,10 @@ TEST_F(PrincipalsApiTest, ARegistryOwnerAssignsRolesThereAndSeesOnlyThose) {
   EXPECT_API_ERROR(apiAs(owner, "POST", "/api/v1/role-assignments",
                          R"({"assignee":"owner","role":"Owner","scope":"/"})"),
                    403, "DENIED");
+  // Nor does it learn which registries exist: an unknown one is refused as another's is.
+  EXPECT_API_ERROR(apiAs(owner, "POST", "/api/v1/role-assignments",
+                         R"({"assignee":"member","role":"AcrPull","scope":"/registries/nosuch1"})"),
+                   403, "DENIED");
   // It sees its own assignment and those of its registry, not the other registry's.
   json::Value seen = expectJson(apiAs(owner, "GET", "/api/v1/role-assignments"), 200);
   std::vector<std::string> assignees = strings(&seen, "assignee");
@@ -295,6 +320,22 @@ TEST_F(PrincipalsApiTest, ARegistryOwnerAssignsRolesThereAndSeesOnlyThose) {
       apiAs(owner, "DELETE", "/api/v1/role-assignments/" + str(all.asArray()[0], "id")), 403,
       "DENIED");
   EXPECT_EQ(apiAs(owner, "DELETE", "/api/v1/role-assignments/" + madeId).status, 204);
+  // A webhook's URI (whose path often holds a chat service's secret) shows whole only to who
+  // may change the registry: a Reader sees its scheme and host.
+  ASSERT_EQ(api()
+                .post(regPath(reg_, "/webhooks"),
+                      R"({"name":"chat","serviceUri":"https://hooks.example/T0/B0/secret",)"
+                      R"("actions":["push"]})",
+                      kJson)
+                .status,
+            201);
+  ASSERT_EQ(assign("member", "Reader", "/registries/" + reg_).status, 201);
+  json::Value hooks = expectJson(
+      apiAs(basicAuthorization("member", "long-enough-pw"), "GET", regPath(reg_, "/webhooks")),
+      200);
+  EXPECT_EQ(str(hooks.asArray()[0], "serviceUri"), "https://hooks.example");
+  json::Value full = expectJson(apiAs(owner, "GET", regPath(reg_, "/webhooks/chat")), 200);
+  EXPECT_EQ(str(full, "serviceUri"), "https://hooks.example/T0/B0/secret");
 }
 
 TEST_F(PrincipalsApiTest, FederatedCredentialsAreCheckedAndBounded) {
@@ -318,6 +359,9 @@ TEST_F(PrincipalsApiTest, FederatedCredentialsAreCheckedAndBounded) {
            // Plain http only with oidc_allow_http, which this server does not set.
            R"({"name":"a","issuer":"http://x.example","subject":"s"})",
            R"({"name":"a","issuer":"https://x.example","subject":"*"})",
+           // Patterns that would trust others' workloads (repo:orgevil/... for repo:org*).
+           R"({"name":"a","issuer":"https://x.example","subject":"repo:*"})",
+           R"({"name":"a","issuer":"https://x.example","subject":"repo:org*"})",
            R"({"name":"a","issuer":"https://x.example/?q=1","subject":"s"})",
            R"({"name":"a","issuer":"https://x.example","subject":"repo:*:main"})",
            R"({"name":"a","issuer":"https://x.example","subject":""})",

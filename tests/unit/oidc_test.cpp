@@ -11,10 +11,14 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
+#include <climits>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "auth/authenticator.hpp"
 #include "auth/base64url.hpp"
@@ -234,6 +238,34 @@ TEST_F(OidcTest, ExpiredAndNotYetValidTokensAreRefused) {
   claims = githubClaims();
   claims.erase("exp");
   EXPECT_REFUSED(verify(signedToken(keys_[0], claims)), "no expiry");
+}
+
+TEST_F(OidcTest, AnExpiryAtTheEndOfTimeIsNoOverflow) {
+  auto claims = githubClaims();
+  claims["exp"] = INT64_MAX;
+  EXPECT_TRUE(verify(signedToken(keys_[0], claims)).ok());
+}
+
+TEST_F(OidcTest, ConcurrentFirstTokensWaitForOneFetch) {
+  // Two tokens of an issuer whose keys are not cached yet, at once: the second waits for the
+  // first one's fetch and uses it; it is neither refused nor fetched for again.
+  std::atomic<int> started{0};
+  OidcVerifier slow(
+      [&](const std::string& url) {
+        ++started;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        return fetch(url);
+      },
+      options());
+  const std::string token = signedToken(keys_[0], githubClaims());
+  Result<IdToken> first = makeError(ApiCode::Unknown), second = makeError(ApiCode::Unknown);
+  std::thread a([&] { first = slow.verify(token, kNow); });
+  std::thread b([&] { second = slow.verify(token, kNow); });
+  a.join();
+  b.join();
+  EXPECT_TRUE(first.ok()) << first.error().detail;
+  EXPECT_TRUE(second.ok()) << second.error().detail;
+  EXPECT_EQ(jwksFetches(), 1);
 }
 
 TEST_F(OidcTest, AlgNoneIsRefused) {

@@ -183,7 +183,12 @@ Output login(const LoginArgs& args) {
 }
 
 Output logout() {
-  const auto session = loadSession();
+  std::optional<StoredSession> session;
+  try {
+    session = loadSession();
+  } catch (const ClientError&) {
+    // A damaged session file: removed all the same.
+  }
   if (!removeSession()) {
     std::cout << "Not signed in" << std::endl;
     return std::nullopt;
