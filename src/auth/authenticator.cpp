@@ -320,7 +320,6 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
     return r;
   }
   std::vector<meta::StoredSecret> secrets;
-  std::string subjectBuffer;  // a principal's subject, "p:<id>"
   if (username == registry.name) {
     if (!registry.adminEnabled) return bad("admin account disabled");
     auto admin = identities_.adminSecrets(registry.id);
@@ -334,12 +333,14 @@ AuthResult Authenticator::login(const meta::RegistrySettings& registry, std::str
   } else {
     // Not the registry's: a person (its name) or a service principal (its application id) of
     // the deployment, whose roles say what it may do here.
-    auto principal = identities_.principal(username);
-    if (!principal) return bad("identity store unavailable");
-    if (!*principal) return bad("unknown user");
-    secrets = principalSecrets(**principal);
-    if (secrets.empty()) return bad("the principal has no password");
-    username = subjectBuffer.assign(kPrincipalPrefix).append((*principal)->id);
+    auto r = loginPrincipal(username, password, remote);
+    if (!r.ok()) return r;
+    auto permissions = principalPermissions(
+        registry, std::string_view(r.identity.subject).substr(kPrincipalPrefix.size()));
+    if (!permissions) return bad("identity unavailable");
+    r.identity.permissions = std::move(*permissions);
+    r.identity.catalog = true;
+    return r;
   }
   const auto matched = matchingSecret(secrets, password, now);
   if (matched == secrets.end()) return bad("wrong or expired password");
@@ -398,18 +399,17 @@ bool subjectMatches(std::string_view pattern, std::string_view subject) {
   return pattern == subject;
 }
 
-Result<bool> Authenticator::trustsIssuer(std::string_view issuer) {
-  auto credentials = identities_.federatedCredentials(std::nullopt, issuer);
-  if (!credentials) return credentials.takeError();
-  return !credentials->empty();
+Result<std::vector<meta::FederatedCredentialRecord>> Authenticator::trustedBy(
+    std::string_view issuer) {
+  return identities_.federatedCredentials(std::nullopt, issuer);
 }
 
-AuthResult Authenticator::federatedLogin(const meta::RegistrySettings& registry,
-                                         const IdToken& token) {
-  auto credentials = identities_.federatedCredentials(std::nullopt, token.issuer);
-  if (!credentials) return failure(AuthFailure::BadCredentials, "identity store unavailable");
+AuthResult Authenticator::federatedLogin(
+    const meta::RegistrySettings& registry, const IdToken& token,
+    const std::vector<meta::FederatedCredentialRecord>& trusting) {
   bool matched = false;
-  for (const auto& c : *credentials) {
+  for (const auto& c : trusting) {
+    if (c.issuer != token.issuer) continue;
     if (!subjectMatches(c.subject, token.subject)) continue;
     if (std::find(token.audiences.begin(), token.audiences.end(), c.audience) ==
         token.audiences.end()) {

@@ -128,13 +128,14 @@ class Authenticator {
   // portal): a Principal identity without permissions, which its role assignments give.
   AuthResult loginPrincipal(std::string_view username, std::string_view password,
                             std::string_view remote);
-  // Whether any federated credential trusts `issuer` (asked before anything is fetched from
-  // it).
-  Result<bool> trustsIssuer(std::string_view issuer);
-  // The service principal a verified ID token signs in: one whose federated credential
-  // trusts its issuer, matches its subject and is among its audiences, and whose roles reach
-  // `registry`.
-  AuthResult federatedLogin(const meta::RegistrySettings& registry, const IdToken& token);
+  // The federated credentials that trust `issuer` (asked before anything is fetched from it:
+  // none, and the issuer is not trusted at all).
+  Result<std::vector<meta::FederatedCredentialRecord>> trustedBy(std::string_view issuer);
+  // The service principal a verified ID token signs in: one whose credential among `trusting`
+  // (those of the token's issuer) matches its subject and is among its audiences, and whose
+  // roles reach `registry`.
+  AuthResult federatedLogin(const meta::RegistrySettings& registry, const IdToken& token,
+                            const std::vector<meta::FederatedCredentialRecord>& trusting);
   // Re-resolves the identity behind a refresh token.
   AuthResult refresh(const meta::RegistrySettings& registry, std::string_view refreshToken,
                      std::string_view service);

@@ -18,6 +18,7 @@ namespace json = boost::json;
 struct OidcVerifier::Key {
   EVP_PKEY* pkey = nullptr;
   std::string alg;  // RS256 or ES256
+  std::string kid;  // may be empty
   ~Key() { EVP_PKEY_free(pkey); }
 };
 
@@ -183,7 +184,7 @@ Result<void> OidcVerifier::checkUrl(const std::string& url) const {
 }
 
 Result<std::shared_ptr<const OidcVerifier::Issuer>> OidcVerifier::fetchKeys(
-    const std::string& issuer) {
+    const std::string& issuer, int64_t now) {
   if (auto r = checkUrl(issuer); !r) return r.takeError();
   std::string base = issuer;
   while (base.ends_with('/')) base.pop_back();
@@ -202,6 +203,7 @@ Result<std::shared_ptr<const OidcVerifier::Issuer>> OidcVerifier::fetchKeys(
   if (keys == nullptr || !keys->is_array())
     return refused("the JWKS of " + issuer + " has no keys");
   auto out = std::make_shared<Issuer>();
+  out->fetched = now;
   for (const auto& entry : keys->get_array()) {
     if (!entry.is_object()) continue;
     const auto& jwk = entry.get_object();
@@ -212,12 +214,8 @@ Result<std::shared_ptr<const OidcVerifier::Issuer>> OidcVerifier::fetchKeys(
     if (key->pkey == nullptr) continue;  // a kind of key berth does not verify with
     const auto alg = stringOf(jwk, "alg");
     if (!alg.empty() && alg != key->alg) continue;
-    const auto kid = stringOf(jwk, "kid");
-    if (kid.empty()) {
-      out->unnamed.push_back(std::move(key));
-    } else {
-      out->keys.emplace(kid, std::move(key));
-    }
+    key->kid = stringOf(jwk, "kid");
+    out->keys.push_back(std::move(key));
   }
   return std::shared_ptr<const Issuer>(std::move(out));
 }
@@ -252,13 +250,11 @@ Result<std::shared_ptr<const OidcVerifier::Issuer>> OidcVerifier::keysOf(const s
     }
     attempts_[issuer] = now;
   }
-  auto fetched = fetchKeys(issuer);
+  auto fetched = fetchKeys(issuer, now);
   if (!fetched) return fetched.takeError();
-  auto issuerKeys = std::const_pointer_cast<Issuer>(*fetched);
-  issuerKeys->fetched = now;
   std::lock_guard lock(mutex_);
-  issuers_[issuer] = issuerKeys;
-  return std::shared_ptr<const Issuer>(issuerKeys);
+  issuers_[issuer] = *fetched;
+  return fetched;
 }
 
 Result<IdToken> OidcVerifier::verify(std::string_view token, int64_t now) {
@@ -275,36 +271,36 @@ Result<IdToken> OidcVerifier::verify(std::string_view token, int64_t now) {
   if (!signature) return refused("the ID token's signature is not base64url");
   const auto kid = stringOf(parts->header, "kid");
 
-  auto matches = [&](const Issuer& keys) {
-    auto check = [&](const Key& key) {
-      return key.alg == alg && verifySignature(key.pkey, alg, parts->signingInput, *signature);
-    };
-    if (!kid.empty()) {
-      auto it = keys.keys.find(kid);
-      return it != keys.keys.end() ? std::optional<bool>(check(*it->second)) : std::nullopt;
+  // Tried: the issuer's keys of the token's kid (all of them when it names none), each with
+  // its own algorithm only.
+  enum class Verdict { Verified, Refused, UnknownKey };
+  auto judge = [&](const Issuer& issuer) {
+    bool known = kid.empty();
+    for (const auto& key : issuer.keys) {
+      if (!kid.empty() && key->kid != kid) continue;
+      known = true;
+      if (key->alg == alg && verifySignature(key->pkey, alg, parts->signingInput, *signature)) {
+        return Verdict::Verified;
+      }
     }
-    for (const auto& [_, key] : keys.keys) {
-      if (check(*key)) return std::optional<bool>(true);
-    }
-    for (const auto& key : keys.unnamed) {
-      if (check(*key)) return std::optional<bool>(true);
-    }
-    return std::optional<bool>(false);
+    return known ? Verdict::Refused : Verdict::UnknownKey;
   };
   auto keys = keysOf(out.issuer, now, false);
   if (!keys) return keys.takeError();
-  auto verdict = matches(**keys);
-  if (!verdict) {
+  auto verdict = judge(**keys);
+  if (verdict == Verdict::UnknownKey) {
     // A key id the cached JWKS does not hold: the issuer may have rotated its keys.
     keys = keysOf(out.issuer, now, true);
     if (!keys) return keys.takeError();
-    verdict = matches(**keys);
-    if (!verdict)
-      return refused("the ID token is signed by key \"" + kid + "\", which " + out.issuer +
-                     " does not publish");
+    verdict = judge(**keys);
   }
-  if (!*verdict)
+  if (verdict == Verdict::UnknownKey) {
+    return refused("the ID token is signed by key \"" + kid + "\", which " + out.issuer +
+                   " does not publish");
+  }
+  if (verdict == Verdict::Refused) {
     return refused("the ID token's signature does not verify with " + out.issuer + "'s keys");
+  }
 
   const auto& claims = parts->payload;
   const auto exp = timeOf(claims, "exp");

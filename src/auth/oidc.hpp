@@ -55,13 +55,13 @@ class OidcVerifier {
  private:
   struct Key;
   struct Issuer {
-    std::unordered_map<std::string, std::shared_ptr<const Key>> keys;  // by kid
-    std::vector<std::shared_ptr<const Key>> unnamed;                   // keys without a kid
+    std::vector<std::shared_ptr<const Key>> keys;
     int64_t fetched = 0;
   };
   Result<std::shared_ptr<const Issuer>> keysOf(const std::string& issuer, int64_t now,
                                                bool unknownKid);
-  Result<std::shared_ptr<const Issuer>> fetchKeys(const std::string& issuer);
+  // The issuer's keys as fetched at `now`.
+  Result<std::shared_ptr<const Issuer>> fetchKeys(const std::string& issuer, int64_t now);
   Result<void> checkUrl(const std::string& url) const;
 
   Fetch fetch_;

@@ -232,14 +232,14 @@ Response TokenEndpoint::exchange(http::Request& req, const meta::RegistrySetting
   req.registry = registry.name;
   auto issuer = OidcVerifier::unverifiedIssuer(*token);
   if (!issuer) return oauthError(401, "invalid_grant", issuer.error().detail);
-  auto trusted = auth_.trustsIssuer(*issuer);
-  if (!trusted) return Response::error(trusted.error());
-  if (!*trusted) {
+  auto trusting = auth_.trustedBy(*issuer);
+  if (!trusting) return Response::error(trusting.error());
+  if (trusting->empty()) {
     return oauthError(401, "invalid_grant", "no federated credential trusts issuer " + *issuer);
   }
   auto verified = exchange_.verifier->verify(*token, unixNow());
   if (!verified) return oauthError(401, "invalid_grant", verified.error().detail);
-  auto login = auth_.federatedLogin(registry, *verified);
+  auto login = auth_.federatedLogin(registry, *verified, *trusting);
   if (!login.ok()) return oauthError(401, "invalid_grant", login.detail);
   req.identity = identityName(login.identity, registry.name);
   const auto loginServer = auth_.options().loginServer ? auth_.options().loginServer(registry.name)

@@ -54,12 +54,6 @@ Result<std::optional<meta::RegistrySettings>> findRegistry(Call& c, std::string_
   return c.deps.identities.registryByName(name);
 }
 
-http::Response throttled(const auth::AuthResult& result) {
-  auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
-  resp.headers.add("Retry-After", std::to_string(result.retryAfter));
-  return resp;
-}
-
 Error operatorOnly() {
   return error(Code::Denied, "only the operator may list, create, change or delete registries");
 }
@@ -80,7 +74,7 @@ http::Response refuseAboveRegistries(Call& c, std::string_view user, std::string
     }
     if (!knows) continue;
     auto result = c.deps.authenticator.login(r, user, password, remote);
-    if (result.failure == auth::AuthFailure::Throttled) return throttled(result);
+    if (result.failure == auth::AuthFailure::Throttled) return throttledResponse(result);
     if (result.ok()) return errorResponse(operatorOnly());
   }
   return errorResponse(unauthorized("invalid username or password"));
@@ -128,7 +122,7 @@ std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
     if (!principal) return respond(c, principal.takeError());
     if (!*principal) return refuseAboveRegistries(c, user, password, req.remote);
     auto result = c.deps.authenticator.loginPrincipal(user, password, req.remote);
-    if (result.failure == auth::AuthFailure::Throttled) return throttled(result);
+    if (result.failure == auth::AuthFailure::Throttled) return throttledResponse(result);
     if (!result.ok()) return errorResponse(unauthorized(result.detail));
     if (auto r = signInPrincipal(c, (*principal)->id); !r) return respond(c, r.takeError());
     return std::nullopt;
@@ -144,7 +138,7 @@ std::optional<http::Response> authenticate(Call& c, const http::Request& req) {
   if (!found) return respond(c, found.takeError());
   if (!*found) return errorResponse(unauthorized("invalid username or password"));
   auto result = c.deps.authenticator.login(**found, user, password, req.remote);
-  if (result.failure == auth::AuthFailure::Throttled) return throttled(result);
+  if (result.failure == auth::AuthFailure::Throttled) return throttledResponse(result);
   if (!result.ok()) return errorResponse(unauthorized(result.detail));
   switch (result.identity.kind) {
     case auth::Identity::Kind::Admin:
@@ -734,6 +728,12 @@ meta::Actor Call::actor() const {
       break;
   }
   return actor;
+}
+
+http::Response throttledResponse(const auth::AuthResult& result) {
+  auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
+  resp.headers.add("Retry-After", std::to_string(result.retryAfter));
+  return resp;
 }
 
 Result<void> signInPrincipal(Call& c, std::string id) {

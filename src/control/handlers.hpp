@@ -63,6 +63,9 @@ struct Call {
 
 using Reply = Result<http::Response>;
 
+// 429 with Retry-After, for a caller over the failed-login limit.
+http::Response throttledResponse(const auth::AuthResult& result);
+
 // Loads the role assignments of principal `id` into the caller (and its permissions in
 // `registry`, when the request names one).
 Result<void> signInPrincipal(Call& c, std::string id);

@@ -97,8 +97,13 @@ Result<std::pair<meta::StoredSecret, std::string>> newClientSecret(
   return std::pair{std::move(stored), secret};
 }
 
-Result<json::object> assignmentJson(Call& c, const meta::RoleAssignmentRecord& a) {
-  return roleAssignmentJson(c.deps, a);
+// The name of the registry an assignment is scoped to ("" for the deployment, "?" for one
+// gone).
+Result<std::string> registryNameOf(const ControlDeps& deps, const meta::RoleAssignmentRecord& a) {
+  if (!a.registry) return std::string();
+  auto r = deps.identities.registrySettings(*a.registry);
+  if (!r) return r.takeError();
+  return *r ? (*r)->name : std::string("?");
 }
 
 Error ownerNeeded(const std::string& registry) {
@@ -146,7 +151,7 @@ Result<json::object> assign(Call& c, const std::string& principal, const std::st
   auto stored = c.deps.identities.roleAssignments(std::string_view(principal));
   if (!stored) return stored.takeError();
   for (const auto& s : *stored) {
-    if (s.id == a.id) return assignmentJson(c, s);
+    if (s.id == a.id) return roleAssignmentJson(c.deps, s);
   }
   return error(Code::Internal, "the role assignment was not stored");
 }
@@ -155,13 +160,9 @@ Result<json::object> assign(Call& c, const std::string& principal, const std::st
 
 Result<json::object> roleAssignmentJson(const ControlDeps& deps,
                                         const meta::RoleAssignmentRecord& a) {
-  auth::RoleScope scope;
-  if (a.registry) {
-    auto r = deps.identities.registrySettings(*a.registry);
-    if (!r) return r.takeError();
-    scope.registry = *r ? (*r)->name : "?";
-    scope.repository = a.repository;
-  }
+  auto registry = registryNameOf(deps, a);
+  if (!registry) return registry.takeError();
+  const auth::RoleScope scope{*registry, a.registry ? a.repository : std::string()};
   return json::object{{"id", a.id},
                       {"assignee", a.principal},
                       {"role", a.role},
@@ -464,7 +465,7 @@ Reply listRoleAssignments(Call& c) {
     // A principal sees its own assignments and those where it may assign.
     const bool own = c.caller.kind == Caller::Kind::Principal && a.principal == c.caller.principal;
     if (!own && !mayAssign(c, a.registry)) continue;
-    auto j = assignmentJson(c, a);
+    auto j = roleAssignmentJson(c.deps, a);
     if (!j) return j.takeError();
     if (scope && j->at("scope").as_string() != *scope) continue;
     out.push_back(std::move(*j));
@@ -493,13 +494,9 @@ Reply deleteRoleAssignment(Call& c) {
       std::find_if(all->begin(), all->end(), [&](const auto& a) { return a.id == c.name; });
   if (found == all->end()) return error(Code::NotFound, "role assignment " + c.name + " not found");
   if (!mayAssign(c, found->registry)) {
-    std::string registry;
-    if (found->registry) {
-      auto r = c.deps.identities.registrySettings(*found->registry);
-      if (!r) return r.takeError();
-      registry = *r ? (*r)->name : "?";
-    }
-    return ownerNeeded(registry);
+    auto registry = registryNameOf(c.deps, *found);
+    if (!registry) return registry.takeError();
+    return ownerNeeded(*registry);
   }
   auto deleted = c.deps.identities.deleteRoleAssignment(c.name);
   if (!deleted) return deleted.takeError();

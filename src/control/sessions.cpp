@@ -87,12 +87,6 @@ Result<json::object> sessionJson(const Call& c, std::optional<int64_t> expires) 
   return out;
 }
 
-http::Response throttledReply(const auth::AuthResult& result) {
-  auto resp = errorResponse(error(Code::TooManyRequests, result.detail));
-  resp.headers.add("Retry-After", std::to_string(result.retryAfter));
-  return resp;
-}
-
 http::Response endedSession(std::string message, bool secure) {
   auto resp = errorResponse(error(Code::Unauthorized, std::move(message)));
   resp.headers.add("Set-Cookie", cookie("", 0, secure));
@@ -231,27 +225,24 @@ Reply createSession(Call& c, const SessionOptions& options) {
     record.kind = Kind::Operator;
     record.subject = c.deps.host.operatorFingerprint();
     c.caller.kind = Caller::Kind::Operator;
-  } else if (!registryName) {
-    // A person or service principal of the deployment.
-    if (!username) return error(Code::InvalidArgument, "field \"username\" is required");
-    if (!password) return error(Code::InvalidArgument, "field \"password\" is required");
-    auto result = c.deps.authenticator.loginPrincipal(*username, *password, c.remote);
-    if (result.failure == auth::AuthFailure::Throttled) return throttledReply(result);
-    if (!result.ok()) return error(Code::Unauthorized, result.detail);
-    record.kind = Kind::Principal;
-    record.subject = result.identity.subject.substr(auth::kPrincipalPrefix.size());
-    record.secretName = result.secretName;
-    record.secretCreated = result.secretCreated;
-    if (auto r = signInPrincipal(c, record.subject); !r) return r.takeError();
   } else {
     if (!username) return error(Code::InvalidArgument, "field \"username\" is required");
     if (!password) return error(Code::InvalidArgument, "field \"password\" is required");
-    auto registry = c.deps.identities.registryByName(*registryName);
-    if (!registry) return registry.takeError();
-    // An unknown registry answers as wrong credentials do: names are not probed here.
-    if (!*registry) return error(Code::Unauthorized, "invalid username or password");
-    auto result = c.deps.authenticator.login(**registry, *username, *password, c.remote);
-    if (result.failure == auth::AuthFailure::Throttled) return throttledReply(result);
+    // With a registry: its admin account or a token (or a principal, by the registry's name);
+    // without: a person or service principal of the deployment.
+    std::optional<meta::RegistrySettings> registry;
+    auth::AuthResult result;
+    if (registryName) {
+      auto found = c.deps.identities.registryByName(*registryName);
+      if (!found) return found.takeError();
+      // An unknown registry answers as wrong credentials do: names are not probed here.
+      if (!*found) return error(Code::Unauthorized, "invalid username or password");
+      registry = std::move(**found);
+      result = c.deps.authenticator.login(*registry, *username, *password, c.remote);
+    } else {
+      result = c.deps.authenticator.loginPrincipal(*username, *password, c.remote);
+    }
+    if (result.failure == auth::AuthFailure::Throttled) return throttledResponse(result);
     if (!result.ok()) return error(Code::Unauthorized, result.detail);
     if (result.secretName.empty()) {
       // A refresh token: it has a life of its own, which a session would outlast.
@@ -261,23 +252,24 @@ Reply createSession(Call& c, const SessionOptions& options) {
     record.secretName = result.secretName;
     record.secretCreated = result.secretCreated;
     if (result.identity.kind == auth::Identity::Kind::Principal) {
-      // Signed in through a registry's name, a principal's session is still the deployment's.
+      // Even signed in through a registry's name, a principal's session is the deployment's.
       record.kind = Kind::Principal;
       record.subject = result.identity.subject.substr(auth::kPrincipalPrefix.size());
       if (auto r = signInPrincipal(c, record.subject); !r) return r.takeError();
-    } else if (result.identity.kind == auth::Identity::Kind::Token) {
-      record.registry = (*registry)->id;
-      record.kind = Kind::Token;
-      record.subject = result.identity.subject;
-      c.caller.kind = Caller::Kind::Token;
-      c.caller.token = result.identity.subject;
-      c.caller.permissions = std::move(result.identity.permissions);
     } else {
-      record.registry = (*registry)->id;
-      record.kind = Kind::Admin;
-      c.caller.kind = Caller::Kind::Admin;
+      record.registry = registry->id;
+      if (result.identity.kind == auth::Identity::Kind::Token) {
+        record.kind = Kind::Token;
+        record.subject = result.identity.subject;
+        c.caller.kind = Caller::Kind::Token;
+        c.caller.token = result.identity.subject;
+        c.caller.permissions = std::move(result.identity.permissions);
+      } else {
+        record.kind = Kind::Admin;
+        c.caller.kind = Caller::Kind::Admin;
+      }
+      c.registry = std::move(registry);
     }
-    if (record.kind != Kind::Principal) c.registry = std::move(**registry);
   }
   // Signing in again ends the session the browser had.
   if (!c.sessionSecret.empty()) (void)c.deps.identities.deleteSession(idOf(c.sessionSecret));

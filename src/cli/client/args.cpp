@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
+#include <iostream>
 
 #include "cli/client/error.hpp"
 
@@ -136,6 +137,17 @@ json::array parseRepositoryActions(const std::vector<std::vector<std::string>>& 
 
 void requireYes(bool yes, const std::string& what) {
   if (!yes) throw ClientError(what + " cannot be undone: add --yes to confirm");
+}
+
+std::optional<std::string> passwordOption(const std::string& password, bool fromStdin) {
+  if (!password.empty() && fromStdin) {
+    throw ClientError("give --password or --password-stdin, not both");
+  }
+  if (!fromStdin) return password.empty() ? std::nullopt : std::optional<std::string>(password);
+  std::string line;
+  std::getline(std::cin, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  return line;
 }
 
 }  // namespace berth::cli::client

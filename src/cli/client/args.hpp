@@ -24,6 +24,9 @@ std::optional<std::string> parseExpiry(const std::string& expiration, const std:
 // "--repository REPO ACTION..." groups as API actions "repositories/REPO/ACTION".
 boost::json::array parseRepositoryActions(const std::vector<std::vector<std::string>>& groups,
                                           const std::string& flag);
+// --password PASSWORD or --password-stdin (the first line of standard input, without its line
+// end, possibly empty): nothing when neither is given; a ClientError when both are.
+std::optional<std::string> passwordOption(const std::string& password, bool fromStdin);
 // A required confirmation for what cannot be undone.
 void requireYes(bool yes, const std::string& what);
 

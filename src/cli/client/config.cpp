@@ -19,14 +19,6 @@ std::string stringField(const json::object& object, std::string_view key, const 
   return std::string(value->as_string());
 }
 
-// Token files end with a newline more often than not; a token has no surrounding space.
-std::string trimmed(std::string text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
-
 }  // namespace
 
 fs::path configPath() {

@@ -72,4 +72,11 @@ void writePrivateFile(const fs::path& path, const std::string& content) {
   if (rename(temporary.c_str(), path.c_str()) != 0) throw fail("replace");
 }
 
+std::string trimmed(std::string text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
 }  // namespace berth::cli::client

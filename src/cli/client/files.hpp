@@ -10,6 +10,8 @@ std::string envOr(const char* name);
 std::filesystem::path homeDir();
 // Reads a whole file; throws ClientError naming `what` when it cannot.
 std::string readFile(const std::filesystem::path& path, const std::string& what);
+// `text` without surrounding white space (token files end with a newline more often than not).
+std::string trimmed(std::string text);
 // Creates `dir` and its missing parents with mode 0700 (existing directories keep theirs).
 void makePrivateDirs(const std::filesystem::path& dir);
 // Replaces `path` atomically (temporary file + rename) with `content`, mode 0600.

@@ -1,8 +1,8 @@
 // `berth login`: store credentials for a registry where docker, podman, skopeo and buildah
 // find them (`az acr login`).
-#include <cctype>
 #include <iostream>
 
+#include "cli/client/args.hpp"
 #include "cli/client/auth_files.hpp"
 #include "cli/client/control.hpp"
 #include "cli/client/files.hpp"
@@ -61,14 +61,6 @@ void storeCredentials(const std::string& loginServer, const std::string& user,
   std::cout << "Login Succeeded" << std::endl;
 }
 
-// The first line of standard input, without its line end.
-std::string passwordFromStdin() {
-  std::string line;
-  std::getline(std::cin, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-  return line;
-}
-
 // `berth login --user NAME`: a session of the server for a person (or a service principal by
 // its appId), stored for the commands that follow.
 Output signIn(const LoginArgs& args) {
@@ -77,12 +69,10 @@ Output signIn(const LoginArgs& args) {
         "--user signs in to the server; it takes no --name, --username or "
         "--identity-token-file");
   }
-  if (!args.password.empty() && args.passwordStdin) {
-    throw ClientError("give --password or --password-stdin, not both");
-  }
-  const std::string password = args.passwordStdin ? passwordFromStdin() : args.password;
-  if (password.empty())
+  const std::string password = passwordOption(args.password, args.passwordStdin).value_or("");
+  if (password.empty()) {
     throw ClientError("the password is empty: give --password or --password-stdin");
+  }
   Endpoint endpoint = resolveEndpoint();
   HttpRequest request;
   request.method = "POST";
@@ -116,8 +106,7 @@ Output exchangeIdentityToken(const LoginArgs& args) {
   if (!args.username.empty() || !args.password.empty()) {
     throw ClientError("--identity-token-file takes no --username or --password");
   }
-  std::string token = readFile(args.identityTokenFile, "identity token file");
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  const std::string token = trimmed(readFile(args.identityTokenFile, "identity token file"));
   if (token.empty()) throw ClientError(args.identityTokenFile + " is empty");
   Endpoint endpoint = resolveEndpoint();
   HttpRequest request;

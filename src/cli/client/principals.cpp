@@ -1,7 +1,5 @@
 // `berth user …`, `berth sp …` and `berth role assignment …`: people, service principals and
 // their roles (`az ad user`, `az ad sp`, `az role assignment`).
-#include <iostream>
-
 #include "cli/client/args.hpp"
 #include "cli/client/control.hpp"
 #include "cli/client/groups.hpp"
@@ -36,17 +34,9 @@ struct PrincipalArgs {
 
 // --password or --password-stdin; nothing when neither is given.
 std::optional<std::string> passwordOf(const PrincipalArgs& args) {
-  if (!args.password.empty() && args.passwordStdin) {
-    throw ClientError("give --password or --password-stdin, not both");
-  }
-  if (!args.passwordStdin) {
-    return args.password.empty() ? std::nullopt : std::optional<std::string>(args.password);
-  }
-  std::string line;
-  std::getline(std::cin, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-  if (line.empty()) throw ClientError("standard input holds no password");
-  return line;
+  auto password = passwordOption(args.password, args.passwordStdin);
+  if (password && password->empty()) throw ClientError("standard input holds no password");
+  return password;
 }
 
 void addPasswordOptions(CLI::App* cmd, PrincipalArgs& args) {
