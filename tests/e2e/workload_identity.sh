@@ -9,7 +9,9 @@
 # its OAuth2 error and reason: an expired token, another audience, another subject, an issuer
 # nobody trusts (and never fetched), alg none, HS256 keyed with the public key, a tampered
 # payload, a key the JWKS does not hold, a registry where the principal has no role. A key
-# the issuer rotates in is fetched once; deleting the federated credential ends the trust.
+# the issuer rotates in is fetched once; with the issuer gone, cached keys still verify and an
+# unknown key is refused at once, saying why; deleting the federated credential ends the trust.
+# Besides: skopeo logs in with the service principal's appId and client secret, as on ACR.
 # Usage: workload_identity.sh /path/to/berth
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -113,7 +115,8 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
 server.daemon_threads = True
 server.serve_forever()
 ' "$OIDC" "$ISSUER_PORT" "$ACCESS_LOG" 2>"$TMP/oidc.err" &
-EXTRA_PIDS+=($!)
+ISSUER_PID=$!
+EXTRA_PIDS+=("$ISSUER_PID")
 for ((i = 0; i < 100; i++)); do
   curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$ISSUER_PORT/ready" 2>/dev/null && break
   sleep 0.1
@@ -233,6 +236,7 @@ control_api POST /api/v1/service-principals \
   "{\"name\":\"ci-builder\",\"role\":\"AcrPush\",\"scopes\":[\"/registries/$R/repositories/team/*\"]}"
 expect_status 201 "create the service principal"
 APP_ID=$(jq -r .appId "$TMP/http.body")
+APP_SECRET=$(jq -r .password "$TMP/http.body")
 assert_eq "$(jq -r '.roleAssignments[] | [.role, .scope] | @tsv' "$TMP/http.body")" \
   "AcrPush	/registries/$R/repositories/team/*" "role assignment of the service principal"
 
@@ -320,6 +324,16 @@ must_fail "the refresh token of $R on $HOST_R2" 'unauthori[sz]ed|authentication 
   skopeo_cmd inspect --raw --tls-verify=false --creds "$NULL_USER:$K8S_REFRESH" "docker://$HOST_R2/team/k8s:v1"
 assert_eq "$(fetches /k8s/jwks)" 1 "JWKS fetches of the Kubernetes issuer"
 
+# --- the service principal's own client secret, as `docker login -u <appId>` on ACR ------------
+
+log "skopeo login -u <appId> with its client secret, then push to team/secret:v1"
+skopeo_cmd login --tls-verify=false -u "$APP_ID" --password-stdin "$HOST_R" <<<"$APP_SECRET" >/dev/null
+skopeo_cmd copy --quiet --dest-tls-verify=false --digestfile "$TMP/secret.digest" \
+  "oci:$TMP/src:v1" "docker://$HOST_R/team/secret:v1"
+assert_eq "$(cat "$TMP/secret.digest")" "$src_digest" "digest skopeo reports with the client secret"
+must_fail "skopeo login -u <appId> with a wrong secret" 'unauthorized|invalid username' \
+  skopeo_cmd login --tls-verify=false -u "$APP_ID" --password-stdin "$HOST_R" <<<"not-the-secret"
+
 # --- refusals -----------------------------------------------------------------------------------
 
 log "refusals"
@@ -395,6 +409,20 @@ assert_eq "$(fetches /gha/jwks)" $((jwks_fetches + 1)) \
   "JWKS fetches for a new key id, then an unknown one within 2 s"
 exchange "$HOST_R" "" "$GHA_TOKEN"
 exchanged "token of the old key, still published" >/dev/null
+
+log "the issuer goes away: cached keys still verify, a new key id is refused saying why"
+kill -TERM "$ISSUER_PID"
+wait "$ISSUER_PID" || fail "the test issuer did not exit 0 on SIGTERM"
+others=()
+for pid in "${EXTRA_PIDS[@]}"; do [[ "$pid" == "$ISSUER_PID" ]] || others+=("$pid"); done
+EXTRA_PIDS=("${others[@]}")
+exchange "$HOST_R" "" "$GHA_TOKEN"
+exchanged "a token of a cached key, the issuer down" >/dev/null
+sleep 2.2 # past oidc_unknown_key_refetch_seconds, so that the unknown key asks the issuer
+started=$SECONDS
+refused "an unknown key, the issuer down" 401 invalid_grant 'could not be read' \
+  "$(jwt "$KEYS/gha-unpublished.pem" "$(rs256 gha-unpublished-2)" "$(gha_claims)")"
+((SECONDS - started < 30)) || fail "the refusal took $((SECONDS - started)) s: not bounded"
 
 log "deleting the GitHub federated credential ends the trust in the same token"
 control_api DELETE "$FC/github-branches"
