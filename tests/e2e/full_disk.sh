@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A full disk with real clients: berth's data directory is a small tmpfs; once it is full,
-# skopeo's push fails with the message that the disk is full (507), skopeo and podman still
-# pull what is there, skopeo deletes a tag, and once space is back the refused image goes in.
+# skopeo's push fails with the message that the disk is full (507), as do a new user and a
+# sign-in on the control API (nothing half stored), skopeo and podman still pull what is there,
+# skopeo deletes a tag, and once space is back the refused image and user go in.
 # Usage: full_disk.sh /path/to/berth   (as root: it mounts the tmpfs)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -48,6 +49,18 @@ jq -e '.errors[0].message | test("disk holding the registry.s data is full")' "$
   >/dev/null || fail "the 507's message does not say the disk is full: $(body)"
 [[ -z "$(ls -A "$DATA/registries/default/uploads")" ]] || fail "the refused upload left files behind"
 
+log "the control plane on the full disk: a new user and a sign-in refused with 507, nothing stored"
+control_api POST /api/v1/users '{"name":"late","password":"late-password-1"}'
+expect_status 507 "a user created on the full disk"
+jq -e '.error.code == "INSUFFICIENT_STORAGE" and (.error.message | test("disk full"))' \
+  "$TMP/http.body" >/dev/null || fail "the 507 does not say the disk is full: $(body)"
+status=$(curl -sS --max-time 60 -o "$TMP/http.body" -w '%{http_code}' -X POST \
+  -H 'Content-Type: application/json' -H 'X-Berth-Request: 1' \
+  --data-binary '{"operatorToken":"'"$(<"$DATA/operator-token")"'"}' "http://$REG/api/v1/session")
+assert_eq "$status" 507 "a portal sign-in on the full disk"
+control_api GET /api/v1/users/late
+expect_status 404 "the user refused on the full disk"
+
 log "pulls go on"
 skopeo_cmd copy --quiet --src-tls-verify=false "docker://$REG/e2e/full:v1" "oci:$TMP/back:v1"
 assert_same_image "$TMP/src" v1 "$TMP/back" v1
@@ -60,8 +73,10 @@ if skopeo_cmd inspect --raw --tls-verify=false "docker://$REG/e2e/full:v1" >/dev
   fail "v1 is still there after skopeo delete"
 fi
 
-log "space back: the refused image goes in"
+log "space back: the refused image goes in, and the user"
 rm -f "$DATA/filler"
+control_api POST /api/v1/users '{"name":"late","password":"late-password-1"}'
+expect_status 201 "the user once space is back"
 skopeo_cmd copy --quiet --dest-tls-verify=false "oci:$TMP/src:v2" "docker://$REG/e2e/full:v2"
 skopeo_cmd copy --quiet --src-tls-verify=false "docker://$REG/e2e/full:v2" "oci:$TMP/back:v2"
 assert_same_image "$TMP/src" v2 "$TMP/back" v2
