@@ -15,6 +15,13 @@
 
 namespace berth::storage {
 
+// ASSERT_TRUE(Succeeded(result)) names the store's error when there is one.
+template <class T>
+::testing::AssertionResult Succeeded(const Result<T>& result) {
+  if (result) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "error: " << result.error().detail;
+}
+
 template <class Factory>
 class BlobStoreConformance : public ::testing::Test {
  protected:
@@ -47,9 +54,9 @@ class BlobStoreConformance : public ::testing::Test {
 
   void append(const std::string& id, std::string_view data) {
     auto w = store->appendUpload(id);
-    ASSERT_TRUE(w);
-    ASSERT_TRUE((*w)->write(data.data(), data.size()));
-    ASSERT_TRUE((*w)->close());
+    ASSERT_TRUE(Succeeded(w));
+    ASSERT_TRUE(Succeeded((*w)->write(data.data(), data.size())));
+    ASSERT_TRUE(Succeeded((*w)->close()));
   }
 };
 
@@ -115,7 +122,7 @@ TYPED_TEST_P(BlobStoreConformance, ALastAppendNamingTheDigestCommits) {
     ASSERT_TRUE((*w)->write("then last", 9));
     ASSERT_TRUE((*w)->close());
   }
-  ASSERT_TRUE(this->store->commitUpload(after, both));
+  ASSERT_TRUE(Succeeded(this->store->commitUpload(after, both)));
   EXPECT_EQ(this->readAll(both), "first, then last");
   const auto empty = newUuid();
   ASSERT_TRUE(this->store->createUpload(empty));
@@ -125,7 +132,7 @@ TYPED_TEST_P(BlobStoreConformance, ALastAppendNamingTheDigestCommits) {
     ASSERT_TRUE(w);
     ASSERT_TRUE((*w)->close());
   }
-  ASSERT_TRUE(this->store->commitUpload(empty, none));
+  ASSERT_TRUE(Succeeded(this->store->commitUpload(empty, none)));
   EXPECT_EQ(**this->store->stat(none), 0u);
 }
 
@@ -157,7 +164,7 @@ TYPED_TEST_P(BlobStoreConformance, Sha512DigestsAreVerified) {
   Hasher h(Hasher::Algorithm::Sha512);
   h.update("abc");
   auto d = *Digest::parse(h.finish());
-  ASSERT_TRUE(this->store->commitUpload(id, d));
+  ASSERT_TRUE(Succeeded(this->store->commitUpload(id, d)));
   EXPECT_EQ(this->readAll(d), "abc");
 }
 
@@ -178,7 +185,7 @@ TYPED_TEST_P(BlobStoreConformance, SameContentTwiceIsStoredOnce) {
     const auto id = newUuid();
     ASSERT_TRUE(this->store->createUpload(id));
     this->append(id, "same");
-    ASSERT_TRUE(this->store->commitUpload(id, d));
+    ASSERT_TRUE(Succeeded(this->store->commitUpload(id, d)));
   }
   EXPECT_EQ(this->readAll(d), "same");
 }
@@ -218,7 +225,7 @@ TYPED_TEST_P(BlobStoreConformance, AVerifiedUploadBecomesTheBlobOnlyWhenPlaced) 
     EXPECT_FALSE(*this->store->stat(d));
   }
   EXPECT_EQ(*this->store->uploadSize(id), 6u);
-  ASSERT_TRUE(this->store->placeUpload(id, d));
+  ASSERT_TRUE(Succeeded(this->store->placeUpload(id, d)));
   EXPECT_EQ(this->readAll(d), "placed");
   EXPECT_EQ(this->store->uploadSize(id).error().code, ApiCode::BlobUploadUnknown);
   EXPECT_EQ(this->store->placeUpload(id, d).error().code, ApiCode::BlobUploadUnknown);
@@ -226,8 +233,8 @@ TYPED_TEST_P(BlobStoreConformance, AVerifiedUploadBecomesTheBlobOnlyWhenPlaced) 
   const auto again = newUuid();
   ASSERT_TRUE(this->store->createUpload(again));
   this->append(again, "placed");
-  ASSERT_TRUE(this->store->verifyUpload(again, d));
-  ASSERT_TRUE(this->store->placeUpload(again, d));
+  ASSERT_TRUE(Succeeded(this->store->verifyUpload(again, d)));
+  ASSERT_TRUE(Succeeded(this->store->placeUpload(again, d)));
   EXPECT_EQ(this->readAll(d), "placed");
 }
 
@@ -252,7 +259,7 @@ TYPED_TEST_P(BlobStoreConformance, EveryStoredBlobIsVisited) {
     const auto id = newUuid();
     ASSERT_TRUE(this->store->createUpload(id));
     this->append(id, content);
-    ASSERT_TRUE(this->store->commitUpload(id, this->digestOf(content)));
+    ASSERT_TRUE(Succeeded(this->store->commitUpload(id, this->digestOf(content))));
     stored.insert(this->digestOf(content).str());
   }
   std::set<std::string> visited;
