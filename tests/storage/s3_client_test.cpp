@@ -2,17 +2,12 @@
 // presigned URLs, and the errors of a wrong key or a missing bucket.
 #include "storage/object/s3_client.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <set>
-#include <thread>
 
+#include "../support/scripted_server.hpp"
 #include "emulators.hpp"
 #include "storage/object/xml.hpp"
 
@@ -171,56 +166,14 @@ TEST(S3Client, AStoreThatIsGoneIsAnErrorAfterRetries) {
 }
 
 // A store that answers each request with the next of `statuses` (then 200), counting them.
-class ScriptedStore {
+class ScriptedStore : public berth_test::ScriptedServer {
  public:
-  explicit ScriptedStore(std::vector<int> statuses) : statuses_(std::move(statuses)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::listen(fd_, 16);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~ScriptedStore() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int requests() const { return requests_.load(); }
-
- private:
-  void serve() {
-    for (;;) {
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string in;
-      char buffer[4096];
-      while (in.find("\r\n\r\n") == std::string::npos) {
-        const ssize_t n = ::recv(c, buffer, sizeof buffer, 0);
-        if (n <= 0) break;
-        in.append(buffer, static_cast<size_t>(n));
-      }
-      const size_t i = static_cast<size_t>(requests_++);
-      const int status = i < statuses_.size() ? statuses_[i] : 200;
-      const std::string body = status == 200 ? "" : "<Error><Code>SlowDown</Code></Error>";
-      const std::string out =
-          "HTTP/1.1 " + std::to_string(status) +
-          " X\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-          body;
-      (void)::send(c, out.data(), out.size(), MSG_NOSIGNAL);
-      ::close(c);
-    }
-  }
-  std::vector<int> statuses_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<int> requests_{0};
-  std::thread thread_;
+  explicit ScriptedStore(std::vector<int> statuses)
+      : ScriptedServer([statuses = std::move(statuses)](const berth_test::SeenRequest& r) {
+          const int status = r.index < statuses.size() ? statuses[r.index] : 200;
+          return berth_test::ScriptedReply{
+              status, {}, status == 200 ? "" : "<Error><Code>SlowDown</Code></Error>"};
+        }) {}
 };
 
 S3Client scriptedClient(const ScriptedStore& store) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -111,6 +112,19 @@ std::optional<std::string> HttpResponse::header(std::string_view lowerName) cons
     if (name == lowerName) found = value;
   }
   return found;
+}
+
+std::optional<std::chrono::seconds> HttpClient::retryAfter(const HttpResponse& response) {
+  if (response.status != 429 && response.status != 503) return std::nullopt;
+  const auto value = response.header("retry-after");
+  if (!value || value->empty()) return std::nullopt;
+  if (std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value->size() > 9) return std::chrono::seconds(999999999);
+    return std::chrono::seconds(std::stoll(*value));
+  }
+  const time_t when = curl_getdate(value->c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  return std::chrono::seconds(std::max<int64_t>(0, when - std::time(nullptr)));
 }
 
 HttpClient::HttpClient(HttpOptions options) : options_(options) { initialiseCurl(); }
@@ -235,14 +249,21 @@ Result<HttpResponse> HttpClient::perform(HttpRequest request,
     auto response = once(request, retryable, delivered);
     if (!retryable || attempt >= std::max(1u, options_.maxAttempts)) return response;
     const auto base = options_.backoff * (1u << std::min(attempt - 1, 10u));
-    const auto wait = std::chrono::milliseconds(
+    auto wait = std::chrono::milliseconds(
         base.count() / 2 +
         static_cast<int64_t>(jitter() % static_cast<uint64_t>(base.count() + 1)));
-    log::warn("storage request retried",
+    if (response) {
+      if (const auto asked = retryAfter(*response)) {
+        if (*asked > options_.maxRetryAfter) return response;
+        wait = std::max<std::chrono::milliseconds>(wait, *asked);
+      }
+    }
+    log::warn(options_.peer + " request retried",
               {{"method", request.method},
                {"status", response ? static_cast<int64_t>(response->status) : int64_t{0}},
                {"error", response ? std::string() : response.error().detail},
-               {"attempt", static_cast<int64_t>(attempt)}});
+               {"attempt", static_cast<int64_t>(attempt)},
+               {"wait_ms", static_cast<int64_t>(wait.count())}});
     std::this_thread::sleep_for(wait);
   }
 }

@@ -52,8 +52,11 @@ struct HttpOptions {
   std::chrono::seconds lowSpeedSeconds{30};
   unsigned maxAttempts = 4;
   std::chrono::milliseconds backoff{100};  // doubled per attempt, with jitter
-  size_t idleHandles = 32;                 // connections kept for reuse
-  std::string caFile;  // PEM certificates HTTPS stores are checked against ("": the system's)
+  // A 429 or 503 that names a later time in Retry-After is tried again then, if that is no
+  // further away than this; otherwise it is the answer.
+  std::chrono::seconds maxRetryAfter{30};
+  size_t idleHandles = 32;  // connections kept for reuse
+  std::string caFile;       // PEM certificates HTTPS stores are checked against ("": the system's)
   // Every attempt ends after this long, whatever the pace (0: no such bound).
   std::chrono::milliseconds totalTimeout{0};
   // When set, a connection is opened only to an address it accepts (the others fail as
@@ -78,6 +81,8 @@ class HttpClient {
 
   // Whether a status is worth another attempt.
   static bool transient(long status) { return status == 429 || status >= 500; }
+  // How long a response's Retry-After asks to wait (seconds or an HTTP date), if it does.
+  static std::optional<std::chrono::seconds> retryAfter(const HttpResponse& response);
 
  private:
   struct Easy;

@@ -1,0 +1,313 @@
+// The upstream client against scripted registries: WWW-Authenticate, the token flow and Basic
+// authentication, tokens cached per scope, Retry-After, redirects that must not carry
+// credentials, and manifests whose bytes do not match.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "../support/scripted_server.hpp"
+#include "auth/base64url.hpp"
+#include "upstream/challenge.hpp"
+#include "upstream/client.hpp"
+
+namespace berth::upstream {
+namespace {
+
+using berth_test::ScriptedReply;
+using berth_test::ScriptedServer;
+using berth_test::SeenRequest;
+
+const std::string kManifest =
+    R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+    R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":)"
+    R"("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},)"
+    R"("layers":[]})";
+const std::string kOciManifest = "application/vnd.oci.image.manifest.v1+json";
+
+ClientOptions options() {
+  ClientOptions o;
+  o.http.backoff = std::chrono::milliseconds(1);
+  o.http.peer = "upstream";
+  o.http.connectTimeout = std::chrono::seconds(2);
+  return o;
+}
+
+Client clientOf(const ScriptedServer& server, Credentials credentials = {},
+                ClientOptions o = options()) {
+  o.insecureRegistries = {server.hostPort()};
+  return Client(server.hostPort(), std::move(credentials),
+                std::make_shared<storage::object::HttpClient>(o.http), o);
+}
+
+std::string basic(const std::string& user, const std::string& password) {
+  return "Basic " + auth::base64Encode(user + ":" + password);
+}
+
+ScriptedReply manifestReply() {
+  return {200,
+          {{"Content-Type", kOciManifest}, {"Docker-Content-Digest", sha256Digest(kManifest)}},
+          kManifest};
+}
+
+TEST(Challenge, BearerAndBasicAreRead) {
+  auto all = parseChallenges(
+      R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",)"
+      R"(scope="repository:a/b:pull,push", Basic realm="x \"y\"")");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].scheme, "bearer");
+  EXPECT_EQ(all[0].param("realm"), "https://auth.example.com/token");
+  EXPECT_EQ(all[0].param("service"), "registry.example.com");
+  EXPECT_EQ(all[0].param("scope"), "repository:a/b:pull,push");
+  EXPECT_EQ(all[1].scheme, "basic");
+  EXPECT_EQ(all[1].param("realm"), "x \"y\"");
+  EXPECT_EQ(preferredChallenge(R"(Basic realm="r")")->scheme, "basic");
+  EXPECT_EQ(preferredChallenge(R"(Basic realm="r", Bearer realm="https://t")")->scheme, "bearer");
+  // A Bearer challenge without a realm cannot be answered: Basic then, or nothing.
+  EXPECT_FALSE(preferredChallenge(R"(Bearer service="s")"));
+  EXPECT_FALSE(preferredChallenge(""));
+  EXPECT_FALSE(preferredChallenge("Negotiate"));
+  // An unterminated quote ends the list; what came before stays.
+  all = parseChallenges(R"(Basic realm="a", Bearer realm="b)");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].param("realm"), "a");
+  EXPECT_EQ(parseChallenges(R"(BASIC REALM=x)")[0].param("realm"), "x");
+}
+
+TEST(ImageRefs, AreReadAsDockerReadsThem) {
+  auto r = parseImageRef("alpine");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->str(), "docker.io/library/alpine:latest");
+  r = parseImageRef("docker.io/bitnami/redis:7.2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->host, "docker.io");
+  EXPECT_EQ(r->repository, "bitnami/redis");
+  EXPECT_EQ(r->tag, "7.2");
+  const std::string digest = sha256Digest("x");
+  r = parseImageRef("localhost:5000/team/app@" + digest);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->host, "localhost:5000");
+  EXPECT_EQ(r->repository, "team/app");
+  EXPECT_EQ(r->tag, "");
+  EXPECT_EQ(r->reference(), digest);
+  r = parseImageRef("Registry.Example.com/x:1@" + digest);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->host, "registry.example.com");
+  EXPECT_EQ(r->tag, "1");
+  EXPECT_EQ(apiHost("docker.io"), "registry-1.docker.io");
+  for (const char* bad : {"", "Upper/Case", "host.io/x:bad tag", "host.io/x@sha256:12", "host.io/",
+                          "ho$t.io/x", "a//b"}) {
+    EXPECT_FALSE(parseImageRef(bad)) << bad;
+  }
+  EXPECT_NE(parseImageRef("Upper/Case").error().message.find("invalid image reference"),
+            std::string::npos);
+}
+
+TEST(UpstreamClient, TheTokenFlowIsAnsweredAndItsTokenCachedPerScope) {
+  std::string endpoint;
+  ScriptedServer server([&](const SeenRequest& r) -> ScriptedReply {
+    if (r.target.starts_with("/token?")) {
+      if (r.header("authorization") != basic("ci", "s3cret")) return {401, {}, ""};
+      return {200, {}, R"({"token":"tok-)" + std::to_string(r.index) + R"(","expires_in":300})"};
+    }
+    if (!r.header("authorization").starts_with("Bearer tok-")) {
+      return {401,
+              {{"WWW-Authenticate",
+                R"(Bearer realm=")" + endpoint + R"(/token",service="svc",scope="x")"}},
+              R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})"};
+    }
+    return manifestReply();
+  });
+  endpoint = server.endpoint();
+  auto client = clientOf(server, {"ci", "s3cret"});
+  auto m = client.manifest("team/app", "v1");
+  ASSERT_TRUE(m) << m.error().detail;
+  EXPECT_EQ(m->body, kManifest);
+  EXPECT_EQ(m->mediaType, kOciManifest);
+  EXPECT_EQ(m->digest, sha256Digest(kManifest));
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 3u);  // refused, token, manifest
+  EXPECT_EQ(seen[1].target, "/token?service=svc&scope=repository%3Ateam%2Fapp%3Apull");
+  // The token of that scope is sent at once now; another repository needs its own.
+  ASSERT_TRUE(client.manifest("team/app", "v2"));
+  EXPECT_EQ(server.requests(), 4);
+  ASSERT_TRUE(client.manifest("team/other", "v1"));
+  EXPECT_EQ(server.requests(), 7);
+
+  // Wrong credentials: the token service's refusal, naming the upstream and the user.
+  auto wrong = clientOf(server, {"ci", "wrong"});
+  auto refused = wrong.manifest("team/app", "v1");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().httpStatus(), 424);
+  EXPECT_EQ(refused.error().message, "upstream " + server.hostPort() +
+                                         " refused the credentials of ci at its token service");
+  EXPECT_FALSE(unavailable(refused.error()));
+}
+
+TEST(UpstreamClient, BasicAuthenticationIsAnsweredWithTheCredentials) {
+  ScriptedServer server([&](const SeenRequest& r) -> ScriptedReply {
+    if (r.header("authorization") != basic("ci", "s3cret")) {
+      return {401, {{"WWW-Authenticate", R"(Basic realm="Registry Realm")"}}, ""};
+    }
+    return manifestReply();
+  });
+  auto client = clientOf(server, {"ci", "s3cret"});
+  ASSERT_TRUE(client.manifest("app", "v1"));
+  ASSERT_TRUE(client.manifest("app", "v1"));
+  EXPECT_EQ(server.requests(), 3);  // the first 401, then Basic from the start
+
+  auto none = clientOf(server);
+  auto r = none.manifest("app", "v1");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "upstream " + server.hostPort() + " requires credentials (none were given)");
+  auto wrong = clientOf(server, {"ci", "nope"});
+  r = wrong.manifest("app", "v1");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().httpStatus(), 424);
+  EXPECT_NE(r.error().message.find("refused the credentials of ci to app"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(UpstreamClient, RetryAfterIsHonouredWithinItsBound) {
+  ScriptedServer soon([](const SeenRequest& r) -> ScriptedReply {
+    if (r.index == 0) return {429, {{"Retry-After", "1"}}, ""};
+    return manifestReply();
+  });
+  auto client = clientOf(soon);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client.manifest("app", "v1"));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(990));
+  EXPECT_EQ(soon.requests(), 2);
+
+  // Later than the bound: the 429 is the answer, at once, and it means "unavailable".
+  ScriptedServer later([](const SeenRequest&) -> ScriptedReply {
+    return {429,
+            {{"Retry-After", "3600"}},
+            R"({"errors":[{"code":"TOOMANYREQUESTS",)"
+            R"("message":"pull rate limit"}]})"};
+  });
+  auto limited = clientOf(later).manifest("app", "v1");
+  ASSERT_FALSE(limited);
+  EXPECT_EQ(later.requests(), 1);
+  EXPECT_EQ(limited.error().httpStatus(), 429);
+  EXPECT_TRUE(unavailable(limited.error()));
+  EXPECT_NE(limited.error().message.find("TOOMANYREQUESTS: pull rate limit"), std::string::npos)
+      << limited.error().message;
+
+  // 5xx without Retry-After: the attempts allowed, then "unavailable".
+  ScriptedServer broken([](const SeenRequest&) -> ScriptedReply { return {503, {}, ""}; });
+  auto down = clientOf(broken).manifest("app", "v1");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(broken.requests(), 4);
+  EXPECT_TRUE(unavailable(down.error()));
+}
+
+TEST(UpstreamClient, RedirectsToStorageAreFollowedWithoutTheCredentials) {
+  const std::string data(100000, 'b');
+  ScriptedServer storage([&](const SeenRequest&) -> ScriptedReply { return {200, {}, data}; });
+  ScriptedServer registry([&](const SeenRequest& r) -> ScriptedReply {
+    if (r.header("authorization") != basic("ci", "pw")) {
+      return {401, {{"WWW-Authenticate", R"(Basic realm="r")"}}, ""};
+    }
+    return {307, {{"Location", storage.endpoint() + "/bucket/blob?sig=1"}}, ""};
+  });
+  auto client = clientOf(registry, {"ci", "pw"});
+  std::string got;
+  auto size = client.blob("app", *Digest::parse(sha256Digest(data)), [&](const char* p, size_t n) {
+    got.append(p, n);
+    return true;
+  });
+  ASSERT_TRUE(size) << size.error().detail;
+  EXPECT_EQ(*size, data.size());
+  EXPECT_EQ(got, data);
+  ASSERT_EQ(storage.seen().size(), 1u);
+  EXPECT_EQ(storage.seen()[0].target, "/bucket/blob?sig=1");
+  EXPECT_EQ(storage.seen()[0].header("authorization"), "");
+
+  // A redirect loop ends.
+  ScriptedServer loop([&](const SeenRequest&) -> ScriptedReply {
+    return {302, {{"Location", "/v2/app/blobs/again"}}, ""};
+  });
+  auto looped = clientOf(loop).blob("app", *Digest::parse(sha256Digest(data)),
+                                    [](const char*, size_t) { return true; });
+  ASSERT_FALSE(looped);
+  EXPECT_EQ(loop.requests(), 6);
+  EXPECT_NE(looped.error().message.find("more than 5 redirects"), std::string::npos);
+}
+
+TEST(UpstreamClient, ManifestsThatAreNotWhatWasAskedAreRefused) {
+  const std::string other = R"({"schemaVersion":2})";
+  ScriptedServer server([&](const SeenRequest& r) -> ScriptedReply {
+    if (r.target.ends_with("/lying")) {
+      return {200, {{"Docker-Content-Digest", sha256Digest(other)}}, kManifest};
+    }
+    if (r.target.ends_with("/missing")) return {404, {}, ""};
+    return {200, {{"Content-Type", "application/json"}}, kManifest};
+  });
+  auto client = clientOf(server);
+  // Asked by digest, the bytes must have it.
+  auto byDigest = client.manifest("app", sha256Digest(other));
+  ASSERT_FALSE(byDigest);
+  EXPECT_EQ(byDigest.error().code, ApiCode::DigestInvalid);
+  EXPECT_EQ(byDigest.error().httpStatus(), 424);
+  // Asked by tag, a digest the upstream names must be the bytes'.
+  auto lying = client.manifest("app", "lying");
+  ASSERT_FALSE(lying);
+  EXPECT_EQ(lying.error().code, ApiCode::DigestInvalid);
+  // A JSON content type: the media type is read from the body.
+  auto plain = client.manifest("app", "v1");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->mediaType, kOciManifest);
+  auto missing = client.manifest("app", "missing");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().httpStatus(), 404);
+  EXPECT_EQ(missing.error().code, ApiCode::ManifestUnknown);
+  // Larger than allowed: refused, not held.
+  auto small = options();
+  small.maxManifestBytes = 64;
+  auto big = clientOf(server, {}, small).manifest("app", "v1");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, ApiCode::ManifestInvalid);
+}
+
+TEST(UpstreamClient, TagsArePagedThroughAndHeadsSayTheDigest) {
+  ScriptedServer server([&](const SeenRequest& r) -> ScriptedReply {
+    if (r.target == "/v2/app/tags/list?n=1000") {
+      return {200,
+              {{"Link", R"(</v2/app/tags/list?n=1000&last=b>; rel="next")"}},
+              R"({"name":"app","tags":["a","b"]})"};
+    }
+    if (r.target == "/v2/app/tags/list?n=1000&last=b") {
+      return {200, {}, R"({"name":"app","tags":["c"]})"};
+    }
+    if (r.method == "HEAD" && r.target == "/v2/app/manifests/v1") return manifestReply();
+    return {404, {}, ""};
+  });
+  auto client = clientOf(server);
+  auto tags = client.tags("app");
+  ASSERT_TRUE(tags) << tags.error().detail;
+  EXPECT_EQ(*tags, (std::vector<std::string>{"a", "b", "c"}));
+  auto head = client.headManifest("app", "v1");
+  ASSERT_TRUE(head);
+  ASSERT_TRUE(*head);
+  EXPECT_EQ((*head)->digest, sha256Digest(kManifest));
+  EXPECT_EQ((*head)->size, kManifest.size());
+  auto gone = client.headManifest("app", "v2");
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(*gone);
+}
+
+TEST(UpstreamClient, AnUpstreamThatIsNotThereIsUnavailableAndNamed) {
+  auto o = options();
+  o.http.maxAttempts = 2;
+  o.insecureRegistries = {"127.0.0.1:9"};
+  Client client("127.0.0.1:9", {}, std::make_shared<storage::object::HttpClient>(o.http), o);
+  auto r = client.manifest("app", "v1");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(unavailable(r.error()));
+  EXPECT_TRUE(r.error().message.starts_with("upstream 127.0.0.1:9 unreachable: "))
+      << r.error().message;
+}
+
+}  // namespace
+}  // namespace berth::upstream
