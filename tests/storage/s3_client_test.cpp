@@ -3,6 +3,7 @@
 #include "storage/object/s3_client.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <set>
