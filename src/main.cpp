@@ -156,6 +156,19 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.oidc.unknownKeyRefetch = std::chrono::seconds(config.oidcUnknownKeyRefetchSeconds);
   options.oidc.allowHttp = config.oidcAllowHttp;
   options.oidcCaFile = config.oidcCaFile;
+  for (size_t start = 0; start < config.upstreamInsecureRegistries.size();) {
+    auto comma = config.upstreamInsecureRegistries.find(',', start);
+    if (comma == std::string::npos) comma = config.upstreamInsecureRegistries.size();
+    auto host = config.upstreamInsecureRegistries.substr(start, comma - start);
+    host.erase(0, host.find_first_not_of(' '));
+    host.erase(host.find_last_not_of(' ') + 1);
+    if (!host.empty()) options.upstream.insecureRegistries.push_back(host);
+    start = comma + 1;
+  }
+  options.upstream.http.caFile = config.upstreamCaFile;
+  options.upstreamAllowLoopback = config.upstreamAllowLoopback;
+  options.imports.workers = config.importWorkers;
+  options.imports.queue = config.importQueue;
   berth::metrics::setEnabled(config.metrics);
   berth::storage::HashPool::configure(config.uploadHashThreads);
   std::optional<berth::HostPort> metricsAddress;

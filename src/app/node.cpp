@@ -14,11 +14,13 @@
 #include "control/app.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "events/webhook_rules.hpp"
 #include "jobs/cron.hpp"
 #include "jobs/purge.hpp"
 #include "meta/sqlite/identity_store.hpp"
 #include "meta/sqlite/sqlite_events.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
+#include "meta/sqlite/sqlite_upstreams.hpp"
 #include "portal/portal.hpp"
 #include "registry/app.hpp"
 #include "storage/object/http_client.hpp"
@@ -47,11 +49,28 @@ Result<Stores> Stores::open(const std::filesystem::path& dataDir, uint64_t diskR
   auto events = meta::openSqliteEventStore(db, stores.reserve);
   if (!events) return events.takeError();
   stores.events = std::move(*events);
+  auto upstreams = meta::openSqliteUpstreamStore(db, stores.reserve);
+  if (!upstreams) return upstreams.takeError();
+  stores.upstreams = std::move(*upstreams);
   auto id = stores.meta->ensureRegistry(kDefaultRegistry);
   if (!id) return id.takeError();
   stores.defaultRegistry = *id;
   return stores;
 }
+
+// Imports write into the registries this process hosts.
+class TenancyImports final : public upstream::ImportTarget {
+ public:
+  explicit TenancyImports(Tenancy& tenancy) : tenancy_(tenancy) {}
+  Result<std::shared_ptr<storage::BlobStore>> blobsOf(
+      const meta::RegistrySettings& registry) override {
+    return tenancy_.blobsOf(registry);
+  }
+  void forget(meta::RegistryId registry) override { tenancy_.forget(registry); }
+
+ private:
+  Tenancy& tenancy_;
+};
 
 struct Node::Planes {
   Tenancy tenancy;
@@ -60,6 +79,9 @@ struct Node::Planes {
   storage::object::HttpClient oidcHttp;
   auth::OidcVerifier oidc;
   auth::TokenEndpoint tokens;
+  TenancyImports importTarget;
+  upstream::Importer importer;
+  upstream::ImportRunner imports;
   control::ControlApp control;
 
   Planes(Stores& s, NodeOptions options, std::string operatorToken, control::EventDeps events)
@@ -83,8 +105,16 @@ struct Node::Planes {
                                [this, &s](std::string_view service) {
                                  return registryOfService(tenancy, *s.identities, service);
                                }}),
-        control(control::ControlDeps{*s.meta, *s.identities, authenticator, tenancy,
-                                     std::move(events), options.sessions, options.oidc.allowHttp}) {
+        importTarget(tenancy),
+        importer(*s.meta, importTarget,
+                 std::make_shared<storage::object::HttpClient>(
+                     upstreamHttpOptions(options.upstream.http, options.upstreamAllowLoopback)),
+                 options.upstream),
+        imports(*s.upstreams, importer, options.imports),
+        control(control::ControlDeps{
+            *s.meta, *s.identities, authenticator, tenancy, std::move(events), options.sessions,
+            options.oidc.allowHttp,
+            control::UpstreamDeps{*s.upstreams, imports, options.upstreamAllowLoopback}}) {
     tenancy.onForget([this] { registry.forgetCached(); });
   }
 
@@ -96,6 +126,15 @@ struct Node::Planes {
     o.idleHandles = 4;
     o.caFile = caFile;
     o.peer = "OpenID Connect issuer";
+    return o;
+  }
+
+  static storage::object::HttpOptions upstreamHttpOptions(storage::object::HttpOptions o,
+                                                          bool allowLoopback) {
+    o.peer = "upstream";
+    if (!allowLoopback) {
+      o.allowAddress = [](const sockaddr* address) { return !events::refusedAddress(address); };
+    }
     return o;
   }
 

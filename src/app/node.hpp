@@ -21,7 +21,9 @@
 #include "meta/event_store.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
+#include "meta/upstream_store.hpp"
 #include "storage/open_store.hpp"
+#include "upstream/import_runner.hpp"
 
 namespace berth::app {
 
@@ -34,6 +36,7 @@ struct Stores {
   meta::MetadataStorePtr meta;
   meta::IdentityStorePtr identities;
   meta::EventStorePtr events;
+  meta::UpstreamStorePtr upstreams;
   meta::RegistryId defaultRegistry = 0;
   // <data>/reserve: room kept for deleting and starting on a full disk.
   std::shared_ptr<DiskReserve> reserve;
@@ -77,6 +80,10 @@ struct NodeOptions {
   // OpenID Connect issuers of federated credentials, and the CAs of their HTTPS.
   auth::OidcOptions oidc;
   std::string oidcCaFile;
+  // Other registries: how berth reaches them (imports), and the import workers.
+  upstream::ClientOptions upstream;
+  bool upstreamAllowLoopback = false;
+  upstream::ImportRunnerOptions imports;
 };
 
 class Node final : public http::Application {

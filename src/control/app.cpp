@@ -262,6 +262,10 @@ Need registryNeed(Operation op) {
     case ShowWebhook:
     case ListWebhookEvents:
     case ListRegistryAudit:
+    case ListCredentialSets:
+    case ShowCredentialSet:
+    case ListImports:
+    case ShowImport:
       return {ControlRight::SeeRegistry};
     default:
       // Every other route under a registry changes it, or shows its secrets (credentials, a
@@ -472,6 +476,22 @@ Reply handle(Call& c) {
       return generateTokenCredential(c);
     case DeleteTokenCredential:
       return deleteTokenCredential(c);
+    case ListCredentialSets:
+      return listCredentialSets(c);
+    case CreateCredentialSet:
+      return createCredentialSet(c);
+    case ShowCredentialSet:
+      return showCredentialSet(c);
+    case UpdateCredentialSet:
+      return updateCredentialSet(c);
+    case DeleteCredentialSet:
+      return deleteCredentialSet(c);
+    case ListImports:
+      return listImports(c);
+    case CreateImport:
+      return createImport(c);
+    case ShowImport:
+      return showImport(c);
     case ListWebhooks:
       return listWebhooks(c);
     case CreateWebhook:

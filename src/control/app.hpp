@@ -14,7 +14,9 @@
 #include "meta/event_store.hpp"
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
+#include "meta/upstream_store.hpp"
 #include "storage/store_url.hpp"
+#include "upstream/import_runner.hpp"
 
 namespace berth::control {
 
@@ -61,6 +63,13 @@ struct SessionOptions {
   size_t perIdentity = 10;  // one identity signing in again and again ends only its own
 };
 
+// Other registries: credential sets and imports.
+struct UpstreamDeps {
+  meta::UpstreamStore& store;
+  upstream::ImportRunner& imports;
+  bool allowLoopback = false;  // sources may be on loopback and link-local addresses
+};
+
 struct ControlDeps {
   meta::MetadataStore& meta;
   meta::IdentityStore& identities;
@@ -70,6 +79,7 @@ struct ControlDeps {
   SessionOptions sessions;
   // Whether federated credentials may trust issuers over plain http (oidc_allow_http).
   bool federatedHttp = false;
+  UpstreamDeps upstreams;
 };
 
 class ControlApp final : public http::Application {

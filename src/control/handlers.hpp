@@ -178,6 +178,14 @@ Reply deleteWebhook(Call& c);
 Reply pingWebhook(Call& c);
 Reply listWebhookEvents(Call& c);
 Reply showWebhookConfig(Call& c);
+Reply listCredentialSets(Call& c);
+Reply createCredentialSet(Call& c);
+Reply showCredentialSet(Call& c);
+Reply updateCredentialSet(Call& c);
+Reply deleteCredentialSet(Call& c);
+Reply listImports(Call& c);
+Reply createImport(Call& c);
+Reply showImport(Call& c);
 Reply listAudit(Call& c);
 
 // principals.cpp

@@ -201,6 +201,24 @@ constexpr ConfigKey kKeys[] = {
     {"oidc_allow_http", "",
      "Allow OpenID Connect issuers over plain http (for tests; issuers are https otherwise).",
      &ServeConfig::oidcAllowHttp},
+    {"upstream_insecure_registries", "",
+     "Other registries (HOST:PORT, or HOST for every port of it; separated by commas) reached "
+     "over plain HTTP by imports, as docker's insecure-registries; every other is reached over "
+     "HTTPS.",
+     &ServeConfig::upstreamInsecureRegistries},
+    {"upstream_ca_file", "",
+     "Other registries: a PEM file of the certificates to trust (a private CA's); empty: the "
+     "system's.",
+     &ServeConfig::upstreamCaFile},
+    {"upstream_allow_loopback", "",
+     "Let imports reach registries on loopback and link-local addresses (refused otherwise, so "
+     "that a registry's users cannot make berth read from the machine itself).",
+     &ServeConfig::upstreamAllowLoopback},
+    {"import_workers", "", "Imports that run at once on this node.", &ServeConfig::importWorkers,
+     1},
+    {"import_queue", "",
+     "Imports waiting for a worker at most; beyond them an import is refused with 429.",
+     &ServeConfig::importQueue, 1},
 };
 
 // A field's value as JSON.

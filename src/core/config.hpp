@@ -100,6 +100,14 @@ struct ServeConfig {
   uint32_t oidcUnknownKeyRefetchSeconds = 30;
   std::string oidcCaFile;
   bool oidcAllowHttp = false;
+  // Other registries berth reads from (imports): those reached over plain HTTP, the CAs of
+  // their HTTPS, whether loopback and link-local addresses may be reached, and the import
+  // workers and their queue.
+  std::string upstreamInsecureRegistries;
+  std::string upstreamCaFile;
+  bool upstreamAllowLoopback = false;
+  uint32_t importWorkers = 2;
+  uint32_t importQueue = 100;
 };
 
 // One setting: its key in the config file, its command-line flag if it has one, and where it

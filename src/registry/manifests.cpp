@@ -2,6 +2,7 @@
 #include "core/digest.hpp"
 #include "core/reference.hpp"
 #include "registry/handlers.hpp"
+#include "registry/ingest.hpp"
 #include "registry/manifest_parse.hpp"
 
 namespace berth::registry {
@@ -84,76 +85,19 @@ Dispatch deleteManifest(Services& s, Target& t, bool isDigest) {
   return Dispatch::reply(Response::empty(202));
 }
 
-Error sizeMismatch(const Descriptor& d, uint64_t stored) {
-  return makeError(ApiCode::ManifestInvalid, "descriptor of " + d.digest + " has size " +
-                                                 std::to_string(d.size) + ", but it is " +
-                                                 std::to_string(stored) + " bytes");
-}
-
-// Every config and layer must be a blob of this repository, every index child a manifest,
-// each of the size its descriptor says: a client trusts that size when it reads.
-Result<std::vector<meta::ManifestRef>> checkReferences(Services& s, meta::RepositoryId repository,
-                                                       const ParsedManifest& parsed) {
-  std::vector<meta::ManifestRef> refs;
-  for (const auto& d : parsed.blobs) {
-    if (d.external) continue;
-    auto linked = s.meta.linkedBlob(repository, d.digest);
-    if (!linked) return linked.takeError();
-    if (!*linked) return makeError(ApiCode::ManifestBlobUnknown, "blob " + d.digest);
-    if (**linked != d.size) return sizeMismatch(d, **linked);
-    refs.push_back({d.digest, false});
-  }
-  for (const auto& d : parsed.manifests) {
-    auto child = loadManifest(s, repository, d.digest);
-    if (!child) return child.takeError();
-    if (!*child) return makeError(ApiCode::ManifestBlobUnknown, "manifest " + d.digest);
-    if ((*child)->size != d.size) return sizeMismatch(d, (*child)->size);
-    refs.push_back({d.digest, true});
-  }
-  return refs;
-}
-
 Response putManifest(Services& s, const Target& t, const std::string& contentType,
                      std::optional<Digest> byDigest, std::string body) {
-  std::string digest = sha256Digest(body);
-  if (byDigest) {
-    if (byDigest->algorithm() != "sha256") {
-      Hasher h(Hasher::Algorithm::Sha512);
-      h.update(body);
-      digest = h.finish();
-    }
-    if (digest != byDigest->str()) {
-      return errorResponse(makeError(ApiCode::DigestInvalid,
-                                     "manifest digest " + digest + " does not match reference"));
-    }
-  }
-  auto parsed = parseManifest(contentType, body);
-  if (!parsed) return errorResponse(parsed.error());
-  auto repository = s.meta.ensureRepository(t.ctx.registry, t.name);
-  if (!repository) return errorResponse(repository.error());
-  auto refs = checkReferences(s, *repository, *parsed);
-  if (!refs) return errorResponse(refs.error());
-
-  meta::ManifestRecord record;
-  record.digest = digest;
-  record.mediaType = parsed->mediaType;
-  record.artifactType = parsed->artifactType;
-  record.size = body.size();
-  record.subject = parsed->subject;
-  record.annotations = parsed->annotations;
-  record.payload = std::move(body);
   std::optional<std::string_view> tag;
   if (!byDigest) tag = t.ref;
-  if (auto r = s.meta.putManifest(t.ctx.registry, *repository, record, *refs, tag, actorOf(t.ctx));
-      !r) {
-    return errorResponse(r.error());
-  }
-  if (tag) s.caches.tags.erase(Caches::key(*repository, *tag));
+  auto stored = storeManifest(s.meta, t.ctx.registry, t.name, contentType, std::move(body),
+                              byDigest, tag, actorOf(t.ctx));
+  if (!stored) return errorResponse(stored.error());
+  if (tag) s.caches.tags.erase(Caches::key(stored->repository, *tag));
 
   auto resp = Response::empty(201);
-  resp.headers.add("Location", "/v2/" + t.name + "/manifests/" + digest);
-  resp.headers.add("Docker-Content-Digest", digest);
-  if (!parsed->subject.empty()) resp.headers.add("OCI-Subject", parsed->subject);
+  resp.headers.add("Location", "/v2/" + t.name + "/manifests/" + stored->digest);
+  resp.headers.add("Docker-Content-Digest", stored->digest);
+  if (!stored->subject.empty()) resp.headers.add("OCI-Subject", stored->subject);
   resp.contentLength = 0;
   return resp;
 }

@@ -170,14 +170,22 @@ bool unavailable(const Error& error) {
 }
 
 Client::Client(std::string host, Credentials credentials,
-               std::shared_ptr<storage::object::HttpClient> http, ClientOptions options)
+               std::shared_ptr<storage::object::HttpClient> http, ClientOptions options,
+               const std::atomic<bool>* stop)
     : host_(std::move(host)),
       credentials_(std::move(credentials)),
       http_(std::move(http)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      stop_(stop) {
+  // An entry names the host and port, or the host alone (then every port of it).
+  const auto colon = host_.rfind(':');
+  const std::string hostOnly =
+      colon != std::string::npos && host_.find(']', colon) == std::string::npos
+          ? host_.substr(0, colon)
+          : host_;
   const bool plain =
-      std::find(options_.insecureRegistries.begin(), options_.insecureRegistries.end(), host_) !=
-      options_.insecureRegistries.end();
+      std::any_of(options_.insecureRegistries.begin(), options_.insecureRegistries.end(),
+                  [&](const std::string& entry) { return entry == host_ || entry == hostOnly; });
   base_ = (plain ? "http://" : "https://") + apiHost(host_);
 }
 
@@ -204,6 +212,7 @@ Result<HttpResponse> Client::follow(const Call& call, const std::string& authori
     }
     request.onData = call.onData;
     request.responseLimit = call.responseLimit;
+    request.stop = stop_;
     auto response = http_->perform(std::move(request));
     if (!response) {
       // "upstream unreachable: why" from a client whose peer is "upstream": name which.
@@ -252,6 +261,12 @@ Result<std::string> Client::fetchToken(const std::string& realm, const std::stri
     return upstreamError(ApiCode::Denied, kRefused,
                          "upstream " + host_ + ": its token realm is not an http(s) URL");
   }
+  // Credentials go over plain HTTP only to an upstream reached over plain HTTP itself.
+  if (parsed->scheme() == "http" && base_.starts_with("https:")) {
+    return upstreamError(ApiCode::Denied, kRefused,
+                         "upstream " + host_ + ": its token realm " + realm +
+                             " is plain http; berth sends credentials over https only");
+  }
   std::string url = realm;
   url += realm.find('?') == std::string::npos ? '?' : '&';
   if (!service.empty()) url += "service=" + encoded(service) + "&";
@@ -259,6 +274,7 @@ Result<std::string> Client::fetchToken(const std::string& realm, const std::stri
   HttpRequest request;
   request.url = url;
   request.responseLimit = 1 << 20;
+  request.stop = stop_;
   if (!credentials_.empty()) {
     request.headers.emplace_back(
         "Authorization",

@@ -7,6 +7,7 @@
 // 429, transport errors) are retried with backoff by the HTTP client, honouring Retry-After.
 // Calls block: they run on the blocking pool or on a job's thread. One Client per upstream
 // and credentials; it is thread-safe.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -73,8 +74,10 @@ struct ManifestHead {
 
 class Client {
  public:
+  // `stop`, when given, ends every request soon after it turns true (the server stopping).
   Client(std::string host, Credentials credentials,
-         std::shared_ptr<storage::object::HttpClient> http, ClientOptions options);
+         std::shared_ptr<storage::object::HttpClient> http, ClientOptions options,
+         const std::atomic<bool>* stop = nullptr);
 
   const std::string& host() const { return host_; }
 
@@ -117,6 +120,7 @@ class Client {
   Credentials credentials_;
   std::shared_ptr<storage::object::HttpClient> http_;
   ClientOptions options_;
+  const std::atomic<bool>* stop_;
 
   enum class Scheme { Unknown, None, Basic, Bearer };
   std::mutex mutex_;

@@ -251,6 +251,33 @@ make_image() {
   umoci gc --layout "$layout"
 }
 
+# make_multiarch LAYOUT TAG: linux/amd64 and linux/arm64 images (tags amd64 and arm64, two
+# layers each) and an OCI index over them tagged TAG, in the layout. Sets AMD64_DIGEST,
+# ARM64_DIGEST and INDEX_DIGEST; the index's bytes are in $TMP/index.json.
+make_multiarch() {
+  local layout=$1 tag=$2 index_type=application/vnd.oci.image.index.v1+json
+  make_image "$layout" amd64 2 amd64 linux
+  make_image "$layout" arm64 2 arm64 linux
+  AMD64_DIGEST=$(layout_digest "$layout" amd64)
+  ARM64_DIGEST=$(layout_digest "$layout" arm64)
+  _descriptor() {
+    local f
+    f=$(layout_manifest "$layout" "$1")
+    jq -n --arg mt application/vnd.oci.image.manifest.v1+json --arg d "$(file_digest "$f")" \
+      --argjson s "$(stat -c %s "$f")" --arg a "$1" \
+      '{mediaType: $mt, digest: $d, size: $s, platform: {architecture: $a, os: "linux"}}'
+  }
+  jq -n --arg mt "$index_type" --argjson a "$(_descriptor amd64)" --argjson b "$(_descriptor arm64)" \
+    '{schemaVersion: 2, mediaType: $mt, manifests: [$a, $b]}' >"$TMP/index.json"
+  INDEX_DIGEST=$(file_digest "$TMP/index.json")
+  cp "$TMP/index.json" "$(layout_blob "$layout" "$INDEX_DIGEST")"
+  jq --arg mt "$index_type" --arg d "$INDEX_DIGEST" --argjson s "$(stat -c %s "$TMP/index.json")" \
+    --arg t "$tag" \
+    '.manifests += [{mediaType: $mt, digest: $d, size: $s, annotations: {"org.opencontainers.image.ref.name": $t}}]' \
+    "$layout/index.json" >"$TMP/layout-index.json"
+  mv "$TMP/layout-index.json" "$layout/index.json"
+}
+
 # layout_digest LAYOUT TAG: manifest (or index) digest the layout's index.json gives TAG.
 layout_digest() {
   jq -er --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \

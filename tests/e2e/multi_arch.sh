@@ -12,25 +12,8 @@ index_type=application/vnd.oci.image.index.v1+json
 manifest_type=application/vnd.oci.image.manifest.v1+json
 
 log "build linux/amd64 and linux/arm64 images and an index over them"
-make_image "$TMP/src" amd64 2 amd64 linux
-make_image "$TMP/src" arm64 2 arm64 linux
-amd64_digest=$(layout_digest "$TMP/src" amd64)
-arm64_digest=$(layout_digest "$TMP/src" arm64)
-# descriptor TAG ARCH: manifest descriptor with platform for the index.
-descriptor() {
-  local f
-  f=$(layout_manifest "$TMP/src" "$1")
-  jq -n --arg mt "$manifest_type" --arg d "$(file_digest "$f")" --argjson s "$(stat -c %s "$f")" --arg a "$2" \
-    '{mediaType: $mt, digest: $d, size: $s, platform: {architecture: $a, os: "linux"}}'
-}
-jq -n --arg mt "$index_type" --argjson a "$(descriptor amd64 amd64)" --argjson b "$(descriptor arm64 arm64)" \
-  '{schemaVersion: 2, mediaType: $mt, manifests: [$a, $b]}' >"$TMP/index.json"
-index_digest=$(file_digest "$TMP/index.json")
-cp "$TMP/index.json" "$(layout_blob "$TMP/src" "$index_digest")"
-jq --arg mt "$index_type" --arg d "$index_digest" --argjson s "$(stat -c %s "$TMP/index.json")" \
-  '.manifests += [{mediaType: $mt, digest: $d, size: $s, annotations: {"org.opencontainers.image.ref.name": "multi"}}]' \
-  "$TMP/src/index.json" >"$TMP/layout-index.json"
-mv "$TMP/layout-index.json" "$TMP/src/index.json"
+make_multiarch "$TMP/src" multi
+amd64_digest=$AMD64_DIGEST arm64_digest=$ARM64_DIGEST index_digest=$INDEX_DIGEST
 
 log "skopeo copy --all -> $REG/$repo:v1"
 skopeo_cmd copy --quiet --all --dest-tls-verify=false --digestfile "$TMP/push.digest" \

@@ -5,8 +5,9 @@
 #
 #   bash tests/e2e/small_image.sh tests/e2e/reference-registry.sh
 #
-# Usage: reference-registry.sh serve --listen HOST:PORT --data DIR
-# Exits 0 on SIGTERM, like berth must.
+# Usage: reference-registry.sh serve --listen HOST:PORT --data DIR [--htpasswd FILE]
+# (--htpasswd: Basic authentication with the bcrypt entries of FILE, as an upstream the tests
+# log in to.) Exits 0 on SIGTERM, like berth must.
 set -euo pipefail
 
 # `admin` (the set-up lib.sh does): the reference registry has no authentication, so any
@@ -20,13 +21,14 @@ if [[ "${1:-}" == admin ]]; then
   exit 0
 fi
 
-listen="" data=""
+listen="" data="" htpasswd=""
 [[ "${1:-}" == serve ]] || { echo "usage: $0 serve --listen HOST:PORT --data DIR | admin ..." >&2; exit 2; }
 shift
 while (($#)); do
   case "$1" in
     --listen) listen="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
+    --htpasswd) htpasswd="$2"; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +52,18 @@ validation:
     urls:
       allow: ['^https?://']
 EOF
+if [[ -n "$htpasswd" ]]; then
+  cat >>"$data/config.yml" <<EOF
+auth:
+  htpasswd:
+    realm: reference-registry
+    path: $htpasswd
+EOF
+fi
 
+# The registry reads REGISTRY_* variables as settings: the clients' (REGISTRY_AUTH_FILE of
+# skopeo and podman) would become its `auth`.
+while read -r name; do unset "$name"; done < <(compgen -e | grep '^REGISTRY_' || true)
 "${DOCKER_REGISTRY_BIN:-/usr/bin/docker-registry}" serve "$data/config.yml" &
 child=$!
 stop() { kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; exit 0; }

@@ -16,6 +16,7 @@
 #include "meta/sqlite/identity_store.hpp"
 #include "meta/sqlite/sqlite_events.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
+#include "meta/sqlite/sqlite_upstreams.hpp"
 
 using namespace berth;
 
@@ -46,14 +47,26 @@ class Host final : public control::RegistryHost {
   }
 };
 
+// Imports fail at once, before any request to an upstream: the fuzzer reaches no network.
+struct NoStores final : upstream::ImportTarget {
+  Result<std::shared_ptr<storage::BlobStore>> blobsOf(const meta::RegistrySettings&) override {
+    return makeError(ApiCode::Unsupported, "no blob stores here");
+  }
+  void forget(meta::RegistryId) override {}
+};
+
 struct Plane {
   std::filesystem::path dir;
   meta::MetadataStorePtr meta;
   meta::IdentityStorePtr identities;
   meta::EventStorePtr events;
+  meta::UpstreamStorePtr upstreams;
   std::optional<events::SecretBox> secrets;
   Host host;
   std::unique_ptr<auth::Authenticator> authenticator;
+  NoStores importTarget;
+  std::unique_ptr<upstream::Importer> importer;
+  std::unique_ptr<upstream::ImportRunner> imports;
   std::unique_ptr<control::ControlApp> app;
 
   Plane() {
@@ -66,8 +79,21 @@ struct Plane {
     (void)*meta->ensureRegistry("default");
     authenticator = std::make_unique<auth::Authenticator>(*identities, auth::AuthOptions{});
     (void)authenticator->ensureSigningKey();
-    app = std::make_unique<control::ControlApp>(
-        control::ControlDeps{*meta, *identities, *authenticator, host, {*events, *secrets}});
+    upstreams = std::move(*meta::openSqliteUpstreamStore(dir / "berth.db"));
+    importer = std::make_unique<upstream::Importer>(*meta, importTarget,
+                                                    std::make_shared<storage::object::HttpClient>(),
+                                                    upstream::ClientOptions{});
+    imports = std::make_unique<upstream::ImportRunner>(*upstreams, *importer,
+                                                       upstream::ImportRunnerOptions{});
+    app =
+        std::make_unique<control::ControlApp>(control::ControlDeps{*meta,
+                                                                   *identities,
+                                                                   *authenticator,
+                                                                   host,
+                                                                   {*events, *secrets},
+                                                                   {},
+                                                                   false,
+                                                                   {*upstreams, *imports, false}});
     // Something for the routes that change an existing scope map or token to find.
     send(http::Method::Post, "/api/v1/registries/default/scope-maps",
          R"({"name":"map","actions":["repositories/team/*/content/read"]})");

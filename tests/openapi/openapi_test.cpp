@@ -157,6 +157,24 @@ Expected expected(Operation operation) {
       return {"listWebhookEvents", 200, withAuth({400, 404}), "", {"n", "last"}, true};
     case Operation::ShowWebhookConfig:
       return {"showWebhookConfig", 200, withAuth({404}), "", {}, true};
+    case Operation::ListCredentialSets:
+      return {"listCredentialSets", 200, withAuth({404}), "", {}, true};
+    case Operation::CreateCredentialSet:
+      return {"createCredentialSet", 201, withAuth({400, 404, 409, 413}),
+              "CredentialSetCreate", {},  true};
+    case Operation::ShowCredentialSet:
+      return {"showCredentialSet", 200, withAuth({404}), "", {}, true};
+    case Operation::UpdateCredentialSet:
+      return {"updateCredentialSet", 200, withAuth({400, 404, 413}),
+              "CredentialSetUpdate", {},  true};
+    case Operation::DeleteCredentialSet:
+      return {"deleteCredentialSet", 204, withAuth({404}), "", {}, true};
+    case Operation::ListImports:
+      return {"listImports", 200, withAuth({400, 404}), "", {"n"}, true};
+    case Operation::CreateImport:
+      return {"createImport", 202, withAuth({400, 404, 413}), "ImportCreate", {}, true};
+    case Operation::ShowImport:
+      return {"showImport", 200, withAuth({404}), "", {}, true};
     case Operation::ListAudit:
       return {"listAudit", 200, withAuth({400}), "", {"n", "last", "since", "identity", "action"},
               false};

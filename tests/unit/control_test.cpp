@@ -17,6 +17,7 @@
 #include "meta/sqlite/identity_store.hpp"
 #include "meta/sqlite/sqlite_events.hpp"
 #include "meta/sqlite/sqlite_store.hpp"
+#include "meta/sqlite/sqlite_upstreams.hpp"
 
 namespace berth::control {
 namespace {
@@ -107,8 +108,20 @@ class ControlAppTest : public ::testing::Test {
     options.loginServer = [this](std::string_view r) { return host_.loginServer(r); };
     authenticator_ = std::make_unique<auth::Authenticator>(*identities_, options);
     EXPECT_TRUE(authenticator_->ensureSigningKey());
-    app_ = std::make_unique<ControlApp>(ControlDeps{
-        *meta_, *identities_, *authenticator_, host_, {*events_, *secrets_, false, {}}});
+    upstreams_ = std::move(*meta::openSqliteUpstreamStore(dir_ / "berth.db"));
+    importer_ = std::make_unique<upstream::Importer>(
+        *meta_, importTarget_, std::make_shared<storage::object::HttpClient>(),
+        upstream::ClientOptions{});
+    imports_ = std::make_unique<upstream::ImportRunner>(*upstreams_, *importer_,
+                                                        upstream::ImportRunnerOptions{});
+    app_ = std::make_unique<ControlApp>(ControlDeps{*meta_,
+                                                    *identities_,
+                                                    *authenticator_,
+                                                    host_,
+                                                    {*events_, *secrets_, false, {}},
+                                                    {},
+                                                    false,
+                                                    {*upstreams_, *imports_, false}});
   }
   ~ControlAppTest() override { fs::remove_all(dir_); }
 
@@ -205,6 +218,17 @@ class ControlAppTest : public ::testing::Test {
   uint64_t imageSize_ = 0;
   FakeHost host_{dir_};
   std::unique_ptr<auth::Authenticator> authenticator_;
+  // Imports: the routes are here; the copying is tested end to end (tests/e2e/import.sh).
+  struct NoStores final : upstream::ImportTarget {
+    Result<std::shared_ptr<storage::BlobStore>> blobsOf(const meta::RegistrySettings&) override {
+      return makeError(ApiCode::Unsupported, "no blob stores in this test");
+    }
+    void forget(meta::RegistryId) override {}
+  };
+  meta::UpstreamStorePtr upstreams_;
+  NoStores importTarget_;
+  std::unique_ptr<upstream::Importer> importer_;
+  std::unique_ptr<upstream::ImportRunner> imports_;
   std::unique_ptr<ControlApp> app_;
 };
 

@@ -277,6 +277,33 @@ CREATE TABLE IF NOT EXISTS signing_keys(
   private_pem TEXT NOT NULL,
   created INTEGER NOT NULL,
   retired INTEGER);
+CREATE TABLE IF NOT EXISTS credential_sets(
+  registry_id INTEGER NOT NULL REFERENCES registries(id),
+  name TEXT NOT NULL,
+  login_server TEXT NOT NULL,
+  username TEXT NOT NULL,
+  sealed_password TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY(registry_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS import_jobs(
+  id TEXT PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries(id),
+  source TEXT NOT NULL,
+  targets TEXT NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  manifests INTEGER NOT NULL,
+  blobs_copied INTEGER NOT NULL,
+  blobs_mounted INTEGER NOT NULL,
+  blobs_present INTEGER NOT NULL,
+  bytes_copied INTEGER NOT NULL,
+  identity TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  finished_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS import_jobs_by_registry ON import_jobs(registry_id, created_ms);
 )sql";
 
 // Columns added after the first release of the schema: databases made before them get them

@@ -50,6 +50,8 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM events WHERE registry_id = ?",
     "DELETE FROM sessions WHERE registry_id = ?",
     "DELETE FROM role_assignments WHERE registry_id = ?",
+    "DELETE FROM credential_sets WHERE registry_id = ?",
+    "DELETE FROM import_jobs WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };
 

@@ -9,11 +9,14 @@
 
 #include "core/random.hpp"
 #include "meta/sqlite/database.hpp"
+#include "meta/sqlite/json_columns.hpp"
 #include "meta/sqlite/sqlite_store_impl.hpp"
 
 namespace berth::meta {
 namespace {
 
+using sqlite::listFrom;
+using sqlite::listJson;
 using sqlite::run;
 using sqlite::Stmt;
 using sqlite::Transaction;
@@ -22,23 +25,6 @@ int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string listJson(const std::vector<std::string>& items) {
-  boost::json::array a;
-  for (const auto& item : items) a.emplace_back(item);
-  return boost::json::serialize(a);
-}
-
-std::vector<std::string> listFrom(const std::string& text) {
-  std::vector<std::string> out;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& item : v.as_array()) {
-    if (item.is_string()) out.emplace_back(item.as_string());
-  }
-  return out;
 }
 
 std::string headersJson(const std::vector<std::pair<std::string, std::string>>& headers) {

@@ -87,6 +87,11 @@ size_t onRead(char* buffer, size_t size, size_t count, void* user) {
 // the error says so rather than "could not connect".
 thread_local bool tAddressRefused = false;
 
+// Progress callback of a request that may be stopped: non-zero aborts the transfer.
+int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
 curl_socket_t onOpenSocket(void* user, curlsocktype, struct curl_sockaddr* address) {
   const auto& allow = *static_cast<const std::function<bool(const sockaddr*)>*>(user);
   if (!allow(&address->addr)) {
@@ -174,6 +179,11 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
     curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &options_.allowAddress);
   }
   if (!options_.caFile.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.caFile.c_str());
+  if (request.stop) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, onProgress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, request.stop);
+  }
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);
@@ -229,6 +239,10 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
     give(std::move(easy));
     std::string why = error[0] ? error : curl_easy_strerror(code);
     if (t.overflow) why = "answer larger than expected";
+    if (code == CURLE_ABORTED_BY_CALLBACK) {
+      retryable = false;
+      return makeError(ApiCode::Unknown, "the server is stopping", 503);
+    }
     if (tAddressRefused) why = "its address is not allowed (loopback or link-local)";
     return makeError(ApiCode::Unknown, options_.peer + " unreachable: " + why, 503);
   }
@@ -248,6 +262,7 @@ Result<HttpResponse> HttpClient::perform(HttpRequest request,
     bool retryable = false, delivered = false;
     auto response = once(request, retryable, delivered);
     if (!retryable || attempt >= std::max(1u, options_.maxAttempts)) return response;
+    if (request.stop && request.stop->load()) return response;
     const auto base = options_.backoff * (1u << std::min(attempt - 1, 10u));
     auto wait = std::chrono::milliseconds(
         base.count() / 2 +
@@ -264,7 +279,11 @@ Result<HttpResponse> HttpClient::perform(HttpRequest request,
                {"error", response ? std::string() : response.error().detail},
                {"attempt", static_cast<int64_t>(attempt)},
                {"wait_ms", static_cast<int64_t>(wait.count())}});
-    std::this_thread::sleep_for(wait);
+    // The wait, in steps a stop can end.
+    for (auto left = wait; left.count() > 0; left -= std::chrono::milliseconds(50)) {
+      if (request.stop && request.stop->load()) return response;
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(50)));
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 // signature carries the time. Calls block: drivers run on the server's blocking pool.
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,9 @@ struct HttpRequest {
   // HttpResponse::body up to responseLimit bytes. Error bodies always go into body.
   std::function<bool(const char*, size_t)> onData;
   size_t responseLimit = 4 << 20;
+  // When set, the request ends (an error) soon after this turns true, wherever it is:
+  // resolving, connecting, waiting for an answer or between attempts.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct HttpResponse {

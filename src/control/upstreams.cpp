@@ -1,0 +1,316 @@
+// Credential sets (/api/v1/registries/{registry}/credential-sets[/{name}]) and imports
+// (/api/v1/registries/{registry}/imports[/{name}]).
+#include <boost/json.hpp>
+#include <cctype>
+#include <chrono>
+
+#include "control/errors.hpp"
+#include "control/handlers.hpp"
+#include "control/json.hpp"
+#include "core/random.hpp"
+#include "core/reference.hpp"
+#include "events/webhook_rules.hpp"
+#include "upstream/client.hpp"
+
+namespace berth::control {
+namespace json = boost::json;
+namespace {
+
+constexpr size_t kMaxCredentialSets = 100;
+constexpr size_t kMaxTargets = 16;
+constexpr size_t kMaxSecret = 4096;
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json::value msTime(int64_t ms) { return ms > 0 ? json::value(rfc3339(ms / 1000)) : nullptr; }
+
+// The host a login server names, as the image references of imports name it.
+std::string normalHost(std::string_view server) {
+  auto parsed = upstream::parseImageRef(std::string(server) + "/x");
+  return parsed ? parsed->host : std::string();
+}
+
+Result<std::string> checkLoginServer(const std::string& server, bool allowLoopback) {
+  const auto host = normalHost(server);
+  if (server.empty() || server.size() > 255 || host.empty() ||
+      server.find('/') != std::string::npos) {
+    return error(Code::InvalidArgument,
+                 "invalid login server \"" + server.substr(0, 300) + "\": give HOST or HOST:PORT");
+  }
+  if (auto r = events::checkUri("https://" + upstream::apiHost(host) + "/", allowLoopback); !r) {
+    return error(Code::InvalidArgument, "login server " + host + ": " + r.error().detail);
+  }
+  return host;
+}
+
+Result<void> checkSecretText(std::string_view what, const std::string& value) {
+  if (value.empty() || value.size() > kMaxSecret ||
+      value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    return error(Code::InvalidArgument, std::string(what) + " must be one line of 1 to 4096 bytes");
+  }
+  return {};
+}
+
+json::object credentialSetJson(const meta::CredentialSet& set) {
+  return {{"name", set.name},
+          {"loginServer", set.loginServer},
+          {"username", set.username},
+          {"creationDate", rfc3339(set.created)},
+          {"updatedDate", rfc3339(set.updated)}};
+}
+
+Result<meta::CredentialSet> findCredentialSet(Call& c, const std::string& name) {
+  auto found = c.deps.upstreams.store.credentialSet(c.registryId(), name);
+  if (!found) return found.takeError();
+  if (!*found) {
+    return error(Code::NotFound,
+                 "credential set " + name + " not found in registry " + c.settings().name);
+  }
+  return std::move(**found);
+}
+
+json::object importJson(const meta::ImportJob& raw) {
+  const auto job = upstream::ImportRunner::observed(raw, nowMs());
+  json::array targets;
+  for (const auto& t : job.targets) targets.emplace_back(t);
+  return {{"id", job.id},
+          {"source", job.source},
+          {"targetTags", std::move(targets)},
+          {"status", job.state},
+          {"error", stringOrNull(job.error)},
+          {"digest", stringOrNull(job.digest)},
+          {"progress", json::object{{"manifests", job.manifests},
+                                    {"blobsCopied", job.blobsCopied},
+                                    {"blobsMounted", job.blobsMounted},
+                                    {"blobsPresent", job.blobsPresent},
+                                    {"bytesCopied", job.bytesCopied}}},
+          {"identity", job.identity},
+          {"creationDate", msTime(job.createdMs)},
+          {"updatedDate", msTime(job.updatedMs)},
+          {"finishDate", msTime(job.finishedMs)}};
+}
+
+// "repo:tag" or "repo" (then the source's tag, or none for a source named by digest).
+Result<std::pair<std::string, std::string>> parseTarget(const std::string& text,
+                                                        const upstream::ImageRef& source) {
+  std::string repository = text, tag;
+  if (const auto colon = text.rfind(':'); colon != std::string::npos) {
+    repository = text.substr(0, colon);
+    tag = text.substr(colon + 1);
+    if (!isValidTag(tag)) {
+      return error(Code::InvalidArgument, "invalid tag in target \"" + text.substr(0, 300) + "\"");
+    }
+  } else {
+    tag = source.tag;
+  }
+  if (!isValidRepositoryName(repository)) {
+    return error(Code::InvalidArgument,
+                 "invalid repository name in target \"" + text.substr(0, 300) + "\"");
+  }
+  return std::pair(repository, tag);
+}
+
+}  // namespace
+
+Reply listCredentialSets(Call& c) {
+  auto sets = c.deps.upstreams.store.credentialSets(c.registryId());
+  if (!sets) return sets.takeError();
+  json::array out;
+  for (const auto& s : *sets) out.push_back(credentialSetJson(s));
+  return jsonReply(200, out);
+}
+
+Reply createCredentialSet(Call& c) {
+  BodyFields f(c.body);
+  auto name = f.string("name");
+  auto server = f.string("loginServer");
+  auto username = f.string("username");
+  auto password = f.string("password");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!name) return missingField("name");
+  if (!server) return missingField("loginServer");
+  if (!username) return missingField("username");
+  if (!password) return missingField("password");
+  if (!isValidIdentityName(*name)) {
+    return error(Code::InvalidArgument, "a credential set name " + std::string(kIdentityNameRule));
+  }
+  auto host = checkLoginServer(*server, c.deps.upstreams.allowLoopback);
+  if (!host) return host.takeError();
+  if (auto r = checkSecretText("username", *username); !r) return r.takeError();
+  if (auto r = checkSecretText("password", *password); !r) return r.takeError();
+  auto existing = c.deps.upstreams.store.credentialSets(c.registryId());
+  if (!existing) return existing.takeError();
+  if (existing->size() >= kMaxCredentialSets) {
+    return error(Code::Conflict, "a registry has at most " + std::to_string(kMaxCredentialSets) +
+                                     " credential sets");
+  }
+  meta::CredentialSet set;
+  set.registry = c.registryId();
+  set.name = *name;
+  set.loginServer = *host;
+  set.username = *username;
+  set.sealedPassword = c.deps.events.secrets.seal(*password);
+  if (auto r = c.deps.upstreams.store.createCredentialSet(set); !r) return r.takeError();
+  auto created = findCredentialSet(c, set.name);
+  if (!created) return created.takeError();
+  return jsonReply(201, credentialSetJson(*created));
+}
+
+Reply showCredentialSet(Call& c) {
+  auto set = findCredentialSet(c, c.name);
+  if (!set) return set.takeError();
+  return jsonReply(200, credentialSetJson(*set));
+}
+
+Reply updateCredentialSet(Call& c) {
+  BodyFields f(c.body);
+  auto server = f.string("loginServer");
+  auto username = f.string("username");
+  auto password = f.string("password");
+  if (auto r = f.finish(); !r) return r.takeError();
+  auto set = findCredentialSet(c, c.name);
+  if (!set) return set.takeError();
+  if (server) {
+    auto host = checkLoginServer(*server, c.deps.upstreams.allowLoopback);
+    if (!host) return host.takeError();
+    set->loginServer = *host;
+  }
+  if (username) {
+    if (auto r = checkSecretText("username", *username); !r) return r.takeError();
+    set->username = *username;
+  }
+  if (password) {
+    if (auto r = checkSecretText("password", *password); !r) return r.takeError();
+    set->sealedPassword = c.deps.events.secrets.seal(*password);
+  }
+  auto updated = c.deps.upstreams.store.updateCredentialSet(*set);
+  if (!updated) return updated.takeError();
+  if (!*updated) return error(Code::NotFound, "credential set " + c.name + " not found");
+  auto now = findCredentialSet(c, c.name);
+  if (!now) return now.takeError();
+  return jsonReply(200, credentialSetJson(*now));
+}
+
+Reply deleteCredentialSet(Call& c) {
+  auto deleted = c.deps.upstreams.store.deleteCredentialSet(c.registryId(), c.name);
+  if (!deleted) return deleted.takeError();
+  if (!*deleted) return error(Code::NotFound, "credential set " + c.name + " not found");
+  return http::Response::empty(204);
+}
+
+Reply createImport(Call& c) {
+  BodyFields f(c.body);
+  auto sourceText = f.string("source");
+  auto targets = f.strings("targetTags");
+  auto setName = f.string("credentialSet");
+  auto username = f.string("username");
+  auto password = f.string("password");
+  auto platform = f.string("platform");
+  auto force = f.boolean("force");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!sourceText) return missingField("source");
+  auto source = upstream::parseImageRef(*sourceText);
+  if (!source) return error(Code::InvalidArgument, source.error().message);
+  if (auto r = checkLoginServer(source->host, c.deps.upstreams.allowLoopback); !r) {
+    return r.takeError();
+  }
+  if (platform && !upstream::isValidPlatform(*platform)) {
+    return error(Code::InvalidArgument,
+                 "invalid platform \"" + platform->substr(0, 100) + "\": give OS/ARCH[/VARIANT]");
+  }
+  upstream::ImportRequest request;
+  request.registry = c.settings();
+  request.source = *source;
+  request.platform = platform.value_or("");
+  request.force = force.value_or(false);
+  request.actor = c.actor();
+  const auto wanted = targets.value_or(std::vector<std::string>{});
+  if (wanted.size() > kMaxTargets) {
+    return error(Code::InvalidArgument,
+                 "at most " + std::to_string(kMaxTargets) + " target tags per import");
+  }
+  for (const auto& t : wanted) {
+    auto target = parseTarget(t, *source);
+    if (!target) return target.takeError();
+    request.targets.push_back(std::move(*target));
+  }
+  if (request.targets.empty()) request.targets.emplace_back(source->repository, source->tag);
+
+  if (setName && (username || password)) {
+    return error(Code::InvalidArgument, "give a credential set or a username and password");
+  }
+  if (username.has_value() != password.has_value()) {
+    return error(Code::InvalidArgument, "give both username and password, or neither");
+  }
+  if (setName) {
+    auto set = findCredentialSet(c, *setName);
+    if (!set) return set.takeError();
+    if (set->loginServer != source->host) {
+      return error(Code::InvalidArgument, "credential set " + set->name + " is for " +
+                                              set->loginServer + ", not " + source->host);
+    }
+    auto unsealed = c.deps.events.secrets.unseal(set->sealedPassword);
+    if (!unsealed) {
+      return error(Code::Internal,
+                   "the password of credential set " + set->name + " cannot be read");
+    }
+    request.credentials = {set->username, std::move(*unsealed)};
+  } else if (username) {
+    if (auto r = checkSecretText("username", *username); !r) return r.takeError();
+    if (auto r = checkSecretText("password", *password); !r) return r.takeError();
+    request.credentials = {*username, *password};
+  }
+
+  meta::ImportJob job;
+  job.id = newUuid();
+  job.registry = c.registryId();
+  job.source = source->str();
+  for (const auto& [repository, tag] : request.targets) {
+    job.targets.push_back(tag.empty() ? repository : repository + ":" + tag);
+  }
+  job.identity = request.actor.identity;
+  auto queued = c.deps.upstreams.imports.submit(std::move(request), std::move(job));
+  if (!queued) return queued.takeError();
+  auto resp = jsonReply(202, importJson(*queued));
+  resp.headers.add("Location",
+                   "/api/v1/registries/" + c.settings().name + "/imports/" + queued->id);
+  return resp;
+}
+
+Reply listImports(Call& c) {
+  size_t limit = 100;
+  if (auto n = c.param("n")) {
+    limit = 0;
+    for (const char ch : *n) {
+      if (!std::isdigit(static_cast<unsigned char>(ch)) || limit > kMaxPage) {
+        limit = kMaxPage + 1;
+        break;
+      }
+      limit = limit * 10 + static_cast<size_t>(ch - '0');
+    }
+    if (limit == 0 || limit > kMaxPage) {
+      return error(Code::InvalidArgument, "n must be 1 to " + std::to_string(kMaxPage));
+    }
+  }
+  auto jobs = c.deps.upstreams.store.importJobs(c.registryId(), limit);
+  if (!jobs) return jobs.takeError();
+  json::array out;
+  for (const auto& j : *jobs) out.push_back(importJson(j));
+  return jsonReply(200, out);
+}
+
+Reply showImport(Call& c) {
+  auto job = c.deps.upstreams.store.importJob(c.registryId(), c.name);
+  if (!job) return job.takeError();
+  if (!*job) {
+    return error(Code::NotFound,
+                 "import " + c.name + " not found in registry " + c.settings().name);
+  }
+  return jsonReply(200, importJson(**job));
+}
+
+}  // namespace berth::control

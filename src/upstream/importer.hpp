@@ -1,0 +1,67 @@
+#pragma once
+// Copies an image from another registry into one of berth's, server-side, as `az acr import`
+// does: the manifest, or an index with every platform (or one), its blobs and its referrers.
+// Blobs the registry holds already are linked, not fetched again; the rest stream from the
+// upstream into the registry's store, checked against their digests. Every manifest is checked
+// and recorded as a push would be (registry/ingest.hpp). Runs on an import worker: it blocks.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+#include "meta/identity_store.hpp"
+#include "meta/metadata_store.hpp"
+#include "meta/upstream_store.hpp"
+#include "storage/blob_store.hpp"
+#include "upstream/client.hpp"
+
+namespace berth::upstream {
+
+struct ImportRequest {
+  meta::RegistrySettings registry;  // where the image goes
+  ImageRef source;
+  // Repository and tag of each copy; an empty tag stores the image by digest only.
+  std::vector<std::pair<std::string, std::string>> targets;
+  Credentials credentials;
+  std::string platform;  // "os/arch[/variant]": that platform of an index only
+  bool force = false;    // move target tags that point elsewhere
+  meta::Actor actor;
+};
+
+// The registries' stores and caches, as the process that hosts them has them.
+class ImportTarget {
+ public:
+  virtual ~ImportTarget() = default;
+  virtual Result<std::shared_ptr<storage::BlobStore>> blobsOf(
+      const meta::RegistrySettings& registry) = 0;
+  // The registry's content changed outside the data plane.
+  virtual void forget(meta::RegistryId registry) = 0;
+};
+
+// A platform as "os/arch[/variant]"; false when the text is not one.
+bool isValidPlatform(std::string_view platform);
+
+class Importer {
+ public:
+  Importer(meta::MetadataStore& meta, ImportTarget& target,
+           std::shared_ptr<storage::object::HttpClient> http, ClientOptions options);
+
+  // Runs `request`, counting what it does in `job` (its digest, manifests, blobs, bytes) and
+  // calling `progress` after each step. Stops, with an error, once `stopping` is set.
+  Result<void> run(const ImportRequest& request, meta::ImportJob& job,
+                   const std::function<void()>& progress, const std::atomic<bool>& stopping);
+
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  struct Run;
+  meta::MetadataStore& meta_;
+  ImportTarget& target_;
+  std::shared_ptr<storage::object::HttpClient> http_;
+  ClientOptions options_;
+};
+
+}  // namespace berth::upstream

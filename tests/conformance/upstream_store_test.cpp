@@ -1,0 +1,151 @@
+// The UpstreamStore contract (credential sets, import jobs), typed over every driver.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/random.hpp"
+#include "meta/sqlite/identity_store.hpp"
+#include "meta/sqlite/sqlite_store.hpp"
+#include "meta/sqlite/sqlite_upstreams.hpp"
+
+namespace berth::meta {
+namespace {
+
+struct SqliteFactory {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("berth-up-" + newUuid());
+  std::filesystem::path file() {
+    std::filesystem::create_directories(dir);
+    return dir / "berth.db";
+  }
+  RegistryId registry(std::string_view name) {
+    return *(*openSqliteStore(file()))->ensureRegistry(name);
+  }
+  UpstreamStorePtr make() { return *openSqliteUpstreamStore(file()); }
+  IdentityStorePtr identities() { return *openSqliteIdentityStore(file()); }
+  ~SqliteFactory() { std::filesystem::remove_all(dir); }
+};
+
+template <class Factory>
+class UpstreamStoreConformance : public ::testing::Test {
+ protected:
+  Factory factory;
+  UpstreamStorePtr store = factory.make();
+  RegistryId registry = factory.registry("one");
+  RegistryId other = factory.registry("two");
+
+  CredentialSet set(std::string name, RegistryId in) {
+    return CredentialSet{in, std::move(name), "docker.io", "user", "sealed", 0, 0};
+  }
+  ImportJob job(RegistryId in, int64_t createdMs) {
+    ImportJob j;
+    j.id = newUuid();
+    j.registry = in;
+    j.source = "docker.io/library/alpine:3";
+    j.targets = {"base/alpine:3", "alpine"};
+    j.identity = "operator";
+    j.createdMs = j.updatedMs = createdMs;
+    return j;
+  }
+};
+TYPED_TEST_SUITE_P(UpstreamStoreConformance);
+
+TYPED_TEST_P(UpstreamStoreConformance, CredentialSetsAreKeptPerRegistry) {
+  auto& s = *this->store;
+  ASSERT_TRUE(s.createCredentialSet(this->set("hub", this->registry)));
+  ASSERT_TRUE(s.createCredentialSet(this->set("ghcr", this->registry)));
+  ASSERT_TRUE(s.createCredentialSet(this->set("hub", this->other)));
+  auto again = s.createCredentialSet(this->set("hub", this->registry));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ApiCode::Conflict);
+  auto listed = s.credentialSets(this->registry);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "ghcr");
+  EXPECT_EQ((*listed)[1].name, "hub");
+  EXPECT_GT((*listed)[1].created, 0);
+
+  auto changed = this->set("hub", this->registry);
+  changed.loginServer = "registry.example.com:5000";
+  changed.username = "other";
+  changed.sealedPassword = "resealed";
+  EXPECT_TRUE(*s.updateCredentialSet(changed));
+  auto read = *s.credentialSet(this->registry, "hub");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->loginServer, "registry.example.com:5000");
+  EXPECT_EQ(read->username, "other");
+  EXPECT_EQ(read->sealedPassword, "resealed");
+  // The other registry's set of the same name is its own.
+  EXPECT_EQ((*s.credentialSet(this->other, "hub"))->username, "user");
+  EXPECT_FALSE(*s.updateCredentialSet(this->set("none", this->registry)));
+
+  EXPECT_TRUE(*s.deleteCredentialSet(this->registry, "hub"));
+  EXPECT_FALSE(*s.deleteCredentialSet(this->registry, "hub"));
+  EXPECT_FALSE(*s.credentialSet(this->registry, "hub"));
+  EXPECT_TRUE(*s.credentialSet(this->other, "hub"));
+}
+
+TYPED_TEST_P(UpstreamStoreConformance, ImportJobsRecordTheirProgressNewestFirst) {
+  auto& s = *this->store;
+  auto first = this->job(this->registry, 1000);
+  auto second = this->job(this->registry, 2000);
+  ASSERT_TRUE(s.createImportJob(first));
+  ASSERT_TRUE(s.createImportJob(second));
+  ASSERT_TRUE(s.createImportJob(this->job(this->other, 3000)));
+  second.state = "succeeded";
+  second.digest = "sha256:abc";
+  second.manifests = 3;
+  second.blobsCopied = 4;
+  second.blobsMounted = 5;
+  second.blobsPresent = 6;
+  second.bytesCopied = 1ull << 40;
+  second.updatedMs = second.finishedMs = 2500;
+  EXPECT_TRUE(*s.updateImportJob(second));
+  auto read = *s.importJob(this->registry, second.id);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->state, "succeeded");
+  EXPECT_EQ(read->digest, "sha256:abc");
+  EXPECT_EQ(read->targets, second.targets);
+  EXPECT_EQ(read->manifests, 3u);
+  EXPECT_EQ(read->blobsCopied, 4u);
+  EXPECT_EQ(read->blobsMounted, 5u);
+  EXPECT_EQ(read->blobsPresent, 6u);
+  EXPECT_EQ(read->bytesCopied, 1ull << 40);
+  EXPECT_EQ(read->finishedMs, 2500);
+  EXPECT_EQ(read->identity, "operator");
+  // Another registry's job is not found through this one.
+  EXPECT_FALSE(*s.importJob(this->other, second.id));
+  auto listed = *s.importJobs(this->registry, 10);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, second.id);
+  EXPECT_EQ(listed[1].id, first.id);
+  EXPECT_EQ(s.importJobs(this->registry, 1)->size(), 1u);
+
+  // Only finished jobs are forgotten, by when they finished.
+  EXPECT_EQ(*s.pruneImportJobs(2000), 0u);
+  EXPECT_EQ(*s.pruneImportJobs(3000), 1u);
+  EXPECT_FALSE(*s.importJob(this->registry, second.id));
+  EXPECT_TRUE(*s.importJob(this->registry, first.id));
+}
+
+TYPED_TEST_P(UpstreamStoreConformance, ARegistryDeletedTakesItsSetsAndJobs) {
+  auto& s = *this->store;
+  ASSERT_TRUE(s.createCredentialSet(this->set("hub", this->registry)));
+  ASSERT_TRUE(s.createCredentialSet(this->set("hub", this->other)));
+  const auto job = this->job(this->registry, 1000);
+  ASSERT_TRUE(s.createImportJob(job));
+  ASSERT_TRUE(s.createImportJob(this->job(this->other, 1000)));
+  ASSERT_TRUE(*this->factory.identities()->deleteRegistry(this->registry));
+  EXPECT_TRUE(s.credentialSets(this->registry)->empty());
+  EXPECT_TRUE(s.importJobs(this->registry, 10)->empty());
+  EXPECT_EQ(s.credentialSets(this->other)->size(), 1u);
+  EXPECT_EQ(s.importJobs(this->other, 10)->size(), 1u);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(UpstreamStoreConformance, CredentialSetsAreKeptPerRegistry,
+                            ImportJobsRecordTheirProgressNewestFirst,
+                            ARegistryDeletedTakesItsSetsAndJobs);
+using Drivers = ::testing::Types<SqliteFactory>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, UpstreamStoreConformance, Drivers);
+
+}  // namespace
+}  // namespace berth::meta
