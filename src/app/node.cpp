@@ -292,6 +292,11 @@ void Node::startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays
     if (auto pruned = stores_.meta->pruneTagHistory(before); !pruned) {
       log::warn("tag history not pruned", {{"error", pruned.error().detail}});
     }
+    // Finished imports are kept 30 days, to be looked up (berth import-job).
+    const int64_t importsBefore = (std::time(nullptr) - 30 * 86400) * int64_t{1000};
+    if (auto pruned = stores_.upstreams->pruneImportJobs(importsBefore); !pruned) {
+      log::warn("import jobs not pruned", {{"error", pruned.error().detail}});
+    }
   });
 }
 
