@@ -1,7 +1,8 @@
 #pragma once
 // UpstreamStore: what berth keeps about other registries it talks to — credential sets (an
-// upstream's login, its password sealed: events/secret_box.hpp) and import jobs with their
-// progress. Every row carries its registry; deleting a registry deletes them.
+// upstream's login, its password sealed: events/secret_box.hpp), import jobs with their
+// progress, and pull-through cache rules with what the cache learnt of upstream tags. Every row
+// carries its registry; deleting a registry deletes them.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,6 +44,25 @@ struct ImportJob {
   int64_t finishedMs = 0;
 };
 
+// A pull-through cache rule: pulls of `target` (a repository, or a prefix ending in "/*") that
+// miss are fetched from `source` (HOST/REPOSITORY, or HOST/PREFIX/* for the repositories under
+// it), logged in with the credential set named, if any.
+struct CacheRule {
+  RegistryId registry = 0;
+  std::string name;
+  std::string source;
+  std::string target;
+  std::string credentialSet;  // empty: anonymous
+  int64_t created = 0;
+  int64_t updated = 0;
+};
+
+// What the cache last learnt of an upstream tag: its digest, and when it was checked.
+struct CachedTag {
+  std::string digest;
+  int64_t checkedMs = 0;
+};
+
 class UpstreamStore {
  public:
   virtual ~UpstreamStore() = default;
@@ -55,7 +75,25 @@ class UpstreamStore {
   virtual Result<std::vector<CredentialSet>> credentialSets(RegistryId registry) = 0;
   // Replaces login server, username and password of the set named `set.name`; false when none.
   virtual Result<bool> updateCredentialSet(const CredentialSet& set) = 0;
+  // CONFLICT, deleting nothing, while a cache rule uses it.
   virtual Result<bool> deleteCredentialSet(RegistryId registry, std::string_view name) = 0;
+
+  // CONFLICT when the name is taken or another rule has the same target.
+  virtual Result<void> createCacheRule(const CacheRule& rule) = 0;
+  virtual Result<std::optional<CacheRule>> cacheRule(RegistryId registry,
+                                                     std::string_view name) = 0;
+  // By name.
+  virtual Result<std::vector<CacheRule>> cacheRules(RegistryId registry) = 0;
+  // Replaces the credential set of the rule named `rule.name`; false when none.
+  virtual Result<bool> updateCacheRule(const CacheRule& rule) = 0;
+  // With what the cache learnt under it (its tags' records stay with the repositories).
+  virtual Result<bool> deleteCacheRule(RegistryId registry, std::string_view name) = 0;
+
+  virtual Result<std::optional<CachedTag>> cachedTag(RegistryId registry,
+                                                     std::string_view repository,
+                                                     std::string_view tag) = 0;
+  virtual Result<void> recordCachedTag(RegistryId registry, std::string_view repository,
+                                       std::string_view tag, const CachedTag& seen) = 0;
 
   virtual Result<void> createImportJob(const ImportJob& job) = 0;
   // Replaces the progress, state, error, digest and times of the job `job.id`; false when none.

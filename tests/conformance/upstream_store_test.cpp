@@ -134,16 +134,71 @@ TYPED_TEST_P(UpstreamStoreConformance, ARegistryDeletedTakesItsSetsAndJobs) {
   const auto job = this->job(this->registry, 1000);
   ASSERT_TRUE(s.createImportJob(job));
   ASSERT_TRUE(s.createImportJob(this->job(this->other, 1000)));
+  ASSERT_TRUE(s.createCacheRule(CacheRule{this->registry, "r", "docker.io/*", "hub/*", "", 0, 0}));
+  ASSERT_TRUE(s.recordCachedTag(this->registry, "hub/alpine", "3", {"sha256:aa", 1000}));
   ASSERT_TRUE(*this->factory.identities()->deleteRegistry(this->registry));
   EXPECT_TRUE(s.credentialSets(this->registry)->empty());
   EXPECT_TRUE(s.importJobs(this->registry, 10)->empty());
+  EXPECT_TRUE(s.cacheRules(this->registry)->empty());
+  EXPECT_FALSE(*s.cachedTag(this->registry, "hub/alpine", "3"));
   EXPECT_EQ(s.credentialSets(this->other)->size(), 1u);
   EXPECT_EQ(s.importJobs(this->other, 10)->size(), 1u);
 }
 
+TYPED_TEST_P(UpstreamStoreConformance, CacheRulesHaveOneTargetEachAndHoldTheirSet) {
+  auto& s = *this->store;
+  ASSERT_TRUE(s.createCredentialSet(this->set("hub", this->registry)));
+  const CacheRule rule{this->registry, "hub", "docker.io/library/*", "hub/*", "hub", 0, 0};
+  ASSERT_TRUE(s.createCacheRule(rule));
+  ASSERT_TRUE(s.createCacheRule(
+      CacheRule{this->registry, "alpine", "docker.io/library/alpine", "alpine", "", 0, 0}));
+  ASSERT_TRUE(s.createCacheRule(CacheRule{this->other, "hub", "docker.io/*", "hub/*", "", 0, 0}));
+  // Another rule of the same name, or for the same target, in the same registry.
+  auto again = s.createCacheRule(CacheRule{this->registry, "hub", "ghcr.io/*", "g/*", "", 0, 0});
+  EXPECT_EQ(again.error().code, ApiCode::Conflict);
+  again = s.createCacheRule(CacheRule{this->registry, "other", "ghcr.io/*", "hub/*", "", 0, 0});
+  EXPECT_EQ(again.error().code, ApiCode::Conflict);
+  auto listed = *s.cacheRules(this->registry);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].name, "alpine");
+  EXPECT_EQ(listed[1].source, "docker.io/library/*");
+  EXPECT_EQ(listed[1].credentialSet, "hub");
+
+  // The set cannot go while the rule uses it.
+  auto held = s.deleteCredentialSet(this->registry, "hub");
+  ASSERT_FALSE(held);
+  EXPECT_EQ(held.error().code, ApiCode::Conflict);
+  EXPECT_NE(held.error().detail.find("cache rule hub"), std::string::npos);
+  auto changed = rule;
+  changed.credentialSet = "";
+  EXPECT_TRUE(*s.updateCacheRule(changed));
+  EXPECT_EQ((*s.cacheRule(this->registry, "hub"))->credentialSet, "");
+  EXPECT_TRUE(*s.deleteCredentialSet(this->registry, "hub"));
+
+  EXPECT_TRUE(*s.deleteCacheRule(this->registry, "hub"));
+  EXPECT_FALSE(*s.deleteCacheRule(this->registry, "hub"));
+  EXPECT_FALSE(*s.cacheRule(this->registry, "hub"));
+  EXPECT_TRUE(*s.cacheRule(this->other, "hub"));
+}
+
+TYPED_TEST_P(UpstreamStoreConformance, CachedTagsRememberTheLastCheck) {
+  auto& s = *this->store;
+  EXPECT_FALSE(*s.cachedTag(this->registry, "hub/alpine", "3"));
+  ASSERT_TRUE(s.recordCachedTag(this->registry, "hub/alpine", "3", {"sha256:aa", 1000}));
+  ASSERT_TRUE(s.recordCachedTag(this->registry, "hub/alpine", "3", {"sha256:bb", 2000}));
+  ASSERT_TRUE(s.recordCachedTag(this->other, "hub/alpine", "3", {"sha256:cc", 3000}));
+  auto seen = *s.cachedTag(this->registry, "hub/alpine", "3");
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->digest, "sha256:bb");
+  EXPECT_EQ(seen->checkedMs, 2000);
+  EXPECT_EQ((*s.cachedTag(this->other, "hub/alpine", "3"))->digest, "sha256:cc");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(UpstreamStoreConformance, CredentialSetsAreKeptPerRegistry,
                             ImportJobsRecordTheirProgressNewestFirst,
-                            ARegistryDeletedTakesItsSetsAndJobs);
+                            ARegistryDeletedTakesItsSetsAndJobs,
+                            CacheRulesHaveOneTargetEachAndHoldTheirSet,
+                            CachedTagsRememberTheLastCheck);
 using Drivers = ::testing::Types<SqliteFactory>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, UpstreamStoreConformance, Drivers);
 

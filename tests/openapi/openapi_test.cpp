@@ -168,7 +168,7 @@ Expected expected(Operation operation) {
       return {"updateCredentialSet", 200, withAuth({400, 404, 413}),
               "CredentialSetUpdate", {},  true};
     case Operation::DeleteCredentialSet:
-      return {"deleteCredentialSet", 204, withAuth({404}), "", {}, true};
+      return {"deleteCredentialSet", 204, withAuth({404, 409}), "", {}, true};
     case Operation::ListImports:
       return {"listImports", 200, withAuth({400, 404}), "", {"n"}, true};
     case Operation::CreateImport:

@@ -7,6 +7,7 @@
 
 #include "../support/scripted_server.hpp"
 #include "auth/base64url.hpp"
+#include "upstream/cache_rules.hpp"
 #include "upstream/challenge.hpp"
 #include "upstream/client.hpp"
 
@@ -100,6 +101,60 @@ TEST(ImageRefs, AreReadAsDockerReadsThem) {
   }
   EXPECT_NE(parseImageRef("Upper/Case").error().message.find("invalid image reference"),
             std::string::npos);
+}
+
+TEST(CacheRules, SourcesAndTargetsAreRepositoriesOrPrefixes) {
+  EXPECT_TRUE(checkCacheRule("docker.io/library/alpine", "alpine"));
+  EXPECT_TRUE(checkCacheRule("docker.io/library/*", "hub/*"));
+  EXPECT_TRUE(checkCacheRule("docker.io/*", "hub/*"));
+  EXPECT_TRUE(checkCacheRule("registry.example.com:5000/team/*", "mirror/team/*"));
+  for (const auto& [source, target] : std::vector<std::pair<std::string, std::string>>{
+           {"library/alpine", "alpine"},            // no host
+           {"docker.io", "alpine"},                 // no repository
+           {"docker.io/library/*", "alpine"},       // a wildcard on one side only
+           {"docker.io/library/alpine", "hub/*"},   // the same, the other way
+           {"docker.io/*", "*"},                    // the whole registry
+           {"docker.io/Library/*", "hub/*"},        // not a repository name
+           {"docker.io/library/alpine", "Alpine"},  //
+       }) {
+    EXPECT_FALSE(checkCacheRule(source, target)) << source << " -> " << target;
+  }
+}
+
+TEST(CacheRules, APulledRepositoryMapsToItsUpstream) {
+  const std::vector<meta::CacheRule> rules{
+      {1, "hub", "docker.io/*", "hub/*", "hubcreds", 0, 0},
+      {1, "lib", "docker.io/library/*", "hub/library/*", "", 0, 0},
+      {1, "alpine", "docker.io/library/alpine", "alpine", "", 0, 0},
+      {1, "team", "registry.example.com:5000/team/*", "mirror/*", "", 0, 0},
+  };
+  auto m = matchCacheRule(rules, "alpine");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->rule, "alpine");
+  EXPECT_EQ(m->host, "docker.io");
+  EXPECT_EQ(m->repository, "library/alpine");
+  // Docker Hub's one-part names are under library/.
+  m = matchCacheRule(rules, "hub/redis");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->rule, "hub");
+  EXPECT_EQ(m->repository, "library/redis");
+  EXPECT_EQ(m->credentialSet, "hubcreds");
+  m = matchCacheRule(rules, "hub/bitnami/redis");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->repository, "bitnami/redis");
+  // The longest prefix wins.
+  m = matchCacheRule(rules, "hub/library/nginx");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->rule, "lib");
+  EXPECT_EQ(m->repository, "library/nginx");
+  m = matchCacheRule(rules, "mirror/app/api");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->host, "registry.example.com:5000");
+  EXPECT_EQ(m->repository, "team/app/api");
+  EXPECT_FALSE(matchCacheRule(rules, "hub"));
+  EXPECT_FALSE(matchCacheRule(rules, "mirror"));
+  EXPECT_FALSE(matchCacheRule(rules, "alpine/x"));
+  EXPECT_FALSE(matchCacheRule(rules, "other/app"));
 }
 
 TEST(UpstreamClient, TheTokenFlowIsAnsweredAndItsTokenCachedPerScope) {

@@ -304,6 +304,23 @@ CREATE TABLE IF NOT EXISTS import_jobs(
   updated_ms INTEGER NOT NULL,
   finished_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS import_jobs_by_registry ON import_jobs(registry_id, created_ms);
+CREATE TABLE IF NOT EXISTS cache_rules(
+  registry_id INTEGER NOT NULL REFERENCES registries(id),
+  name TEXT NOT NULL,
+  source TEXT NOT NULL,
+  target TEXT NOT NULL,
+  credential_set TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY(registry_id, name),
+  UNIQUE(registry_id, target)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cached_tags(
+  registry_id INTEGER NOT NULL REFERENCES registries(id),
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  checked_ms INTEGER NOT NULL,
+  PRIMARY KEY(registry_id, repository, tag)) WITHOUT ROWID;
 )sql";
 
 // Columns added after the first release of the schema: databases made before them get them

@@ -52,6 +52,8 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM role_assignments WHERE registry_id = ?",
     "DELETE FROM credential_sets WHERE registry_id = ?",
     "DELETE FROM import_jobs WHERE registry_id = ?",
+    "DELETE FROM cache_rules WHERE registry_id = ?",
+    "DELETE FROM cached_tags WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };
 

@@ -1,4 +1,4 @@
-// The SQLite UpstreamStore: credential sets and import jobs.
+// The SQLite UpstreamStore: credential sets, import jobs, cache rules and cached tags.
 #include "meta/sqlite/sqlite_upstreams.hpp"
 
 #include <boost/json.hpp>
@@ -13,6 +13,7 @@ using sqlite::listFrom;
 using sqlite::listJson;
 using sqlite::run;
 using sqlite::Stmt;
+using sqlite::Transaction;
 
 #define BERTH_SET_COLUMNS \
   "registry_id, name, login_server, username, sealed_password, created, updated"
@@ -27,6 +28,20 @@ CredentialSet setFrom(Stmt& s) {
   c.created = s.integer(5);
   c.updated = s.integer(6);
   return c;
+}
+
+#define BERTH_RULE_COLUMNS "registry_id, name, source, target, credential_set, created, updated"
+
+CacheRule ruleFrom(Stmt& s) {
+  CacheRule r;
+  r.registry = s.integer(0);
+  r.name = s.text(1);
+  r.source = s.text(2);
+  r.target = s.text(3);
+  r.credentialSet = s.text(4);
+  r.created = s.integer(5);
+  r.updated = s.integer(6);
+  return r;
 }
 
 #define BERTH_JOB_COLUMNS                                                             \
@@ -120,12 +135,128 @@ class SqliteUpstreamStore final : public UpstreamStore {
     return db_->freeing([&]() -> Result<bool> {
       auto c = db_->writer();
       if (!c) return c.takeError();
+      Transaction tx(**c);
+      if (auto r = tx.begin(); !r) return r.takeError();
+      {
+        auto used = (*c)->prepare(
+            "SELECT name FROM cache_rules WHERE registry_id = ? AND credential_set = ? "
+            "ORDER BY name LIMIT 1");
+        if (!used) return used.takeError();
+        (*used)->bind(1, registry).bind(2, name);
+        const int rc = (*used)->step();
+        if (rc == SQLITE_ROW) {
+          return makeError(ApiCode::Conflict, "credential set " + std::string(name) +
+                                                  " is used by cache rule " + (*used)->text(0));
+        }
+        if (rc != SQLITE_DONE) return (*c)->fail("select cache rules");
+      }
       auto s = (*c)->prepare("DELETE FROM credential_sets WHERE registry_id = ? AND name = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, registry).bind(2, name);
+      if (auto r = run(**c, **s); !r) return r.takeError();
+      const bool existed = sqlite3_changes((*c)->db()) > 0;
+      if (auto r = tx.commit(); !r) return r.takeError();
+      return existed;
+    });
+  }
+
+  Result<void> createCacheRule(const CacheRule& rule) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("INSERT OR IGNORE INTO cache_rules(" BERTH_RULE_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?, ?, ?)");
+    if (!s) return s.takeError();
+    const int64_t now = sqlite::nowSeconds();
+    (*s)->bind(1, rule.registry).bind(2, rule.name).bind(3, rule.source).bind(4, rule.target);
+    (*s)->bind(5, rule.credentialSet).bind(6, now).bind(7, now);
+    if (auto r = run(**c, **s); !r) return r;
+    if (sqlite3_changes((*c)->db()) == 0) {
+      return makeError(ApiCode::Conflict, "a cache rule named " + rule.name + " or for target " +
+                                              rule.target + " exists");
+    }
+    return {};
+  }
+
+  Result<std::optional<CacheRule>> cacheRule(RegistryId registry, std::string_view name) override {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("SELECT " BERTH_RULE_COLUMNS
+                           " FROM cache_rules WHERE registry_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, registry).bind(2, name);
+    const int rc = (*s)->step();
+    if (rc == SQLITE_DONE) return std::optional<CacheRule>();
+    if (rc != SQLITE_ROW) return (*c)->fail("select cache rule");
+    return std::optional<CacheRule>(ruleFrom(**s));
+  }
+
+  Result<std::vector<CacheRule>> cacheRules(RegistryId registry) override {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("SELECT " BERTH_RULE_COLUMNS
+                           " FROM cache_rules WHERE registry_id = ? ORDER BY name");
+    if (!s) return s.takeError();
+    (*s)->bind(1, registry);
+    std::vector<CacheRule> out;
+    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+      if (rc != SQLITE_ROW) return (*c)->fail("select cache rules");
+      out.push_back(ruleFrom(**s));
+    }
+    return out;
+  }
+
+  Result<bool> updateCacheRule(const CacheRule& rule) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "UPDATE cache_rules SET credential_set = ?, updated = ? WHERE registry_id = ? AND name = "
+        "?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, rule.credentialSet).bind(2, sqlite::nowSeconds());
+    (*s)->bind(3, rule.registry).bind(4, rule.name);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+    return sqlite3_changes((*c)->db()) > 0;
+  }
+
+  Result<bool> deleteCacheRule(RegistryId registry, std::string_view name) override {
+    return db_->freeing([&]() -> Result<bool> {
+      auto c = db_->writer();
+      if (!c) return c.takeError();
+      auto s = (*c)->prepare("DELETE FROM cache_rules WHERE registry_id = ? AND name = ?");
       if (!s) return s.takeError();
       (*s)->bind(1, registry).bind(2, name);
       if (auto r = run(**c, **s); !r) return r.takeError();
       return sqlite3_changes((*c)->db()) > 0;
     });
+  }
+
+  Result<std::optional<CachedTag>> cachedTag(RegistryId registry, std::string_view repository,
+                                             std::string_view tag) override {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "SELECT digest, checked_ms FROM cached_tags WHERE registry_id = ? AND repository = ? "
+        "AND tag = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, registry).bind(2, repository).bind(3, tag);
+    const int rc = (*s)->step();
+    if (rc == SQLITE_DONE) return std::optional<CachedTag>();
+    if (rc != SQLITE_ROW) return (*c)->fail("select cached tag");
+    return std::optional<CachedTag>(CachedTag{(*s)->text(0), (*s)->integer(1)});
+  }
+
+  Result<void> recordCachedTag(RegistryId registry, std::string_view repository,
+                               std::string_view tag, const CachedTag& seen) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "INSERT INTO cached_tags(registry_id, repository, tag, digest, checked_ms) "
+        "VALUES(?, ?, ?, ?, ?) ON CONFLICT(registry_id, repository, tag) DO UPDATE SET "
+        "digest = excluded.digest, checked_ms = excluded.checked_ms");
+    if (!s) return s.takeError();
+    (*s)->bind(1, registry).bind(2, repository).bind(3, tag).bind(4, seen.digest);
+    (*s)->bind(5, seen.checkedMs);
+    return run(**c, **s);
   }
 
   Result<void> createImportJob(const ImportJob& j) override {
