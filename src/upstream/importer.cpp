@@ -2,7 +2,10 @@
 
 #include <boost/json.hpp>
 #include <cctype>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "core/reference.hpp"
 #include "registry/ingest.hpp"
@@ -15,6 +18,7 @@ namespace {
 constexpr size_t kMaxManifests = 1000;  // per import: an index's children, referrers and theirs
 constexpr int kMaxReferrerDepth = 3;    // referrers of referrers of referrers
 constexpr size_t kMaxReferrers = 100;   // per manifest
+constexpr size_t kBlobThreads = 4;      // blobs of one manifest copied at once
 
 bool isPlatformPart(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -77,8 +81,18 @@ struct Importer::Run {
   std::shared_ptr<storage::BlobStore> blobs;
   std::set<std::pair<std::string, std::string>> stored;  // (repository, digest) recorded
 
+  // Blobs copy on several threads at once: the counts and progress() are theirs in turn.
+  std::mutex counting;
+
   meta::MetadataStore& meta() { return importer.meta_; }
   meta::RegistryId registry() const { return request.registry.id; }
+
+  template <class Change>
+  void count(Change change) {
+    std::lock_guard lock(counting);
+    change(job);
+    progress();
+  }
 
   Result<void> checkStopping() {
     if (stopping.load()) return makeError(ApiCode::Unknown, "the server is stopping", 503);
@@ -93,15 +107,13 @@ struct Importer::Run {
     auto linked = meta().linkedBlob(to, d.digest);
     if (!linked) return linked.takeError();
     if (*linked) {
-      ++job.blobsPresent;
-      progress();
+      count([](meta::ImportJob& j) { ++j.blobsPresent; });
       return {};
     }
     auto mounted = registry::linkStoredBlob(meta(), registry(), to, *blobs, *digest, d.size);
     if (!mounted) return mounted.takeError();
     if (*mounted) {
-      ++job.blobsMounted;
-      progress();
+      count([](meta::ImportJob& j) { ++j.blobsMounted; });
       return {};
     }
     uint64_t sinceProgress = 0;
@@ -118,11 +130,10 @@ struct Importer::Run {
               failed = std::move(r);
               return false;
             }
-            job.bytesCopied += n;
             sinceProgress += n;
             if (sinceProgress >= (8u << 20)) {
+              count([&](meta::ImportJob& j) { j.bytesCopied += sinceProgress; });
               sinceProgress = 0;
-              progress();
             }
             return true;
           });
@@ -137,8 +148,41 @@ struct Importer::Run {
           return {};
         });
     if (!size) return size.takeError();
-    ++job.blobsCopied;
-    progress();
+    count([&](meta::ImportJob& j) {
+      ++j.blobsCopied;
+      j.bytesCopied += sinceProgress;
+    });
+    return {};
+  }
+
+  // The blobs of one manifest, kBlobThreads at a time; the first error ends the others early.
+  Result<void> copyBlobs(const std::string& from, meta::RepositoryId to,
+                         const std::vector<registry::Descriptor>& all) {
+    std::vector<const registry::Descriptor*> wanted;
+    for (const auto& d : all) {
+      if (!d.external) wanted.push_back(&d);
+    }
+    std::atomic<size_t> next{0};
+    std::mutex failing;
+    std::optional<Error> failure;
+    auto work = [&] {
+      for (size_t i; (i = next++) < wanted.size();) {
+        {
+          std::lock_guard lock(failing);
+          if (failure) return;
+        }
+        if (auto r = copyBlob(from, to, *wanted[i]); !r) {
+          std::lock_guard lock(failing);
+          if (!failure) failure = r.takeError();
+          return;
+        }
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < std::min(kBlobThreads, wanted.size()); ++t) helpers.emplace_back(work);
+    work();
+    for (auto& h : helpers) h.join();
+    if (failure) return std::move(*failure);
     return {};
   }
 
@@ -168,21 +212,15 @@ struct Importer::Run {
       }
       auto repository = meta().ensureRepository(registry(), to);
       if (!repository) return repository.takeError();
-      for (const auto& blob : parsed->blobs) {
-        if (blob.external) continue;
-        if (auto r = copyBlob(from, *repository, blob); !r) return r;
-      }
+      if (auto r = copyBlobs(from, *repository, parsed->blobs); !r) return r;
     }
     std::optional<std::string_view> pointing;
     if (!tag.empty()) pointing = tag;
     auto put = registry::storeManifest(meta(), registry(), to, m.mediaType, m.body,
                                        Digest::parse(m.digest), pointing, request.actor);
     if (!put) return put.takeError();
-    if (!again) {
-      stored.insert({to, m.digest});
-      ++job.manifests;
-    }
-    progress();
+    if (!again) stored.insert({to, m.digest});
+    count([&](meta::ImportJob& j) { j.manifests += again ? 0 : 1; });
     return {};
   }
 
@@ -264,8 +302,7 @@ Result<void> Importer::run(const ImportRequest& request, meta::ImportJob& job,
     top = run.client.manifest(source.repository, chosen);
     if (!top) return top.takeError();
   }
-  job.digest = top->digest;
-  progress();
+  run.count([&](meta::ImportJob& j) { j.digest = top->digest; });
 
   // A tag that points elsewhere moves only when asked to.
   if (!request.force) {
