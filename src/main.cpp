@@ -169,6 +169,8 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.upstreamAllowLoopback = config.upstreamAllowLoopback;
   options.imports.workers = config.importWorkers;
   options.imports.queue = config.importQueue;
+  options.cache.tagTtl = std::chrono::seconds(config.cacheTagTtlSeconds);
+  options.cache.fetches = config.cacheFetches;
   berth::metrics::setEnabled(config.metrics);
   berth::storage::HashPool::configure(config.uploadHashThreads);
   std::optional<berth::HostPort> metricsAddress;

@@ -75,12 +75,14 @@ class TenancyImports final : public upstream::ImportTarget {
 struct Node::Planes {
   Tenancy tenancy;
   auth::Authenticator authenticator;
+  std::shared_ptr<storage::object::HttpClient> upstreamHttp;
+  TenancyImports importTarget;
+  upstream::Importer importer;
+  upstream::Cache cache;
   registry::RegistryApp registry;
   storage::object::HttpClient oidcHttp;
   auth::OidcVerifier oidc;
   auth::TokenEndpoint tokens;
-  TenancyImports importTarget;
-  upstream::Importer importer;
   upstream::ImportRunner imports;
   control::ControlApp control;
 
@@ -89,8 +91,14 @@ struct Node::Planes {
                 TenancyOptions{options.dataDir, options.domain, std::string(kDefaultRegistry),
                                std::move(operatorToken), serverStore(options), options.store}),
         authenticator(*s.identities, withLoginServers(options.auth, tenancy)),
-        registry(
-            registry::RegistryDeps{*s.meta, authenticator, tenancy, options.manifestCacheEntries}),
+        upstreamHttp(std::make_shared<storage::object::HttpClient>(
+            upstreamHttpOptions(options.upstream.http, options.upstreamAllowLoopback))),
+        importTarget(tenancy),
+        importer(*s.meta, importTarget, upstreamHttp, options.upstream),
+        cache(*s.meta, *s.identities, *s.upstreams, events.secrets, importTarget, importer,
+              upstreamHttp, options.upstream, withSpool(options.cache, options.dataDir)),
+        registry(registry::RegistryDeps{*s.meta, authenticator, tenancy,
+                                        options.manifestCacheEntries, &cache}),
         oidcHttp(oidcHttpOptions(options.oidcCaFile)),
         oidc([this](const std::string& url) { return fetchIssuerDocument(oidcHttp, url); },
              options.oidc),
@@ -105,17 +113,19 @@ struct Node::Planes {
                                [this, &s](std::string_view service) {
                                  return registryOfService(tenancy, *s.identities, service);
                                }}),
-        importTarget(tenancy),
-        importer(*s.meta, importTarget,
-                 std::make_shared<storage::object::HttpClient>(
-                     upstreamHttpOptions(options.upstream.http, options.upstreamAllowLoopback)),
-                 options.upstream),
         imports(*s.upstreams, importer, options.imports),
         control(control::ControlDeps{
             *s.meta, *s.identities, authenticator, tenancy, std::move(events), options.sessions,
             options.oidc.allowHttp,
-            control::UpstreamDeps{*s.upstreams, imports, options.upstreamAllowLoopback}}) {
+            control::UpstreamDeps{*s.upstreams, imports, options.upstreamAllowLoopback,
+                                  [this](meta::RegistryId r) { cache.forgetRules(r); }}}) {
     tenancy.onForget([this] { registry.forgetCached(); });
+  }
+  // The background work first: an import or a cache fill that ends tells the registry (declared
+  // after the cache, so destroyed before it) to forget what it cached.
+  ~Planes() {
+    imports.stop();
+    cache.stop();
   }
 
   static storage::object::HttpOptions oidcHttpOptions(const std::string& caFile) {
@@ -126,6 +136,12 @@ struct Node::Planes {
     o.idleHandles = 4;
     o.caFile = caFile;
     o.peer = "OpenID Connect issuer";
+    return o;
+  }
+
+  static upstream::CacheOptions withSpool(upstream::CacheOptions o,
+                                          const std::filesystem::path& dataDir) {
+    o.spoolDir = dataDir / "spool" / "cache";
     return o;
   }
 

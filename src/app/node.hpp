@@ -23,6 +23,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/upstream_store.hpp"
 #include "storage/open_store.hpp"
+#include "upstream/cache.hpp"
 #include "upstream/import_runner.hpp"
 
 namespace berth::app {
@@ -84,6 +85,7 @@ struct NodeOptions {
   upstream::ClientOptions upstream;
   bool upstreamAllowLoopback = false;
   upstream::ImportRunnerOptions imports;
+  upstream::CacheOptions cache;  // the pull-through cache (its spool: DATA/spool/cache)
 };
 
 class Node final : public http::Application {

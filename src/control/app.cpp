@@ -264,6 +264,8 @@ Need registryNeed(Operation op) {
     case ListRegistryAudit:
     case ListCredentialSets:
     case ShowCredentialSet:
+    case ListCacheRules:
+    case ShowCacheRule:
     case ListImports:
     case ShowImport:
       return {ControlRight::SeeRegistry};
@@ -486,6 +488,16 @@ Reply handle(Call& c) {
       return updateCredentialSet(c);
     case DeleteCredentialSet:
       return deleteCredentialSet(c);
+    case ListCacheRules:
+      return listCacheRules(c);
+    case CreateCacheRule:
+      return createCacheRule(c);
+    case ShowCacheRule:
+      return showCacheRule(c);
+    case UpdateCacheRule:
+      return updateCacheRule(c);
+    case DeleteCacheRule:
+      return deleteCacheRule(c);
     case ListImports:
       return listImports(c);
     case CreateImport:

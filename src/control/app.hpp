@@ -68,6 +68,8 @@ struct UpstreamDeps {
   meta::UpstreamStore& store;
   upstream::ImportRunner& imports;
   bool allowLoopback = false;  // sources may be on loopback and link-local addresses
+  // The registry's cache rules changed: the pull-through cache reads them again.
+  std::function<void(meta::RegistryId)> rulesChanged;
 };
 
 struct ControlDeps {

@@ -10,6 +10,7 @@
 #include "core/random.hpp"
 #include "core/reference.hpp"
 #include "events/webhook_rules.hpp"
+#include "upstream/cache_rules.hpp"
 #include "upstream/client.hpp"
 
 namespace berth::control {
@@ -17,6 +18,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr size_t kMaxCredentialSets = 100;
+constexpr size_t kMaxCacheRules = 1000;  // ACR's limit
 constexpr size_t kMaxTargets = 16;
 constexpr size_t kMaxSecret = 4096;
 
@@ -114,7 +116,122 @@ Result<std::pair<std::string, std::string>> parseTarget(const std::string& text,
   return std::pair(repository, tag);
 }
 
+json::object cacheRuleJson(const meta::CacheRule& rule) {
+  return {{"name", rule.name},
+          {"sourceRepository", rule.source},
+          {"targetRepository", rule.target},
+          {"credentialSet", stringOrNull(rule.credentialSet)},
+          {"creationDate", rfc3339(rule.created)},
+          {"updatedDate", rfc3339(rule.updated)}};
+}
+
+Result<meta::CacheRule> findCacheRule(Call& c) {
+  auto found = c.deps.upstreams.store.cacheRule(c.registryId(), c.name);
+  if (!found) return found.takeError();
+  if (!*found) {
+    return error(Code::NotFound,
+                 "cache rule " + c.name + " not found in registry " + c.settings().name);
+  }
+  return std::move(**found);
+}
+
+// A credential set of the registry for the rule's source host ("" for none).
+Result<void> checkRuleSet(Call& c, const meta::CacheRule& rule) {
+  if (rule.credentialSet.empty()) return {};
+  auto set = findCredentialSet(c, rule.credentialSet);
+  if (!set) return set.takeError();
+  const auto host = normalHost(rule.source.substr(0, rule.source.find('/')));
+  if (set->loginServer != host) {
+    return error(Code::InvalidArgument,
+                 "credential set " + set->name + " is for " + set->loginServer + ", not " + host);
+  }
+  return {};
+}
+
+void rulesChanged(Call& c) {
+  if (c.deps.upstreams.rulesChanged) c.deps.upstreams.rulesChanged(c.registryId());
+}
+
 }  // namespace
+
+Reply listCacheRules(Call& c) {
+  auto rules = c.deps.upstreams.store.cacheRules(c.registryId());
+  if (!rules) return rules.takeError();
+  json::array out;
+  for (const auto& r : *rules) out.push_back(cacheRuleJson(r));
+  return jsonReply(200, out);
+}
+
+Reply createCacheRule(Call& c) {
+  BodyFields f(c.body);
+  auto name = f.string("name");
+  auto source = f.string("sourceRepository");
+  auto target = f.string("targetRepository");
+  auto setName = f.string("credentialSet");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!name) return missingField("name");
+  if (!source) return missingField("sourceRepository");
+  if (!target) return missingField("targetRepository");
+  if (!isValidIdentityName(*name)) {
+    return error(Code::InvalidArgument, "a cache rule name " + std::string(kIdentityNameRule));
+  }
+  if (auto r = upstream::checkCacheRule(*source, *target); !r) {
+    return error(Code::InvalidArgument, r.error().message);
+  }
+  auto host =
+      checkLoginServer(source->substr(0, source->find('/')), c.deps.upstreams.allowLoopback);
+  if (!host) return host.takeError();
+  meta::CacheRule rule;
+  rule.registry = c.registryId();
+  rule.name = *name;
+  rule.source = *host + source->substr(source->find('/'));
+  rule.target = *target;
+  rule.credentialSet = setName.value_or("");
+  if (auto r = checkRuleSet(c, rule); !r) return r.takeError();
+  auto existing = c.deps.upstreams.store.cacheRules(c.registryId());
+  if (!existing) return existing.takeError();
+  if (existing->size() >= kMaxCacheRules) {
+    return error(Code::Conflict,
+                 "a registry has at most " + std::to_string(kMaxCacheRules) + " cache rules");
+  }
+  if (auto r = c.deps.upstreams.store.createCacheRule(rule); !r) return r.takeError();
+  rulesChanged(c);
+  c.name = rule.name;
+  auto created = findCacheRule(c);
+  if (!created) return created.takeError();
+  return jsonReply(201, cacheRuleJson(*created));
+}
+
+Reply showCacheRule(Call& c) {
+  auto rule = findCacheRule(c);
+  if (!rule) return rule.takeError();
+  return jsonReply(200, cacheRuleJson(*rule));
+}
+
+Reply updateCacheRule(Call& c) {
+  BodyFields f(c.body);
+  auto setName = f.string("credentialSet");
+  if (auto r = f.finish(); !r) return r.takeError();
+  auto rule = findCacheRule(c);
+  if (!rule) return rule.takeError();
+  if (setName) rule->credentialSet = *setName;
+  if (auto r = checkRuleSet(c, *rule); !r) return r.takeError();
+  auto updated = c.deps.upstreams.store.updateCacheRule(*rule);
+  if (!updated) return updated.takeError();
+  if (!*updated) return error(Code::NotFound, "cache rule " + c.name + " not found");
+  rulesChanged(c);
+  auto now = findCacheRule(c);
+  if (!now) return now.takeError();
+  return jsonReply(200, cacheRuleJson(*now));
+}
+
+Reply deleteCacheRule(Call& c) {
+  auto deleted = c.deps.upstreams.store.deleteCacheRule(c.registryId(), c.name);
+  if (!deleted) return deleted.takeError();
+  if (!*deleted) return error(Code::NotFound, "cache rule " + c.name + " not found");
+  rulesChanged(c);
+  return http::Response::empty(204);
+}
 
 Reply listCredentialSets(Call& c) {
   auto sets = c.deps.upstreams.store.credentialSets(c.registryId());

@@ -219,6 +219,14 @@ constexpr ConfigKey kKeys[] = {
     {"import_queue", "",
      "Imports waiting for a worker at most; beyond them an import is refused with 429.",
      &ServeConfig::importQueue, 1},
+    {"cache_tag_ttl_seconds", "",
+     "Pull-through cache: a cached tag is served this long before a pull checks it with the "
+     "upstream (a HEAD request; the stored copy is served when the upstream cannot answer).",
+     &ServeConfig::cacheTagTtlSeconds},
+    {"cache_fetches", "",
+     "Pull-through cache: blobs fetched from upstreams at once; a pull beyond them is answered "
+     "429.",
+     &ServeConfig::cacheFetches, 1},
 };
 
 // A field's value as JSON.

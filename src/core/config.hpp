@@ -108,6 +108,10 @@ struct ServeConfig {
   bool upstreamAllowLoopback = false;
   uint32_t importWorkers = 2;
   uint32_t importQueue = 100;
+  // The pull-through cache: how long a cached tag is served before it is checked with the
+  // upstream, and how many blobs are fetched from upstreams at once.
+  uint32_t cacheTagTtlSeconds = 300;
+  uint32_t cacheFetches = 32;
 };
 
 // One setting: its key in the config file, its command-line flag if it has one, and where it

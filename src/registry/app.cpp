@@ -16,7 +16,9 @@ struct RegistryApp::State {
   Services services;
 
   explicit State(RegistryDeps d)
-      : deps(d), caches(d.manifestCacheEntries), services{d.meta, authorizer, caches} {}
+      : deps(d),
+        caches(d.manifestCacheEntries),
+        services{d.meta, authorizer, caches, d.pullThrough} {}
 };
 
 RegistryApp::RegistryApp(RegistryDeps deps) : state_(std::make_unique<State>(deps)) {}

@@ -8,6 +8,7 @@
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
 #include "registry/context.hpp"
+#include "registry/pull_through.hpp"
 #include "storage/blob_store.hpp"
 
 namespace berth::registry {
@@ -31,6 +32,7 @@ struct RegistryDeps {
   auth::Authenticator& authenticator;
   TenantResolver& tenants;
   size_t manifestCacheEntries = 4096;
+  PullThrough* pullThrough = nullptr;  // the pull-through cache, when there is one
 };
 
 class RegistryApp final : public http::Application {

@@ -82,12 +82,36 @@ RangeKind parseRange(std::string_view header, uint64_t size, ByteRange& out) {
 
 }  // namespace
 
+// A blob a repository under a cache rule lacks, from the cache (on the blocking pool): its
+// bytes as the upstream sends them, or, when the registry's store had it, the stored blob.
+http::Dispatch fetchCachedBlob(Services& s, http::Request& req, Target& t, const Digest& digest) {
+  const bool head = req.method == http::Method::Head;
+  return http::Dispatch::offload([&s, &req, t, digest, head]() mutable -> http::Dispatch {
+    uint64_t size = 0;
+    auto source = s.pull->blob(t.ctx, t.name, digest, size);
+    if (!source) return replyError(source.error());
+    if (!*source) return handleBlob(s, req, t);  // linked now: the stored blob
+    http::Response resp;
+    resp.headers.add("Content-Type", "application/octet-stream");
+    resp.headers.add("Docker-Content-Digest", digest.str());
+    resp.headers.add("X-Berth-Cache", "miss");
+    resp.contentLength = size;
+    if (!head && size > 0) resp.source = std::move(*source);
+    return http::Dispatch::reply(std::move(resp));
+  });
+}
+
 http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
   auto digest = Digest::parse(t.ref);
   if (!digest) return fail(ApiCode::DigestInvalid, "invalid digest");
+  const bool underRule =
+      req.method != http::Method::Delete && s.pull && s.pull->covers(t.ctx.registry, t.name);
   auto repository = findRepository(s, t.ctx.registry, t.name);
   if (!repository) return replyError(repository.error());
-  if (!*repository) return fail(ApiCode::BlobUnknown);
+  if (!*repository) {
+    if (underRule) return fetchCachedBlob(s, req, t, *digest);
+    return fail(ApiCode::BlobUnknown);
+  }
 
   const auto linkKey = Caches::key(**repository, digest->str());
   if (req.method == http::Method::Delete) {
@@ -107,7 +131,10 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
   } else {
     auto linked = s.meta.linkedBlob(**repository, digest->str());
     if (!linked) return replyError(linked.error());
-    if (!*linked) return fail(ApiCode::BlobUnknown);
+    if (!*linked) {
+      if (underRule) return fetchCachedBlob(s, req, t, *digest);
+      return fail(ApiCode::BlobUnknown);
+    }
     size = **linked;
     s.caches.blobLinks.put(linkKey, size);
   }

@@ -7,6 +7,7 @@
 #include "http/message.hpp"
 #include "meta/metadata_store.hpp"
 #include "registry/context.hpp"
+#include "registry/pull_through.hpp"
 
 namespace berth::registry {
 
@@ -46,6 +47,7 @@ struct Services {
   meta::MetadataStore& meta;
   Authorizer& authorizer;
   Caches& caches;
+  PullThrough* pull = nullptr;
 };
 
 // A request routed to a repository resource. Handlers that stream a body keep a copy in

@@ -35,7 +35,78 @@ Result<std::optional<std::string>> resolveTag(Services& s, meta::RepositoryId re
   return found;
 }
 
+// The stored manifest `digest` of the repository; `cache` (when not empty) says how the
+// pull-through cache decided (X-Berth-Cache).
+Dispatch answerManifest(Services& s, meta::RepositoryId repository, const std::string& digest,
+                        bool head, std::string_view cache = {}) {
+  auto manifest = loadManifest(s, repository, digest);
+  if (!manifest) return replyError(manifest.error());
+  if (!*manifest) return replyError(makeError(ApiCode::ManifestUnknown, digest));
+  const auto& m = **manifest;
+  Response resp;
+  resp.headers.add("Content-Type", m.mediaType);
+  resp.headers.add("Docker-Content-Digest", m.digest);
+  resp.headers.add("ETag", "\"" + m.digest + "\"");
+  if (!cache.empty()) resp.headers.add("X-Berth-Cache", std::string(cache));
+  if (head) {
+    resp.contentLength = m.size;
+  } else {
+    resp.body = m.payload;
+  }
+  return Dispatch::reply(std::move(resp));
+}
+
+// A manifest of a repository under a cache rule: what the registry has for the reference is
+// looked up here; whether to ask the upstream, and what, is the cache's (on the blocking pool).
+Dispatch getCachedManifest(Services& s, Target& t, bool isDigest, bool head) {
+  auto repository = findRepository(s, t.ctx.registry, t.name);
+  if (!repository) return replyError(repository.error());
+  std::string local;
+  if (*repository) {
+    if (isDigest) {
+      auto found = loadManifest(s, **repository, t.ref);
+      if (!found) return replyError(found.error());
+      if (*found) return answerManifest(s, **repository, t.ref, head, "hit");  // immutable
+    } else {
+      auto resolved = resolveTag(s, **repository, t.ref);
+      if (!resolved) return replyError(resolved.error());
+      if (*resolved) local = **resolved;
+    }
+  }
+  return Dispatch::offload([&s, t, head, local]() -> Dispatch {
+    auto answer = s.pull->manifest(t.ctx, t.name, t.ref, local);
+    if (!answer) return replyError(answer.error());
+    if (answer->verdict != PullThrough::Verdict::Fetched) {
+      auto repository = findRepository(s, t.ctx.registry, t.name);
+      if (!repository) return replyError(repository.error());
+      if (!*repository) return replyError(makeError(ApiCode::NameUnknown, t.name));
+      const bool stale = answer->verdict == PullThrough::Verdict::Stale;
+      auto reply = answerManifest(s, **repository, local, head, stale ? "stale" : "hit");
+      if (stale && reply.response) {
+        reply.response->headers.add(
+            "Warning", "110 berth \"Response is Stale: " + answer->why.substr(0, 200) + "\"");
+      }
+      return reply;
+    }
+    Response resp;
+    resp.headers.add("Content-Type", answer->mediaType);
+    resp.headers.add("Docker-Content-Digest", answer->digest);
+    resp.headers.add("ETag", "\"" + answer->digest + "\"");
+    resp.headers.add("X-Berth-Cache", "miss");
+    if (head) {
+      resp.contentLength = answer->body.size();
+    } else {
+      resp.body = std::move(answer->body);
+    }
+    return Dispatch::reply(std::move(resp));
+  });
+}
+
 Dispatch getManifest(Services& s, http::Request& req, Target& t, bool isDigest) {
+  const bool head = req.method == http::Method::Head;
+  if (s.pull && s.pull->covers(t.ctx.registry, t.name)) {
+    return getCachedManifest(s, t, isDigest, head);
+  }
   auto repository = findRepository(s, t.ctx.registry, t.name);
   if (!repository) return replyError(repository.error());
   if (!*repository) return replyError(makeError(ApiCode::NameUnknown, t.name));
@@ -46,20 +117,7 @@ Dispatch getManifest(Services& s, http::Request& req, Target& t, bool isDigest) 
     if (!*resolved) return replyError(makeError(ApiCode::ManifestUnknown, "tag " + t.ref));
     digest = **resolved;
   }
-  auto manifest = loadManifest(s, **repository, digest);
-  if (!manifest) return replyError(manifest.error());
-  if (!*manifest) return replyError(makeError(ApiCode::ManifestUnknown, digest));
-  const auto& m = **manifest;
-  Response resp;
-  resp.headers.add("Content-Type", m.mediaType);
-  resp.headers.add("Docker-Content-Digest", m.digest);
-  resp.headers.add("ETag", "\"" + m.digest + "\"");
-  if (req.method == http::Method::Head) {
-    resp.contentLength = m.size;
-  } else {
-    resp.body = m.payload;
-  }
-  return Dispatch::reply(std::move(resp));
+  return answerManifest(s, **repository, digest, head);
 }
 
 Dispatch deleteManifest(Services& s, Target& t, bool isDigest) {

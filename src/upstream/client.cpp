@@ -211,6 +211,7 @@ Result<HttpResponse> Client::follow(const Call& call, const std::string& authori
       request.headers.emplace_back("Authorization", authorization);
     }
     request.onData = call.onData;
+    request.onLength = call.onLength;
     request.responseLimit = call.responseLimit;
     request.stop = stop_;
     auto response = http_->perform(std::move(request));
@@ -446,8 +447,10 @@ Result<std::optional<ManifestHead>> Client::headManifest(std::string_view reposi
 }
 
 Result<uint64_t> Client::blob(std::string_view repository, const Digest& digest,
-                              const std::function<bool(const char*, size_t)>& onData) {
+                              const std::function<bool(const char*, size_t)>& onData,
+                              const std::function<void(int64_t)>& onLength) {
   Call call;
+  call.onLength = onLength;
   call.path = "/v2/" + std::string(repository) + "/blobs/" + digest.str();
   uint64_t size = 0;
   bool stopped = false;

@@ -80,6 +80,7 @@ class Client {
          const std::atomic<bool>* stop = nullptr);
 
   const std::string& host() const { return host_; }
+  const Credentials& credentials() const { return credentials_; }
 
   // The manifest (or index) at a tag or digest.
   Result<Manifest> manifest(std::string_view repository, std::string_view reference);
@@ -89,7 +90,8 @@ class Client {
   // Streams a blob to `onData` (return false to stop: an error then). Returns its size. The
   // bytes are not hashed here: whoever stores them checks the digest.
   Result<uint64_t> blob(std::string_view repository, const Digest& digest,
-                        const std::function<bool(const char*, size_t)>& onData);
+                        const std::function<bool(const char*, size_t)>& onData,
+                        const std::function<void(int64_t)>& onLength = {});
   // The tags of a repository, every page.
   Result<std::vector<std::string>> tags(std::string_view repository, size_t limit = 100000);
   // The referrers of a manifest (the OCI referrers API's index), or nullopt when the upstream
@@ -102,6 +104,7 @@ class Client {
     std::string path;  // "/v2/…", with its query
     storage::object::Pairs headers;
     std::function<bool(const char*, size_t)> onData;
+    std::function<void(int64_t)> onLength;
     size_t responseLimit = 1 << 20;
   };
   // Sends a call for `repository` with `actions` ("pull"), answering a 401 once with

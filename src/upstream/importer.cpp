@@ -116,6 +116,14 @@ struct Importer::Run {
       count([](meta::ImportJob& j) { ++j.blobsMounted; });
       return {};
     }
+    if (request.fetchBlob) {
+      if (auto r = request.fetchBlob(client, from, to, d); !r) return r;
+      count([&](meta::ImportJob& j) {
+        ++j.blobsCopied;
+        j.bytesCopied += d.size;
+      });
+      return {};
+    }
     uint64_t sinceProgress = 0;
     auto size = registry::ingestBlob(
         meta(), registry(), to, *blobs, *digest,
@@ -285,7 +293,8 @@ Result<void> Importer::run(const ImportRequest& request, meta::ImportJob& job,
           std::move(*blobs),
           {}};
   const auto& source = request.source;
-  auto top = run.client.manifest(source.repository, source.reference());
+  auto top = request.manifest ? Result<Manifest>(*request.manifest)
+                              : run.client.manifest(source.repository, source.reference());
   if (!top) return top.takeError();
   if (!request.platform.empty() && registry::isIndexType(top->mediaType)) {
     std::string chosen;
@@ -323,6 +332,7 @@ Result<void> Importer::run(const ImportRequest& request, meta::ImportJob& job,
   for (const auto& [repository, tag] : request.targets) {
     outcome = run.copyManifest(source.repository, *top, repository, tag);
     if (!outcome) break;
+    if (!request.referrers) continue;
     // The referrers (signatures, SBOMs) of the image and of each platform of an index.
     std::vector<std::string> subjects{top->digest};
     if (registry::isIndexType(top->mediaType)) {

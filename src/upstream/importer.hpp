@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "meta/identity_store.hpp"
 #include "meta/metadata_store.hpp"
 #include "meta/upstream_store.hpp"
+#include "registry/manifest_parse.hpp"
 #include "storage/blob_store.hpp"
 #include "upstream/client.hpp"
 
@@ -29,6 +31,14 @@ struct ImportRequest {
   std::string platform;  // "os/arch[/variant]": that platform of an index only
   bool force = false;    // move target tags that point elsewhere
   meta::Actor actor;
+  bool referrers = true;  // copy the referrers too
+  // The source's manifest, when the caller fetched it already.
+  std::optional<Manifest> manifest;
+  // When set, fetches a blob the registry lacks into the repository (the cache's one fetch
+  // per blob); otherwise the importer fetches it itself.
+  std::function<Result<void>(Client& client, const std::string& from, meta::RepositoryId to,
+                             const registry::Descriptor& blob)>
+      fetchBlob;
 };
 
 // The registries' stores and caches, as the process that hosts them has them.

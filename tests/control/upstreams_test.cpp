@@ -148,6 +148,33 @@ TEST_F(UpstreamsApiTest, AnImportFromAnUpstreamIsFollowedToItsEnd) {
   EXPECT_EQ(strings(&list, "id"), std::vector<std::string>{str(missing, "id")});
 }
 
+// The server stops while the cache is storing an image: the fill ends with the server, which
+// exits cleanly (status 0 on SIGTERM, as restartServer checks).
+TEST_F(UpstreamsApiTest, AServerStoppedWhileTheCacheFillsExitsCleanly) {
+  const std::string config = R"({"architecture":"amd64","os":"linux"})";
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      sha256Digest(config) + R"(","size":)" + std::to_string(config.size()) + R"(},"layers":[]})";
+  ScriptedServer upstream([&](const SeenRequest& r) -> ScriptedReply {
+    if (r.target.find("/manifests/") != std::string::npos) {
+      return {200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, manifest};
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // a slow blob: still coming at stop
+    return {200, {}, config};
+  });
+  ASSERT_EQ(post("/cache-rules", R"({"name":"slow","sourceRepository":")" + upstream.hostPort() +
+                                     R"(/team/*","targetRepository":"slow/*"})")
+                .status,
+            201);
+  auto pulled = p_->getManifest("slow/app", "v1");
+  ASSERT_EQ(pulled.status, 200) << pulled.body;
+  EXPECT_EQ(pulled.header("X-Berth-Cache"), "miss");
+  EXPECT_EQ(pulled.body, manifest);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the fill is fetching the blob
+  ASSERT_TRUE(restartServer()) << serverError();
+}
+
 TEST_F(UpstreamsApiTest, TokensMayNeitherImportNorSeeCredentialSets) {
   const Identity token = createTokenWithActions(
       reg_, "ci", {"repositories/*/content/write", "repositories/*/content/read"});

@@ -10,22 +10,11 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-if [[ -n "${E2E_REGISTRY:-}" ]]; then
-  echo "SKIP [$TEST_NAME]: starts its own upstreams and configures berth for them (E2E_REGISTRY is set)"
-  exit 77
-fi
 HERE=$(dirname "$0")
 UP_PORT=$(free_port)
 UP=127.0.0.1:$UP_PORT
-CONFIG=$(mktemp "${TMPDIR:-/tmp}/e2e-import-config.XXXXXX")
-AT_EXIT+=("rm -f '$CONFIG'")
-echo "{\"upstream_allow_loopback\": true, \"upstream_insecure_registries\": \"$UP, 127.0.0.1\"}" >"$CONFIG"
-E2E_SERVE_ARGS=(--config "$CONFIG")
-e2e_start "$@"
-export BERTH_SERVER="http://$REG"
-BERTH_OPERATOR_TOKEN=$(<"$DATA/operator-token")
-export BERTH_OPERATOR_TOKEN
-cli() { "$BERTH" "$@"; }
+e2e_start_configured "{\"upstream_allow_loopback\": true,
+  \"upstream_insecure_registries\": \"$UP, 127.0.0.1\"}" "$@"
 index_type=application/vnd.oci.image.index.v1+json
 manifest_type=application/vnd.oci.image.manifest.v1+json
 

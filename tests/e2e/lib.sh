@@ -98,6 +98,27 @@ e2e_start() {
   log "registry under test: $REG (temp dir $TMP)"
 }
 
+# e2e_start_configured JSON [BERTH_BIN]: e2e_start with berth reading a config file holding JSON
+# (keys of docs/configuration.md); a script that needs its own server skips (77) against
+# E2E_REGISTRY. Afterwards `cli` runs the berth client against the server as the operator.
+e2e_start_configured() {
+  local json=$1 config
+  shift
+  if [[ -n "${E2E_REGISTRY:-}" ]]; then
+    echo "SKIP [$TEST_NAME]: configures the berth it starts (E2E_REGISTRY is set)"
+    exit 77
+  fi
+  config=$(mktemp "${TMPDIR:-/tmp}/e2e-$TEST_NAME-config.XXXXXX")
+  AT_EXIT+=("rm -f '$config'")
+  echo "$json" >"$config"
+  E2E_SERVE_ARGS+=(--config "$config")
+  e2e_start "$@"
+  export BERTH_SERVER="http://$REG"
+  BERTH_OPERATOR_TOKEN=$(<"$DATA/operator-token")
+  export BERTH_OPERATOR_TOKEN
+}
+cli() { "$BERTH" "$@"; }
+
 _start_registry() {
   # A server on an object store lists it once before it listens: an emulator busy with other
   # tests' requests may take a while to answer.

@@ -16,7 +16,6 @@ e2e_start "$@"
 export BERTH_SERVER="http://$REG"
 BERTH_OPERATOR_TOKEN=$(<"$DATA/operator-token")
 export BERTH_OPERATOR_TOKEN
-cli() { "$BERTH" "$@"; }
 push() { skopeo_cmd copy --quiet --dest-tls-verify=false "oci:$TMP/src:$1" "docker://$REG/e2e/life:$2"; }
 pull() { skopeo_cmd copy --quiet --src-tls-verify=false "docker://$REG/e2e/life:$1" "oci:$TMP/back:$2"; }
 absent() {

@@ -26,7 +26,6 @@ e2e_start "$@"
 export BERTH_SERVER="http://$REG"
 BERTH_OPERATOR_TOKEN=$(<"$DATA/operator-token")
 export BERTH_OPERATOR_TOKEN
-cli() { "$BERTH" "$@"; }
 
 RECEIVER_PIDS=()
 # receiver PORT LOG [--hang]: a receiver in the background, once it listens.

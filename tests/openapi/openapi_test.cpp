@@ -169,6 +169,16 @@ Expected expected(Operation operation) {
               "CredentialSetUpdate", {},  true};
     case Operation::DeleteCredentialSet:
       return {"deleteCredentialSet", 204, withAuth({404, 409}), "", {}, true};
+    case Operation::ListCacheRules:
+      return {"listCacheRules", 200, withAuth({404}), "", {}, true};
+    case Operation::CreateCacheRule:
+      return {"createCacheRule", 201, withAuth({400, 404, 409, 413}), "CacheRuleCreate", {}, true};
+    case Operation::ShowCacheRule:
+      return {"showCacheRule", 200, withAuth({404}), "", {}, true};
+    case Operation::UpdateCacheRule:
+      return {"updateCacheRule", 200, withAuth({400, 404, 413}), "CacheRuleUpdate", {}, true};
+    case Operation::DeleteCacheRule:
+      return {"deleteCacheRule", 204, withAuth({404}), "", {}, true};
     case Operation::ListImports:
       return {"listImports", 200, withAuth({400, 404}), "", {"n"}, true};
     case Operation::CreateImport:

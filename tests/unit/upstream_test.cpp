@@ -3,6 +3,7 @@
 // credentials, and manifests whose bytes do not match.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 
 #include "../support/scripted_server.hpp"
@@ -350,6 +351,33 @@ TEST(UpstreamClient, TagsArePagedThroughAndHeadsSayTheDigest) {
   auto gone = client.headManifest("app", "v2");
   ASSERT_TRUE(gone);
   EXPECT_FALSE(*gone);
+}
+
+TEST(UpstreamClient, AStopFlagEndsRequestsOnlyOnceSet) {
+  const std::string data(3 << 20, 'd');
+  ScriptedServer server([&](const SeenRequest&) -> ScriptedReply { return {200, {}, data}; });
+  std::atomic<bool> stop{false};
+  auto o = options();
+  o.insecureRegistries = {server.hostPort()};
+  Client client(server.hostPort(), {}, std::make_shared<storage::object::HttpClient>(o.http), o,
+                &stop);
+  uint64_t got = 0;
+  int64_t announced = -2;
+  auto size = client.blob(
+      "app", *Digest::parse(sha256Digest(data)),
+      [&](const char*, size_t n) {
+        got += n;
+        return true;
+      },
+      [&](int64_t length) { announced = length; });
+  ASSERT_TRUE(size) << size.error().detail;
+  EXPECT_EQ(got, data.size());
+  EXPECT_EQ(announced, static_cast<int64_t>(data.size()));
+  stop = true;
+  auto stopped = client.blob("app", *Digest::parse(sha256Digest(data)),
+                             [&](const char*, size_t) { return true; });
+  ASSERT_FALSE(stopped);
+  EXPECT_NE(stopped.error().message.find("stopping"), std::string::npos);
 }
 
 TEST(UpstreamClient, AnUpstreamThatIsNotThereIsUnavailableAndNamed) {

@@ -21,7 +21,7 @@ void addCheckHealthCommand(CommandSet& set, CLI::App& root);
 void addLifecycleCommands(CommandSet& set, CLI::App& root);
 // `berth webhook …` and `berth audit list`.
 void addEventCommands(CommandSet& set, CLI::App& root);
-// `berth credential-set …`, `berth import`, `berth import-job …`.
+// `berth credential-set …`, `berth import`, `berth import-job …`, `berth cache …`.
 void addUpstreamCommands(CommandSet& set, CLI::App& root);
 // tag-history and tag-rollback, under `berth repository`.
 void addTagHistoryCommands(CommandSet& set, CLI::App& repository);

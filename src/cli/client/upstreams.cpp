@@ -1,5 +1,5 @@
-// `berth credential-set …` (as `az acr credential-set`), `berth import` (as `az acr import`)
-// and `berth import-job list|show`.
+// `berth credential-set …` (as `az acr credential-set`), `berth import` (as `az acr import`),
+// `berth import-job list|show` and `berth cache …` (as `az acr cache`).
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -112,9 +112,103 @@ struct ImportArgs {
   std::string top;
 };
 
+struct CacheArgs {
+  std::string registry;
+  std::string name;
+  std::string source;
+  std::string target;
+  std::string credentialSet;
+  bool yes = false;
+};
+
+std::string cacheRulePath(std::string_view registry, std::string_view name) {
+  return registryPath(registry) + "/cache-rules/" + escapePath(name);
+}
+
+void addCacheCommands(CommandSet& set, CLI::App& root) {
+  auto* group = set.group(root, "cache",
+                          "Pull-through cache rules: pulls that miss come from another registry");
+  group->footer(
+      "A pull of the target repository that misses is fetched from the source and stored\n"
+      "meanwhile; tags are checked with the source after cache_tag_ttl_seconds, and when the\n"
+      "source cannot answer the stored copy is served (X-Berth-Cache: stale).\n\n"
+      "Example:\n"
+      "  berth cache create -r myregistry -n hub --source-repo 'docker.io/library/*' \\\n"
+      "    --target-repo 'hub/*' --credential-set dockerhub\n"
+      "  docker pull myregistry.registry.example/hub/alpine:3.20");
+  auto names = [](CLI::App* cmd, CacheArgs& args) {
+    cmd->add_option("-n,--name", args.name, "Name of the cache rule")
+        ->type_name("NAME")
+        ->required();
+    addRegistry(cmd, args.registry);
+  };
+  {
+    auto args = std::make_shared<CacheArgs>();
+    auto* cmd = set.command(*group, "create", "Create a cache rule", [args]() -> Output {
+      json::object body{{"name", args->name},
+                        {"sourceRepository", args->source},
+                        {"targetRepository", args->target}};
+      if (!args->credentialSet.empty()) body["credentialSet"] = args->credentialSet;
+      return ControlClient::open().post(registryPath(args->registry) + "/cache-rules", body);
+    });
+    names(cmd, *args);
+    cmd->add_option("--source-repo", args->source,
+                    "HOST/REPOSITORY, or HOST/PREFIX/* (Docker Hub: docker.io/library/NAME)")
+        ->type_name("SOURCE")
+        ->required();
+    cmd->add_option("--target-repo", args->target,
+                    "REPOSITORY, or PREFIX/* for a source ending in /*")
+        ->type_name("TARGET")
+        ->required();
+    cmd->add_option("-c,--cred-set,--credential-set", args->credentialSet,
+                    "A credential set of the registry for the source's host")
+        ->type_name("SET");
+  }
+  {
+    auto args = std::make_shared<CacheArgs>();
+    auto* cmd =
+        set.command(*group, "list", "List the cache rules of a registry", [args]() -> Output {
+          return ControlClient::open().get(registryPath(args->registry) + "/cache-rules");
+        });
+    addRegistry(cmd, args->registry);
+  }
+  {
+    auto args = std::make_shared<CacheArgs>();
+    auto* cmd = set.command(*group, "show", "Show a cache rule", [args]() -> Output {
+      return ControlClient::open().get(cacheRulePath(args->registry, args->name));
+    });
+    names(cmd, *args);
+  }
+  {
+    auto args = std::make_shared<CacheArgs>();
+    auto* cmd =
+        set.command(*group, "update", "Change a cache rule's credential set", [args]() -> Output {
+          return ControlClient::open().patch(cacheRulePath(args->registry, args->name),
+                                             json::object{{"credentialSet", args->credentialSet}});
+        });
+    names(cmd, *args);
+    cmd->add_option("-c,--cred-set,--credential-set", args->credentialSet,
+                    "A credential set of the registry for the source's host (\"\" for none)")
+        ->type_name("SET")
+        ->required();
+  }
+  {
+    auto args = std::make_shared<CacheArgs>();
+    auto* cmd = set.command(
+        *group, "delete", "Delete a cache rule (what it stored stays)", [args]() -> Output {
+          requireYes(args->yes, "deleting cache rule \"" + args->name + "\"");
+          ControlClient::open().remove(cacheRulePath(args->registry, args->name));
+          return std::nullopt;
+        });
+    names(cmd, *args);
+    cmd->add_flag("-y,--yes", args->yes, "Do not ask for confirmation");
+  }
+}
+
 }  // namespace
 
 void addUpstreamCommands(CommandSet& set, CLI::App& root) {
+  addCacheCommands(set, root);
   auto* group =
       set.group(root, "credential-set", "Logins to other registries, for imports (sealed)");
   group->footer(

@@ -60,6 +60,11 @@ size_t onBody(char* data, size_t size, size_t count, void* user) {
   long status = 0;
   curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
   if (t.request->onData && status >= 200 && status < 300) {
+    if (!t.delivered && t.request->onLength) {
+      curl_off_t length = -1;
+      curl_easy_getinfo(t.curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      t.request->onLength(static_cast<int64_t>(length));
+    }
     t.delivered = true;
     return t.request->onData(data, n) ? n : 0;
   }

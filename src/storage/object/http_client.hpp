@@ -36,6 +36,9 @@ struct HttpRequest {
   // The response body of a 2xx goes to onData when set (return false to stop), else into
   // HttpResponse::body up to responseLimit bytes. Error bodies always go into body.
   std::function<bool(const char*, size_t)> onData;
+  // With onData: called once before its first call, with the body's Content-Length (-1 when
+  // the answer gives none).
+  std::function<void(int64_t)> onLength;
   size_t responseLimit = 4 << 20;
   // When set, the request ends (an error) soon after this turns true, wherever it is:
   // resolving, connecting, waiting for an answer or between attempts.
