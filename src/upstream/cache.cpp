@@ -128,14 +128,13 @@ class FetchReader final : public http::BodySource {
 }  // namespace
 
 Cache::Cache(meta::MetadataStore& meta, meta::IdentityStore& identities, meta::UpstreamStore& store,
-             const events::SecretBox& secrets, ImportTarget& target, Importer& importer,
+             const events::SecretBox& secrets, Importer& importer,
              std::shared_ptr<storage::object::HttpClient> http, ClientOptions clientOptions,
              CacheOptions options)
     : meta_(meta),
       identities_(identities),
       store_(store),
       secrets_(secrets),
-      target_(target),
       importer_(importer),
       http_(std::move(http)),
       clientOptions_(std::move(clientOptions)),

@@ -38,7 +38,7 @@ struct CacheOptions {
 class Cache final : public registry::PullThrough {
  public:
   Cache(meta::MetadataStore& meta, meta::IdentityStore& identities, meta::UpstreamStore& store,
-        const events::SecretBox& secrets, ImportTarget& target, Importer& importer,
+        const events::SecretBox& secrets, Importer& importer,
         std::shared_ptr<storage::object::HttpClient> http, ClientOptions clientOptions,
         CacheOptions options);
   ~Cache() override;
@@ -80,7 +80,6 @@ class Cache final : public registry::PullThrough {
   meta::IdentityStore& identities_;
   meta::UpstreamStore& store_;
   const events::SecretBox& secrets_;
-  ImportTarget& target_;
   Importer& importer_;
   std::shared_ptr<storage::object::HttpClient> http_;
   ClientOptions clientOptions_;
