@@ -83,8 +83,12 @@ Dispatch getCachedManifest(Services& s, Target& t, bool isDigest, bool head) {
       const bool stale = answer->verdict == PullThrough::Verdict::Stale;
       auto reply = answerManifest(s, **repository, local, head, stale ? "stale" : "hit");
       if (stale && reply.response) {
-        reply.response->headers.add(
-            "Warning", "110 berth \"Response is Stale: " + answer->why.substr(0, 200) + "\"");
+        // A quoted-string of printable text: the reason comes from the upstream.
+        std::string why = answer->why.substr(0, 200);
+        for (auto& c : why) {
+          if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '"' || c == '\\') c = ' ';
+        }
+        reply.response->headers.add("Warning", "110 berth \"Response is Stale: " + why + "\"");
       }
       return reply;
     }

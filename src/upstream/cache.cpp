@@ -157,14 +157,22 @@ void Cache::stop() {
 }
 
 void Cache::forgetRules(meta::RegistryId registry) {
-  std::lock_guard lock(rulesMutex_);
+  std::unique_lock lock(rulesMutex_);
   rules_.erase(registry);
 }
 
-std::optional<CacheSource> Cache::sourceOf(meta::RegistryId registry, std::string_view repository) {
-  std::lock_guard lock(rulesMutex_);
-  auto& entry = rules_[registry];
+template <class Use>
+auto Cache::withRules(meta::RegistryId registry, Use use) {
   const auto now = std::chrono::steady_clock::now();
+  {
+    std::shared_lock lock(rulesMutex_);
+    auto it = rules_.find(registry);
+    if (it != rules_.end() && now - it->second.loaded <= options_.rulesTtl) {
+      return use(it->second.rules);
+    }
+  }
+  std::unique_lock lock(rulesMutex_);
+  auto& entry = rules_[registry];
   if (entry.loaded.time_since_epoch().count() == 0 || now - entry.loaded > options_.rulesTtl) {
     auto loaded = store_.cacheRules(registry);
     if (loaded) {
@@ -174,11 +182,19 @@ std::optional<CacheSource> Cache::sourceOf(meta::RegistryId registry, std::strin
     }
     entry.loaded = now;
   }
-  return matchCacheRule(entry.rules, repository);
+  return use(entry.rules);
+}
+
+std::optional<CacheSource> Cache::sourceOf(meta::RegistryId registry, std::string_view repository) {
+  return withRules(registry, [&](const std::vector<meta::CacheRule>& rules) {
+    return matchCacheRule(rules, repository);
+  });
 }
 
 bool Cache::covers(meta::RegistryId registry, std::string_view repository) {
-  return sourceOf(registry, repository).has_value();
+  return withRules(registry, [&](const std::vector<meta::CacheRule>& rules) {
+    return !rules.empty() && matchCacheRule(rules, repository).has_value();
+  });
 }
 
 Result<std::shared_ptr<Client>> Cache::clientFor(meta::RegistryId registry,

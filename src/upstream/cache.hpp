@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +62,9 @@ class Cache final : public registry::PullThrough {
 
  private:
   std::optional<CacheSource> sourceOf(meta::RegistryId registry, std::string_view repository);
+  // The registry's rules, read again when older than rulesTtl; `use` runs under the shared lock.
+  template <class Use>
+  auto withRules(meta::RegistryId registry, Use use);
   Result<std::shared_ptr<Client>> clientFor(meta::RegistryId registry, const CacheSource& source);
   // Joins the fetch of `digest` into `repository`, or starts one (`wait`: for a free slot,
   // else TOO_MANY_REQUESTS when all are busy).
@@ -86,7 +90,8 @@ class Cache final : public registry::PullThrough {
   CacheOptions options_;
   std::atomic<bool> stopping_{false};
 
-  std::mutex rulesMutex_;
+  // Read on every pull of a manifest: shared for the lookups, exclusive to read them again.
+  std::shared_mutex rulesMutex_;
   struct Rules {
     std::vector<meta::CacheRule> rules;
     std::chrono::steady_clock::time_point loaded;

@@ -47,6 +47,17 @@ std::string originOf(const std::string& url) {
   return lower(u->scheme()) + "://" + lower(u->encoded_host_and_port());
 }
 
+// Text an upstream chose, fit for a log line, a header or a message: control characters become
+// spaces, and it stops after 300 bytes.
+std::string printable(std::string text) {
+  if (text.size() > 300) text.resize(300);
+  for (auto& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
 // The first error of an OCI error body, "CODE: message", or the start of any other body.
 std::string reasonOf(const HttpResponse& response) {
   boost::system::error_code ec;
@@ -62,15 +73,10 @@ std::string reasonOf(const HttpResponse& response) {
         if (!out.empty()) out += ": ";
         out += m->as_string();
       }
-      if (!out.empty()) return out;
+      if (!out.empty()) return printable(std::move(out));
     }
   }
-  std::string text = response.body.substr(0, 200);
-  for (auto& c : text) {
-    if (c == '\n' || c == '\r' || static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
+  return printable(response.body.substr(0, 200));
 }
 
 std::string mediaTypeOf(const HttpResponse& response, std::string_view body) {

@@ -380,6 +380,21 @@ TEST(UpstreamClient, AStopFlagEndsRequestsOnlyOnceSet) {
   EXPECT_NE(stopped.error().message.find("stopping"), std::string::npos);
 }
 
+TEST(UpstreamClient, WhatAnUpstreamSaysIsCutToOnePrintableLine) {
+  ScriptedServer server([&](const SeenRequest&) -> ScriptedReply {
+    return {403,
+            {},
+            R"({"errors":[{"code":"DENIED","message":"no\r\nX-Injected: 1\u0000)" +
+                std::string(1000, 'x') + R"("}]})"};
+  });
+  auto r = clientOf(server).manifest("app", "v1");
+  ASSERT_FALSE(r);
+  const auto& message = r.error().message;
+  EXPECT_EQ(message.find_first_of(std::string("\r\n\0", 3)), std::string::npos) << message;
+  EXPECT_NE(message.find("DENIED: no  X-Injected: 1"), std::string::npos) << message;
+  EXPECT_LT(message.size(), 500u);
+}
+
 TEST(UpstreamClient, AnUpstreamThatIsNotThereIsUnavailableAndNamed) {
   auto o = options();
   o.http.maxAttempts = 2;
