@@ -171,6 +171,10 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.imports.queue = config.importQueue;
   options.cache.tagTtl = std::chrono::seconds(config.cacheTagTtlSeconds);
   options.cache.fetches = config.cacheFetches;
+  options.replication.workers = config.replicationWorkers;
+  options.replication.queue = config.replicationQueue;
+  options.replication.backoffCap = std::chrono::seconds(config.replicationBackoffCapSeconds);
+  options.replication.retryFor = std::chrono::hours(config.replicationRetryHours);
   berth::metrics::setEnabled(config.metrics);
   berth::storage::HashPool::configure(config.uploadHashThreads);
   std::optional<berth::HostPort> metricsAddress;

@@ -84,6 +84,7 @@ struct Node::Planes {
   auth::OidcVerifier oidc;
   auth::TokenEndpoint tokens;
   upstream::ImportRunner imports;
+  upstream::Replicator replicator;
   control::ControlApp control;
 
   Planes(Stores& s, NodeOptions options, std::string operatorToken, control::EventDeps events)
@@ -114,16 +115,21 @@ struct Node::Planes {
                                  return registryOfService(tenancy, *s.identities, service);
                                }}),
         imports(*s.upstreams, importer, options.imports),
+        replicator(*s.meta, *s.identities, *s.events, *s.upstreams, importTarget, events.secrets,
+                   upstreamHttp, options.upstream, options.replication),
         control(control::ControlDeps{
             *s.meta, *s.identities, authenticator, tenancy, std::move(events), options.sessions,
             options.oidc.allowHttp,
             control::UpstreamDeps{*s.upstreams, imports, options.upstreamAllowLoopback,
-                                  [this](meta::RegistryId r) { cache.forgetRules(r); }}}) {
+                                  [this](meta::RegistryId r) { cache.forgetRules(r); },
+                                  &replicator}}) {
     tenancy.onForget([this] { registry.forgetCached(); });
+    replicator.start();
   }
   // The background work first: an import or a cache fill that ends tells the registry (declared
   // after the cache, so destroyed before it) to forget what it cached.
   ~Planes() {
+    replicator.stop();
     imports.stop();
     cache.stop();
   }

@@ -25,6 +25,7 @@
 #include "storage/open_store.hpp"
 #include "upstream/cache.hpp"
 #include "upstream/import_runner.hpp"
+#include "upstream/replicator.hpp"
 
 namespace berth::app {
 
@@ -86,6 +87,7 @@ struct NodeOptions {
   bool upstreamAllowLoopback = false;
   upstream::ImportRunnerOptions imports;
   upstream::CacheOptions cache;  // the pull-through cache (its spool: DATA/spool/cache)
+  upstream::ReplicationOptions replication;
 };
 
 class Node final : public http::Application {

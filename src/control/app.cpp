@@ -268,6 +268,8 @@ Need registryNeed(Operation op) {
     case ShowCacheRule:
     case ListImports:
     case ShowImport:
+    case ListReplications:
+    case ShowReplication:
       return {ControlRight::SeeRegistry};
     default:
       // Every other route under a registry changes it, or shows its secrets (credentials, a
@@ -504,6 +506,18 @@ Reply handle(Call& c) {
       return createImport(c);
     case ShowImport:
       return showImport(c);
+    case ListReplications:
+      return listReplications(c);
+    case CreateReplication:
+      return createReplication(c);
+    case ShowReplication:
+      return showReplication(c);
+    case UpdateReplication:
+      return updateReplication(c);
+    case DeleteReplication:
+      return deleteReplication(c);
+    case SyncReplication:
+      return syncReplication(c);
     case ListWebhooks:
       return listWebhooks(c);
     case CreateWebhook:

@@ -17,6 +17,7 @@
 #include "meta/upstream_store.hpp"
 #include "storage/store_url.hpp"
 #include "upstream/import_runner.hpp"
+#include "upstream/replicator.hpp"
 
 namespace berth::control {
 
@@ -70,6 +71,8 @@ struct UpstreamDeps {
   bool allowLoopback = false;  // sources may be on loopback and link-local addresses
   // The registry's cache rules changed: the pull-through cache reads them again.
   std::function<void(meta::RegistryId)> rulesChanged;
+  // Replications: told of a changed replication and of a sync asked for (none in some tests).
+  upstream::Replicator* replicator = nullptr;
 };
 
 struct ControlDeps {

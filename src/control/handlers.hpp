@@ -191,6 +191,12 @@ Reply deleteCacheRule(Call& c);
 Reply listImports(Call& c);
 Reply createImport(Call& c);
 Reply showImport(Call& c);
+Reply listReplications(Call& c);
+Reply createReplication(Call& c);
+Reply showReplication(Call& c);
+Reply updateReplication(Call& c);
+Reply deleteReplication(Call& c);
+Reply syncReplication(Call& c);
 Reply listAudit(Call& c);
 
 // principals.cpp

@@ -1,5 +1,7 @@
-// Credential sets (/api/v1/registries/{registry}/credential-sets[/{name}]) and imports
-// (/api/v1/registries/{registry}/imports[/{name}]).
+// Credential sets (/api/v1/registries/{registry}/credential-sets[/{name}]), imports
+// (/api/v1/registries/{registry}/imports[/{name}]), cache rules
+// (/api/v1/registries/{registry}/cache-rules[/{name}]) and replications
+// (/api/v1/registries/{registry}/replications[/{name}[/sync]]).
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
@@ -20,6 +22,8 @@ namespace {
 constexpr size_t kMaxCredentialSets = 100;
 constexpr size_t kMaxCacheRules = 1000;  // ACR's limit
 constexpr size_t kMaxTargets = 16;
+constexpr size_t kMaxReplications = 20;
+constexpr size_t kMaxReplicationScopes = 50;
 constexpr size_t kMaxSecret = 4096;
 
 int64_t nowMs() {
@@ -428,6 +432,182 @@ Reply showImport(Call& c) {
                  "import " + c.name + " not found in registry " + c.settings().name);
   }
   return jsonReply(200, importJson(**job));
+}
+
+}  // namespace berth::control
+
+namespace berth::control {
+namespace {
+
+json::object replicationJson(const meta::Replication& r, const meta::ReplicationStatus& st) {
+  json::array scopes;
+  for (const auto& scope : r.scopes) scopes.emplace_back(scope);
+  const int64_t now = nowMs();
+  const int64_t lagMs = st.oldestEventMs > 0 ? std::max<int64_t>(0, now - st.oldestEventMs) : 0;
+  return {{"name", r.name},
+          {"target", r.target},
+          {"credentialSet", stringOrNull(r.credentialSet)},
+          {"scopes", std::move(scopes)},
+          {"mode", r.mode},
+          {"enabled", r.enabled},
+          {"creationDate", rfc3339(r.created)},
+          {"updatedDate", rfc3339(r.updated)},
+          {"status", json::object{{"queued", st.queued},
+                                  {"lagSeconds", static_cast<double>(lagMs) / 1000.0},
+                                  {"oldestChange", msTime(st.oldestEventMs)},
+                                  {"replicated", st.replicated},
+                                  {"failed", st.failed},
+                                  {"dropped", st.dropped},
+                                  {"lastSuccess", msTime(st.lastSuccessMs)},
+                                  {"lastError", stringOrNull(st.lastError)},
+                                  {"lastErrorDate", msTime(st.lastErrorMs)},
+                                  {"syncRequested", msTime(st.syncRequestedMs)},
+                                  {"lastSync", msTime(st.lastSyncMs)}}}};
+}
+
+Result<meta::Replication> findReplication(Call& c) {
+  auto found = c.deps.upstreams.store.replication(c.registryId(), c.name);
+  if (!found) return found.takeError();
+  if (!*found) {
+    return error(Code::NotFound,
+                 "replication " + c.name + " not found in registry " + c.settings().name);
+  }
+  return std::move(**found);
+}
+
+Reply replicationReply(Call& c, int status) {
+  auto r = findReplication(c);
+  if (!r) return r.takeError();
+  auto st = c.deps.upstreams.store.replicationStatus(c.registryId(), c.name);
+  if (!st) return st.takeError();
+  return jsonReply(status, replicationJson(*r, *st));
+}
+
+// The target, scopes and credential set of a replication as asked, checked.
+Result<void> checkReplication(Call& c, meta::Replication& r) {
+  auto target = upstream::parseReplicationTarget(r.target);
+  if (!target) return error(Code::InvalidArgument, target.error().message);
+  if (auto ok = events::checkUri(target->url() + "/", c.deps.upstreams.allowLoopback); !ok) {
+    return error(Code::InvalidArgument,
+                 "replication target " + target->url() + ": " + ok.error().detail);
+  }
+  r.target = target->url();
+  if (r.scopes.size() > kMaxReplicationScopes) {
+    return error(Code::InvalidArgument,
+                 "at most " + std::to_string(kMaxReplicationScopes) + " scopes per replication");
+  }
+  for (const auto& scope : r.scopes) {
+    const auto withTag = scope.find(':') == std::string::npos ? scope + ":*" : scope;
+    if (!events::isValidScope(withTag)) {
+      return error(Code::InvalidArgument,
+                   "invalid scope \"" + scope.substr(0, 300) +
+                       "\": give REPO, PREFIX/*, * or any of them with :TAG (a tag, * or a "
+                       "prefix ending in *)");
+    }
+  }
+  if (r.credentialSet.empty()) return {};
+  auto set = findCredentialSet(c, r.credentialSet);
+  if (!set) return set.takeError();
+  if (set->loginServer != normalHost(target->host)) {
+    return error(Code::InvalidArgument, "credential set " + set->name + " is for " +
+                                            set->loginServer + ", not " + target->host);
+  }
+  return {};
+}
+
+void replicationChanged(Call& c, const std::string& name) {
+  if (c.deps.upstreams.replicator) c.deps.upstreams.replicator->forget(c.registryId(), name);
+}
+
+}  // namespace
+
+Reply listReplications(Call& c) {
+  auto list = c.deps.upstreams.store.replications(c.registryId());
+  if (!list) return list.takeError();
+  json::array out;
+  for (const auto& r : *list) {
+    auto st = c.deps.upstreams.store.replicationStatus(c.registryId(), r.name);
+    if (!st) return st.takeError();
+    out.push_back(replicationJson(r, *st));
+  }
+  return jsonReply(200, out);
+}
+
+Reply createReplication(Call& c) {
+  BodyFields f(c.body);
+  auto name = f.string("name");
+  auto target = f.string("target");
+  auto setName = f.string("credentialSet");
+  auto scopes = f.strings("scopes");
+  auto mode = f.string("mode");
+  auto enabled = f.boolean("enabled");
+  if (auto r = f.finish(); !r) return r.takeError();
+  if (!name) return missingField("name");
+  if (!target) return missingField("target");
+  if (!isValidIdentityName(*name)) {
+    return error(Code::InvalidArgument, "a replication name " + std::string(kIdentityNameRule));
+  }
+  if (mode && *mode != "push") {
+    return error(Code::InvalidArgument,
+                 "mode must be push (berth copies its changes to the target; to copy from "
+                 "another registry, import or make a cache rule)");
+  }
+  meta::Replication r;
+  r.registry = c.registryId();
+  r.name = *name;
+  r.target = *target;
+  r.credentialSet = setName.value_or("");
+  r.scopes = scopes.value_or(std::vector<std::string>{});
+  r.enabled = enabled.value_or(true);
+  if (auto ok = checkReplication(c, r); !ok) return ok.takeError();
+  auto existing = c.deps.upstreams.store.replications(c.registryId());
+  if (!existing) return existing.takeError();
+  if (existing->size() >= kMaxReplications) {
+    return error(Code::Conflict,
+                 "a registry has at most " + std::to_string(kMaxReplications) + " replications");
+  }
+  if (auto ok = c.deps.upstreams.store.createReplication(r); !ok) return ok.takeError();
+  c.name = r.name;
+  return replicationReply(c, 201);
+}
+
+Reply showReplication(Call& c) { return replicationReply(c, 200); }
+
+Reply updateReplication(Call& c) {
+  BodyFields f(c.body);
+  auto target = f.string("target");
+  auto setName = f.string("credentialSet");
+  auto scopes = f.strings("scopes");
+  auto enabled = f.boolean("enabled");
+  if (auto r = f.finish(); !r) return r.takeError();
+  auto r = findReplication(c);
+  if (!r) return r.takeError();
+  if (target) r->target = *target;
+  if (setName) r->credentialSet = *setName;
+  if (scopes) r->scopes = *scopes;
+  if (enabled) r->enabled = *enabled;
+  if (auto ok = checkReplication(c, *r); !ok) return ok.takeError();
+  auto updated = c.deps.upstreams.store.updateReplication(*r);
+  if (!updated) return updated.takeError();
+  if (!*updated) return error(Code::NotFound, "replication " + c.name + " not found");
+  replicationChanged(c, c.name);
+  return replicationReply(c, 200);
+}
+
+Reply deleteReplication(Call& c) {
+  auto deleted = c.deps.upstreams.store.deleteReplication(c.registryId(), c.name);
+  if (!deleted) return deleted.takeError();
+  if (!*deleted) return error(Code::NotFound, "replication " + c.name + " not found");
+  replicationChanged(c, c.name);
+  return http::Response::empty(204);
+}
+
+Reply syncReplication(Call& c) {
+  auto asked = c.deps.upstreams.store.requestSync(c.registryId(), c.name, nowMs());
+  if (!asked) return asked.takeError();
+  if (!*asked) return error(Code::NotFound, "replication " + c.name + " not found");
+  if (c.deps.upstreams.replicator) c.deps.upstreams.replicator->wake();
+  return replicationReply(c, 202);
 }
 
 }  // namespace berth::control

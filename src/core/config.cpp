@@ -227,6 +227,20 @@ constexpr ConfigKey kKeys[] = {
      "Pull-through cache: blobs fetched from upstreams at once; a pull beyond them is answered "
      "429.",
      &ServeConfig::cacheFetches, 1},
+    {"replication_workers", "", "Replication: changes copied to targets at once on this node.",
+     &ServeConfig::replicationWorkers, 1},
+    {"replication_queue", "",
+     "Replication: changes waiting per replication at most; beyond them a change is counted as "
+     "dropped (berth replication sync copies what is missing).",
+     &ServeConfig::replicationQueue, 1},
+    {"replication_backoff_cap_seconds", "",
+     "Replication: the longest wait between two attempts to copy a change to a target that "
+     "failed (the waits double from a second up to it).",
+     &ServeConfig::replicationBackoffCapSeconds, 1},
+    {"replication_retry_hours", "",
+     "Replication: a change not copied this long after it happened is given up (counted as "
+     "failed; berth replication sync copies it again).",
+     &ServeConfig::replicationRetryHours, 1},
 };
 
 // A field's value as JSON.

@@ -112,6 +112,12 @@ struct ServeConfig {
   // upstream, and how many blobs are fetched from upstreams at once.
   uint32_t cacheTagTtlSeconds = 300;
   uint32_t cacheFetches = 32;
+  // Replication: workers, the queue per replication, the retries' backoff and how long a change
+  // is tried.
+  uint32_t replicationWorkers = 4;
+  uint32_t replicationQueue = 100000;
+  uint32_t replicationBackoffCapSeconds = 300;
+  uint32_t replicationRetryHours = 168;
 };
 
 // One setting: its key in the config file, its command-line flag if it has one, and where it

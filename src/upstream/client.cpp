@@ -201,18 +201,30 @@ Error Client::failure(std::string_view what, const HttpResponse& response) const
   if (const auto reason = reasonOf(response); !reason.empty()) text += " " + reason;
   if (response.status == 429) return upstreamError(ApiCode::TooManyRequests, 429, text);
   if (response.status >= 500) return upstreamError(ApiCode::Unknown, 502, text);
+  // What the same request would be refused again for: the operation, or the content.
+  if (response.status == 405) return upstreamError(ApiCode::Unsupported, kRefused, text);
+  if (response.status == 400 || response.status == 413 || response.status == 415 ||
+      response.status == 422) {
+    return upstreamError(ApiCode::ManifestInvalid, kRefused, text);
+  }
   return upstreamError(ApiCode::Denied, kRefused, text);
 }
 
 Result<HttpResponse> Client::follow(const Call& call, const std::string& authorization) {
-  std::string url = base_ + call.path;
-  const std::string origin = originOf(url);
+  std::string url = call.path.starts_with("/") ? base_ + call.path : call.path;
+  const std::string origin = originOf(base_ + "/");
   std::string method = call.method;
   for (unsigned hop = 0;; ++hop) {
     HttpRequest request;
     request.method = method;
     request.url = url;
     request.headers = call.headers;
+    if (method == call.method) {  // a 303 leads to a GET without the body
+      request.body = call.body;
+      request.bodyFd = call.bodyFd;
+      request.bodyOffset = call.bodyOffset;
+      request.bodyLength = call.bodyLength;
+    }
     if (!authorization.empty() && originOf(url) == origin) {
       request.headers.emplace_back("Authorization", authorization);
     }
@@ -384,7 +396,7 @@ Result<Manifest> Client::manifest(std::string_view repository, std::string_view 
   };
   call.responseLimit = kErrorBodyLimit;
   const std::string what = std::string(repository) + ":" + std::string(reference);
-  auto response = send(std::move(call), repository, "pull");
+  auto response = send(std::move(call), repository, actions());
   if (!response) return response.takeError();
   if (tooLarge) {
     return upstreamError(ApiCode::ManifestInvalid, kRefused,
@@ -433,7 +445,7 @@ Result<std::optional<ManifestHead>> Client::headManifest(std::string_view reposi
   call.path = "/v2/" + std::string(repository) + "/manifests/" + std::string(reference);
   call.headers.emplace_back("Accept", std::string(kManifestTypes));
   const std::string what = std::string(repository) + ":" + std::string(reference);
-  auto response = send(std::move(call), repository, "pull");
+  auto response = send(std::move(call), repository, actions());
   if (!response) return response.takeError();
   if (response->status == 404) return std::optional<ManifestHead>();
   if (response->status != 200) return failure("manifest " + what, *response);
@@ -469,7 +481,7 @@ Result<uint64_t> Client::blob(std::string_view repository, const Digest& digest,
     return true;
   };
   call.responseLimit = kErrorBodyLimit;
-  auto response = send(std::move(call), repository, "pull");
+  auto response = send(std::move(call), repository, actions());
   if (!response) return response.takeError();
   if (stopped) {
     return makeError(ApiCode::Unknown, "the download of " + digest.str() + " was stopped");
@@ -490,7 +502,7 @@ Result<std::vector<std::string>> Client::tags(std::string_view repository, size_
     Call call;
     call.path = path;
     call.responseLimit = 16 << 20;
-    auto response = send(std::move(call), repository, "pull");
+    auto response = send(std::move(call), repository, actions());
     if (!response) return response.takeError();
     if (response->status == 404) {
       return upstreamError(ApiCode::NameUnknown, 404,
@@ -527,11 +539,131 @@ Result<std::optional<std::string>> Client::referrers(std::string_view repository
   call.path = "/v2/" + std::string(repository) + "/referrers/" + digest.str();
   call.headers.emplace_back("Accept", "application/vnd.oci.image.index.v1+json");
   call.responseLimit = options_.maxManifestBytes;
-  auto response = send(std::move(call), repository, "pull");
+  auto response = send(std::move(call), repository, actions());
   if (!response) return response.takeError();
   if (response->status == 404) return std::optional<std::string>();
   if (response->status != 200) return failure("referrers of " + digest.str(), *response);
   return std::optional<std::string>(std::move(response->body));
+}
+
+}  // namespace berth::upstream
+
+namespace berth::upstream {
+
+Result<bool> Client::hasBlob(std::string_view repository, const Digest& digest) {
+  Call call;
+  call.method = "HEAD";
+  call.path = "/v2/" + std::string(repository) + "/blobs/" + digest.str();
+  auto response = send(std::move(call), repository, actions());
+  if (!response) return response.takeError();
+  if (response->status == 404) return false;
+  if (response->status != 200) return failure("blob " + digest.str(), *response);
+  return true;
+}
+
+Result<std::string> Client::startUpload(std::string_view repository, const Digest& digest) {
+  Call call;
+  call.method = "POST";
+  call.path = "/v2/" + std::string(repository) + "/blobs/uploads/";
+  auto response = send(std::move(call), repository, actions());
+  if (!response) return response.takeError();
+  if (response->status != 202) {
+    return failure("an upload of " + digest.str() + " to " + std::string(repository), *response);
+  }
+  return locationOf(*response, "an upload of " + digest.str());
+}
+
+Result<std::string> Client::locationOf(const HttpResponse& response, std::string_view what) {
+  const auto location = response.header("location").value_or("");
+  auto reference = boost::urls::parse_uri_reference(location);
+  boost::urls::url next(base_ + "/");
+  if (location.empty() || !reference || next.resolve(*reference).has_error() ||
+      originOf(std::string(next.buffer())) != originOf(base_ + "/")) {
+    return upstreamError(ApiCode::Unknown, kRefused,
+                         "upstream " + host_ + ": " + std::string(what) +
+                             " answered without a location on the same registry");
+  }
+  return std::string(next.buffer());
+}
+
+Result<void> Client::pushBlob(std::string_view repository, const Digest& digest,
+                              const storage::BlobReader& blob) {
+  auto location = startUpload(repository, digest);
+  if (!location) return location.takeError();
+  const std::string what = "the upload of " + digest.str();
+  auto withDigest = [&](std::string url) {
+    url += url.find('?') == std::string::npos ? '?' : '&';
+    return url + "digest=" + encoded(digest.str());
+  };
+  Call put;
+  put.method = "PUT";
+  put.headers.emplace_back("Content-Type", "application/octet-stream");
+  if (blob.fd) {
+    put.path = withDigest(*location);
+    put.bodyFd = blob.fd->get();
+    put.bodyLength = blob.size;
+  } else {
+    // From an object store: PATCHes of a chunk each, the chunk the only copy in memory.
+    std::string chunk;
+    for (uint64_t offset = 0; offset < blob.size;) {
+      const uint64_t length = std::min<uint64_t>(options_.chunkBytes, blob.size - offset);
+      chunk.clear();
+      auto read = storage::readBlob(blob, offset, length, [&](const char* data, size_t n) {
+        chunk.append(data, n);
+        return true;
+      });
+      if (!read) return read.takeError();
+      Call patch;
+      patch.method = "PATCH";
+      patch.path = *location;
+      patch.headers.emplace_back("Content-Type", "application/octet-stream");
+      patch.headers.emplace_back(
+          "Content-Range", std::to_string(offset) + "-" + std::to_string(offset + length - 1));
+      patch.body = chunk;
+      auto response = send(std::move(patch), repository, actions());
+      if (!response) return response.takeError();
+      if (response->status != 202) return failure(what, *response);
+      location = locationOf(*response, what);
+      if (!location) return location.takeError();
+      offset += length;
+    }
+    put.path = withDigest(*location);
+  }
+  auto response = send(std::move(put), repository, actions());
+  if (!response) return response.takeError();
+  if (response->status != 201) return failure(what, *response);
+  return {};
+}
+
+Result<void> Client::putManifest(std::string_view repository, std::string_view reference,
+                                 std::string_view mediaType, std::string_view body) {
+  Call call;
+  call.method = "PUT";
+  call.path = "/v2/" + std::string(repository) + "/manifests/" + std::string(reference);
+  call.headers.emplace_back("Content-Type", std::string(mediaType));
+  call.body = body;
+  auto response = send(std::move(call), repository, actions());
+  if (!response) return response.takeError();
+  if (response->status != 201 && response->status != 200) {
+    return failure("storing the manifest " + std::string(repository) + ":" + std::string(reference),
+                   *response);
+  }
+  return {};
+}
+
+Result<bool> Client::deleteManifest(std::string_view repository, std::string_view reference) {
+  Call call;
+  call.method = "DELETE";
+  call.path = "/v2/" + std::string(repository) + "/manifests/" + std::string(reference);
+  auto response = send(std::move(call), repository, actions());
+  if (!response) return response.takeError();
+  if (response->status == 404) return false;
+  if (response->status < 200 || response->status > 299) {
+    return failure("deleting " + std::string(repository) + (Digest::parse(reference) ? "@" : ":") +
+                       std::string(reference),
+                   *response);
+  }
+  return true;
 }
 
 }  // namespace berth::upstream

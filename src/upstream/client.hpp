@@ -21,6 +21,7 @@
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "storage/blob_store.hpp"
 #include "storage/object/http_client.hpp"
 
 namespace berth::upstream {
@@ -53,6 +54,9 @@ struct ClientOptions {
   size_t maxManifestBytes = 4 * 1024 * 1024;
   unsigned maxRedirects = 5;
   size_t maxTokens = 256;  // cached tokens, per client
+  // Every token is asked for pull, push and delete (a replication's target), not pull alone.
+  bool write = false;
+  size_t chunkBytes = 8 << 20;  // a blob the store cannot hand out as a file goes up in these
 };
 
 // An upstream's failures, told apart by status: 404 for what it does not have; 424 when it
@@ -98,11 +102,27 @@ class Client {
   // has no referrers API.
   Result<std::optional<std::string>> referrers(std::string_view repository, const Digest& digest);
 
+  // Pushing (a replication's target):
+  // Whether the repository has the blob.
+  Result<bool> hasBlob(std::string_view repository, const Digest& digest);
+  // Uploads a blob from berth's store: one PUT from a file, or PATCHes of chunkBytes read from
+  // an object store, then the PUT that names the digest. Never the whole blob in memory.
+  Result<void> pushBlob(std::string_view repository, const Digest& digest,
+                        const storage::BlobReader& blob);
+  // Stores a manifest under a tag or its digest.
+  Result<void> putManifest(std::string_view repository, std::string_view reference,
+                           std::string_view mediaType, std::string_view body);
+  // Deletes a tag or a manifest; false when there was none.
+  Result<bool> deleteManifest(std::string_view repository, std::string_view reference);
+
  private:
   struct Call {
     std::string method = "GET";
-    std::string path;  // "/v2/…", with its query
+    std::string path;  // "/v2/…", with its query, or an absolute URL on the same origin
     storage::object::Pairs headers;
+    std::string_view body;  // at most one of: bytes, or a range of a file
+    int bodyFd = -1;
+    uint64_t bodyOffset = 0, bodyLength = 0;
     std::function<bool(const char*, size_t)> onData;
     std::function<void(int64_t)> onLength;
     size_t responseLimit = 1 << 20;
@@ -113,6 +133,12 @@ class Client {
                                              std::string_view actions);
   // One request, with the redirects it leads to.
   Result<storage::object::HttpResponse> follow(const Call& call, const std::string& authorization);
+  // A POST to start an upload; where to send its bytes.
+  Result<std::string> startUpload(std::string_view repository, const Digest& digest);
+  // An upload's Location, resolved against the registry; an error when it leads elsewhere.
+  Result<std::string> locationOf(const storage::object::HttpResponse& response,
+                                 std::string_view what);
+  std::string actions() const { return options_.write ? "pull,push,delete" : "pull"; }
   Result<std::string> fetchToken(const std::string& realm, const std::string& service,
                                  const std::string& scope);
   std::string authorizationFor(const std::string& scope);

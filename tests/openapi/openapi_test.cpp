@@ -185,6 +185,19 @@ Expected expected(Operation operation) {
       return {"createImport", 202, withAuth({400, 404, 413}), "ImportCreate", {}, true};
     case Operation::ShowImport:
       return {"showImport", 200, withAuth({404}), "", {}, true};
+    case Operation::ListReplications:
+      return {"listReplications", 200, withAuth({404}), "", {}, true};
+    case Operation::CreateReplication:
+      return {"createReplication", 201, withAuth({400, 404, 409, 413}),
+              "ReplicationCreate", {},  true};
+    case Operation::ShowReplication:
+      return {"showReplication", 200, withAuth({404}), "", {}, true};
+    case Operation::UpdateReplication:
+      return {"updateReplication", 200, withAuth({400, 404, 413}), "ReplicationUpdate", {}, true};
+    case Operation::DeleteReplication:
+      return {"deleteReplication", 204, withAuth({404}), "", {}, true};
+    case Operation::SyncReplication:
+      return {"syncReplication", 202, withAuth({404}), "", {}, true};
     case Operation::ListAudit:
       return {"listAudit", 200, withAuth({400}), "", {"n", "last", "since", "identity", "action"},
               false};

@@ -25,6 +25,7 @@ void addClientCommands(CLI::App& root, std::function<int()>& action) {
   client::addLifecycleCommands(set, root);
   client::addEventCommands(set, root);
   client::addUpstreamCommands(set, root);
+  client::addReplicationCommands(set, root);
   std::vector<const CLI::App*> added;
   // `berth --help` lists them apart from serve and admin, which work on the machine itself.
   for (CLI::App* cmd : root.get_subcommands({})) {

@@ -23,6 +23,8 @@ void addLifecycleCommands(CommandSet& set, CLI::App& root);
 void addEventCommands(CommandSet& set, CLI::App& root);
 // `berth credential-set …`, `berth import`, `berth import-job …`, `berth cache …`.
 void addUpstreamCommands(CommandSet& set, CLI::App& root);
+// `berth replication …`.
+void addReplicationCommands(CommandSet& set, CLI::App& root);
 // tag-history and tag-rollback, under `berth repository`.
 void addTagHistoryCommands(CommandSet& set, CLI::App& repository);
 // Soft delete: `berth repository list-deleted`, `berth manifest list-deleted|restore`.

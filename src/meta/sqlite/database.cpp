@@ -321,6 +321,39 @@ CREATE TABLE IF NOT EXISTS cached_tags(
   digest TEXT NOT NULL,
   checked_ms INTEGER NOT NULL,
   PRIMARY KEY(registry_id, repository, tag)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS replications(
+  registry_id INTEGER NOT NULL REFERENCES registries(id),
+  name TEXT NOT NULL,
+  target TEXT NOT NULL,
+  credential_set TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  replicated INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  dropped INTEGER NOT NULL DEFAULT 0,
+  last_success_ms INTEGER NOT NULL DEFAULT 0,
+  last_error_ms INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  sync_requested_ms INTEGER NOT NULL DEFAULT 0,
+  last_sync_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(registry_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS replication_tasks(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id INTEGER NOT NULL,
+  replication TEXT NOT NULL,
+  action TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  event_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  error TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS replication_tasks_by_key
+  ON replication_tasks(registry_id, replication, repository, id);
 )sql";
 
 // Columns added after the first release of the schema: databases made before them get them

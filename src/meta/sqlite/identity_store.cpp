@@ -54,6 +54,8 @@ constexpr const char* kDeleteRegistryRows[] = {
     "DELETE FROM import_jobs WHERE registry_id = ?",
     "DELETE FROM cache_rules WHERE registry_id = ?",
     "DELETE FROM cached_tags WHERE registry_id = ?",
+    "DELETE FROM replication_tasks WHERE registry_id = ?",
+    "DELETE FROM replications WHERE registry_id = ?",
     "DELETE FROM registries WHERE id = ?",
 };
 

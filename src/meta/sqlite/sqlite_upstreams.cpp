@@ -1,7 +1,9 @@
 // The SQLite UpstreamStore: credential sets, import jobs, cache rules and cached tags.
 #include "meta/sqlite/sqlite_upstreams.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cstdlib>
 
 #include "meta/sqlite/database.hpp"
 #include "meta/sqlite/json_columns.hpp"
@@ -67,6 +69,61 @@ ImportJob jobFrom(Stmt& s) {
   j.updatedMs = s.integer(14);
   j.finishedMs = s.integer(15);
   return j;
+}
+
+#define BERTH_REPLICATION_COLUMNS \
+  "registry_id, name, target, credential_set, scopes, mode, enabled, created, updated"
+
+Replication replicationFrom(Stmt& s) {
+  Replication r;
+  r.registry = s.integer(0);
+  r.name = s.text(1);
+  r.target = s.text(2);
+  r.credentialSet = s.text(3);
+  r.scopes = listFrom(s.text(4));
+  r.mode = s.text(5);
+  r.enabled = s.integer(6) != 0;
+  r.created = s.integer(7);
+  r.updated = s.integer(8);
+  return r;
+}
+
+#define BERTH_TASK_COLUMNS                                                              \
+  "id, registry_id, replication, action, repository, tag, digest, event_ms, attempts, " \
+  "next_attempt_ms, error"
+
+ReplicationTask taskFrom(Stmt& s) {
+  ReplicationTask t;
+  t.id = s.integer(0);
+  t.registry = s.integer(1);
+  t.replication = s.text(2);
+  t.action = s.text(3);
+  t.repository = s.text(4);
+  t.tag = s.text(5);
+  t.digest = s.text(6);
+  t.eventMs = s.integer(7);
+  t.attempts = static_cast<uint32_t>(s.integer(8));
+  t.nextAttemptMs = s.integer(9);
+  t.error = s.text(10);
+  return t;
+}
+
+Result<void> insertTask(sqlite::Connection& c, const ReplicationTask& t) {
+  auto s = c.prepare(
+      "INSERT INTO replication_tasks(registry_id, replication, action, repository, tag, digest, "
+      "event_ms, attempts, next_attempt_ms, error) VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?, '')");
+  if (!s) return s.takeError();
+  (*s)->bind(1, t.registry).bind(2, t.replication).bind(3, t.action).bind(4, t.repository);
+  (*s)->bind(5, t.tag).bind(6, t.digest).bind(7, t.eventMs).bind(8, t.nextAttemptMs);
+  return run(c, **s);
+}
+
+// "<registry id>/<name>" split back.
+std::optional<std::pair<RegistryId, std::string>> splitKey(const std::string& key) {
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  return std::pair(static_cast<RegistryId>(std::strtoll(key.c_str(), nullptr, 10)),
+                   key.substr(slash + 1));
 }
 
 class SqliteUpstreamStore final : public UpstreamStore {
@@ -149,6 +206,19 @@ class SqliteUpstreamStore final : public UpstreamStore {
                                                   " is used by cache rule " + (*used)->text(0));
         }
         if (rc != SQLITE_DONE) return (*c)->fail("select cache rules");
+      }
+      {
+        auto used = (*c)->prepare(
+            "SELECT name FROM replications WHERE registry_id = ? AND credential_set = ? "
+            "ORDER BY name LIMIT 1");
+        if (!used) return used.takeError();
+        (*used)->bind(1, registry).bind(2, name);
+        const int rc = (*used)->step();
+        if (rc == SQLITE_ROW) {
+          return makeError(ApiCode::Conflict, "credential set " + std::string(name) +
+                                                  " is used by replication " + (*used)->text(0));
+        }
+        if (rc != SQLITE_DONE) return (*c)->fail("select replications");
       }
       auto s = (*c)->prepare("DELETE FROM credential_sets WHERE registry_id = ? AND name = ?");
       if (!s) return s.takeError();
@@ -330,7 +400,295 @@ class SqliteUpstreamStore final : public UpstreamStore {
     });
   }
 
+  Result<void> createReplication(const Replication& r) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("INSERT OR IGNORE INTO replications(" BERTH_REPLICATION_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!s) return s.takeError();
+    const int64_t now = sqlite::nowSeconds();
+    const auto scopes = listJson(r.scopes);
+    (*s)->bind(1, r.registry).bind(2, r.name).bind(3, r.target).bind(4, r.credentialSet);
+    (*s)->bind(5, scopes).bind(6, r.mode).bind(7, int64_t{r.enabled ? 1 : 0});
+    (*s)->bind(8, now).bind(9, now);
+    if (auto e = run(**c, **s); !e) return e;
+    if (sqlite3_changes((*c)->db()) == 0) {
+      return makeError(ApiCode::Conflict, "replication " + r.name + " already exists");
+    }
+    return {};
+  }
+
+  Result<std::optional<Replication>> replication(RegistryId registry,
+                                                 std::string_view name) override {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare("SELECT " BERTH_REPLICATION_COLUMNS
+                           " FROM replications WHERE registry_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, registry).bind(2, name);
+    const int rc = (*s)->step();
+    if (rc == SQLITE_DONE) return std::optional<Replication>();
+    if (rc != SQLITE_ROW) return (*c)->fail("select replication");
+    return std::optional<Replication>(replicationFrom(**s));
+  }
+
+  Result<std::vector<Replication>> replications(RegistryId registry) override {
+    return selectReplications("SELECT " BERTH_REPLICATION_COLUMNS
+                              " FROM replications WHERE registry_id = ?1 "
+                              "ORDER BY name",
+                              registry);
+  }
+
+  Result<bool> updateReplication(const Replication& r) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "UPDATE replications SET target = ?, credential_set = ?, scopes = ?, enabled = ?, "
+        "updated = ? WHERE registry_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    const auto scopes = listJson(r.scopes);
+    (*s)->bind(1, r.target).bind(2, r.credentialSet).bind(3, scopes);
+    (*s)->bind(4, int64_t{r.enabled ? 1 : 0}).bind(5, sqlite::nowSeconds());
+    (*s)->bind(6, r.registry).bind(7, r.name);
+    if (auto e = run(**c, **s); !e) return e.takeError();
+    return sqlite3_changes((*c)->db()) > 0;
+  }
+
+  Result<bool> deleteReplication(RegistryId registry, std::string_view name) override {
+    return db_->freeing([&]() -> Result<bool> {
+      auto c = db_->writer();
+      if (!c) return c.takeError();
+      Transaction tx(**c);
+      if (auto r = tx.begin(); !r) return r.takeError();
+      bool existed = false;
+      for (const char* sql : {"DELETE FROM replication_tasks WHERE registry_id = ? AND "
+                              "replication = ?",
+                              "DELETE FROM replications WHERE registry_id = ? AND name = ?"}) {
+        auto s = (*c)->prepare(sql);
+        if (!s) return s.takeError();
+        (*s)->bind(1, registry).bind(2, name);
+        if (auto r = run(**c, **s); !r) return r.takeError();
+        existed = sqlite3_changes((*c)->db()) > 0;
+      }
+      if (auto r = tx.commit(); !r) return r.takeError();
+      return existed;
+    });
+  }
+
+  Result<ReplicationStatus> replicationStatus(RegistryId registry, std::string_view name) override {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    ReplicationStatus out;
+    {
+      auto s = (*c)->prepare(
+          "SELECT replicated, failed, dropped, last_success_ms, last_error_ms, last_error, "
+          "sync_requested_ms, last_sync_ms FROM replications WHERE registry_id = ? AND name = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, registry).bind(2, name);
+      const int rc = (*s)->step();
+      if (rc == SQLITE_DONE) {
+        return makeError(ApiCode::NameUnknown, "replication " + std::string(name) + " not found");
+      }
+      if (rc != SQLITE_ROW) return (*c)->fail("select replication status");
+      out.replicated = static_cast<uint64_t>((*s)->integer(0));
+      out.failed = static_cast<uint64_t>((*s)->integer(1));
+      out.dropped = static_cast<uint64_t>((*s)->integer(2));
+      out.lastSuccessMs = (*s)->integer(3);
+      out.lastErrorMs = (*s)->integer(4);
+      out.lastError = (*s)->text(5);
+      out.syncRequestedMs = (*s)->integer(6);
+      out.lastSyncMs = (*s)->integer(7);
+    }
+    auto s = (*c)->prepare(
+        "SELECT COUNT(*), COALESCE(MIN(event_ms), 0) FROM replication_tasks "
+        "WHERE registry_id = ? AND replication = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, registry).bind(2, name);
+    if ((*s)->step() != SQLITE_ROW) return (*c)->fail("select replication queue");
+    out.queued = static_cast<uint64_t>((*s)->integer(0));
+    out.oldestEventMs = (*s)->integer(1);
+    return out;
+  }
+
+  Result<std::vector<std::pair<std::string, uint64_t>>> replicationQueues() override {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "SELECT registry_id, replication, COUNT(*) FROM replication_tasks "
+        "GROUP BY registry_id, replication");
+    if (!s) return s.takeError();
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+      if (rc != SQLITE_ROW) return (*c)->fail("select replication queues");
+      out.emplace_back(std::to_string((*s)->integer(0)) + "/" + (*s)->text(1),
+                       static_cast<uint64_t>((*s)->integer(2)));
+    }
+    return out;
+  }
+
+  Result<bool> queueReplicationTasks(
+      std::string_view consumer, int64_t from, int64_t to,
+      const std::vector<ReplicationTask>& tasks,
+      const std::vector<std::pair<std::string, uint64_t>>& dropped) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    {
+      auto s = (*c)->prepare(
+          "INSERT INTO event_cursors(consumer, position) VALUES(?1, ?3) "
+          "ON CONFLICT(consumer) DO UPDATE SET position = ?3 WHERE position = ?2");
+      if (!s) return s.takeError();
+      (*s)->bind(1, consumer).bind(2, from).bind(3, to);
+      if (auto r = run(**c, **s); !r) return r.takeError();
+      if (sqlite3_changes((*c)->db()) == 0) return false;
+    }
+    for (const auto& t : tasks) {
+      if (auto r = insertTask(**c, t); !r) return r.takeError();
+    }
+    for (const auto& [key, count] : dropped) {
+      const auto parts = splitKey(key);
+      if (!parts) continue;
+      auto s = (*c)->prepare(
+          "UPDATE replications SET dropped = dropped + ? WHERE registry_id = ? AND name = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, static_cast<int64_t>(count)).bind(2, parts->first).bind(3, parts->second);
+      if (auto r = run(**c, **s); !r) return r.takeError();
+    }
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return true;
+  }
+
+  Result<void> queueSync(RegistryId registry, std::string_view name,
+                         const std::vector<ReplicationTask>& tasks, int64_t nowMs) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    for (const auto& t : tasks) {
+      if (auto r = insertTask(**c, t); !r) return r.takeError();
+    }
+    auto s = (*c)->prepare(
+        "UPDATE replications SET sync_requested_ms = 0, last_sync_ms = ? "
+        "WHERE registry_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, nowMs).bind(2, registry).bind(3, name);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+    return tx.commit();
+  }
+
+  Result<bool> requestSync(RegistryId registry, std::string_view name, int64_t nowMs) override {
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(
+        "UPDATE replications SET sync_requested_ms = ? WHERE registry_id = ? AND name = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, nowMs).bind(2, registry).bind(3, name);
+    if (auto r = run(**c, **s); !r) return r.takeError();
+    return sqlite3_changes((*c)->db()) > 0;
+  }
+
+  Result<std::vector<Replication>> syncsRequested() override {
+    return selectReplications("SELECT " BERTH_REPLICATION_COLUMNS
+                              " FROM replications WHERE sync_requested_ms > 0 AND ?1 >= 0 "
+                              "ORDER BY sync_requested_ms",
+                              0);
+  }
+
+  Result<std::vector<ReplicationTask>> claimReplicationTasks(
+      int64_t now, int64_t lease, size_t limit, const std::vector<std::string>& busy) override {
+    std::vector<ReplicationTask> out;
+    if (limit == 0) return out;
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    {
+      // The first task of each replication and repository, if it is due: a later change to a
+      // repository waits for the earlier ones (a delete never overtakes the push it undoes).
+      auto s = (*c)->prepare(
+          "SELECT " BERTH_TASK_COLUMNS
+          " FROM replication_tasks t WHERE t.next_attempt_ms <= ?1 AND t.id = "
+          "(SELECT MIN(u.id) FROM replication_tasks u WHERE u.registry_id = t.registry_id AND "
+          "u.replication = t.replication AND u.repository = t.repository) "
+          "ORDER BY t.next_attempt_ms, t.id");
+      if (!s) return s.takeError();
+      (*s)->bind(1, now);
+      for (int rc; out.size() < limit && (rc = (*s)->step()) != SQLITE_DONE;) {
+        if (rc != SQLITE_ROW) return (*c)->fail("select replication tasks");
+        auto t = taskFrom(**s);
+        const auto key = std::to_string(t.registry) + "/" + t.replication + "/" + t.repository;
+        if (std::find(busy.begin(), busy.end(), key) != busy.end()) continue;
+        out.push_back(std::move(t));
+      }
+    }
+    for (const auto& t : out) {
+      auto s = (*c)->prepare("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, now + lease).bind(2, t.id);
+      if (auto r = run(**c, **s); !r) return r.takeError();
+    }
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return out;
+  }
+
+  Result<void> recordReplicationOutcomes(const std::vector<TaskOutcome>& outcomes) override {
+    if (outcomes.empty()) return {};
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r.takeError();
+    auto exec = [&](const char* sql, auto&& bind) -> Result<void> {
+      auto s = (*c)->prepare(sql);
+      if (!s) return s.takeError();
+      bind(**s);
+      return run(**c, **s);
+    };
+    for (const auto& o : outcomes) {
+      Result<void> r;
+      if (o.state == "retry") {
+        r = exec(
+            "UPDATE replication_tasks SET attempts = attempts + 1, next_attempt_ms = ?, "
+            "error = ? WHERE id = ?",
+            [&](Stmt& s) { s.bind(1, o.nextAttemptMs).bind(2, o.error).bind(3, o.task); });
+      } else {
+        r = exec("DELETE FROM replication_tasks WHERE id = ?", [&](Stmt& s) { s.bind(1, o.task); });
+      }
+      if (!r) return r;
+      if (o.state == "done") {
+        r = exec(
+            "UPDATE replications SET replicated = replicated + 1, last_success_ms = ? "
+            "WHERE registry_id = ? AND name = ?",
+            [&](Stmt& s) { s.bind(1, o.atMs).bind(2, o.registry).bind(3, o.replication); });
+      } else {
+        r = exec(
+            "UPDATE replications SET failed = failed + ?, last_error_ms = ?, last_error = ? "
+            "WHERE registry_id = ? AND name = ?",
+            [&](Stmt& s) {
+              s.bind(1, int64_t{o.state == "failed" ? 1 : 0}).bind(2, o.atMs).bind(3, o.error);
+              s.bind(4, o.registry).bind(5, o.replication);
+            });
+      }
+      if (!r) return r;
+    }
+    return tx.commit();
+  }
+
  private:
+  Result<std::vector<Replication>> selectReplications(const char* sql, int64_t registry) {
+    auto c = db_->lease();
+    if (!c) return c.takeError();
+    auto s = (*c)->prepare(sql);
+    if (!s) return s.takeError();
+    (*s)->bind(1, registry);
+    std::vector<Replication> out;
+    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
+      if (rc != SQLITE_ROW) return (*c)->fail("select replications");
+      out.push_back(replicationFrom(**s));
+    }
+    return out;
+  }
+
   static void bindProgress(Stmt& s, const ImportJob& j, int first) {
     s.bind(first, static_cast<int64_t>(j.manifests))
         .bind(first + 1, static_cast<int64_t>(j.blobsCopied))

@@ -212,9 +212,11 @@ Result<HttpResponse> HttpClient::once(const HttpRequest& request, bool& retryabl
 
   if (request.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (request.method == "PUT" || request.method == "POST") {
+  } else if (request.method == "PUT" || request.method == "POST" || request.method == "PATCH") {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    if (request.method == "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
+    if (request.method != "PUT") {
+      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
     if (request.bodyFd >= 0) {
       curl_easy_setopt(c, CURLOPT_READFUNCTION, onRead);
       curl_easy_setopt(c, CURLOPT_READDATA, &t);
