@@ -194,11 +194,142 @@ TYPED_TEST_P(UpstreamStoreConformance, CachedTagsRememberTheLastCheck) {
   EXPECT_EQ((*s.cachedTag(this->other, "hub/alpine", "3"))->digest, "sha256:cc");
 }
 
+ReplicationTask task(RegistryId registry, std::string replication, std::string repository,
+                     std::string digest, int64_t eventMs) {
+  ReplicationTask t;
+  t.registry = registry;
+  t.replication = std::move(replication);
+  t.action = "push";
+  t.repository = std::move(repository);
+  t.tag = "v1";
+  t.digest = std::move(digest);
+  t.eventMs = eventMs;
+  return t;
+}
+
+TYPED_TEST_P(UpstreamStoreConformance, ReplicationsAreKeptPerRegistryAndHoldTheirSet) {
+  auto& s = *this->store;
+  ASSERT_TRUE(s.createCredentialSet(this->set("dr", this->registry)));
+  Replication r{this->registry, "dr", "https://dr.example.com/mirror", "dr", {"team/*"}};
+  ASSERT_TRUE(s.createReplication(r));
+  auto again = s.createReplication(r);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ApiCode::Conflict);
+  ASSERT_TRUE(s.createReplication({this->registry, "all", "https://other.example.com", "", {}}));
+  ASSERT_TRUE(s.createReplication({this->other, "dr", "https://x.example.com", "", {}}));
+  auto listed = *s.replications(this->registry);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].name, "all");
+  EXPECT_EQ(listed[1].scopes, std::vector<std::string>{"team/*"});
+  EXPECT_EQ(listed[1].mode, "push");
+  EXPECT_TRUE(listed[1].enabled);
+
+  auto held = s.deleteCredentialSet(this->registry, "dr");
+  ASSERT_FALSE(held);
+  EXPECT_NE(held.error().detail.find("replication dr"), std::string::npos);
+  r.credentialSet = "";
+  r.scopes = {"prod/*", "base:3*"};
+  r.enabled = false;
+  EXPECT_TRUE(*s.updateReplication(r));
+  auto read = **s.replication(this->registry, "dr");
+  EXPECT_EQ(read.scopes, (std::vector<std::string>{"prod/*", "base:3*"}));
+  EXPECT_FALSE(read.enabled);
+  EXPECT_TRUE(*s.deleteCredentialSet(this->registry, "dr"));
+
+  ASSERT_TRUE(s.queueSync(this->registry, "dr",
+                          {task(this->registry, "dr", "prod/app", "sha256:aa", 1000)}, 2000));
+  EXPECT_TRUE(*s.deleteReplication(this->registry, "dr"));
+  EXPECT_FALSE(*s.deleteReplication(this->registry, "dr"));
+  EXPECT_TRUE(s.replicationQueues()->empty()) << "its queued changes went with it";
+  EXPECT_TRUE(*s.replication(this->other, "dr"));
+
+  ASSERT_TRUE(s.queueSync(this->registry, "all",
+                          {task(this->registry, "all", "prod/app", "sha256:aa", 1000)}, 2000));
+  ASSERT_TRUE(*this->factory.identities()->deleteRegistry(this->registry));
+  EXPECT_TRUE(s.replications(this->registry)->empty());
+  EXPECT_TRUE(s.replicationQueues()->empty());
+}
+
+TYPED_TEST_P(UpstreamStoreConformance, ReplicationTasksGoInOrderPerRepository) {
+  auto& s = *this->store;
+  ASSERT_TRUE(s.createReplication({this->registry, "dr", "https://dr.example.com", "", {}}));
+  // Queued with the outbox cursor: a second taker of the same events changes nothing.
+  std::vector<ReplicationTask> tasks{task(this->registry, "dr", "a", "sha256:a1", 1000),
+                                     task(this->registry, "dr", "a", "sha256:a2", 1100),
+                                     task(this->registry, "dr", "b", "sha256:b1", 1200)};
+  ASSERT_TRUE(*s.queueReplicationTasks("replication", 0, 3, tasks, {}));
+  EXPECT_FALSE(*s.queueReplicationTasks("replication", 0, 3, tasks,
+                                        {{std::to_string(this->registry) + "/dr", 5}}));
+  auto status = *s.replicationStatus(this->registry, "dr");
+  EXPECT_EQ(status.queued, 3u);
+  EXPECT_EQ(status.oldestEventMs, 1000);
+  EXPECT_EQ(status.dropped, 0u);
+
+  // The first change of each repository; the second of "a" waits for the first.
+  auto claimed = *s.claimReplicationTasks(5000, 60000, 10, {});
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].digest, "sha256:a1");
+  EXPECT_EQ(claimed[1].digest, "sha256:b1");
+  // Leased: not claimed again before the lease ends, even with nothing busy.
+  EXPECT_TRUE(s.claimReplicationTasks(6000, 60000, 10, {})->empty());
+  auto again =
+      *s.claimReplicationTasks(70000, 60000, 10, {std::to_string(this->registry) + "/dr/b"});
+  ASSERT_EQ(again.size(), 1u) << "a busy repository's task is skipped";
+  EXPECT_EQ(again[0].digest, "sha256:a1");
+
+  // a1 fails and is retried later: a2 still waits behind it.
+  ASSERT_TRUE(s.recordReplicationOutcomes(
+      {{claimed[0].id, this->registry, "dr", "retry", 200000, 70500, "target down"},
+       {claimed[1].id, this->registry, "dr", "done", 0, 70500, ""}}));
+  status = *s.replicationStatus(this->registry, "dr");
+  EXPECT_EQ(status.queued, 2u);
+  EXPECT_EQ(status.replicated, 1u);
+  EXPECT_EQ(status.lastError, "target down");
+  EXPECT_EQ(status.lastSuccessMs, 70500);
+  EXPECT_TRUE(s.claimReplicationTasks(100000, 60000, 10, {})->empty());
+  auto retried = *s.claimReplicationTasks(200000, 60000, 10, {});
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0].digest, "sha256:a1");
+  EXPECT_EQ(retried[0].attempts, 1u);
+  EXPECT_EQ(retried[0].error, "target down");
+  ASSERT_TRUE(s.recordReplicationOutcomes(
+      {{retried[0].id, this->registry, "dr", "failed", 0, 200100, "refused for good"}}));
+  auto last = *s.claimReplicationTasks(300000, 60000, 10, {});
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].digest, "sha256:a2");
+  status = *s.replicationStatus(this->registry, "dr");
+  EXPECT_EQ(status.failed, 1u);
+  EXPECT_EQ(status.lastError, "refused for good");
+  EXPECT_EQ(status.queued, 1u);
+  EXPECT_EQ(status.oldestEventMs, 1100);
+
+  // Dropped changes are counted; a sync asked for is listed until it is queued.
+  ASSERT_TRUE(*s.queueReplicationTasks("replication", 3, 4, {},
+                                       {{std::to_string(this->registry) + "/dr", 2}}));
+  EXPECT_EQ(s.replicationStatus(this->registry, "dr")->dropped, 2u);
+  EXPECT_TRUE(*s.requestSync(this->registry, "dr", 400000));
+  EXPECT_FALSE(*s.requestSync(this->registry, "none", 400000));
+  ASSERT_EQ(s.syncsRequested()->size(), 1u);
+  EXPECT_EQ(s.replicationStatus(this->registry, "dr")->syncRequestedMs, 400000);
+  ASSERT_TRUE(s.queueSync(this->registry, "dr",
+                          {task(this->registry, "dr", "c", "sha256:c1", 400100)}, 400200));
+  EXPECT_TRUE(s.syncsRequested()->empty());
+  status = *s.replicationStatus(this->registry, "dr");
+  EXPECT_EQ(status.lastSyncMs, 400200);
+  EXPECT_EQ(status.syncRequestedMs, 0);
+  EXPECT_EQ(status.queued, 2u);
+  auto queues = *s.replicationQueues();
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_EQ(queues[0].second, 2u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(UpstreamStoreConformance, CredentialSetsAreKeptPerRegistry,
                             ImportJobsRecordTheirProgressNewestFirst,
                             ARegistryDeletedTakesItsSetsAndJobs,
                             CacheRulesHaveOneTargetEachAndHoldTheirSet,
-                            CachedTagsRememberTheLastCheck);
+                            CachedTagsRememberTheLastCheck,
+                            ReplicationsAreKeptPerRegistryAndHoldTheirSet,
+                            ReplicationTasksGoInOrderPerRepository);
 using Drivers = ::testing::Types<SqliteFactory>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, UpstreamStoreConformance, Drivers);
 

@@ -2,15 +2,18 @@
 // authentication, tokens cached per scope, Retry-After, redirects that must not carry
 // credentials, and manifests whose bytes do not match.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 
 #include "../support/scripted_server.hpp"
 #include "auth/base64url.hpp"
 #include "upstream/cache_rules.hpp"
 #include "upstream/challenge.hpp"
 #include "upstream/client.hpp"
+#include "upstream/replicator.hpp"
 
 namespace berth::upstream {
 namespace {
@@ -405,6 +408,121 @@ TEST(UpstreamClient, AnUpstreamThatIsNotThereIsUnavailableAndNamed) {
   EXPECT_TRUE(unavailable(r.error()));
   EXPECT_TRUE(r.error().message.starts_with("upstream 127.0.0.1:9 unreachable: "))
       << r.error().message;
+}
+
+}  // namespace
+}  // namespace berth::upstream
+
+namespace berth::upstream {
+namespace {
+
+TEST(ReplicationTargets, AreRegistriesWithAnOptionalPrefix) {
+  auto t = parseReplicationTarget("https://DR.example.com:5000/mirror/prod/");
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->host, "dr.example.com:5000");
+  EXPECT_EQ(t->prefix, "mirror/prod");
+  EXPECT_FALSE(t->plain);
+  EXPECT_EQ(t->url(), "https://dr.example.com:5000/mirror/prod");
+  EXPECT_EQ(t->repository("team/app"), "mirror/prod/team/app");
+  auto plain = parseReplicationTarget("http://127.0.0.1:5000");
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(plain->plain);
+  EXPECT_EQ(plain->prefix, "");
+  EXPECT_EQ(plain->repository("team/app"), "team/app");
+  for (const char* bad : {"ftp://dr.example.com", "dr.example.com", "https://u:p@dr.example.com",
+                          "https://dr.example.com/?x=1", "https://dr.example.com/#f",
+                          "https://dr.example.com/Upper", "https:///mirror", ""}) {
+    auto r = parseReplicationTarget(bad);
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_NE(r.error().message.find("invalid replication target"), std::string::npos);
+    }
+  }
+}
+
+// A registry that takes uploads: POST gives a relative Location, PATCHes append what their
+// Content-Range says, the PUT with ?digest= ends it.
+struct UploadTarget {
+  std::mutex mutex;
+  std::string received;
+  std::vector<std::string> ranges, methods;
+  std::string putTarget;
+  ScriptedServer server{[this](const SeenRequest& r) -> ScriptedReply {
+    std::lock_guard lock(mutex);
+    methods.push_back(r.method);
+    if (r.method == "POST") return {202, {{"Location", "/v2/app/blobs/uploads/u1?_state=s"}}, ""};
+    if (r.method == "PATCH") {
+      ranges.push_back(r.header("content-range"));
+      received += r.body;
+      return {202, {{"Location", "/v2/app/blobs/uploads/u1?_state=s2"}}, ""};
+    }
+    if (r.method == "PUT") {
+      received += r.body;
+      putTarget = r.target;
+      return {201, {}, ""};
+    }
+    return {405, {}, R"({"errors":[{"code":"UNSUPPORTED","message":"not here"}]})"};
+  }};
+};
+
+TEST(UpstreamClient, BlobsGoUpInChunksFromAStoreWithoutFiles) {
+  UploadTarget target;
+  auto o = options();
+  o.chunkBytes = 4;
+  auto client = clientOf(target.server, {}, o);
+  const std::string bytes = "0123456789";
+  storage::BlobReader reader;
+  reader.size = bytes.size();
+  reader.fetch = [&](uint64_t first, uint64_t length, const storage::ByteSink& sink) {
+    sink(bytes.data() + first, length);
+    return Result<void>();
+  };
+  const auto digest = *Digest::parse(sha256Digest(bytes));
+  ASSERT_TRUE(client.pushBlob("app", digest, reader));
+  EXPECT_EQ(target.received, bytes);
+  EXPECT_EQ(target.ranges, (std::vector<std::string>{"0-3", "4-7", "8-9"}));
+  EXPECT_EQ(target.putTarget, "/v2/app/blobs/uploads/u1?_state=s2&digest=" +
+                                  std::string("sha256%3A") + std::string(digest.hex()));
+}
+
+TEST(UpstreamClient, BlobsGoUpInOnePutFromAFile) {
+  UploadTarget target;
+  auto client = clientOf(target.server);
+  const std::string bytes = "a blob kept in a file";
+  char path[] = "/tmp/berth-push-XXXXXX";
+  UniqueFd fd(::mkstemp(path));
+  ASSERT_TRUE(fd);
+  ::unlink(path);
+  ASSERT_EQ(::write(fd.get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  storage::BlobReader reader{std::make_shared<const UniqueFd>(std::move(fd)), bytes.size()};
+  ASSERT_TRUE(client.pushBlob("app", *Digest::parse(sha256Digest(bytes)), reader));
+  EXPECT_EQ(target.received, bytes);
+  EXPECT_EQ(target.methods, (std::vector<std::string>{"POST", "PUT"}));
+  // What the target cannot do is told apart from a refusal that may pass (credentials).
+  auto deleted = client.deleteManifest("app", "v1");
+  ASSERT_FALSE(deleted);
+  EXPECT_EQ(deleted.error().code, ApiCode::Unsupported);
+  EXPECT_NE(deleted.error().message.find("deleting app:v1: HTTP 405 UNSUPPORTED"),
+            std::string::npos)
+      << deleted.error().message;
+}
+
+TEST(UpstreamClient, AnUploadLocationOnAnotherOriginIsRefused) {
+  ScriptedServer server([](const SeenRequest&) -> ScriptedReply {
+    return {202, {{"Location", "http://elsewhere.example:1/upload"}}, ""};
+  });
+  auto client = clientOf(server, {"ci", "secret"});
+  storage::BlobReader reader;
+  reader.size = 1;
+  reader.fetch = [](uint64_t, uint64_t, const storage::ByteSink& sink) {
+    sink("x", 1);
+    return Result<void>();
+  };
+  auto r = client.pushBlob("app", *Digest::parse(sha256Digest("x")), reader);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("without a location on the same registry"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(server.requests(), 1);
 }
 
 }  // namespace
