@@ -114,7 +114,8 @@ struct TaskOutcome {
   int64_t task = 0;
   RegistryId registry = 0;
   std::string replication;
-  std::string state;  // "done", "retry" (at nextAttemptMs), "failed"
+  std::string state;  // "done", "retry" (at nextAttemptMs), "failed", or "release" (not
+                      // attempted: due again at nextAttemptMs, nothing counted)
   int64_t nextAttemptMs = 0;
   int64_t atMs = 0;
   std::string error;

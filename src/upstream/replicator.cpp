@@ -121,11 +121,19 @@ void Replicator::start() {
   dispatcher_ = std::thread([this] { loop(); });
 }
 
+namespace {
+// A task claimed and not attempted (the node stopping): due again at once, for any node.
+meta::TaskOutcome released(const meta::ReplicationTask& t) {
+  return {t.id, t.registry, t.replication, "release", nowMs(), nowMs(), ""};
+}
+}  // namespace
+
 void Replicator::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    queue_.clear();  // claimed and not begun: their leases bring them back
+    for (const auto& t : queue_) finished_.push_back(released(t));
+    queue_.clear();
   }
   stopFlag_ = true;
   wake_.notify_all();
@@ -352,7 +360,9 @@ void Replicator::workerLoop() {
     lock.lock();
     --inFlight_;
     busy_.erase(keyOf(task));
-    if (!stopping_ || outcome.state != "retry") finished_.push_back(std::move(outcome));
+    // An attempt cut short by the stop is not held against the change.
+    finished_.push_back(stopping_ && outcome.state == "retry" ? released(task)
+                                                              : std::move(outcome));
     woken_ = true;  // the repository's next change may go now
     idle_.notify_all();
     wake_.notify_all();

@@ -321,6 +321,17 @@ TYPED_TEST_P(UpstreamStoreConformance, ReplicationTasksGoInOrderPerRepository) {
   auto queues = *s.replicationQueues();
   ASSERT_EQ(queues.size(), 1u);
   EXPECT_EQ(queues[0].second, 2u);
+
+  // A claimed task let go (its node stopping) is due again at once, nothing counted.
+  auto held = *s.claimReplicationTasks(500000, 600000, 10, {});
+  ASSERT_EQ(held.size(), 2u);
+  ASSERT_TRUE(s.recordReplicationOutcomes(
+      {{held[0].id, this->registry, "dr", "release", 500100, 500100, ""}}));
+  auto back = *s.claimReplicationTasks(500200, 600000, 10, {});
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].id, held[0].id);
+  EXPECT_EQ(back[0].attempts, held[0].attempts);
+  EXPECT_EQ(s.replicationStatus(this->registry, "dr")->lastError, "refused for good");
 }
 
 REGISTER_TYPED_TEST_SUITE_P(UpstreamStoreConformance, CredentialSetsAreKeptPerRegistry,

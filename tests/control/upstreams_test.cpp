@@ -3,6 +3,7 @@
 // its end through the API and read back on /v2, upstreams on loopback refused unless the
 // server allows them. The clients' end-to-end run against real registries is
 // tests/e2e/import.sh.
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -173,6 +174,50 @@ TEST_F(UpstreamsApiTest, AServerStoppedWhileTheCacheFillsExitsCleanly) {
   EXPECT_EQ(pulled.body, manifest);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the fill is fetching the blob
   ASSERT_TRUE(restartServer()) << serverError();
+}
+
+// A server stopping while it copies a change lets the change go (not held for the lease of a
+// node that died): the next start copies it at once.
+TEST_F(UpstreamsApiTest, AServerStoppedWhileReplicatingCopiesTheChangeWhenItStartsAgain) {
+  std::atomic<bool> hang{true};
+  std::atomic<int> manifests{0};
+  ScriptedServer target([&](const SeenRequest& r) -> ScriptedReply {
+    if (hang) {
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      return {503, {}, ""};
+    }
+    if (r.method == "HEAD" && r.target.find("/manifests/") != std::string::npos) {
+      return {404, {}, ""};
+    }
+    if (r.method == "HEAD") return {200, {}, ""};  // it has every blob
+    if (r.method == "PUT" && r.target.find("/manifests/") != std::string::npos) {
+      ++manifests;
+      return {201, {}, ""};
+    }
+    return {400, {}, ""};
+  });
+  const std::string body = R"({"name":"dr","target":"http://)" + target.hostPort() + R"("})";
+  ASSERT_EQ(post("/replications", body).status, 201);
+  p_->pushImage("team/app", "v1");
+  for (int i = 0; i < 100 && target.requests() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(target.requests(), 0) << "the copy began";
+  ASSERT_TRUE(restartServer()) << serverError();
+  hang = false;
+  json::Value shown;
+  auto count = [&](std::string_view key) {
+    const auto* status = member(shown, "status");
+    return status ? integer(*status, key).value_or(-1) : -1;
+  };
+  for (int i = 0; i < 200; ++i) {
+    shown = expectJson(api().get(regPath(reg_, "/replications/dr")), 200);
+    if (count("replicated") == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(count("replicated"), 1) << "the change waits for a lease";
+  EXPECT_EQ(count("queued"), 0);
+  EXPECT_EQ(manifests, 1);
 }
 
 TEST_F(UpstreamsApiTest, TokensMayNeitherImportNorSeeCredentialSets) {

@@ -6,8 +6,11 @@
 #   bash tests/e2e/small_image.sh tests/e2e/reference-registry.sh
 #
 # Usage: reference-registry.sh serve --listen HOST:PORT --data DIR [--htpasswd FILE]
+#        [--token-realm URL --token-cert FILE]
 # (--htpasswd: Basic authentication with the bcrypt entries of FILE, as an upstream the tests
-# log in to.) Exits 0 on SIGTERM, like berth must.
+# log in to; --token-realm: the Docker token flow, tokens from the server at URL
+# (tests/e2e/token_server.py, issuer "berth-test-tokens", service "reference-registry") whose
+# signing certificate is FILE.) Exits 0 on SIGTERM, like berth must.
 set -euo pipefail
 
 # `admin` (the set-up lib.sh does): the reference registry has no authentication, so any
@@ -21,7 +24,7 @@ if [[ "${1:-}" == admin ]]; then
   exit 0
 fi
 
-listen="" data="" htpasswd=""
+listen="" data="" htpasswd="" token_realm="" token_cert=""
 [[ "${1:-}" == serve ]] || { echo "usage: $0 serve --listen HOST:PORT --data DIR | admin ..." >&2; exit 2; }
 shift
 while (($#)); do
@@ -29,6 +32,8 @@ while (($#)); do
     --listen) listen="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
     --htpasswd) htpasswd="$2"; shift 2 ;;
+    --token-realm) token_realm="$2"; shift 2 ;;
+    --token-cert) token_cert="$2"; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -58,6 +63,17 @@ auth:
   htpasswd:
     realm: reference-registry
     path: $htpasswd
+EOF
+fi
+
+if [[ -n "$token_realm" ]]; then
+  cat >>"$data/config.yml" <<EOF
+auth:
+  token:
+    realm: $token_realm
+    service: reference-registry
+    issuer: berth-test-tokens
+    rootcertbundle: $token_cert
 EOF
 fi
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Replication (`berth replication`) to real registries started here: the reference registry
-# (distribution) behind htpasswd, and a second berth behind its token flow, under a prefix.
+# (distribution) behind htpasswd and behind the token flow (tests/e2e/token_server.py), and a
+# second berth behind its own token flow, under a prefix.
 # skopeo pushes a multi-arch index and an image to berth; both targets then serve the same
 # digests (skopeo reads them back). Scopes decide what goes where; a delete follows its push;
 # with the target stopped, changes wait (status: queued, lag, the last error naming the target)
 # and are copied once it is back; a replication made after the images were pushed copies them
-# with `sync`; wrong credentials give an error naming the target; the blobs go up once.
+# with `sync`; wrong credentials give an error naming the target; the blobs go up once. The
+# token-flow distribution is also imported from (an upstream), with a wrong password refused.
 # Usage: replication.sh /path/to/berth
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -13,7 +15,8 @@ source "$(dirname "$0")/lib.sh"
 HERE=$(dirname "$0")
 UP_PORT=$(free_port)
 UP=127.0.0.1:$UP_PORT
-e2e_start_configured '{"upstream_allow_loopback": true, "replication_backoff_cap_seconds": 1}' "$@"
+e2e_start_configured '{"upstream_allow_loopback": true, "upstream_insecure_registries": "127.0.0.1",
+  "replication_backoff_cap_seconds": 1}' "$@"
 
 UP_PID=""
 start_target() {
@@ -195,6 +198,43 @@ cli replication update -r default -n bad --enabled false >/dev/null
 cli replication delete -r default -n bad --yes
 cli credential-set delete -r default -n wrong --yes
 
+log "distribution behind the token flow: a replication target, then an upstream to import from"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/token-key.pem" -out "$TMP/token-cert.pem" \
+  -days 2 -subj /CN=berth-test-tokens 2>/dev/null
+TOKEN_PORT=$(free_port)
+setsid python3 "$HERE/token_server.py" "$TOKEN_PORT" "$TMP/token-key.pem" "$TMP/token-cert.pem" \
+  berth-test-tokens ci 'token-pass' >"$TMP/tokens.log" 2>&1 &
+EXTRA_PIDS+=($!)
+TOK=127.0.0.1:$(free_port)
+bash "$HERE/reference-registry.sh" serve --listen "$TOK" --data "$TMP/token-target" \
+  --token-realm "http://127.0.0.1:$TOKEN_PORT/token" --token-cert "$TMP/token-cert.pem" \
+  >"$TMP/token-target.log" 2>&1 &
+EXTRA_PIDS+=($!)
+for _ in $(seq 100); do
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$TOK/v2/")" == 401 ]] && break
+  sleep 0.1
+done
+printf 'token-pass\n' >"$TMP/token-password"
+cli credential-set create -r default -n tok --login-server "$TOK" -u ci \
+  --password-file "$TMP/token-password" >/dev/null
+cli replication create -r default -n tok --target "http://$TOK" --credential-set tok \
+  --scope team/app:v1 >/dev/null
+cli replication sync -r default -n tok >/dev/null
+caught_up tok 1
+assert_eq "$(target_digest "$TOK/team/app:v1" --creds ci:token-pass)" "$INDEX_DIGEST" \
+  "the index on distribution behind tokens"
+grep -q '"actions": \["pull", "push", "delete"\]' "$TMP/tokens.log" ||
+  fail "berth asked no push token: $(head -3 "$TMP/tokens.log")"
+cli import -r default --source "$TOK/team/app:v1" --image back/app:v1 -u ci --password-stdin \
+  <<<"token-pass" >"$TMP/back.json" 2>"$TMP/back.err" || fail "import back: $(cat "$TMP/back.err")"
+assert_eq "$(jq -r .digest "$TMP/back.json")" "$INDEX_DIGEST" "imported back through the token flow"
+assert_eq "$(remote_digest back/app:v1)" "$INDEX_DIGEST" "back/app:v1 read back"
+if cli import -r default --source "$TOK/team/app:v1" -u ci -p wrong >/dev/null 2>"$TMP/tok.err"; then
+  fail "an import with wrong credentials at the token service succeeded"
+fi
+tail -n 1 "$TMP/tok.err" | grep -q "upstream $TOK refused the credentials of ci at its token service" ||
+  fail "wrong credentials at the token service: $(cat "$TMP/tok.err")"
+
 log "bad input is refused with one line"
 expect_cli_error() {
   local want=$1
@@ -211,5 +251,5 @@ expect_cli_error "invalid scope" replication create -r default -n x --target "ht
 expect_cli_error "mode must be push" replication create -r default -n x --target "http://$UP" \
   --mode pull
 expect_cli_error "replication nope not found" replication status -r default -n nope
-cli replication list -r default | jq -e 'length == 3' >/dev/null || fail "replications after refusals"
+cli replication list -r default | jq -e 'length == 4' >/dev/null || fail "replications after refusals"
 log "ok"

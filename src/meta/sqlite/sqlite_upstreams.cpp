@@ -608,10 +608,9 @@ class SqliteUpstreamStore final : public UpstreamStore {
       // repository waits for the earlier ones (a delete never overtakes the push it undoes).
       auto s = (*c)->prepare(
           "SELECT " BERTH_TASK_COLUMNS
-          " FROM replication_tasks t WHERE t.next_attempt_ms <= ?1 AND t.id = "
-          "(SELECT MIN(u.id) FROM replication_tasks u WHERE u.registry_id = t.registry_id AND "
-          "u.replication = t.replication AND u.repository = t.repository) "
-          "ORDER BY t.next_attempt_ms, t.id");
+          " FROM replication_tasks WHERE id IN (SELECT MIN(id) FROM replication_tasks "
+          "GROUP BY registry_id, replication, repository) AND next_attempt_ms <= ?1 "
+          "ORDER BY next_attempt_ms, id");
       if (!s) return s.takeError();
       (*s)->bind(1, now);
       for (int rc; out.size() < limit && (rc = (*s)->step()) != SQLITE_DONE;) {
@@ -646,6 +645,12 @@ class SqliteUpstreamStore final : public UpstreamStore {
     };
     for (const auto& o : outcomes) {
       Result<void> r;
+      if (o.state == "release") {  // not attempted after all: due again, nothing counted
+        r = exec("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?",
+                 [&](Stmt& s) { s.bind(1, o.nextAttemptMs).bind(2, o.task); });
+        if (!r) return r;
+        continue;
+      }
       if (o.state == "retry") {
         r = exec(
             "UPDATE replication_tasks SET attempts = attempts + 1, next_attempt_ms = ?, "
