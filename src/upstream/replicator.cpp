@@ -16,6 +16,7 @@ constexpr std::string_view kConsumer = "replication";
 constexpr size_t kFanOutBatch = 256;
 constexpr size_t kMaxDepth = 4;  // an index of indexes of ...: deeper is refused
 constexpr auto kDisabledWait = std::chrono::minutes(1);
+constexpr size_t kMaxPrefix = 64;  // leaves most of a repository name's 255 bytes to the name
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -87,6 +88,9 @@ Result<ReplicationTarget> parseReplicationTarget(std::string_view text) {
   while (!path.empty() && path.back() == '/') path.pop_back();
   if (!path.empty() && !isValidRepositoryName(path)) {
     return bad("the path must be a repository prefix (lower-case path components)");
+  }
+  if (path.size() > kMaxPrefix) {
+    return bad("the prefix is longer than " + std::to_string(kMaxPrefix) + " bytes");
   }
   t.prefix = path;
   return t;

@@ -9,7 +9,6 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-HERE=$(dirname "$0")
 UP_PORT=$(free_port)
 UP=127.0.0.1:$UP_PORT
 e2e_start_configured '{"upstream_allow_loopback": true, "upstream_insecure_registries": "127.0.0.1",
@@ -17,14 +16,8 @@ e2e_start_configured '{"upstream_allow_loopback": true, "upstream_insecure_regis
 
 UP_PID=""
 start_upstream() {
-  bash "$HERE/reference-registry.sh" serve --listen "$UP" --data "$TMP/upstream" \
-    --htpasswd "$TMP/htpasswd" >>"$TMP/upstream.log" 2>&1 &
-  UP_PID=$!
-  for _ in $(seq 100); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$UP/v2/")" == 401 ]] && return 0
-    sleep 0.1
-  done
-  fail "the upstream did not start"
+  reference_start "$UP" "$TMP/upstream" "$TMP/upstream.log" --htpasswd "$TMP/htpasswd"
+  UP_PID=$REFERENCE_PID
 }
 stop_upstream() { kill -TERM "$UP_PID" 2>/dev/null && wait "$UP_PID" 2>/dev/null || true; }
 AT_EXIT+=(stop_upstream)

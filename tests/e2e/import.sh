@@ -10,7 +10,6 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-HERE=$(dirname "$0")
 UP_PORT=$(free_port)
 UP=127.0.0.1:$UP_PORT
 e2e_start_configured "{\"upstream_allow_loopback\": true,
@@ -20,13 +19,8 @@ manifest_type=application/vnd.oci.image.manifest.v1+json
 
 log "the upstream: the reference registry on $UP behind htpasswd"
 htpasswd -Bbc "$TMP/htpasswd" mirror 'upstream-pass' 2>/dev/null
-bash "$HERE/reference-registry.sh" serve --listen "$UP" --data "$TMP/upstream" \
-  --htpasswd "$TMP/htpasswd" >"$TMP/upstream.log" 2>&1 &
-EXTRA_PIDS+=($!)
-for _ in $(seq 100); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$UP/v2/")" == 401 ]] && break
-  sleep 0.1
-done
+reference_start "$UP" "$TMP/upstream" "$TMP/upstream.log" --htpasswd "$TMP/htpasswd"
+EXTRA_PIDS+=("$REFERENCE_PID")
 up() { curl -sS --max-time 60 -u mirror:upstream-pass "$@"; }
 
 log "a linux/amd64 + linux/arm64 index pushed to the upstream"
@@ -157,21 +151,10 @@ fetched=$(grep -c '"GET /v2/team/app/blobs/' "$TMP/upstream.log" || true)
 assert_eq "$fetched" 8 "blob GETs the upstream served"
 
 log "a second berth as upstream, behind its token flow"
-B_PORT=$(free_port)
-B_DATA=$TMP/upstream-berth
-mkdir -p "$B_DATA"
-"$BERTH" admin update --data "$B_DATA" --admin-enabled true >/dev/null
-B_PASS=$("$BERTH" admin credential renew --data "$B_DATA" --password-name password |
-  jq -er '.passwords[] | select(.name == "password") | .value')
-setsid "$BERTH" serve --listen "127.0.0.1:$B_PORT" --data "$B_DATA" 2>"$TMP/upstream-berth.log" &
-EXTRA_PIDS+=($!)
-for _ in $(seq 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$B_PORT/v2/" && break
-  sleep 0.1
-done
+second_berth_start "$TMP/upstream-berth" "$TMP/upstream-berth.log"
 skopeo_cmd copy --quiet --dest-tls-verify=false --dest-creds "default:$B_PASS" \
-  "oci:$TMP/src:amd64" "docker://127.0.0.1:$B_PORT/base/app:1"
-cli import -r default --source "127.0.0.1:$B_PORT/base/app:1" -u default --password-stdin \
+  "oci:$TMP/src:amd64" "docker://$B_ADDR/base/app:1"
+cli import -r default --source "$B_ADDR/base/app:1" -u default --password-stdin \
   <<<"$B_PASS" >"$TMP/berth-import.json" 2>/dev/null
 assert_eq "$(jq -r .digest "$TMP/berth-import.json")" "$amd64_digest" "imported from a berth"
 assert_eq "$(remote_digest base/app:1)" "$amd64_digest" "base/app:1 read back"

@@ -119,6 +119,41 @@ e2e_start_configured() {
 }
 cli() { "$BERTH" "$@"; }
 
+# reference_start ADDRESS DATA LOG [reference-registry.sh options]: the reference registry
+# (distribution) on ADDRESS, appending to LOG, waited for until it answers /v2/ (401 behind
+# authentication, 200 without); its pid in REFERENCE_PID.
+reference_start() {
+  local address=$1 data=$2 out=$3
+  shift 3
+  bash "$(dirname "${BASH_SOURCE[0]}")/reference-registry.sh" serve --listen "$address" \
+    --data "$data" "$@" >>"$out" 2>&1 &
+  REFERENCE_PID=$!
+  for _ in $(seq 100); do
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/v2/")" == [24]0[01] ]] && return 0
+    sleep 0.1
+  done
+  fail "the reference registry on $address did not start"
+}
+
+# second_berth_start DATA LOG: another berth (the binary under test) with its admin account on,
+# as another registry to talk to: its address in B_ADDR, the admin password in B_PASS.
+second_berth_start() {
+  local data=$1 port
+  port=$(free_port)
+  B_ADDR=127.0.0.1:$port
+  mkdir -p "$data"
+  "$BERTH" admin update --data "$data" --admin-enabled true >/dev/null
+  B_PASS=$("$BERTH" admin credential renew --data "$data" --password-name password |
+    jq -er '.passwords[] | select(.name == "password") | .value')
+  setsid "$BERTH" serve --listen "$B_ADDR" --data "$data" 2>"$2" &
+  EXTRA_PIDS+=($!)
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://$B_ADDR/v2/" && return 0
+    sleep 0.1
+  done
+  fail "the second berth on $B_ADDR did not start"
+}
+
 _start_registry() {
   # A server on an object store lists it once before it listens: an emulator busy with other
   # tests' requests may take a while to answer.

@@ -20,14 +20,8 @@ e2e_start_configured '{"upstream_allow_loopback": true, "upstream_insecure_regis
 
 UP_PID=""
 start_target() {
-  bash "$HERE/reference-registry.sh" serve --listen "$UP" --data "$TMP/target" \
-    --htpasswd "$TMP/htpasswd" >>"$TMP/target.log" 2>&1 &
-  UP_PID=$!
-  for _ in $(seq 100); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$UP/v2/")" == 401 ]] && return 0
-    sleep 0.1
-  done
-  fail "the target did not start"
+  reference_start "$UP" "$TMP/target" "$TMP/target.log" --htpasswd "$TMP/htpasswd"
+  UP_PID=$REFERENCE_PID
 }
 stop_target() { kill -TERM "$UP_PID" 2>/dev/null && wait "$UP_PID" 2>/dev/null || true; }
 AT_EXIT+=(stop_target)
@@ -38,7 +32,7 @@ target_digest() {
   sha256 <"$TMP/raw"
 }
 on_dist() { target_digest "$UP/$1" --creds mirror:target-pass; }
-on_berth() { target_digest "127.0.0.1:$B_PORT/$1" --creds "default:$B_PASS"; }
+on_berth() { target_digest "$B_ADDR/$1" --creds "default:$B_PASS"; }
 # Waits until the replication has copied COUNT changes in all and has none queued.
 caught_up() {
   local status
@@ -54,31 +48,20 @@ caught_up() {
 log "the targets: the reference registry on $UP behind htpasswd, and a second berth"
 htpasswd -Bbc "$TMP/htpasswd" mirror 'target-pass' 2>/dev/null
 start_target
-B_PORT=$(free_port)
-B_DATA=$TMP/target-berth
-mkdir -p "$B_DATA"
-"$BERTH" admin update --data "$B_DATA" --admin-enabled true >/dev/null
-B_PASS=$("$BERTH" admin credential renew --data "$B_DATA" --password-name password |
-  jq -er '.passwords[] | select(.name == "password") | .value')
-setsid "$BERTH" serve --listen "127.0.0.1:$B_PORT" --data "$B_DATA" 2>"$TMP/target-berth.log" &
-EXTRA_PIDS+=($!)
-for _ in $(seq 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$B_PORT/v2/" && break
-  sleep 0.1
-done
+second_berth_start "$TMP/target-berth" "$TMP/target-berth.log"
 
 log "credential sets and two replications: team/* to distribution, everything to berth"
 printf 'target-pass\n' >"$TMP/dist-password"
 cli credential-set create -r default -n dist --login-server "$UP" -u mirror \
   --password-file "$TMP/dist-password" >/dev/null
 printf '%s\n' "$B_PASS" >"$TMP/berth-password"
-cli credential-set create -r default -n peer --login-server "127.0.0.1:$B_PORT" -u default \
+cli credential-set create -r default -n peer --login-server "$B_ADDR" -u default \
   --password-file "$TMP/berth-password" >/dev/null
 cli replication create -r default -n dist --target "http://$UP" --credential-set dist \
   --scope 'team/*' >"$TMP/dist.json"
 assert_eq "$(jq -r .target "$TMP/dist.json")" "http://$UP" "the replication's target"
 assert_eq "$(jq -c .scopes "$TMP/dist.json")" '["team/*"]' "the replication's scopes"
-cli replication create -r default -n peer --target "http://127.0.0.1:$B_PORT/mirror" \
+cli replication create -r default -n peer --target "http://$B_ADDR/mirror" \
   --credential-set peer >/dev/null
 cli replication list -r default | jq -e 'length == 2' >/dev/null || fail "replication list"
 
@@ -158,7 +141,7 @@ assert_eq "$(on_dist "team/later@$later")" "" "the deleted manifest on distribut
 assert_eq "$(on_berth "mirror/team/later@$later")" "" "the deleted manifest on the second berth"
 
 log "a replication made afterwards copies what is there with sync"
-cli replication create -r default -n late --target "http://127.0.0.1:$B_PORT/late" \
+cli replication create -r default -n late --target "http://$B_ADDR/late" \
   --credential-set peer --scope 'team/app:v*' --scope solo/other >/dev/null
 cli replication sync -r default -n late >"$TMP/sync.json"
 assert_eq "$(jq -r .name "$TMP/sync.json")" late "the replication a sync was asked of"
@@ -206,14 +189,9 @@ setsid python3 "$HERE/token_server.py" "$TOKEN_PORT" "$TMP/token-key.pem" "$TMP/
   berth-test-tokens ci 'token-pass' >"$TMP/tokens.log" 2>&1 &
 EXTRA_PIDS+=($!)
 TOK=127.0.0.1:$(free_port)
-bash "$HERE/reference-registry.sh" serve --listen "$TOK" --data "$TMP/token-target" \
-  --token-realm "http://127.0.0.1:$TOKEN_PORT/token" --token-cert "$TMP/token-cert.pem" \
-  >"$TMP/token-target.log" 2>&1 &
-EXTRA_PIDS+=($!)
-for _ in $(seq 100); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$TOK/v2/")" == 401 ]] && break
-  sleep 0.1
-done
+reference_start "$TOK" "$TMP/token-target" "$TMP/token-target.log" \
+  --token-realm "http://127.0.0.1:$TOKEN_PORT/token" --token-cert "$TMP/token-cert.pem"
+EXTRA_PIDS+=("$REFERENCE_PID")
 printf 'token-pass\n' >"$TMP/token-password"
 cli credential-set create -r default -n tok --login-server "$TOK" -u ci \
   --password-file "$TMP/token-password" >/dev/null
@@ -245,7 +223,7 @@ expect_cli_error() {
 }
 expect_cli_error "invalid replication target" replication create -r default -n x --target "ftp://$UP"
 expect_cli_error "credential set dist is for $UP" replication create -r default -n x \
-  --target "http://127.0.0.1:$B_PORT" --credential-set dist
+  --target "http://$B_ADDR" --credential-set dist
 expect_cli_error "invalid scope" replication create -r default -n x --target "http://$UP" \
   --scope 'Bad Scope'
 expect_cli_error "mode must be push" replication create -r default -n x --target "http://$UP" \

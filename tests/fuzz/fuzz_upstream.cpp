@@ -1,5 +1,6 @@
 // What other registries send and what users name them with (src/upstream): any bytes as a
-// WWW-Authenticate header, as an image reference, and as a cache rule's source and target.
+// WWW-Authenticate header, as an image reference, as a cache rule's source and target, and as
+// a replication's target.
 // Nothing may crash; what is accepted must hold together.
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "upstream/cache_rules.hpp"
 #include "upstream/challenge.hpp"
 #include "upstream/client.hpp"
+#include "upstream/replicator.hpp"
 
 using namespace berth;
 using namespace berth::upstream;
@@ -48,6 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                    : std::string(target);
     auto matched = matchCacheRule(rules, pulled);
     if (!matched || !isValidRepositoryName(matched->repository)) std::abort();
+  }
+
+  if (auto t = parseReplicationTarget(text)) {
+    // A host, a prefix that is a repository name or none, and the same target read again.
+    if (t->host.empty() || (!t->prefix.empty() && !isValidRepositoryName(t->prefix))) std::abort();
+    if (!isValidRepositoryName(t->repository("team/app"))) std::abort();
+    auto again = parseReplicationTarget(t->url());
+    if (!again || again->url() != t->url()) std::abort();
   }
   return 0;
 }

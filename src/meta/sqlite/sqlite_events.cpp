@@ -245,15 +245,8 @@ class SqliteEventStore final : public EventStore {
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
-    {
-      auto s = (*c)->prepare(
-          "INSERT INTO event_cursors(consumer, position) VALUES(?1, ?3) "
-          "ON CONFLICT(consumer) DO UPDATE SET position = ?3 WHERE position = ?2");
-      if (!s) return s.takeError();
-      (*s)->bind(1, consumer).bind(2, from).bind(3, to);
-      if (auto r = run(**c, **s); !r) return r.takeError();
-      if (sqlite3_changes((*c)->db()) == 0) return false;
-    }
+    auto moved = moveEventCursor(**c, consumer, from, to);
+    if (!moved || !*moved) return moved;
     for (const auto& d : deliveries) {
       if (auto r = insertDelivery(**c, d); !r) return r.takeError();
     }
@@ -446,6 +439,17 @@ class SqliteEventStore final : public EventStore {
 };
 
 }  // namespace
+
+Result<bool> moveEventCursor(sqlite::Connection& c, std::string_view consumer, int64_t from,
+                             int64_t to) {
+  auto s = c.prepare(
+      "INSERT INTO event_cursors(consumer, position) VALUES(?1, ?3) "
+      "ON CONFLICT(consumer) DO UPDATE SET position = ?3 WHERE position = ?2");
+  if (!s) return s.takeError();
+  (*s)->bind(1, consumer).bind(2, from).bind(3, to);
+  if (auto r = run(c, **s); !r) return r.takeError();
+  return sqlite3_changes(c.db()) > 0;
+}
 
 Result<void> recordEvent(sqlite::Connection& c, RepositoryId repository, std::string_view action,
                          std::string_view digest, std::string_view tag, const Actor& actor) {

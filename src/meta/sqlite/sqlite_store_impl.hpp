@@ -24,6 +24,11 @@ Result<void> recordTagDeletions(sqlite::Connection& c, RepositoryId repository,
                                 std::optional<std::string_view> digest, const Actor& actor,
                                 int64_t now);
 
+// Moves an outbox consumer's cursor from `from` to `to`, inside the caller's transaction; false
+// when it is no longer at `from` (another process took those events).
+Result<bool> moveEventCursor(sqlite::Connection& c, std::string_view consumer, int64_t from,
+                             int64_t to);
+
 // Appends a change to the outbox (src/meta/event_store.hpp), inside the caller's transaction:
 // `action` ("push", "delete") of the manifest `digest` of the repository, through `tag` when
 // one is named. The manifest's media type and size are read from its row, so a deletion is

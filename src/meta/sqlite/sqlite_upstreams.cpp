@@ -7,6 +7,7 @@
 
 #include "meta/sqlite/database.hpp"
 #include "meta/sqlite/json_columns.hpp"
+#include "meta/sqlite/sqlite_store_impl.hpp"
 
 namespace berth::meta {
 namespace {
@@ -194,31 +195,25 @@ class SqliteUpstreamStore final : public UpstreamStore {
       if (!c) return c.takeError();
       Transaction tx(**c);
       if (auto r = tx.begin(); !r) return r.takeError();
-      {
-        auto used = (*c)->prepare(
-            "SELECT name FROM cache_rules WHERE registry_id = ? AND credential_set = ? "
-            "ORDER BY name LIMIT 1");
+      // Not while a cache rule or a replication logs in with it.
+      static constexpr std::pair<const char*, const char*> kUsers[] = {
+          {"SELECT name FROM cache_rules WHERE registry_id = ? AND credential_set = ? "
+           "ORDER BY name LIMIT 1",
+           "cache rule "},
+          {"SELECT name FROM replications WHERE registry_id = ? AND credential_set = ? "
+           "ORDER BY name LIMIT 1",
+           "replication "},
+      };
+      for (const auto& [sql, what] : kUsers) {
+        auto used = (*c)->prepare(sql);
         if (!used) return used.takeError();
         (*used)->bind(1, registry).bind(2, name);
         const int rc = (*used)->step();
         if (rc == SQLITE_ROW) {
           return makeError(ApiCode::Conflict, "credential set " + std::string(name) +
-                                                  " is used by cache rule " + (*used)->text(0));
+                                                  " is used by " + what + (*used)->text(0));
         }
-        if (rc != SQLITE_DONE) return (*c)->fail("select cache rules");
-      }
-      {
-        auto used = (*c)->prepare(
-            "SELECT name FROM replications WHERE registry_id = ? AND credential_set = ? "
-            "ORDER BY name LIMIT 1");
-        if (!used) return used.takeError();
-        (*used)->bind(1, registry).bind(2, name);
-        const int rc = (*used)->step();
-        if (rc == SQLITE_ROW) {
-          return makeError(ApiCode::Conflict, "credential set " + std::string(name) +
-                                                  " is used by replication " + (*used)->text(0));
-        }
-        if (rc != SQLITE_DONE) return (*c)->fail("select replications");
+        if (rc != SQLITE_DONE) return (*c)->fail("select the credential set's users");
       }
       auto s = (*c)->prepare("DELETE FROM credential_sets WHERE registry_id = ? AND name = ?");
       if (!s) return s.takeError();
@@ -534,15 +529,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
-    {
-      auto s = (*c)->prepare(
-          "INSERT INTO event_cursors(consumer, position) VALUES(?1, ?3) "
-          "ON CONFLICT(consumer) DO UPDATE SET position = ?3 WHERE position = ?2");
-      if (!s) return s.takeError();
-      (*s)->bind(1, consumer).bind(2, from).bind(3, to);
-      if (auto r = run(**c, **s); !r) return r.takeError();
-      if (sqlite3_changes((*c)->db()) == 0) return false;
-    }
+    auto moved = moveEventCursor(**c, consumer, from, to);
+    if (!moved || !*moved) return moved;
     for (const auto& t : tasks) {
       if (auto r = insertTask(**c, t); !r) return r.takeError();
     }
