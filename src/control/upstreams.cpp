@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "auth/roles.hpp"
 #include "control/errors.hpp"
 #include "control/handlers.hpp"
 #include "control/json.hpp"
@@ -118,6 +119,48 @@ Result<std::pair<std::string, std::string>> parseTarget(const std::string& text,
                  "invalid repository name in target \"" + text.substr(0, 300) + "\"");
   }
   return std::pair(repository, tag);
+}
+
+// The registry of this berth whose login server `host` is, if any: an import from it reads its
+// store instead of the network.
+Result<std::optional<meta::RegistrySettings>> localRegistry(Call& c, const std::string& host) {
+  const auto dot = host.find('.');
+  if (dot == std::string::npos) return std::optional<meta::RegistrySettings>();
+  auto settings = c.deps.identities.registryByName(host.substr(0, dot));
+  if (!settings) return settings.takeError();
+  if (!*settings) return std::optional<meta::RegistrySettings>();
+  std::string server = c.deps.host.loginServer((*settings)->name);
+  for (auto& ch : server) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (server != host) return std::optional<meta::RegistrySettings>();
+  return settings;
+}
+
+// Whether the caller may pull `repository` from the local registry `source`: the operator; a
+// principal whose roles let it pull there; or the source registry's own credentials (its admin
+// account or a token) when they are given.
+Result<void> checkLocalSource(Call& c, const meta::RegistrySettings& source,
+                              const std::string& repository,
+                              const upstream::Credentials& credentials) {
+  uint8_t actions = 0;
+  if (!credentials.empty()) {
+    auto signedIn =
+        c.deps.authenticator.login(source, credentials.username, credentials.password, c.remote);
+    if (signedIn.failure != auth::AuthFailure::None) {
+      return error(Code::Denied, "registry " + source.name + " refused the credentials of " +
+                                     credentials.username);
+    }
+    actions = signedIn.identity.permissions.actionsOn(repository);
+  } else if (c.caller.kind == Caller::Kind::Operator) {
+    actions = auth::kContentRead;
+  } else if (c.caller.kind == Caller::Kind::Principal) {
+    actions = auth::permissionsIn(c.caller.roles, source.id).actionsOn(repository);
+  }
+  if ((actions & auth::kContentRead) == 0) {
+    return error(Code::Denied, "importing " + repository + " from registry " + source.name +
+                                   " needs the right to pull it there: give that registry's "
+                                   "credentials, or ask as a principal with AcrPull on it");
+  }
+  return {};
 }
 
 json::object cacheRuleJson(const meta::CacheRule& rule) {
@@ -336,8 +379,12 @@ Reply createImport(Call& c) {
   if (!sourceText) return missingField("source");
   auto source = upstream::parseImageRef(*sourceText);
   if (!source) return error(Code::InvalidArgument, source.error().message);
-  if (auto r = checkLoginServer(source->host, c.deps.upstreams.allowLoopback); !r) {
-    return r.takeError();
+  auto local = localRegistry(c, source->host);
+  if (!local) return local.takeError();
+  if (!*local) {
+    if (auto r = checkLoginServer(source->host, c.deps.upstreams.allowLoopback); !r) {
+      return r.takeError();
+    }
   }
   if (platform && !upstream::isValidPlatform(*platform)) {
     return error(Code::InvalidArgument,
@@ -384,6 +431,13 @@ Reply createImport(Call& c) {
     if (auto r = checkSecretText("username", *username); !r) return r.takeError();
     if (auto r = checkSecretText("password", *password); !r) return r.takeError();
     request.credentials = {*username, *password};
+  }
+
+  if (*local) {
+    if (auto r = checkLocalSource(c, **local, source->repository, request.credentials); !r) {
+      return r.takeError();
+    }
+    request.localSource = **local;
   }
 
   meta::ImportJob job;

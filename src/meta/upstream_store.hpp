@@ -195,6 +195,9 @@ class UpstreamStore {
   // ("<registry id>/<replication>/<repository>"); each is not due again before `leaseMs`.
   virtual Result<std::vector<ReplicationTask>> claimReplicationTasks(
       int64_t nowMs, int64_t leaseMs, size_t limit, const std::vector<std::string>& busy) = 0;
+  // Keeps tasks being copied claimed until `untilMs` (a long copy outlives its first lease).
+  virtual Result<void> extendReplicationLeases(const std::vector<int64_t>& tasks,
+                                               int64_t untilMs) = 0;
   // The attempts' outcomes, in one transaction: done and failed tasks go, with the
   // replication's counts and last success or error; retried ones wait until their time.
   virtual Result<void> recordReplicationOutcomes(const std::vector<TaskOutcome>& outcomes) = 0;

@@ -87,6 +87,83 @@ struct Importer::Run {
   meta::MetadataStore& meta() { return importer.meta_; }
   meta::RegistryId registry() const { return request.registry.id; }
 
+  // The source, upstream or local (request.localSource): its manifests, blobs and referrers.
+  Result<Manifest> manifestOf(const std::string& from, const std::string& reference) {
+    if (!request.localSource) return client.manifest(from, reference);
+    const auto unknown = [&] {
+      return explainedError(
+          ApiCode::ManifestUnknown,
+          "registry " + request.localSource->name + " has no manifest " + from + ":" + reference);
+    };
+    auto repository = localRepository(from);
+    if (!repository) return repository.takeError();
+    if (!*repository) return unknown();
+    std::string digest = reference;
+    if (!Digest::parse(reference)) {
+      auto tagged = meta().resolveTag(**repository, reference);
+      if (!tagged) return tagged.takeError();
+      if (!*tagged) return unknown();
+      digest = **tagged;
+    }
+    auto record = meta().getManifest(**repository, digest);
+    if (!record) return record.takeError();
+    if (!*record) return unknown();
+    return Manifest{(*record)->mediaType, (*record)->digest, std::move((*record)->payload)};
+  }
+
+  Result<std::optional<meta::RepositoryId>> localRepository(const std::string& name) {
+    return meta().findRepository(request.localSource->id, name);
+  }
+
+  // Streams a blob of the source to `onData`; its size.
+  Result<uint64_t> sourceBlob(const std::string& from, const Digest& digest,
+                              const std::function<bool(const char*, size_t)>& onData) {
+    if (!request.localSource) return client.blob(from, digest, onData);
+    auto repository = localRepository(from);
+    if (!repository) return repository.takeError();
+    std::optional<uint64_t> size;
+    if (*repository) {
+      auto linked = meta().linkedBlob(**repository, digest.str());
+      if (!linked) return linked.takeError();
+      size = *linked;
+    }
+    if (!size) {
+      return explainedError(
+          ApiCode::BlobUnknown,
+          "registry " + request.localSource->name + " has no blob " + digest.str() + " in " + from);
+    }
+    auto store = importer.target_.blobsOf(*request.localSource);
+    if (!store) return store.takeError();
+    auto reader = (*store)->openSized(digest, *size);
+    if (!reader) return reader.takeError();
+    bool stopped = false;
+    auto read = storage::readBlob(*reader, 0, *size, [&](const char* data, size_t n) {
+      stopped = !onData(data, n);
+      return !stopped;
+    });
+    if (stopped) return makeError(ApiCode::Unknown, "the copy of " + digest.str() + " stopped");
+    if (!read) return read.takeError();
+    return *size;
+  }
+
+  // The referrers of `subject` as an OCI index, or nullopt when the source has no referrers API.
+  Result<std::optional<std::string>> referrersIndex(const std::string& from,
+                                                    const Digest& subject) {
+    if (!request.localSource) return client.referrers(from, subject);
+    json::array manifests;
+    auto repository = localRepository(from);
+    if (!repository) return repository.takeError();
+    if (*repository) {
+      auto listed = meta().referrers(**repository, subject.str());
+      if (!listed) return listed.takeError();
+      for (const auto& m : *listed) {
+        manifests.push_back(json::object{{"mediaType", m.mediaType}, {"digest", m.digest}});
+      }
+    }
+    return std::optional<std::string>(
+        json::serialize(json::object{{"schemaVersion", 2}, {"manifests", std::move(manifests)}}));
+  }
+
   template <class Change>
   void count(Change change) {
     std::lock_guard lock(counting);
@@ -129,7 +206,7 @@ struct Importer::Run {
         meta(), registry(), to, *blobs, *digest,
         [&](storage::UploadWriter& writer) -> Result<void> {
           Result<void> failed;
-          auto got = client.blob(from, *digest, [&](const char* data, size_t n) {
+          auto got = sourceBlob(from, *digest, [&](const char* data, size_t n) {
             if (stopping.load()) {
               failed = makeError(ApiCode::Unknown, "the server is stopping", 503);
               return false;
@@ -214,7 +291,7 @@ struct Importer::Run {
                                   "): " + parsed.error().detail);
       }
       for (const auto& child : parsed->manifests) {
-        auto fetched = client.manifest(from, child.digest);
+        auto fetched = manifestOf(from, child.digest);
         if (!fetched) return fetched.takeError();
         if (auto r = copyManifest(from, *fetched, to, ""); !r) return r;
       }
@@ -236,7 +313,7 @@ struct Importer::Run {
   // specification names for registries without one ("sha256-<hex>").
   Result<std::vector<std::string>> referrersOf(const std::string& from, const Digest& subject) {
     std::vector<std::string> out;
-    auto listed = client.referrers(from, subject);
+    auto listed = referrersIndex(from, subject);
     if (!listed) return listed.takeError();
     std::string index;
     if (*listed) {
@@ -244,7 +321,7 @@ struct Importer::Run {
     } else {
       const std::string fallback =
           std::string(subject.algorithm()) + "-" + std::string(subject.hex());
-      auto tagged = client.manifest(from, fallback);
+      auto tagged = manifestOf(from, fallback);
       if (!tagged) {
         if (tagged.error().httpStatus() == 404) return out;
         return tagged.takeError();
@@ -266,7 +343,7 @@ struct Importer::Run {
     if (!referrers) return referrers.takeError();
     for (const auto& r : *referrers) {
       if (stored.contains({to, r})) continue;
-      auto fetched = client.manifest(from, r);
+      auto fetched = manifestOf(from, r);
       if (!fetched) return fetched.takeError();
       if (auto c = copyManifest(from, *fetched, to, ""); !c) return c;
       if (auto c = copyReferrers(from, r, to, depth + 1); !c) return c;
@@ -294,7 +371,7 @@ Result<void> Importer::run(const ImportRequest& request, meta::ImportJob& job,
           {}};
   const auto& source = request.source;
   auto top = request.manifest ? Result<Manifest>(*request.manifest)
-                              : run.client.manifest(source.repository, source.reference());
+                              : run.manifestOf(source.repository, source.reference());
   if (!top) return top.takeError();
   if (!request.platform.empty() && registry::isIndexType(top->mediaType)) {
     std::string chosen;
@@ -308,7 +385,7 @@ Result<void> Importer::run(const ImportRequest& request, meta::ImportJob& job,
       return explainedError(ApiCode::ManifestUnknown,
                             source.str() + " has no platform " + request.platform);
     }
-    top = run.client.manifest(source.repository, chosen);
+    top = run.manifestOf(source.repository, chosen);
     if (!top) return top.takeError();
   }
   run.count([&](meta::ImportJob& j) { j.digest = top->digest; });

@@ -34,6 +34,10 @@ struct ImportRequest {
   bool referrers = true;  // copy the referrers too
   // The source's manifest, when the caller fetched it already.
   std::optional<Manifest> manifest;
+  // When set, the source is this registry of the same berth (its login server is source.host):
+  // manifests and blobs are read from its store, without the network. Whoever asks checks
+  // first that the caller may pull from it.
+  std::optional<meta::RegistrySettings> localSource;
   // When set, fetches a blob the registry lacks into the repository (the cache's one fetch
   // per blob); otherwise the importer fetches it itself.
   std::function<Result<void>(Client& client, const std::string& from, meta::RepositoryId to,

@@ -161,22 +161,31 @@ void Replicator::forget(meta::RegistryId registry, std::string_view name) {
   clients_.erase(keyOf(registry, name));
 }
 
+void Replicator::keepLeases() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<int64_t> ids;
+  {
+    std::lock_guard lock(mutex_);
+    if (now - leasesExtended_ < options_.lease / 3) return;
+    leasesExtended_ = now;
+    ids.assign(copying_.begin(), copying_.end());
+  }
+  // Should this fail, the next pass tries again; a lease missed lets a second node copy the
+  // change too, which the target takes as the same content twice.
+  (void)store_.extendReplicationLeases(ids, nowMs() + options_.lease.count());
+}
+
 void Replicator::loop() {
   while (true) {
     fanOut();
     syncs();
-    dispatch(false);
+    keepLeases();
+    dispatch();
     std::unique_lock lock(mutex_);
     wake_.wait_for(lock, options_.poll, [&] { return stopping_ || woken_; });
     woken_ = false;
     if (stopping_) return;
   }
-}
-
-size_t Replicator::runOnce() {
-  fanOut();
-  syncs();
-  return dispatch(true);
 }
 
 void Replicator::fanOut() {
@@ -308,36 +317,27 @@ void Replicator::syncs() {
   }
 }
 
-size_t Replicator::dispatch(bool wait) {
+void Replicator::dispatch() {
   recordFinished();
   std::vector<std::string> busy;
   size_t room = 0;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return 0;
+    if (stopping_) return;
     room = options_.workers - std::min(options_.workers, inFlight_ + queue_.size());
     busy.assign(busy_.begin(), busy_.end());
   }
-  size_t claimed = 0;
-  if (room > 0) {
-    auto tasks = store_.claimReplicationTasks(nowMs(), options_.lease.count(), room, busy);
-    if (tasks && !tasks->empty()) {
-      claimed = tasks->size();
-      std::lock_guard lock(mutex_);
-      for (auto& t : *tasks) {
-        busy_.insert(keyOf(t));
-        queue_.push_back(std::move(t));
-      }
+  if (room == 0) return;
+  auto tasks = store_.claimReplicationTasks(nowMs(), options_.lease.count(), room, busy);
+  if (!tasks || tasks->empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& t : *tasks) {
+      busy_.insert(keyOf(t));
+      queue_.push_back(std::move(t));
     }
   }
   work_.notify_all();
-  if (wait) {
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [&] { return stopping_ || (inFlight_ == 0 && queue_.empty()); });
-    lock.unlock();
-    recordFinished();
-  }
-  return claimed;
 }
 
 void Replicator::recordFinished() {
@@ -359,16 +359,17 @@ void Replicator::workerLoop() {
     auto task = std::move(queue_.front());
     queue_.pop_front();
     ++inFlight_;
+    copying_.insert(task.id);
     lock.unlock();
     auto outcome = attempt(task);
     lock.lock();
     --inFlight_;
+    copying_.erase(task.id);
     busy_.erase(keyOf(task));
     // An attempt cut short by the stop is not held against the change.
     finished_.push_back(stopping_ && outcome.state == "retry" ? released(task)
                                                               : std::move(outcome));
     woken_ = true;  // the repository's next change may go now
-    idle_.notify_all();
     wake_.notify_all();
   }
 }

@@ -71,17 +71,15 @@ class Replicator {
   // A replication changed or went: its client (target, credentials) is made again.
   void forget(meta::RegistryId registry, std::string_view name);
 
-  // One pass, for tests: queues new events and syncs, then copies what is due and waits for
-  // those copies. How many tasks were attempted.
-  size_t runOnce();
-
  private:
   struct Attempt;
   void loop();
   void fanOut();
   void syncs();
-  size_t dispatch(bool wait);
+  void dispatch();
   void recordFinished();
+  // Every third of a lease, the leases of the tasks being copied are extended.
+  void keepLeases();
   void workerLoop();
   meta::TaskOutcome attempt(const meta::ReplicationTask& task);
   Result<void> copy(Client& client, const ReplicationTarget& target,
@@ -103,10 +101,11 @@ class Replicator {
   std::mutex mutex_;
   std::condition_variable wake_;  // the dispatcher's
   std::condition_variable work_;  // the workers'
-  std::condition_variable idle_;  // runOnce waits on it for the attempts to end
   std::deque<meta::ReplicationTask> queue_;
   std::vector<meta::TaskOutcome> finished_;
   std::set<std::string> busy_;  // "<registry>/<replication>/<repository>" in flight
+  std::set<int64_t> copying_;   // ids of the tasks being copied, whose leases are kept
+  std::chrono::steady_clock::time_point leasesExtended_{};
   size_t inFlight_ = 0;
   bool woken_ = false;
   bool stopping_ = false;

@@ -332,6 +332,11 @@ TYPED_TEST_P(UpstreamStoreConformance, ReplicationTasksGoInOrderPerRepository) {
   EXPECT_EQ(back[0].id, held[0].id);
   EXPECT_EQ(back[0].attempts, held[0].attempts);
   EXPECT_EQ(s.replicationStatus(this->registry, "dr")->lastError, "refused for good");
+
+  // A long copy keeps its task: its lease extended, no one else claims it before then.
+  ASSERT_TRUE(s.extendReplicationLeases({held[0].id, held[1].id}, 2000000));
+  EXPECT_TRUE(s.claimReplicationTasks(1500000, 600000, 10, {})->empty());
+  EXPECT_EQ(s.claimReplicationTasks(2000000, 600000, 10, {})->size(), 2u);
 }
 
 REGISTER_TYPED_TEST_SUITE_P(UpstreamStoreConformance, CredentialSetsAreKeptPerRegistry,

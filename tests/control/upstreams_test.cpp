@@ -176,6 +176,79 @@ TEST_F(UpstreamsApiTest, AServerStoppedWhileTheCacheFillsExitsCleanly) {
   ASSERT_TRUE(restartServer()) << serverError();
 }
 
+// Another registry of the same berth as the source: read from its store (the network is not
+// asked: the source's login server resolves nowhere here), and only for a caller who may pull
+// there.
+TEST_F(UpstreamsApiTest, AnImportFromAnotherRegistryOfThisBerthNeedsNoNetwork) {
+  const std::string source = uniqueRegistryName();
+  const Identity sourceAdmin = createRegistryWithAdmin(source);
+  auto sourcePlane = plane(source, sourceAdmin.basic());
+  const auto image = sourcePlane->pushImage("team/app", "v1", 4096);
+  const std::string server = source + "." + kDomain;
+
+  // The target registry's admin account may not read another registry without its credentials.
+  auto refused = apiAs(admin_.basic(), "POST", regPath(reg_, "/imports"),
+                       R"({"source":")" + server + R"(/team/app:v1"})");
+  EXPECT_API_ERROR(refused, 403, "DENIED");
+  EXPECT_NE(refused.body.find("needs the right to pull it there"), std::string::npos)
+      << refused.body;
+  auto wrong = apiAs(admin_.basic(), "POST", regPath(reg_, "/imports"),
+                     R"({"source":")" + server + R"(/team/app:v1","username":")" +
+                         sourceAdmin.user + R"(","password":"not-it"})");
+  EXPECT_API_ERROR(wrong, 403, "DENIED");
+
+  // With the source registry's credentials, and as the operator.
+  auto queued = apiAs(admin_.basic(), "POST", regPath(reg_, "/imports"),
+                      R"({"source":")" + server +
+                          R"(/team/app:v1","targetTags":["copied/app:v1"],)" + R"("username":")" +
+                          sourceAdmin.user + R"(","password":")" + sourceAdmin.password + R"("})");
+  auto job = finished(str(expectJson(queued, 202), "id"));
+  ASSERT_EQ(str(job, "status"), "succeeded") << str(job, "error");
+  EXPECT_EQ(str(job, "digest"), image.manifest.digest);
+  const auto* progress = member(job, "progress");
+  ASSERT_NE(progress, nullptr);
+  EXPECT_EQ(integer(*progress, "blobsCopied").value_or(-1), 2);  // config and layer
+  auto copied = p_->getManifest("copied/app", "v1");
+  ASSERT_EQ(copied.status, 200);
+  EXPECT_EQ(copied.body, image.body);
+  auto layer = p_->getBlob("copied/app", image.layer.digest);
+  ASSERT_EQ(layer.status, 200);
+  EXPECT_EQ(layer.body.size(), image.layer.size);
+
+  // A person with Contributor on the target: with AcrPull on the source's team/* too, allowed.
+  const std::string user = "importer-" + uniqueRegistryName().substr(0, 8);
+  const std::string password = "a-long-enough-password";
+  ASSERT_EQ(api()
+                .post("/api/v1/users",
+                      R"({"name":")" + user + R"(","password":")" + password + R"("})", kJson)
+                .status,
+            201);
+  const auto assign = [&](const std::string& role, const std::string& scope) {
+    ASSERT_EQ(api()
+                  .post("/api/v1/role-assignments",
+                        R"({"assignee":")" + user + R"(","role":")" + role + R"(","scope":")" +
+                            scope + R"("})",
+                        kJson)
+                  .status,
+              201);
+  };
+  assign("Contributor", "/registries/" + reg_);
+  const std::string asUser = basicAuthorization(user, password);
+  const std::string body =
+      R"({"source":")" + server + R"(/team/app:v1","targetTags":["p/app:v1"]})";
+  EXPECT_API_ERROR(apiAs(asUser, "POST", regPath(reg_, "/imports"), body), 403, "DENIED");
+  assign("AcrPull", "/registries/" + source + "/repositories/team/*");
+  auto byUser = apiAs(asUser, "POST", regPath(reg_, "/imports"), body);
+  EXPECT_EQ(str(finished(str(expectJson(byUser, 202), "id")), "status"), "succeeded");
+
+  auto missing = post("/imports", R"({"source":")" + server + R"(/team/app:nope"})");
+  auto failed = finished(str(expectJson(missing, 202), "id"));
+  EXPECT_EQ(str(failed, "status"), "failed");
+  EXPECT_NE(str(failed, "error").find("registry " + source + " has no manifest team/app:nope"),
+            std::string::npos)
+      << str(failed, "error");
+}
+
 // A server stopping while it copies a change lets the change go (not held for the lease of a
 // node that died): the next start copies it at once.
 TEST_F(UpstreamsApiTest, AServerStoppedWhileReplicatingCopiesTheChangeWhenItStartsAgain) {

@@ -88,6 +88,8 @@ done
 status=$(cli replication status -r default -n dist)
 [[ "$(jq -r .lastSuccess <<<"$status")" != null ]] || fail "no last success: $status"
 assert_eq "$(jq -r .lagSeconds <<<"$status")" 0 "the lag once caught up"
+curl -fsS "http://$REG/metrics" 2>/dev/null | grep -q '^berth_replication_tasks_total{outcome="done"} [1-9]' ||
+  fail "no copies counted in berth_replication_tasks_total"
 
 log "a tag moved, then deleted: the targets follow, in order"
 skopeo_cmd copy --quiet --dest-tls-verify=false "oci:$TMP/src:amd64" "docker://$REG/team/app:v2"

@@ -619,6 +619,22 @@ class SqliteUpstreamStore final : public UpstreamStore {
     return out;
   }
 
+  Result<void> extendReplicationLeases(const std::vector<int64_t>& tasks,
+                                       int64_t untilMs) override {
+    if (tasks.empty()) return {};
+    auto c = db_->writer();
+    if (!c) return c.takeError();
+    Transaction tx(**c);
+    if (auto r = tx.begin(); !r) return r;
+    for (const auto id : tasks) {
+      auto s = (*c)->prepare("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?");
+      if (!s) return s.takeError();
+      (*s)->bind(1, untilMs).bind(2, id);
+      if (auto r = run(**c, **s); !r) return r;
+    }
+    return tx.commit();
+  }
+
   Result<void> recordReplicationOutcomes(const std::vector<TaskOutcome>& outcomes) override {
     if (outcomes.empty()) return {};
     auto c = db_->writer();
