@@ -129,9 +129,9 @@ Result<std::optional<meta::RegistrySettings>> localRegistry(Call& c, const std::
   auto settings = c.deps.identities.registryByName(host.substr(0, dot));
   if (!settings) return settings.takeError();
   if (!*settings) return std::optional<meta::RegistrySettings>();
-  std::string server = c.deps.host.loginServer((*settings)->name);
-  for (auto& ch : server) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (server != host) return std::optional<meta::RegistrySettings>();
+  if (normalHost(c.deps.host.loginServer((*settings)->name)) != host) {
+    return std::optional<meta::RegistrySettings>();
+  }
   return settings;
 }
 
@@ -551,8 +551,7 @@ Result<void> checkReplication(Call& c, meta::Replication& r) {
                  "at most " + std::to_string(kMaxReplicationScopes) + " scopes per replication");
   }
   for (const auto& scope : r.scopes) {
-    const auto withTag = scope.find(':') == std::string::npos ? scope + ":*" : scope;
-    if (!events::isValidScope(withTag)) {
+    if (!events::isValidScope(upstream::replicationScope(scope))) {
       return error(Code::InvalidArgument,
                    "invalid scope \"" + scope.substr(0, 300) +
                        "\": give REPO, PREFIX/*, * or any of them with :TAG (a tag, * or a "

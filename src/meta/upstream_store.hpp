@@ -183,8 +183,9 @@ class UpstreamStore {
       std::string_view consumer, int64_t from, int64_t to,
       const std::vector<ReplicationTask>& tasks,
       const std::vector<std::pair<std::string, uint64_t>>& dropped) = 0;
-  // Queues `tasks` outside the outbox (a sync), and marks the sync done, in one transaction.
-  virtual Result<void> queueSync(RegistryId registry, std::string_view name,
+  // Marks the sync asked for done and queues `tasks` (outside the outbox), in one transaction;
+  // false, queueing nothing, when no sync is asked for (another node queued it already).
+  virtual Result<bool> queueSync(RegistryId registry, std::string_view name,
                                  const std::vector<ReplicationTask>& tasks, int64_t nowMs) = 0;
   // Asks for a sync of the replication; false when there is none.
   virtual Result<bool> requestSync(RegistryId registry, std::string_view name, int64_t nowMs) = 0;
@@ -192,7 +193,7 @@ class UpstreamStore {
   virtual Result<std::vector<Replication>> syncsRequested() = 0;
   // Takes up to `limit` tasks due at `nowMs`: the oldest of each replication and repository
   // (changes to one repository are copied in order), skipping the keys in `busy`
-  // ("<registry id>/<replication>/<repository>"); each is not due again before `leaseMs`.
+  // ("<registry id>/<replication>/<repository>"); each is not due again for `leaseMs`.
   virtual Result<std::vector<ReplicationTask>> claimReplicationTasks(
       int64_t nowMs, int64_t leaseMs, size_t limit, const std::vector<std::string>& busy) = 0;
   // Keeps tasks being copied claimed until `untilMs` (a long copy outlives its first lease).

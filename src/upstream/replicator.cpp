@@ -40,10 +40,9 @@ metrics::Counter& tasksCounted(std::string_view outcome) {
   return family.with({std::string(outcome)});
 }
 
-// A replication's scope: "repo[:tag]" with repository patterns; without a tag, every tag.
 std::vector<std::string> withTags(const std::vector<std::string>& scopes) {
   std::vector<std::string> out;
-  for (const auto& s : scopes) out.push_back(s.find(':') == s.npos ? s + ":*" : s);
+  for (const auto& s : scopes) out.push_back(replicationScope(s));
   return out;
 }
 
@@ -54,6 +53,10 @@ bool refusedForGood(const Error& error) {
 }
 
 }  // namespace
+
+std::string replicationScope(std::string_view scope) {
+  return scope.find(':') == std::string_view::npos ? std::string(scope) + ":*" : std::string(scope);
+}
 
 std::string ReplicationTarget::url() const {
   return (plain ? "http://" : "https://") + host + (prefix.empty() ? "" : "/" + prefix);
@@ -205,10 +208,11 @@ void Replicator::fanOut() {
       if (it == replications.end()) {
         auto listed = store_.replications(e.registry);
         if (!listed) return;
+        for (auto& r : *listed) r.scopes = withTags(r.scopes);
         it = replications.emplace(e.registry, std::move(*listed)).first;
       }
       for (const auto& r : it->second) {
-        if (!r.enabled || !events::scopeMatches(withTags(r.scopes), e.repository, e.tag)) continue;
+        if (!r.enabled || !events::scopeMatches(r.scopes, e.repository, e.tag)) continue;
         if (!counted) {
           auto queues = store_.replicationQueues();
           if (!queues) return;
@@ -310,7 +314,8 @@ void Replicator::syncs() {
                  {"changes", std::to_string(tasks.size() - room)}});
       tasks.resize(room);
     }
-    if (auto q = store_.queueSync(r.registry, r.name, tasks, now); !q) continue;
+    auto queuedNow = store_.queueSync(r.registry, r.name, tasks, now);
+    if (!queuedNow || !*queuedNow) continue;  // failed (asked again), or another node queued it
     queued[keyOf(r.registry, r.name)] += tasks.size();
     log::info("replication sync queued", {{"replication", keyOf(r.registry, r.name)},
                                           {"changes", std::to_string(tasks.size())}});
@@ -452,7 +457,6 @@ Result<std::shared_ptr<Client>> Replicator::clientFor(const meta::Replication& r
     auto options = clientOptions_;
     if (target.plain) options.insecureRegistries.push_back(target.host);
     cached.fingerprint = fingerprint;
-    cached.target = target;
     cached.client = std::make_shared<Client>(target.host, std::move(credentials), http_,
                                              std::move(options), &stopFlag_);
   }

@@ -52,6 +52,9 @@ struct ReplicationTarget {
   std::string repository(std::string_view local) const;
 };
 Result<ReplicationTarget> parseReplicationTarget(std::string_view url);
+// A replication's scope as a webhook's ("repo:tag" patterns, events/webhook_rules.hpp): one
+// without a tag means every tag.
+std::string replicationScope(std::string_view scope);
 
 class Replicator {
  public:
@@ -114,7 +117,6 @@ class Replicator {
 
   struct CachedClient {
     std::string fingerprint;  // target and credentials it was made for
-    ReplicationTarget target;
     std::shared_ptr<Client> client;
   };
   std::mutex clientsMutex_;

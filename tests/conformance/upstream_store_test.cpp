@@ -236,15 +236,17 @@ TYPED_TEST_P(UpstreamStoreConformance, ReplicationsAreKeptPerRegistryAndHoldThei
   EXPECT_FALSE(read.enabled);
   EXPECT_TRUE(*s.deleteCredentialSet(this->registry, "dr"));
 
-  ASSERT_TRUE(s.queueSync(this->registry, "dr",
-                          {task(this->registry, "dr", "prod/app", "sha256:aa", 1000)}, 2000));
+  ASSERT_TRUE(*s.requestSync(this->registry, "dr", 1500));
+  ASSERT_TRUE(*s.queueSync(this->registry, "dr",
+                           {task(this->registry, "dr", "prod/app", "sha256:aa", 1000)}, 2000));
   EXPECT_TRUE(*s.deleteReplication(this->registry, "dr"));
   EXPECT_FALSE(*s.deleteReplication(this->registry, "dr"));
   EXPECT_TRUE(s.replicationQueues()->empty()) << "its queued changes went with it";
   EXPECT_TRUE(*s.replication(this->other, "dr"));
 
-  ASSERT_TRUE(s.queueSync(this->registry, "all",
-                          {task(this->registry, "all", "prod/app", "sha256:aa", 1000)}, 2000));
+  ASSERT_TRUE(*s.requestSync(this->registry, "all", 1500));
+  ASSERT_TRUE(*s.queueSync(this->registry, "all",
+                           {task(this->registry, "all", "prod/app", "sha256:aa", 1000)}, 2000));
   ASSERT_TRUE(*this->factory.identities()->deleteRegistry(this->registry));
   EXPECT_TRUE(s.replications(this->registry)->empty());
   EXPECT_TRUE(s.replicationQueues()->empty());
@@ -311,9 +313,12 @@ TYPED_TEST_P(UpstreamStoreConformance, ReplicationTasksGoInOrderPerRepository) {
   EXPECT_FALSE(*s.requestSync(this->registry, "none", 400000));
   ASSERT_EQ(s.syncsRequested()->size(), 1u);
   EXPECT_EQ(s.replicationStatus(this->registry, "dr")->syncRequestedMs, 400000);
-  ASSERT_TRUE(s.queueSync(this->registry, "dr",
-                          {task(this->registry, "dr", "c", "sha256:c1", 400100)}, 400200));
+  ASSERT_TRUE(*s.queueSync(this->registry, "dr",
+                           {task(this->registry, "dr", "c", "sha256:c1", 400100)}, 400200));
   EXPECT_TRUE(s.syncsRequested()->empty());
+  // A second node that read the same request queues nothing: the sync runs once.
+  EXPECT_FALSE(*s.queueSync(this->registry, "dr",
+                            {task(this->registry, "dr", "c", "sha256:c1", 400100)}, 400300));
   status = *s.replicationStatus(this->registry, "dr");
   EXPECT_EQ(status.lastSyncMs, 400200);
   EXPECT_EQ(status.syncRequestedMs, 0);

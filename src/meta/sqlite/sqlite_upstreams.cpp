@@ -109,6 +109,17 @@ ReplicationTask taskFrom(Stmt& s) {
   return t;
 }
 
+// When tasks are due next: a claim's lease, its extension, or a release.
+Result<void> setDue(sqlite::Connection& c, const std::vector<int64_t>& tasks, int64_t dueMs) {
+  for (const auto id : tasks) {
+    auto s = c.prepare("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?");
+    if (!s) return s.takeError();
+    (*s)->bind(1, dueMs).bind(2, id);
+    if (auto r = run(c, **s); !r) return r;
+  }
+  return {};
+}
+
 Result<void> insertTask(sqlite::Connection& c, const ReplicationTask& t) {
   auto s = c.prepare(
       "INSERT INTO replication_tasks(registry_id, replication, action, repository, tag, digest, "
@@ -547,22 +558,24 @@ class SqliteUpstreamStore final : public UpstreamStore {
     return true;
   }
 
-  Result<void> queueSync(RegistryId registry, std::string_view name,
+  Result<bool> queueSync(RegistryId registry, std::string_view name,
                          const std::vector<ReplicationTask>& tasks, int64_t nowMs) override {
     auto c = db_->writer();
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r.takeError();
-    for (const auto& t : tasks) {
-      if (auto r = insertTask(**c, t); !r) return r.takeError();
-    }
     auto s = (*c)->prepare(
         "UPDATE replications SET sync_requested_ms = 0, last_sync_ms = ? "
-        "WHERE registry_id = ? AND name = ?");
+        "WHERE registry_id = ? AND name = ? AND sync_requested_ms > 0");
     if (!s) return s.takeError();
     (*s)->bind(1, nowMs).bind(2, registry).bind(3, name);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return tx.commit();
+    if (sqlite3_changes((*c)->db()) == 0) return false;
+    for (const auto& t : tasks) {
+      if (auto r = insertTask(**c, t); !r) return r.takeError();
+    }
+    if (auto r = tx.commit(); !r) return r.takeError();
+    return true;
   }
 
   Result<bool> requestSync(RegistryId registry, std::string_view name, int64_t nowMs) override {
@@ -578,9 +591,9 @@ class SqliteUpstreamStore final : public UpstreamStore {
 
   Result<std::vector<Replication>> syncsRequested() override {
     return selectReplications("SELECT " BERTH_REPLICATION_COLUMNS
-                              " FROM replications WHERE sync_requested_ms > 0 AND ?1 >= 0 "
+                              " FROM replications WHERE sync_requested_ms > 0 "
                               "ORDER BY sync_requested_ms",
-                              0);
+                              std::nullopt);
   }
 
   Result<std::vector<ReplicationTask>> claimReplicationTasks(
@@ -609,12 +622,9 @@ class SqliteUpstreamStore final : public UpstreamStore {
         out.push_back(std::move(t));
       }
     }
-    for (const auto& t : out) {
-      auto s = (*c)->prepare("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?");
-      if (!s) return s.takeError();
-      (*s)->bind(1, now + lease).bind(2, t.id);
-      if (auto r = run(**c, **s); !r) return r.takeError();
-    }
+    std::vector<int64_t> ids;
+    for (const auto& t : out) ids.push_back(t.id);
+    if (auto r = setDue(**c, ids, now + lease); !r) return r.takeError();
     if (auto r = tx.commit(); !r) return r.takeError();
     return out;
   }
@@ -626,12 +636,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!c) return c.takeError();
     Transaction tx(**c);
     if (auto r = tx.begin(); !r) return r;
-    for (const auto id : tasks) {
-      auto s = (*c)->prepare("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?");
-      if (!s) return s.takeError();
-      (*s)->bind(1, untilMs).bind(2, id);
-      if (auto r = run(**c, **s); !r) return r;
-    }
+    if (auto r = setDue(**c, tasks, untilMs); !r) return r;
     return tx.commit();
   }
 
@@ -650,9 +655,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
     for (const auto& o : outcomes) {
       Result<void> r;
       if (o.state == "release") {  // not attempted after all: due again, nothing counted
-        r = exec("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?",
-                 [&](Stmt& s) { s.bind(1, o.nextAttemptMs).bind(2, o.task); });
-        if (!r) return r;
+        if (r = setDue(**c, {o.task}, o.nextAttemptMs); !r) return r;
         continue;
       }
       if (o.state == "retry") {
@@ -684,12 +687,13 @@ class SqliteUpstreamStore final : public UpstreamStore {
   }
 
  private:
-  Result<std::vector<Replication>> selectReplications(const char* sql, int64_t registry) {
+  Result<std::vector<Replication>> selectReplications(const char* sql,
+                                                      std::optional<RegistryId> registry) {
     auto c = db_->lease();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(sql);
     if (!s) return s.takeError();
-    (*s)->bind(1, registry);
+    if (registry) (*s)->bind(1, *registry);
     std::vector<Replication> out;
     for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
       if (rc != SQLITE_ROW) return (*c)->fail("select replications");
