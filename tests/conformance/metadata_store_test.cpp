@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -14,6 +13,14 @@
 
 namespace berth::meta {
 namespace {
+
+// Now, in whole seconds, by the clock the stores stamp rows with. Not std::time: glibc reads a
+// coarse clock for it that can still show the previous second after the stores' clock moved on.
+int64_t storeNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 struct SqliteFactory {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("berth-meta-" + newUuid());
@@ -224,8 +231,7 @@ TYPED_TEST(MetadataStoreConformance, ConcurrentWritersLoseNothingAndCountOnce) {
   auto usage = this->store->usage(this->registry);
   ASSERT_TRUE(usage);
   EXPECT_EQ(usage->storedBytes, uint64_t{kThreads} * kEach * 10 + 1000);
-  EXPECT_EQ(this->store->uploadsBefore(this->registry, std::time(nullptr) + 3600, 1000)->size(),
-            0u);
+  EXPECT_EQ(this->store->uploadsBefore(this->registry, storeNow() + 3600, 1000)->size(), 0u);
 }
 
 TYPED_TEST(MetadataStoreConformance, RepositoryDetailsAndAttributes) {
@@ -431,7 +437,7 @@ TYPED_TEST(MetadataStoreConformance, DeletingAManifestTakesItsReferrers) {
 
 TYPED_TEST(MetadataStoreConformance, UnreferencedLinksGoAfterTheGracePeriod) {
   auto& store = *this->store;
-  const int64_t start = std::time(nullptr);
+  const int64_t start = storeNow();
   ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10));
   ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD2, 20));
   ASSERT_TRUE(
@@ -459,7 +465,7 @@ TYPED_TEST(MetadataStoreConformance, UnreferencedLinksGoAfterTheGracePeriod) {
 
 TYPED_TEST(MetadataStoreConformance, DeletingAManifestRestartsTheGraceOfItsBlobs) {
   auto& store = *this->store;
-  const int64_t linked = std::time(nullptr);
+  const int64_t linked = storeNow();
   ASSERT_TRUE(store.linkBlob(this->registry, this->repo, kD1, 10));
   ASSERT_TRUE(
       store.putManifest(this->registry, this->repo, this->manifest(kD3), {{kD1, false}}, "v"));
@@ -468,7 +474,7 @@ TYPED_TEST(MetadataStoreConformance, DeletingAManifestRestartsTheGraceOfItsBlobs
   ASSERT_FALSE(store.deleteManifest(this->repo, kD3)->empty());
   // Linked before `linked + 1`, but unreferenced only since now.
   EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, linked + 1, 100), 0u);
-  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, std::time(nullptr) + 1, 100), 1u);
+  EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, storeNow() + 1, 100), 1u);
 }
 
 TYPED_TEST(MetadataStoreConformance, ABlobIsCollectedOnlyWhileNothingLinksIt) {
@@ -552,7 +558,7 @@ TYPED_TEST(MetadataStoreConformance, ExpiredUploadsAndTheLastPass) {
   auto& store = *this->store;
   UploadRecord u{newUuid(), this->registry, "team/app", 0};
   ASSERT_TRUE(store.createUpload(u));
-  const int64_t now = std::time(nullptr);
+  const int64_t now = storeNow();
   EXPECT_TRUE(store.uploadsBefore(this->registry, now - 60, 10)->empty());
   auto old = *store.uploadsBefore(this->registry, now + 60, 10);
   ASSERT_EQ(old.size(), 1u);
@@ -631,8 +637,8 @@ TYPED_TEST(MetadataStoreConformance, EveryChangeOfATagIsInItsHistory) {
   ASSERT_EQ(w.size(), 2u);
   EXPECT_TRUE(is(w[0], "deleted", kD2, "", "admin"));
   // Pruning forgets what is older than the given time.
-  EXPECT_EQ(*store.pruneTagHistory(std::time(nullptr) - 3600), 0u);
-  EXPECT_EQ(*store.pruneTagHistory(std::time(nullptr) + 1), 7u);
+  EXPECT_EQ(*store.pruneTagHistory(storeNow() - 3600), 0u);
+  EXPECT_EQ(*store.pruneTagHistory(storeNow() + 1), 7u);
   EXPECT_TRUE(store.tagHistory(this->registry, "team/app", "v", 0, 10)->empty());
 }
 
@@ -661,7 +667,7 @@ TYPED_TEST(MetadataStoreConformance, SoftDeletedManifestsAreRestorableUntilTheyE
   EXPECT_EQ(*store.repositoriesWithDeleted(this->registry),
             (std::vector<std::pair<std::string, uint64_t>>{{"team/app", 1}}));
   // Its blob stays referenced: garbage collection keeps it.
-  const int64_t later = std::time(nullptr) + 60;
+  const int64_t later = storeNow() + 60;
   EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, later, 100), 0u);
 
   // Restored with its tags, but for one that points elsewhere now.
@@ -676,8 +682,8 @@ TYPED_TEST(MetadataStoreConformance, SoftDeletedManifestsAreRestorableUntilTheyE
 
   // Deleted again and expired: gone for good, and its blob's link with it.
   ASSERT_FALSE(store.deleteManifest(this->repo, kD1, admin)->empty());
-  EXPECT_EQ(*store.expireDeletedManifests(this->registry, std::time(nullptr) - 60), 0u);
-  EXPECT_EQ(*store.expireDeletedManifests(this->registry, std::time(nullptr) + 1), 1u);
+  EXPECT_EQ(*store.expireDeletedManifests(this->registry, storeNow() - 60), 0u);
+  EXPECT_EQ(*store.expireDeletedManifests(this->registry, storeNow() + 1), 1u);
   EXPECT_FALSE(*store.restoreManifest(this->repo, kD1, {"v"}, admin));
   EXPECT_EQ(*store.removeUnreferencedLinks(this->registry, later, 100), 1u);
 }
@@ -691,7 +697,7 @@ TYPED_TEST(MetadataStoreConformance, PushingASoftDeletedManifestAgainMakesItLive
   ASSERT_FALSE(store.deleteManifest(this->repo, kD1)->empty());
   ASSERT_TRUE(store.putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v"));
   EXPECT_TRUE(store.deletedManifests(this->repo)->empty());
-  EXPECT_EQ(*store.expireDeletedManifests(this->registry, std::time(nullptr) + 1), 0u);
+  EXPECT_EQ(*store.expireDeletedManifests(this->registry, storeNow() + 1), 0u);
   EXPECT_TRUE(*store.getManifest(this->repo, kD1));
 }
 
