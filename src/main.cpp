@@ -109,6 +109,9 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
 
   berth::app::NodeOptions options;
   options.dataDir = config.dataDir;
+  options.metadata.url = config.metadata;
+  options.metadata.connections = config.metadataConnections;
+  options.metadata.statementTimeout = std::chrono::seconds(config.metadataStatementTimeoutSeconds);
   options.manifestCacheEntries = config.manifestCacheEntries;
   options.auth.tokenLifetime = std::chrono::seconds(config.tokenLifetimeSeconds);
   const std::string domain =

@@ -17,17 +17,17 @@
 #include "events/webhook_rules.hpp"
 #include "jobs/cron.hpp"
 #include "jobs/purge.hpp"
-#include "meta/sqlite/identity_store.hpp"
-#include "meta/sqlite/sqlite_events.hpp"
-#include "meta/sqlite/sqlite_store.hpp"
-#include "meta/sqlite/sqlite_upstreams.hpp"
+#include "meta/postgres/database.hpp"
+#include "meta/sql/stores.hpp"
+#include "meta/sqlite/database.hpp"
 #include "portal/portal.hpp"
 #include "registry/app.hpp"
 #include "storage/object/http_client.hpp"
 
 namespace berth::app {
 
-Result<Stores> Stores::open(const std::filesystem::path& dataDir, uint64_t diskReserveBytes) {
+Result<Stores> Stores::open(const std::filesystem::path& dataDir, uint64_t diskReserveBytes,
+                            const MetadataOptions& metadata) {
   std::error_code ec;
   std::filesystem::create_directories(dataDir, ec);
   if (ec) {
@@ -39,19 +39,33 @@ Result<Stores> Stores::open(const std::filesystem::path& dataDir, uint64_t diskR
   Stores stores;
   stores.reserve = std::make_shared<DiskReserve>(dataDir / "reserve", diskReserveBytes);
   stores.reserve->restore();
-  const auto db = dataDir / "berth.db";
-  auto meta = meta::openSqliteStore(db, stores.reserve);
-  if (!meta) return meta.takeError();
-  stores.meta = std::move(*meta);
-  auto identities = meta::openSqliteIdentityStore(db, stores.reserve);
-  if (!identities) return identities.takeError();
-  stores.identities = std::move(*identities);
-  auto events = meta::openSqliteEventStore(db, stores.reserve);
-  if (!events) return events.takeError();
-  stores.events = std::move(*events);
-  auto upstreams = meta::openSqliteUpstreamStore(db, stores.reserve);
-  if (!upstreams) return upstreams.takeError();
-  stores.upstreams = std::move(*upstreams);
+  Result<meta::sql::DatabasePtr> db = makeError(ApiCode::Unknown);
+  if (metadata.url.empty()) {
+    auto opened = meta::sqlite::Database::open(dataDir / "berth.db", stores.reserve);
+    if (!opened) return opened.takeError();
+    db = meta::sql::DatabasePtr(std::move(*opened));
+  } else {
+    if (!meta::postgres::isUrl(metadata.url)) {
+      return makeError(ApiCode::Unknown, "metadata: not a postgres:// URL: " +
+                                             meta::postgres::redacted(metadata.url));
+    }
+    meta::postgres::Options options;
+    options.url = metadata.url;
+    options.connections = metadata.connections;
+    options.statementTimeoutMs = static_cast<int>(metadata.statementTimeout.count() * 1000);
+    options.lockTimeoutMs = options.statementTimeoutMs / 2;
+    db = meta::postgres::open(options);
+    if (!db) {
+      return makeError(ApiCode::Unknown, "cannot open the metadata database " +
+                                             meta::postgres::redacted(metadata.url) + ": " +
+                                             db.error().detail);
+    }
+  }
+  auto made = meta::makeSqlStores(*db);
+  stores.meta = std::move(made.meta);
+  stores.identities = std::move(made.identities);
+  stores.events = std::move(made.events);
+  stores.upstreams = std::move(made.upstreams);
   auto id = stores.meta->ensureRegistry(kDefaultRegistry);
   if (!id) return id.takeError();
   stores.defaultRegistry = *id;
@@ -195,7 +209,7 @@ struct Node::Planes {
 };
 
 Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
-  auto stores = Stores::open(options.dataDir, options.diskReserveBytes);
+  auto stores = Stores::open(options.dataDir, options.diskReserveBytes, options.metadata);
   if (!stores) return stores.takeError();
   if (options.operatorTokenFile.empty())
     options.operatorTokenFile = options.dataDir / "operator-token";

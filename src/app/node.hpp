@@ -33,6 +33,14 @@ inline constexpr std::string_view kDefaultRegistry = "default";
 
 inline constexpr uint64_t kDefaultDiskReserveBytes = 64ull << 20;
 
+// Where the metadata lives: SQLite in the data directory, or a PostgreSQL database many nodes
+// share.
+struct MetadataOptions {
+  std::string url;  // empty: SQLite at <data>/berth.db
+  size_t connections = 16;
+  std::chrono::seconds statementTimeout{30};
+};
+
 // The stores of one data directory, shared by the server and `berth admin`.
 struct Stores {
   meta::MetadataStorePtr meta;
@@ -44,11 +52,13 @@ struct Stores {
   std::shared_ptr<DiskReserve> reserve;
 
   static Result<Stores> open(const std::filesystem::path& dataDir,
-                             uint64_t diskReserveBytes = kDefaultDiskReserveBytes);
+                             uint64_t diskReserveBytes = kDefaultDiskReserveBytes,
+                             const MetadataOptions& metadata = {});
 };
 
 struct NodeOptions {
   std::filesystem::path dataDir;
+  MetadataOptions metadata;
   size_t manifestCacheEntries = 4096;
   auth::AuthOptions auth;
   // Registry <name> answers at <name>.<domain>; other hosts reach the default registry.

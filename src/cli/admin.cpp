@@ -31,12 +31,14 @@ void print(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
 // The data directory and the registry in it that a command works on.
 struct Target {
   std::string dataDir = "./data";
+  std::string metadata;  // a PostgreSQL URL; empty: SQLite in dataDir
   std::string registry = std::string(app::kDefaultRegistry);
 };
 
 // Opens the stores with `defaultRegistry` set to the target registry.
 app::Stores openStores(const Target& target) {
-  auto stores = app::Stores::open(target.dataDir);
+  auto stores = app::Stores::open(target.dataDir, app::kDefaultDiskReserveBytes,
+                                  app::MetadataOptions{target.metadata});
   if (!stores) throw CommandError{stores.error().detail};
   auto found = stores->identities->registryByName(target.registry);
   if (!found) throw CommandError{found.error().detail};
@@ -165,6 +167,14 @@ json::object backupJson(const app::BackupReport& report) {
           {"seconds", report.seconds}};
 }
 
+// --metadata: the server's `metadata` setting, for a server on PostgreSQL.
+void metadataOption(CLI::App* cmd, std::string& url) {
+  cmd->add_option("--metadata", url,
+                  "The server's metadata database when it is PostgreSQL (postgres://...); "
+                  "empty: SQLite in the data directory")
+      ->envname("BERTH_METADATA");
+}
+
 }  // namespace
 
 void addAdminCommands(CLI::App& root, std::function<int()>& action) {
@@ -176,6 +186,7 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
     cmd->add_option("--data", data->dataDir, "Data directory of the server")->capture_default_str();
     cmd->add_option("--registry", data->registry, "Registry in that directory")
         ->capture_default_str();
+    metadataOption(cmd, data->metadata);
   };
 
   // admin update
@@ -387,11 +398,13 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
         "Run one garbage-collection pass now and print what it removed (also while "
         "`berth serve` runs on the directory)");
     auto dir = std::make_shared<std::string>("./data");
+    auto metadata = std::make_shared<std::string>();
     auto registry = std::make_shared<std::string>();
     auto dryRun = std::make_shared<bool>(false);
     auto grace = std::make_shared<uint32_t>(3600);
     auto expiry = std::make_shared<uint32_t>(86400);
     cmd->add_option("--data", *dir, "Data directory of the server")->capture_default_str();
+    metadataOption(cmd, *metadata);
     cmd->add_option("--registry", *registry, "Only this registry (default: every registry)");
     cmd->add_flag("--dry-run", *dryRun, "Count what would be removed; remove nothing");
     cmd->add_option("--grace-seconds", *grace,
@@ -402,10 +415,11 @@ void addAdminCommands(CLI::App& root, std::function<int()>& action) {
                     "Remove upload sessions nothing wrote to for this long")
         ->capture_default_str();
     auto store = storageOption(cmd);
-    cmd->callback([&action, dir, registry, dryRun, grace, expiry, store] {
-      action = [dir, registry, dryRun, grace, expiry, store] {
+    cmd->callback([&action, dir, metadata, registry, dryRun, grace, expiry, store] {
+      action = [dir, metadata, registry, dryRun, grace, expiry, store] {
         if (*expiry == 0) throw CommandError{"--upload-expiry-seconds must be at least 1"};
-        auto stores = app::Stores::open(*dir);
+        auto stores =
+            app::Stores::open(*dir, app::kDefaultDiskReserveBytes, app::MetadataOptions{*metadata});
         if (!stores) throw CommandError{stores.error().detail};
         auto registries = check(stores->identities->listRegistries());
         if (!registry->empty()) {

@@ -16,6 +16,20 @@ constexpr ConfigKey kKeys[] = {
     {"listen", "--listen", "Address to listen on, HOST:PORT.", &ServeConfig::listen},
     {"data", "--data", "Data directory: the metadata database and the blobs.",
      &ServeConfig::dataDir},
+    {"metadata", "--metadata",
+     "Where the metadata lives (registries, repositories, tags, identities, events): empty for "
+     "SQLite at DATA/berth.db, or postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=...] for "
+     "PostgreSQL, which many nodes share (see README, Scale-out). The schema is created and "
+     "migrated at start.",
+     &ServeConfig::metadata, 0, true},
+    {"metadata_connections", "",
+     "PostgreSQL: connections each node keeps to read with, at most; writes use one more, and "
+     "listening for other nodes' changes another.",
+     &ServeConfig::metadataConnections, 1},
+    {"metadata_statement_timeout_seconds", "",
+     "PostgreSQL: a statement taking longer, or a wait for the writers' turn, fails with 503 "
+     "instead of holding the request.",
+     &ServeConfig::metadataStatementTimeoutSeconds, 1},
     {"log_level", "--log-level", "debug, info, warn or error.", &ServeConfig::logLevel},
     {"threads", "--threads", "Worker threads (0: one per core).", &ServeConfig::threads},
     {"idle_timeout_seconds", "",

@@ -13,6 +13,10 @@ namespace berth {
 struct ServeConfig {
   std::string listen = "127.0.0.1:5000";
   std::string dataDir = "./data";
+  // Where the metadata lives: empty for SQLite in the data directory, or a PostgreSQL URL.
+  std::string metadata;
+  uint32_t metadataConnections = 16;
+  uint32_t metadataStatementTimeoutSeconds = 30;
   std::string logLevel = "info";
   uint32_t threads = 0;  // 0: one per core
   uint32_t idleTimeoutSeconds = 60;

@@ -8,8 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "conformance/factories.hpp"
 #include "core/random.hpp"
-#include "meta/sqlite/sqlite_store.hpp"
 
 namespace berth::meta {
 namespace {
@@ -22,14 +22,8 @@ int64_t storeNow() {
       .count();
 }
 
-struct SqliteFactory {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("berth-meta-" + newUuid());
-  MetadataStorePtr make() {
-    std::filesystem::create_directories(dir);
-    return *openSqliteStore(dir / "berth.db");
-  }
-  ~SqliteFactory() { std::filesystem::remove_all(dir); }
-};
+using testing::PostgresFactory;
+using testing::SqliteFactory;
 
 const std::string kD1 = "sha256:" + std::string(64, '1');
 const std::string kD2 = "sha256:" + std::string(64, '2');
@@ -39,7 +33,7 @@ template <class Factory>
 class MetadataStoreConformance : public ::testing::Test {
  protected:
   Factory factory;
-  MetadataStorePtr store = factory.make();
+  MetadataStorePtr store = factory.meta();
   RegistryId registry = *store->ensureRegistry("default");
   RepositoryId repo = *store->ensureRepository(registry, "team/app");
 
@@ -55,7 +49,7 @@ class MetadataStoreConformance : public ::testing::Test {
   }
 };
 
-using Drivers = ::testing::Types<SqliteFactory>;
+using Drivers = ::testing::Types<SqliteFactory, PostgresFactory>;
 TYPED_TEST_SUITE(MetadataStoreConformance, Drivers);
 
 TYPED_TEST(MetadataStoreConformance, RegistriesAndRepositoriesAreIdempotent) {
@@ -157,7 +151,7 @@ TYPED_TEST(MetadataStoreConformance, UploadSessions) {
 TYPED_TEST(MetadataStoreConformance, DataSurvivesReopening) {
   ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v"));
   this->store.reset();
-  this->store = this->factory.make();
+  this->store = this->factory.otherMeta();
   auto repo = *this->store->findRepository(this->registry, "team/app");
   ASSERT_TRUE(repo);
   EXPECT_EQ(**this->store->resolveTag(*repo, "v"), kD1);

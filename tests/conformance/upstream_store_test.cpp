@@ -3,35 +3,22 @@
 
 #include <filesystem>
 
+#include "conformance/factories.hpp"
 #include "core/random.hpp"
-#include "meta/sqlite/identity_store.hpp"
-#include "meta/sqlite/sqlite_store.hpp"
-#include "meta/sqlite/sqlite_upstreams.hpp"
 
 namespace berth::meta {
 namespace {
 
-struct SqliteFactory {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("berth-up-" + newUuid());
-  std::filesystem::path file() {
-    std::filesystem::create_directories(dir);
-    return dir / "berth.db";
-  }
-  RegistryId registry(std::string_view name) {
-    return *(*openSqliteStore(file()))->ensureRegistry(name);
-  }
-  UpstreamStorePtr make() { return *openSqliteUpstreamStore(file()); }
-  IdentityStorePtr identities() { return *openSqliteIdentityStore(file()); }
-  ~SqliteFactory() { std::filesystem::remove_all(dir); }
-};
+using testing::PostgresFactory;
+using testing::SqliteFactory;
 
 template <class Factory>
 class UpstreamStoreConformance : public ::testing::Test {
  protected:
   Factory factory;
-  UpstreamStorePtr store = factory.make();
-  RegistryId registry = factory.registry("one");
-  RegistryId other = factory.registry("two");
+  UpstreamStorePtr store = factory.upstreams();
+  RegistryId registry = *factory.meta()->ensureRegistry("one");
+  RegistryId other = *factory.meta()->ensureRegistry("two");
 
   CredentialSet set(std::string name, RegistryId in) {
     return CredentialSet{in, std::move(name), "docker.io", "user", "sealed", 0, 0};
@@ -351,8 +338,8 @@ REGISTER_TYPED_TEST_SUITE_P(UpstreamStoreConformance, CredentialSetsAreKeptPerRe
                             CachedTagsRememberTheLastCheck,
                             ReplicationsAreKeptPerRegistryAndHoldTheirSet,
                             ReplicationTasksGoInOrderPerRepository);
-using Drivers = ::testing::Types<SqliteFactory>;
-INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, UpstreamStoreConformance, Drivers);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, UpstreamStoreConformance, SqliteFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, UpstreamStoreConformance, PostgresFactory);
 
 }  // namespace
 }  // namespace berth::meta

@@ -36,7 +36,7 @@ class SqliteDatabaseTest : public ::testing::Test {
     EXPECT_TRUE(c);
     auto s = (*c)->prepare("SELECT count(*) FROM registries");
     EXPECT_TRUE(s);
-    EXPECT_EQ((*s)->step(), SQLITE_ROW);
+    EXPECT_EQ((*s)->step(), sql::kRow);
     return (*s)->integer(0);
   }
 };
@@ -82,7 +82,7 @@ TEST_F(SqliteDatabaseTest, WritersOfManyThreadsTakeTurnsAndNoneIsLost) {
           ++failed;
           continue;
         }
-        Transaction tx(**c);
+        sql::Transaction tx(**c);
         auto s = (*c)->prepare("INSERT INTO registries(name, created) VALUES(?, 1)");
         if (!tx.begin() || !s) {
           ++failed;

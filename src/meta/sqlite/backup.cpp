@@ -55,10 +55,10 @@ Result<std::vector<SnapshotRegistry>> snapshotRegistries(const std::filesystem::
   if (!s) return s.takeError();
   std::vector<SnapshotRegistry> out;
   int rc;
-  while ((rc = (*s)->step()) == SQLITE_ROW) {
+  while ((rc = (*s)->step()) == sql::kRow) {
     out.push_back(SnapshotRegistry{(*s)->integer(0), (*s)->text(1), (*s)->text(2)});
   }
-  if (rc != SQLITE_DONE) return c.fail("step");
+  if (rc != sql::kDone) return c.fail("step");
   return out;
 }
 
@@ -74,12 +74,12 @@ Result<void> forEachSnapshotBlob(const std::filesystem::path& db, int64_t regist
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   int rc;
-  while ((rc = (*s)->step()) == SQLITE_ROW) {
+  while ((rc = (*s)->step()) == sql::kRow) {
     SnapshotBlob blob{(*s)->text(0), static_cast<uint64_t>((*s)->integer(1)),
                       (*s)->integer(2) != 0};
     if (auto r = visit(blob); !r) return r;
   }
-  if (rc != SQLITE_DONE) return c.fail("step");
+  if (rc != sql::kDone) return c.fail("step");
   return {};
 }
 
@@ -89,7 +89,7 @@ Result<void> forgetSnapshotBlobs(const std::filesystem::path& db, int64_t regist
   auto handle = open(db, SQLITE_OPEN_READWRITE);
   if (!handle) return handle.takeError();
   Connection c(handle->release());
-  Transaction tx(c);
+  sql::Transaction tx(c);
   if (auto r = tx.begin(); !r) return r;
   for (const auto& blob : blobs) {
     for (const char* sql :
@@ -99,7 +99,7 @@ Result<void> forgetSnapshotBlobs(const std::filesystem::path& db, int64_t regist
       auto s = c.prepare(sql);
       if (!s) return s.takeError();
       (*s)->bind(1, registry).bind(2, blob.digest).bind(3, static_cast<int64_t>(blob.size));
-      if (auto r = run(c, **s); !r) return r;
+      if (auto r = sql::run(c, **s); !r) return r;
     }
   }
   return tx.commit();
@@ -112,7 +112,7 @@ Result<void> prepareRestoredDatabase(const std::filesystem::path& db) {
   {
     auto check = c.prepare("PRAGMA integrity_check");
     if (!check) return check.takeError();
-    if ((*check)->step() != SQLITE_ROW || (*check)->text(0) != "ok") {
+    if ((*check)->step() != sql::kRow || (*check)->text(0) != "ok") {
       return makeError(ApiCode::Unknown,
                        "the database in the backup is damaged: " + (*check)->text(0));
     }

@@ -1,9 +1,14 @@
 #include "meta/sqlite/database.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
 #include "core/log.hpp"
+#include "core/unique_fd.hpp"
 
 namespace berth::meta::sqlite {
 namespace {
@@ -434,27 +439,8 @@ Result<std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)>> openDb(
 
 }  // namespace
 
-namespace {
-// SQLite calls that failed on this thread: a lease that sees the count move failed.
-thread_local uint64_t tErrors = 0;
-// Whether this thread holds the writer connection now.
-thread_local bool tHoldsWriter = false;
-
-// The operation named after the function that borrows a connection, found once per function.
-metrics::Operation operationOf(const char* caller) {
-  static std::mutex mutex;
-  static std::unordered_map<const char*, metrics::Operation> known;
-  std::lock_guard lock(mutex);
-  auto it = known.find(caller);
-  if (it == known.end()) {
-    it = known.emplace(caller, metrics::operation("metadata", metrics::functionName(caller))).first;
-  }
-  return it->second;
-}
-}  // namespace
-
 Error storeError(sqlite3* db, std::string_view op, std::string_view message) {
-  ++tErrors;
+  sql::Database::countError();
   const int code = sqlite3_extended_errcode(db);
   const bool full = (code & 0xff) == SQLITE_FULL || isNoSpace(sqlite3_system_errno(db));
   log::error("sqlite failed", {{"op", op}, {"error", message}, {"code", code}});
@@ -462,40 +448,7 @@ Error storeError(sqlite3* db, std::string_view op, std::string_view message) {
   return makeError(ApiCode::Unknown, "metadata store error");
 }
 
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Result<void> run(Connection& c, Stmt& s) {
-  const int rc = s.step();
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return c.fail("step");
-  return {};
-}
-
-Database::Lease::Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op,
-                       std::unique_lock<std::mutex> writing)
-    : db_(db),
-      c_(std::move(c)),
-      op_(op),
-      started_(std::chrono::steady_clock::now()),
-      errorsBefore_(tErrors),
-      writing_(std::move(writing)) {}
-
-Database::Lease::~Lease() {
-  if (!c_) return;
-  op_.record(std::chrono::steady_clock::now() - started_, tErrors == errorsBefore_);
-  if (writing_.owns_lock()) {
-    db_.writer_ = std::move(c_);
-    tHoldsWriter = false;
-    return;  // writing_ unlocks
-  }
-  std::lock_guard lock(db_.mutex_);
-  db_.idle_.push_back(std::move(c_));
-}
-
-Result<std::unique_ptr<Connection>> Database::connect(bool reader) {
+Result<std::unique_ptr<sql::Connection>> Database::connect(bool reader) {
   auto db = openDb(file_);
   if (!db) return db.takeError();
   auto c = std::make_unique<Connection>(db->release());
@@ -506,46 +459,14 @@ Result<std::unique_ptr<Connection>> Database::connect(bool reader) {
   if (reader) {
     if (auto r = c->exec("PRAGMA query_only=1"); !r) return r.takeError();
   }
-  return c;
-}
-
-Result<Database::Lease> Database::writer(const char* caller) {
-  if (tHoldsWriter) {
-    // A bug, answered as an error rather than a thread waiting for itself forever.
-    log::error("metadata writer taken twice by one thread", {{"op", caller}});
-    return makeError(ApiCode::Unknown, "metadata store error");
-  }
-  const auto op = operationOf(caller);
-  std::unique_lock lock(writerMutex_);
-  if (!writer_) {
-    auto c = connect(false);
-    if (!c) return c.takeError();
-    writer_ = std::move(*c);
-  }
-  tHoldsWriter = true;
-  return Lease(*this, std::move(writer_), op, std::move(lock));
-}
-
-Result<Database::Lease> Database::lease(const char* caller) {
-  const auto op = operationOf(caller);
-  {
-    std::lock_guard lock(mutex_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(*this, std::move(c), op);
-    }
-  }
-  auto c = connect(true);
-  if (!c) return c.takeError();
-  return Lease(*this, std::move(*c), op);
+  return std::unique_ptr<sql::Connection>(std::move(c));
 }
 
 Result<void> Database::prepareSchema() {
   auto c = writer();
   if (!c) return c.takeError();
   if (auto schema = (*c)->exec(kSchema); !schema) return schema.takeError();
-  if (auto added = addMissingColumns(**c); !added) return added;
+  if (auto added = addMissingColumns(static_cast<Connection&>(**c)); !added) return added;
   return (*c)->exec(kIndexes);
 }
 
@@ -558,6 +479,30 @@ Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& fi
   // The pool starts with one reader, as the process starts with its writer.
   if (auto reader = db->lease(); !reader) return reader.takeError();
   return db;
+}
+
+std::filesystem::path Database::topicFile(sql::Topic topic) const {
+  auto path = file_;
+  switch (topic) {
+    case sql::Topic::Identity:
+      path += "-identity";
+      break;
+  }
+  return path;
+}
+
+uint64_t Database::generation(sql::Topic topic) {
+  struct stat st {};
+  if (::stat(topicFile(topic).c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_size) * 1000003u ^
+         static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000u ^
+         static_cast<uint64_t>(st.st_mtim.tv_nsec);
+}
+
+void Database::announce(sql::Topic topic) {
+  UniqueFd fd(::open(topicFile(topic).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (fd) [[maybe_unused]]
+    auto n = ::write(fd.get(), "+", 1);
 }
 
 }  // namespace berth::meta::sqlite

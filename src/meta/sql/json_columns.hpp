@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace berth::meta::sqlite {
+namespace berth::meta::sql {
 
 inline std::string listJson(const std::vector<std::string>& items) {
   boost::json::array a;
@@ -24,4 +24,4 @@ inline std::vector<std::string> listFrom(const std::string& text) {
   return out;
 }
 
-}  // namespace berth::meta::sqlite
+}  // namespace berth::meta::sql

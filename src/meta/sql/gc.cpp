@@ -1,30 +1,30 @@
 // Garbage collection's side of the metadata: unreferenced links, blobs nothing links, the
-// record of each pass. Every removal is a transaction (BEGIN IMMEDIATE: SQLite's one writer)
+// record of each pass. Every removal is a transaction (with the one writer of all processes)
 // that re-checks, on the rows as they are now, what made the item collectable.
-#include "meta/sqlite/sqlite_store_impl.hpp"
+#include "meta/sql/store_impl.hpp"
 
 namespace berth::meta {
 
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
+using sql::nowSeconds;
+using sql::run;
+using sql::Stmt;
+using sql::Transaction;
 
 namespace {
 
 // A link that nothing references and that was last linked or referenced before ?2. A macro,
 // not a constant: statements are cached by the address of their literal, so each must be one.
-#define BERTH_UNREFERENCED_LINK(rb)               \
-  "MAX(" rb ".created, " rb                       \
-  ".touched) < ?2 AND NOT EXISTS (SELECT 1 FROM " \
-  "manifest_refs r WHERE r.repository_id = " rb   \
-  ".repository_id AND r.ref_digest = "            \
-  "" rb ".digest AND r.is_manifest = 0)"
+#define BERTH_UNREFERENCED_LINK(rb)                                        \
+  rb ".created < ?2 AND " rb                                               \
+     ".touched < ?2 AND NOT EXISTS (SELECT 1 FROM manifest_refs r "        \
+     "WHERE r.repository_id = " rb ".repository_id AND r.ref_digest = " rb \
+     ".digest AND "                                                        \
+     "r.is_manifest = 0)"
 
 }  // namespace
 
-Result<uint64_t> SqliteStore::removeUnreferencedLinks(RegistryId registry, int64_t before,
-                                                      size_t limit) {
+Result<uint64_t> SqlStore::removeUnreferencedLinks(RegistryId registry, int64_t before,
+                                                   size_t limit) {
   return db_->freeing([&]() -> Result<uint64_t> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -37,13 +37,13 @@ Result<uint64_t> SqliteStore::removeUnreferencedLinks(RegistryId registry, int64
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, before).bind(3, static_cast<int64_t>(limit));
     if (auto r = run(**c, **s); !r) return r.takeError();
-    const auto removed = static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+    const auto removed = static_cast<uint64_t>((*c)->changes());
     if (auto r = tx.commit(); !r) return r.takeError();
     return removed;
   });
 }
 
-Result<uint64_t> SqliteStore::countUnreferencedLinks(RegistryId registry, int64_t before) {
+Result<uint64_t> SqlStore::countUnreferencedLinks(RegistryId registry, int64_t before) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -51,11 +51,11 @@ Result<uint64_t> SqliteStore::countUnreferencedLinks(RegistryId registry, int64_
       "AND " BERTH_UNREFERENCED_LINK("rb"));
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, before);
-  if ((*s)->step() != SQLITE_ROW) return (*c)->fail("count links");
+  if ((*s)->step() != sql::kRow) return (*c)->fail("count links");
   return static_cast<uint64_t>((*s)->integer(0));
 }
 
-Result<BlobTotals> SqliteStore::countCollectableBlobs(RegistryId registry, int64_t before) {
+Result<BlobTotals> SqlStore::countCollectableBlobs(RegistryId registry, int64_t before) {
   auto c = lease();
   if (!c) return c.takeError();
   // Blobs with no link that outlives this pass: none at all, or only unreferenced old ones.
@@ -65,15 +65,15 @@ Result<BlobTotals> SqliteStore::countCollectableBlobs(RegistryId registry, int64
       "rb.digest = b.digest AND NOT (" BERTH_UNREFERENCED_LINK("rb") "))");
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, before);
-  if ((*s)->step() != SQLITE_ROW) return (*c)->fail("count blobs");
+  if ((*s)->step() != sql::kRow) return (*c)->fail("count blobs");
   return BlobTotals{static_cast<uint64_t>((*s)->integer(0)),
                     static_cast<uint64_t>((*s)->integer(1))};
 }
 
 #undef BERTH_UNREFERENCED_LINK
 
-Result<std::vector<BlobRecord>> SqliteStore::unlinkedBlobs(RegistryId registry,
-                                                           std::string_view after, size_t limit) {
+Result<std::vector<BlobRecord>> SqlStore::unlinkedBlobs(RegistryId registry, std::string_view after,
+                                                        size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -83,15 +83,15 @@ Result<std::vector<BlobRecord>> SqliteStore::unlinkedBlobs(RegistryId registry,
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, after).bind(3, static_cast<int64_t>(limit));
   std::vector<BlobRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select blobs");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select blobs");
     out.push_back(BlobRecord{(*s)->text(0), static_cast<uint64_t>((*s)->integer(1))});
   }
   return out;
 }
 
-Result<bool> SqliteStore::collectBlob(RegistryId registry, std::string_view digest,
-                                      const BytesStep& removeBytes) {
+Result<bool> SqlStore::collectBlob(RegistryId registry, std::string_view digest,
+                                   const BytesStep& removeBytes) {
   return db_->freeing([&]() -> Result<bool> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -108,13 +108,15 @@ Result<bool> SqliteStore::collectBlob(RegistryId registry, std::string_view dige
       if (!s) return s.takeError();
       (*s)->bind(1, registry).bind(2, digest);
       const int rc = (*s)->step();
-      if (rc == SQLITE_DONE) return false;
-      if (rc != SQLITE_ROW) return (*c)->fail("select blob");
+      if (rc == sql::kDone) return false;
+      if (rc != sql::kRow) return (*c)->fail("select blob");
       size = (*s)->integer(0);
     }
     static constexpr const char* kDeletes[] = {
         "DELETE FROM blobs WHERE registry_id = ?1 AND digest = ?2",
-        "UPDATE registries SET used_bytes = MAX(used_bytes - ?3, 0) WHERE id = ?1",
+        "UPDATE registries SET used_bytes = CASE WHEN used_bytes > ?3 THEN used_bytes - ?3 ELSE 0 "
+        "END "
+        "WHERE id = ?1",
     };
     for (const char* sql : kDeletes) {
       auto s = (*c)->prepare(sql);
@@ -132,8 +134,8 @@ Result<bool> SqliteStore::collectBlob(RegistryId registry, std::string_view dige
   });
 }
 
-Result<bool> SqliteStore::collectOrphan(RegistryId registry, std::string_view digest,
-                                        const BytesStep& removeBytes) {
+Result<bool> SqlStore::collectOrphan(RegistryId registry, std::string_view digest,
+                                     const BytesStep& removeBytes) {
   auto c = writer();
   if (!c) return c.takeError();
   // The write lock, though nothing is written: an upload places its bytes inside the
@@ -144,20 +146,24 @@ Result<bool> SqliteStore::collectOrphan(RegistryId registry, std::string_view di
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, digest);
   const int rc = (*s)->step();
-  if (rc == SQLITE_ROW) return false;
-  if (rc != SQLITE_DONE) return (*c)->fail("select blob");
+  if (rc == sql::kRow) return false;
+  if (rc != sql::kDone) return (*c)->fail("select blob");
   if (auto r = removeBytes(); !r) return r.takeError();
   if (auto r = tx.commit(); !r) return r.takeError();
   return true;
 }
 
-Result<void> SqliteStore::recordGcRun(RegistryId registry, const GcRun& g) {
+Result<void> SqlStore::recordGcRun(RegistryId registry, const GcRun& g) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "INSERT OR REPLACE INTO gc_runs(registry_id, started, finished, dry_run, uploads_removed, "
+      "INSERT INTO gc_runs(registry_id, started, finished, dry_run, uploads_removed, "
       "links_removed, blobs_removed, bytes_removed, orphans_removed, error) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(registry_id) DO UPDATE SET "
+      "started = excluded.started, finished = excluded.finished, dry_run = excluded.dry_run, "
+      "uploads_removed = excluded.uploads_removed, links_removed = excluded.links_removed, "
+      "blobs_removed = excluded.blobs_removed, bytes_removed = excluded.bytes_removed, "
+      "orphans_removed = excluded.orphans_removed, error = excluded.error");
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, g.started).bind(3, g.finished).bind(4, int64_t{g.dryRun});
   (*s)->bind(5, static_cast<int64_t>(g.uploadsRemoved));
@@ -168,7 +174,7 @@ Result<void> SqliteStore::recordGcRun(RegistryId registry, const GcRun& g) {
   return run(**c, **s);
 }
 
-Result<std::optional<GcRun>> SqliteStore::lastGcRun(RegistryId registry) {
+Result<std::optional<GcRun>> SqlStore::lastGcRun(RegistryId registry) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -177,8 +183,8 @@ Result<std::optional<GcRun>> SqliteStore::lastGcRun(RegistryId registry) {
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return std::optional<GcRun>();
-  if (rc != SQLITE_ROW) return (*c)->fail("select gc run");
+  if (rc == sql::kDone) return std::optional<GcRun>();
+  if (rc != sql::kRow) return (*c)->fail("select gc run");
   GcRun g;
   g.started = (*s)->integer(0);
   g.finished = (*s)->integer(1);

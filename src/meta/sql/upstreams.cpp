@@ -1,22 +1,21 @@
-// The SQLite UpstreamStore: credential sets, import jobs, cache rules and cached tags.
-#include "meta/sqlite/sqlite_upstreams.hpp"
+// The UpstreamStore: credential sets, import jobs, cache rules, cached tags and replications.
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 
-#include "meta/sqlite/database.hpp"
-#include "meta/sqlite/json_columns.hpp"
-#include "meta/sqlite/sqlite_store_impl.hpp"
+#include "meta/sql/database.hpp"
+#include "meta/sql/json_columns.hpp"
+#include "meta/sql/store_impl.hpp"
 
 namespace berth::meta {
 namespace {
 
-using sqlite::listFrom;
-using sqlite::listJson;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
+using sql::listFrom;
+using sql::listJson;
+using sql::run;
+using sql::Stmt;
+using sql::Transaction;
 
 #define BERTH_SET_COLUMNS \
   "registry_id, name, login_server, username, sealed_password, created, updated"
@@ -110,7 +109,7 @@ ReplicationTask taskFrom(Stmt& s) {
 }
 
 // When tasks are due next: a claim's lease, its extension, or a release.
-Result<void> setDue(sqlite::Connection& c, const std::vector<int64_t>& tasks, int64_t dueMs) {
+Result<void> setDue(sql::Connection& c, const std::vector<int64_t>& tasks, int64_t dueMs) {
   for (const auto id : tasks) {
     auto s = c.prepare("UPDATE replication_tasks SET next_attempt_ms = ? WHERE id = ?");
     if (!s) return s.takeError();
@@ -120,7 +119,7 @@ Result<void> setDue(sqlite::Connection& c, const std::vector<int64_t>& tasks, in
   return {};
 }
 
-Result<void> insertTask(sqlite::Connection& c, const ReplicationTask& t) {
+Result<void> insertTask(sql::Connection& c, const ReplicationTask& t) {
   auto s = c.prepare(
       "INSERT INTO replication_tasks(registry_id, replication, action, repository, tag, digest, "
       "event_ms, attempts, next_attempt_ms, error) VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?, '')");
@@ -138,21 +137,21 @@ std::optional<std::pair<RegistryId, std::string>> splitKey(const std::string& ke
                    key.substr(slash + 1));
 }
 
-class SqliteUpstreamStore final : public UpstreamStore {
+class SqlUpstreamStore final : public UpstreamStore {
  public:
-  explicit SqliteUpstreamStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  explicit SqlUpstreamStore(std::shared_ptr<sql::Database> db) : db_(std::move(db)) {}
 
   Result<void> createCredentialSet(const CredentialSet& set) override {
     auto c = db_->writer();
     if (!c) return c.takeError();
-    auto s = (*c)->prepare("INSERT OR IGNORE INTO credential_sets(" BERTH_SET_COLUMNS
-                           ") VALUES(?, ?, ?, ?, ?, ?, ?)");
+    auto s = (*c)->prepare("INSERT INTO credential_sets(" BERTH_SET_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
-    const int64_t now = sqlite::nowSeconds();
+    const int64_t now = sql::nowSeconds();
     (*s)->bind(1, set.registry).bind(2, set.name).bind(3, set.loginServer).bind(4, set.username);
     (*s)->bind(5, set.sealedPassword).bind(6, now).bind(7, now);
     if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) {
+    if ((*c)->changes() == 0) {
       return makeError(ApiCode::Conflict, "credential set " + set.name + " already exists");
     }
     return {};
@@ -167,8 +166,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, name);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return std::optional<CredentialSet>();
-    if (rc != SQLITE_ROW) return (*c)->fail("select credential set");
+    if (rc == sql::kDone) return std::optional<CredentialSet>();
+    if (rc != sql::kRow) return (*c)->fail("select credential set");
     return std::optional<CredentialSet>(setFrom(**s));
   }
 
@@ -180,8 +179,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry);
     std::vector<CredentialSet> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select credential sets");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select credential sets");
       out.push_back(setFrom(**s));
     }
     return out;
@@ -195,9 +194,9 @@ class SqliteUpstreamStore final : public UpstreamStore {
         "updated = ? WHERE registry_id = ? AND name = ?");
     if (!s) return s.takeError();
     (*s)->bind(1, set.loginServer).bind(2, set.username).bind(3, set.sealedPassword);
-    (*s)->bind(4, sqlite::nowSeconds()).bind(5, set.registry).bind(6, set.name);
+    (*s)->bind(4, sql::nowSeconds()).bind(5, set.registry).bind(6, set.name);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   }
 
   Result<bool> deleteCredentialSet(RegistryId registry, std::string_view name) override {
@@ -220,17 +219,17 @@ class SqliteUpstreamStore final : public UpstreamStore {
         if (!used) return used.takeError();
         (*used)->bind(1, registry).bind(2, name);
         const int rc = (*used)->step();
-        if (rc == SQLITE_ROW) {
+        if (rc == sql::kRow) {
           return makeError(ApiCode::Conflict, "credential set " + std::string(name) +
                                                   " is used by " + what + (*used)->text(0));
         }
-        if (rc != SQLITE_DONE) return (*c)->fail("select the credential set's users");
+        if (rc != sql::kDone) return (*c)->fail("select the credential set's users");
       }
       auto s = (*c)->prepare("DELETE FROM credential_sets WHERE registry_id = ? AND name = ?");
       if (!s) return s.takeError();
       (*s)->bind(1, registry).bind(2, name);
       if (auto r = run(**c, **s); !r) return r.takeError();
-      const bool existed = sqlite3_changes((*c)->db()) > 0;
+      const bool existed = (*c)->changes() > 0;
       if (auto r = tx.commit(); !r) return r.takeError();
       return existed;
     });
@@ -239,14 +238,14 @@ class SqliteUpstreamStore final : public UpstreamStore {
   Result<void> createCacheRule(const CacheRule& rule) override {
     auto c = db_->writer();
     if (!c) return c.takeError();
-    auto s = (*c)->prepare("INSERT OR IGNORE INTO cache_rules(" BERTH_RULE_COLUMNS
-                           ") VALUES(?, ?, ?, ?, ?, ?, ?)");
+    auto s = (*c)->prepare("INSERT INTO cache_rules(" BERTH_RULE_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
-    const int64_t now = sqlite::nowSeconds();
+    const int64_t now = sql::nowSeconds();
     (*s)->bind(1, rule.registry).bind(2, rule.name).bind(3, rule.source).bind(4, rule.target);
     (*s)->bind(5, rule.credentialSet).bind(6, now).bind(7, now);
     if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) {
+    if ((*c)->changes() == 0) {
       return makeError(ApiCode::Conflict, "a cache rule named " + rule.name + " or for target " +
                                               rule.target + " exists");
     }
@@ -261,8 +260,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, name);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return std::optional<CacheRule>();
-    if (rc != SQLITE_ROW) return (*c)->fail("select cache rule");
+    if (rc == sql::kDone) return std::optional<CacheRule>();
+    if (rc != sql::kRow) return (*c)->fail("select cache rule");
     return std::optional<CacheRule>(ruleFrom(**s));
   }
 
@@ -274,8 +273,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry);
     std::vector<CacheRule> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select cache rules");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select cache rules");
       out.push_back(ruleFrom(**s));
     }
     return out;
@@ -288,10 +287,10 @@ class SqliteUpstreamStore final : public UpstreamStore {
         "UPDATE cache_rules SET credential_set = ?, updated = ? WHERE registry_id = ? AND name = "
         "?");
     if (!s) return s.takeError();
-    (*s)->bind(1, rule.credentialSet).bind(2, sqlite::nowSeconds());
+    (*s)->bind(1, rule.credentialSet).bind(2, sql::nowSeconds());
     (*s)->bind(3, rule.registry).bind(4, rule.name);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   }
 
   Result<bool> deleteCacheRule(RegistryId registry, std::string_view name) override {
@@ -302,7 +301,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
       if (!s) return s.takeError();
       (*s)->bind(1, registry).bind(2, name);
       if (auto r = run(**c, **s); !r) return r.takeError();
-      return sqlite3_changes((*c)->db()) > 0;
+      return (*c)->changes() > 0;
     });
   }
 
@@ -316,8 +315,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, repository).bind(3, tag);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return std::optional<CachedTag>();
-    if (rc != SQLITE_ROW) return (*c)->fail("select cached tag");
+    if (rc == sql::kDone) return std::optional<CachedTag>();
+    if (rc != sql::kRow) return (*c)->fail("select cached tag");
     return std::optional<CachedTag>(CachedTag{(*s)->text(0), (*s)->integer(1)});
   }
 
@@ -361,7 +360,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
     (*s)->bind(6, j.state).bind(7, j.error).bind(8, j.digest).bind(9, j.updatedMs);
     (*s)->bind(10, j.finishedMs).bind(11, j.id);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   }
 
   Result<std::optional<ImportJob>> importJob(RegistryId registry, std::string_view id) override {
@@ -372,8 +371,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, id);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return std::optional<ImportJob>();
-    if (rc != SQLITE_ROW) return (*c)->fail("select import job");
+    if (rc == sql::kDone) return std::optional<ImportJob>();
+    if (rc != sql::kRow) return (*c)->fail("select import job");
     return std::optional<ImportJob>(jobFrom(**s));
   }
 
@@ -386,8 +385,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, static_cast<int64_t>(limit));
     std::vector<ImportJob> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select import jobs");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select import jobs");
       out.push_back(jobFrom(**s));
     }
     return out;
@@ -402,23 +401,23 @@ class SqliteUpstreamStore final : public UpstreamStore {
       if (!s) return s.takeError();
       (*s)->bind(1, beforeMs);
       if (auto r = run(**c, **s); !r) return r.takeError();
-      return static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+      return static_cast<uint64_t>((*c)->changes());
     });
   }
 
   Result<void> createReplication(const Replication& r) override {
     auto c = db_->writer();
     if (!c) return c.takeError();
-    auto s = (*c)->prepare("INSERT OR IGNORE INTO replications(" BERTH_REPLICATION_COLUMNS
-                           ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    auto s = (*c)->prepare("INSERT INTO replications(" BERTH_REPLICATION_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
-    const int64_t now = sqlite::nowSeconds();
+    const int64_t now = sql::nowSeconds();
     const auto scopes = listJson(r.scopes);
     (*s)->bind(1, r.registry).bind(2, r.name).bind(3, r.target).bind(4, r.credentialSet);
     (*s)->bind(5, scopes).bind(6, r.mode).bind(7, int64_t{r.enabled ? 1 : 0});
     (*s)->bind(8, now).bind(9, now);
     if (auto e = run(**c, **s); !e) return e;
-    if (sqlite3_changes((*c)->db()) == 0) {
+    if ((*c)->changes() == 0) {
       return makeError(ApiCode::Conflict, "replication " + r.name + " already exists");
     }
     return {};
@@ -433,8 +432,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, name);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return std::optional<Replication>();
-    if (rc != SQLITE_ROW) return (*c)->fail("select replication");
+    if (rc == sql::kDone) return std::optional<Replication>();
+    if (rc != sql::kRow) return (*c)->fail("select replication");
     return std::optional<Replication>(replicationFrom(**s));
   }
 
@@ -454,10 +453,10 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     const auto scopes = listJson(r.scopes);
     (*s)->bind(1, r.target).bind(2, r.credentialSet).bind(3, scopes);
-    (*s)->bind(4, int64_t{r.enabled ? 1 : 0}).bind(5, sqlite::nowSeconds());
+    (*s)->bind(4, int64_t{r.enabled ? 1 : 0}).bind(5, sql::nowSeconds());
     (*s)->bind(6, r.registry).bind(7, r.name);
     if (auto e = run(**c, **s); !e) return e.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   }
 
   Result<bool> deleteReplication(RegistryId registry, std::string_view name) override {
@@ -474,7 +473,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
         if (!s) return s.takeError();
         (*s)->bind(1, registry).bind(2, name);
         if (auto r = run(**c, **s); !r) return r.takeError();
-        existed = sqlite3_changes((*c)->db()) > 0;
+        existed = (*c)->changes() > 0;
       }
       if (auto r = tx.commit(); !r) return r.takeError();
       return existed;
@@ -492,10 +491,10 @@ class SqliteUpstreamStore final : public UpstreamStore {
       if (!s) return s.takeError();
       (*s)->bind(1, registry).bind(2, name);
       const int rc = (*s)->step();
-      if (rc == SQLITE_DONE) {
+      if (rc == sql::kDone) {
         return makeError(ApiCode::NameUnknown, "replication " + std::string(name) + " not found");
       }
-      if (rc != SQLITE_ROW) return (*c)->fail("select replication status");
+      if (rc != sql::kRow) return (*c)->fail("select replication status");
       out.replicated = static_cast<uint64_t>((*s)->integer(0));
       out.failed = static_cast<uint64_t>((*s)->integer(1));
       out.dropped = static_cast<uint64_t>((*s)->integer(2));
@@ -510,7 +509,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
         "WHERE registry_id = ? AND replication = ?");
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, name);
-    if ((*s)->step() != SQLITE_ROW) return (*c)->fail("select replication queue");
+    if ((*s)->step() != sql::kRow) return (*c)->fail("select replication queue");
     out.queued = static_cast<uint64_t>((*s)->integer(0));
     out.oldestEventMs = (*s)->integer(1);
     return out;
@@ -524,8 +523,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
         "GROUP BY registry_id, replication");
     if (!s) return s.takeError();
     std::vector<std::pair<std::string, uint64_t>> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select replication queues");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select replication queues");
       out.emplace_back(std::to_string((*s)->integer(0)) + "/" + (*s)->text(1),
                        static_cast<uint64_t>((*s)->integer(2)));
     }
@@ -570,7 +569,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, nowMs).bind(2, registry).bind(3, name);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    if (sqlite3_changes((*c)->db()) == 0) return false;
+    if ((*c)->changes() == 0) return false;
     for (const auto& t : tasks) {
       if (auto r = insertTask(**c, t); !r) return r.takeError();
     }
@@ -586,7 +585,7 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     (*s)->bind(1, nowMs).bind(2, registry).bind(3, name);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   }
 
   Result<std::vector<Replication>> syncsRequested() override {
@@ -614,8 +613,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
           "ORDER BY next_attempt_ms, id");
       if (!s) return s.takeError();
       (*s)->bind(1, now);
-      for (int rc; out.size() < limit && (rc = (*s)->step()) != SQLITE_DONE;) {
-        if (rc != SQLITE_ROW) return (*c)->fail("select replication tasks");
+      for (int rc; out.size() < limit && (rc = (*s)->step()) != sql::kDone;) {
+        if (rc != sql::kRow) return (*c)->fail("select replication tasks");
         auto t = taskFrom(**s);
         const auto key = std::to_string(t.registry) + "/" + t.replication + "/" + t.repository;
         if (std::find(busy.begin(), busy.end(), key) != busy.end()) continue;
@@ -695,8 +694,8 @@ class SqliteUpstreamStore final : public UpstreamStore {
     if (!s) return s.takeError();
     if (registry) (*s)->bind(1, *registry);
     std::vector<Replication> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select replications");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select replications");
       out.push_back(replicationFrom(**s));
     }
     return out;
@@ -710,16 +709,13 @@ class SqliteUpstreamStore final : public UpstreamStore {
         .bind(first + 4, static_cast<int64_t>(j.bytesCopied));
   }
 
-  std::shared_ptr<sqlite::Database> db_;
+  std::shared_ptr<sql::Database> db_;
 };
 
 }  // namespace
 
-Result<UpstreamStorePtr> openSqliteUpstreamStore(const std::filesystem::path& file,
-                                                 std::shared_ptr<DiskReserve> reserve) {
-  auto db = sqlite::Database::open(file, std::move(reserve));
-  if (!db) return db.takeError();
-  return UpstreamStorePtr(new SqliteUpstreamStore(std::move(*db)));
+UpstreamStorePtr makeSqlUpstreamStore(sql::DatabasePtr db) {
+  return UpstreamStorePtr(new SqlUpstreamStore(std::move(db)));
 }
 
 }  // namespace berth::meta

@@ -1,7 +1,7 @@
-// The SQLite IdentityStore: people and service principals of the deployment, their role
+// The IdentityStore: people and service principals of the deployment, their role
 // assignments and federated credentials. Principals and assignments are read on every
 // request of a principal and cached like tokens (the generation file drops the cache).
-#include "meta/sqlite/identity_store_impl.hpp"
+#include "meta/sql/identity_store_impl.hpp"
 
 namespace berth::meta {
 namespace {
@@ -40,7 +40,7 @@ static_assert(static_cast<int>(SessionRecord::Kind::Principal) == 3);
 
 }  // namespace
 
-Result<void> SqliteIdentityStore::createPrincipal(const PrincipalRecord& p) {
+Result<void> SqlIdentityStore::createPrincipal(const PrincipalRecord& p) {
   return changed([&]() -> Result<void> {
     auto c = db_->writer();
     if (!c) return c.takeError();
@@ -48,15 +48,15 @@ Result<void> SqliteIdentityStore::createPrincipal(const PrincipalRecord& p) {
     if (auto r = tx.begin(); !r) return r;
     {
       auto s = (*c)->prepare(
-          "INSERT OR IGNORE INTO principals(id, kind, display_name, password_hash, "
-          "password_changed, created) VALUES(?, ?, ?, ?, ?, ?)");
+          "INSERT INTO principals(id, kind, display_name, password_hash, "
+          "password_changed, created) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
       if (!s) return s.takeError();
       const int64_t now = nowSeconds();
       (*s)->bind(1, p.id).bind(2, static_cast<int64_t>(p.kind)).bind(3, p.displayName);
       if (p.passwordHash) (*s)->bind(4, *p.passwordHash);
       (*s)->bind(5, p.passwordHash ? now : int64_t{0}).bind(6, now);
       if (auto r = run(**c, **s); !r) return r;
-      if (sqlite3_changes((*c)->db()) == 0) return conflict("principal " + p.id + " exists");
+      if ((*c)->changes() == 0) return conflict("principal " + p.id + " exists");
     }
     for (const auto& secret : p.secrets) {
       if (auto r = upsertSecret(**c, p.id, secret); !r) return r;
@@ -65,7 +65,7 @@ Result<void> SqliteIdentityStore::createPrincipal(const PrincipalRecord& p) {
   }());
 }
 
-Result<std::optional<PrincipalRecord>> SqliteIdentityStore::principal(std::string_view id) {
+Result<std::optional<PrincipalRecord>> SqlIdentityStore::principal(std::string_view id) {
   return cached(principals_, std::string(id), [&] { return loadPrincipal(id); });
 }
 
@@ -73,10 +73,11 @@ Result<std::optional<PrincipalRecord>> SqliteIdentityStore::principal(std::strin
 constexpr const char* kPrincipalRows =
     "SELECT p.id, p.kind, p.display_name, p.password_hash, p.password_changed, p.created, "
     "s.name, s.hash, s.expiry, s.created FROM principals p LEFT JOIN principal_secrets s ON "
-    "s.principal_id = p.id WHERE (?1 IS NULL OR p.id = ?1) AND (?2 IS NULL OR p.kind = ?2) "
+    "s.principal_id = p.id WHERE (CAST(?1 AS TEXT) IS NULL OR p.id = ?1) AND (CAST(?2 AS BIGINT) "
+    "IS NULL OR p.kind = ?2) "
     "ORDER BY p.id, s.name";
 
-Result<std::vector<PrincipalRecord>> SqliteIdentityStore::loadPrincipals(
+Result<std::vector<PrincipalRecord>> SqlIdentityStore::loadPrincipals(
     std::optional<std::string_view> id, std::optional<PrincipalRecord::Kind> kind) {
   auto c = db_->lease();
   if (!c) return c.takeError();
@@ -85,8 +86,8 @@ Result<std::vector<PrincipalRecord>> SqliteIdentityStore::loadPrincipals(
   if (id) (*s)->bind(1, *id);  // unbound: NULL
   if (kind) (*s)->bind(2, static_cast<int64_t>(*kind));
   std::vector<PrincipalRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select principals");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select principals");
     if (out.empty() || out.back().id != (*s)->text(0)) {
       PrincipalRecord p;
       p.id = (*s)->text(0);
@@ -106,27 +107,25 @@ Result<std::vector<PrincipalRecord>> SqliteIdentityStore::loadPrincipals(
   return out;
 }
 
-Result<std::optional<PrincipalRecord>> SqliteIdentityStore::loadPrincipal(std::string_view id) {
+Result<std::optional<PrincipalRecord>> SqlIdentityStore::loadPrincipal(std::string_view id) {
   auto found = loadPrincipals(id, std::nullopt);
   if (!found) return found.takeError();
   if (found->empty()) return std::optional<PrincipalRecord>();
   return std::optional<PrincipalRecord>(std::move(found->front()));
 }
 
-Result<std::vector<PrincipalRecord>> SqliteIdentityStore::listPrincipals(
-    PrincipalRecord::Kind kind) {
+Result<std::vector<PrincipalRecord>> SqlIdentityStore::listPrincipals(PrincipalRecord::Kind kind) {
   return loadPrincipals(std::nullopt, kind);
 }
 
-Result<bool> SqliteIdentityStore::setPrincipalPassword(std::string_view id, std::string_view hash) {
+Result<bool> SqlIdentityStore::setPrincipalPassword(std::string_view id, std::string_view hash) {
   return changed(changeRows(*db_,
                             "UPDATE principals SET password_hash = ?, password_changed = ? "
                             "WHERE id = ?",
                             hash, nowSeconds(), id));
 }
 
-Result<bool> SqliteIdentityStore::setPrincipalSecret(std::string_view id,
-                                                     const StoredSecret& secret) {
+Result<bool> SqlIdentityStore::setPrincipalSecret(std::string_view id, const StoredSecret& secret) {
   return changed([&]() -> Result<bool> {
     auto c = db_->writer();
     if (!c) return c.takeError();
@@ -137,8 +136,8 @@ Result<bool> SqliteIdentityStore::setPrincipalSecret(std::string_view id,
       if (!s) return s.takeError();
       (*s)->bind(1, id);
       const int rc = (*s)->step();
-      if (rc == SQLITE_DONE) return false;
-      if (rc != SQLITE_ROW) return (*c)->fail("select principal");
+      if (rc == sql::kDone) return false;
+      if (rc != sql::kRow) return (*c)->fail("select principal");
     }
     if (auto r = upsertSecret(**c, id, secret); !r) return r.takeError();
     if (auto r = tx.commit(); !r) return r.takeError();
@@ -146,13 +145,12 @@ Result<bool> SqliteIdentityStore::setPrincipalSecret(std::string_view id,
   }());
 }
 
-Result<bool> SqliteIdentityStore::deletePrincipalSecret(std::string_view id,
-                                                        std::string_view name) {
+Result<bool> SqlIdentityStore::deletePrincipalSecret(std::string_view id, std::string_view name) {
   return changed(changeRows(
       *db_, "DELETE FROM principal_secrets WHERE principal_id = ? AND name = ?", id, name));
 }
 
-Result<bool> SqliteIdentityStore::deletePrincipal(std::string_view id) {
+Result<bool> SqlIdentityStore::deletePrincipal(std::string_view id) {
   return changed([&]() -> Result<bool> {
     auto c = db_->writer();
     if (!c) return c.takeError();
@@ -164,25 +162,26 @@ Result<bool> SqliteIdentityStore::deletePrincipal(std::string_view id) {
       if (!s) return s.takeError();
       (*s)->bind(1, id);
       if (auto r = run(**c, **s); !r) return r.takeError();
-      existed = sqlite3_changes((*c)->db()) > 0;  // the last statement: the principal's row
+      existed = (*c)->changes() > 0;  // the last statement: the principal's row
     }
     if (auto r = tx.commit(); !r) return r.takeError();
     return existed;
   }());
 }
 
-Result<void> SqliteIdentityStore::createRoleAssignment(const RoleAssignmentRecord& a) {
+Result<void> SqlIdentityStore::createRoleAssignment(const RoleAssignmentRecord& a) {
   return changed([&]() -> Result<void> {
     auto c = db_->writer();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO role_assignments(id, principal_id, role, registry_id, repository, "
-        "created) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM principals WHERE id = ?)");
+        "INSERT INTO role_assignments(id, principal_id, role, registry_id, repository, "
+        "created) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM principals WHERE id = ?) ON "
+        "CONFLICT DO NOTHING");
     if (!s) return s.takeError();
     (*s)->bind(1, a.id).bind(2, a.principal).bind(3, a.role).bind(4, a.registry.value_or(0));
     (*s)->bind(5, a.repository).bind(6, nowSeconds()).bind(7, a.principal);
     if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) {
+    if ((*c)->changes() == 0) {
       return conflict("principal " + a.principal + " is unknown or already holds " + a.role +
                       " there");
     }
@@ -190,13 +189,13 @@ Result<void> SqliteIdentityStore::createRoleAssignment(const RoleAssignmentRecor
   }());
 }
 
-Result<std::vector<RoleAssignmentRecord>> SqliteIdentityStore::roleAssignments(
+Result<std::vector<RoleAssignmentRecord>> SqlIdentityStore::roleAssignments(
     std::optional<std::string_view> principal) {
   if (!principal) return loadAssignments(std::nullopt);
   return cached(assignments_, std::string(*principal), [&] { return loadAssignments(principal); });
 }
 
-Result<std::vector<RoleAssignmentRecord>> SqliteIdentityStore::loadAssignments(
+Result<std::vector<RoleAssignmentRecord>> SqlIdentityStore::loadAssignments(
     std::optional<std::string_view> principal) {
   auto c = db_->lease();
   if (!c) return c.takeError();
@@ -208,30 +207,30 @@ Result<std::vector<RoleAssignmentRecord>> SqliteIdentityStore::loadAssignments(
   if (!s) return s.takeError();
   if (principal) (*s)->bind(1, *principal);
   std::vector<RoleAssignmentRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select role assignments");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select role assignments");
     out.push_back(assignmentAt(**s));
   }
   return out;
 }
 
-Result<bool> SqliteIdentityStore::deleteRoleAssignment(std::string_view id) {
+Result<bool> SqlIdentityStore::deleteRoleAssignment(std::string_view id) {
   return changed(changeRows(*db_, "DELETE FROM role_assignments WHERE id = ?", id));
 }
 
-Result<void> SqliteIdentityStore::createFederatedCredential(const FederatedCredentialRecord& f) {
+Result<void> SqlIdentityStore::createFederatedCredential(const FederatedCredentialRecord& f) {
   return changed([&]() -> Result<void> {
     auto c = db_->writer();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO federated_credentials(principal_id, name, issuer, subject, "
+        "INSERT INTO federated_credentials(principal_id, name, issuer, subject, "
         "audience, created) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM principals "
-        "WHERE id = ? AND kind = 1)");
+        "WHERE id = ? AND kind = 1) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
     (*s)->bind(1, f.principal).bind(2, f.name).bind(3, f.issuer).bind(4, f.subject);
     (*s)->bind(5, f.audience).bind(6, nowSeconds()).bind(7, f.principal);
     if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) {
+    if ((*c)->changes() == 0) {
       return conflict("service principal " + f.principal + " is unknown or has a credential " +
                       f.name);
     }
@@ -239,28 +238,29 @@ Result<void> SqliteIdentityStore::createFederatedCredential(const FederatedCrede
   }());
 }
 
-Result<std::vector<FederatedCredentialRecord>> SqliteIdentityStore::federatedCredentials(
+Result<std::vector<FederatedCredentialRecord>> SqlIdentityStore::federatedCredentials(
     std::optional<std::string_view> principal, std::optional<std::string_view> issuer) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "SELECT principal_id, name, issuer, subject, audience, created FROM federated_credentials "
-      "WHERE (?1 IS NULL OR principal_id = ?1) AND (?2 IS NULL OR issuer = ?2) "
+      "WHERE (CAST(?1 AS TEXT) IS NULL OR principal_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR "
+      "issuer = ?2) "
       "ORDER BY principal_id, name");
   if (!s) return s.takeError();
   if (principal) (*s)->bind(1, *principal);
   if (issuer) (*s)->bind(2, *issuer);
   std::vector<FederatedCredentialRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select federated credentials");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select federated credentials");
     out.push_back({(*s)->text(0), (*s)->text(1), (*s)->text(2), (*s)->text(3), (*s)->text(4),
                    (*s)->integer(5)});
   }
   return out;
 }
 
-Result<bool> SqliteIdentityStore::deleteFederatedCredential(std::string_view principal,
-                                                            std::string_view name) {
+Result<bool> SqlIdentityStore::deleteFederatedCredential(std::string_view principal,
+                                                         std::string_view name) {
   return changed(changeRows(*db_,
                             "DELETE FROM federated_credentials WHERE principal_id = ? AND name = ?",
                             principal, name));

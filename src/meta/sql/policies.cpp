@@ -1,11 +1,11 @@
 // Lifecycle policies (retention, soft delete) and purge schedules.
-#include "meta/sqlite/sqlite_store_impl.hpp"
+#include "meta/sql/store_impl.hpp"
 
 namespace berth::meta {
 
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
+using sql::nowSeconds;
+using sql::run;
+using sql::Stmt;
 
 namespace {
 
@@ -58,7 +58,7 @@ PurgeSchedule readSchedule(Stmt& s) {
 
 }  // namespace
 
-Result<Policies> SqliteStore::policies(RegistryId registry) {
+Result<Policies> SqlStore::policies(RegistryId registry) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -67,18 +67,23 @@ Result<Policies> SqliteStore::policies(RegistryId registry) {
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return Policies{};
-  if (rc != SQLITE_ROW) return (*c)->fail("select policies");
+  if (rc == sql::kDone) return Policies{};
+  if (rc != sql::kRow) return (*c)->fail("select policies");
   return readPolicies(**s, 0);
 }
 
-Result<void> SqliteStore::setPolicies(RegistryId registry, const Policies& p) {
+Result<void> SqlStore::setPolicies(RegistryId registry, const Policies& p) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "INSERT OR REPLACE INTO registry_policies(registry_id, retention_enabled, retention_days, "
+      "INSERT INTO registry_policies(registry_id, retention_enabled, retention_days, "
       "retention_updated, soft_delete_enabled, soft_delete_days, soft_delete_updated) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?)");
+      "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(registry_id) DO UPDATE SET "
+      "retention_enabled = excluded.retention_enabled, retention_days = excluded.retention_days, "
+      "retention_updated = excluded.retention_updated, "
+      "soft_delete_enabled = excluded.soft_delete_enabled, "
+      "soft_delete_days = excluded.soft_delete_days, "
+      "soft_delete_updated = excluded.soft_delete_updated");
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, int64_t{p.retention.enabled});
   (*s)->bind(3, int64_t{p.retention.days}).bind(4, p.retention.updated);
@@ -87,7 +92,7 @@ Result<void> SqliteStore::setPolicies(RegistryId registry, const Policies& p) {
   return run(**c, **s);
 }
 
-Result<std::vector<std::pair<RegistryId, Policies>>> SqliteStore::retainingRegistries() {
+Result<std::vector<std::pair<RegistryId, Policies>>> SqlStore::retainingRegistries() {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -96,29 +101,31 @@ Result<std::vector<std::pair<RegistryId, Policies>>> SqliteStore::retainingRegis
       "WHERE retention_enabled = 1 ORDER BY registry_id");
   if (!s) return s.takeError();
   std::vector<std::pair<RegistryId, Policies>> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select policies");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select policies");
     out.emplace_back((*s)->integer(0), readPolicies(**s, 1));
   }
   return out;
 }
 
-Result<int64_t> SqliteStore::createPurgeSchedule(const PurgeSchedule& p) {
+Result<int64_t> SqlStore::createPurgeSchedule(const PurgeSchedule& p) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
       "INSERT INTO purge_schedules(registry_id, cron, filters, ago_seconds, untagged, keep, "
-      "created, next_run) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+      "created, next_run) VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s) return s.takeError();
   const auto filters = joinLines(p.filters);
   (*s)->bind(1, p.registry).bind(2, p.cron).bind(3, filters).bind(4, p.agoSeconds);
   (*s)->bind(5, int64_t{p.untagged}).bind(6, int64_t{p.keep}).bind(7, nowSeconds());
   (*s)->bind(8, p.nextRun);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_last_insert_rowid((*c)->db());
+  auto id = sql::insertedId(**c, **s);
+  if (!id) return id.takeError();
+  if (!*id) return (*c)->fail("insert purge schedule");
+  return **id;
 }
 
-Result<std::vector<PurgeSchedule>> SqliteStore::purgeSchedules(RegistryId registry) {
+Result<std::vector<PurgeSchedule>> SqlStore::purgeSchedules(RegistryId registry) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -127,14 +134,14 @@ Result<std::vector<PurgeSchedule>> SqliteStore::purgeSchedules(RegistryId regist
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   std::vector<PurgeSchedule> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select purge schedules");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select purge schedules");
     out.push_back(readSchedule(**s));
   }
   return out;
 }
 
-Result<bool> SqliteStore::deletePurgeSchedule(RegistryId registry, int64_t id) {
+Result<bool> SqlStore::deletePurgeSchedule(RegistryId registry, int64_t id) {
   return db_->freeing([&]() -> Result<bool> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -142,11 +149,11 @@ Result<bool> SqliteStore::deletePurgeSchedule(RegistryId registry, int64_t id) {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, id);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   });
 }
 
-Result<std::vector<PurgeSchedule>> SqliteStore::duePurgeSchedules(int64_t now) {
+Result<std::vector<PurgeSchedule>> SqlStore::duePurgeSchedules(int64_t now) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -155,25 +162,25 @@ Result<std::vector<PurgeSchedule>> SqliteStore::duePurgeSchedules(int64_t now) {
   if (!s) return s.takeError();
   (*s)->bind(1, now);
   std::vector<PurgeSchedule> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select purge schedules");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select purge schedules");
     out.push_back(readSchedule(**s));
   }
   return out;
 }
 
-Result<bool> SqliteStore::claimPurgeSchedule(int64_t id, int64_t due, int64_t nextRun) {
+Result<bool> SqlStore::claimPurgeSchedule(int64_t id, int64_t due, int64_t nextRun) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("UPDATE purge_schedules SET next_run = ? WHERE id = ? AND next_run = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, nextRun).bind(2, id).bind(3, due);
   if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return (*c)->changes() > 0;
 }
 
-Result<void> SqliteStore::recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
-                                         std::string_view result) {
+Result<void> SqlStore::recordPurgeRun(int64_t id, int64_t ran, int64_t nextRun,
+                                      std::string_view result) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(

@@ -1,5 +1,5 @@
-// The SQLite IdentityStore: scope maps and the tokens that use them.
-#include "meta/sqlite/identity_store_impl.hpp"
+// The IdentityStore: scope maps and the tokens that use them.
+#include "meta/sql/identity_store_impl.hpp"
 
 namespace berth::meta {
 namespace {
@@ -11,8 +11,8 @@ Result<std::optional<int64_t>> rowIdOf(Connection& c, const char* sql, RegistryI
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, name);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return std::optional<int64_t>();
-  if (rc != SQLITE_ROW) return c.fail("select id");
+  if (rc == sql::kDone) return std::optional<int64_t>();
+  if (rc != sql::kRow) return c.fail("select id");
   return std::optional<int64_t>((*s)->integer(0));
 }
 
@@ -23,7 +23,7 @@ Result<void> insertRules(Connection& c, int64_t mapId, RegistryId registry,
     auto s = c.prepare(
         "INSERT INTO scope_map_rules(scope_map_id, registry_id, pattern, actions) "
         "VALUES(?, ?, ?, ?) ON CONFLICT(scope_map_id, pattern) DO UPDATE SET "
-        "actions = actions | excluded.actions");
+        "actions = scope_map_rules.actions | excluded.actions");
     if (!s) return s.takeError();
     (*s)->bind(1, mapId).bind(2, registry).bind(3, rule.pattern).bind(4, int64_t{rule.actions});
     if (auto r = run(c, **s); !r) return r;
@@ -65,37 +65,39 @@ Result<void> upsertSecret(Connection& c, int64_t tokenId, RegistryId registry,
 
 // Scope maps.
 
-Result<void> SqliteIdentityStore::createScopeMap(RegistryId registry, const ScopeMapRecord& map) {
+Result<void> SqlIdentityStore::createScopeMap(RegistryId registry, const ScopeMapRecord& map) {
   return changed(insertScopeMap(registry, map));
 }
 
-Result<void> SqliteIdentityStore::insertScopeMap(RegistryId registry, const ScopeMapRecord& map) {
+Result<void> SqlIdentityStore::insertScopeMap(RegistryId registry, const ScopeMapRecord& map) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r;
+  int64_t id = 0;
   {
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO scope_maps(registry_id, name, description, created) "
-        "VALUES(?, ?, ?, ?)");
+        "INSERT INTO scope_maps(registry_id, name, description, created) VALUES(?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING RETURNING id");
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, map.name).bind(3, map.description).bind(4, nowSeconds());
-    if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) return conflict("scope map " + map.name + " exists");
+    auto inserted = sql::insertedId(**c, **s);
+    if (!inserted) return inserted.takeError();
+    if (!*inserted) return conflict("scope map " + map.name + " exists");
+    id = **inserted;
   }
-  const int64_t id = sqlite3_last_insert_rowid((*c)->db());
   if (auto r = insertRules(**c, id, registry, map.rules); !r) return r;
   return tx.commit();
 }
 
-Result<std::optional<ScopeMapRecord>> SqliteIdentityStore::scopeMap(RegistryId registry,
-                                                                    std::string_view name) {
+Result<std::optional<ScopeMapRecord>> SqlIdentityStore::scopeMap(RegistryId registry,
+                                                                 std::string_view name) {
   return cached(scopeMaps_, std::to_string(registry) + "/" + std::string(name),
                 [&] { return loadScopeMap(registry, name); });
 }
 
-Result<std::optional<ScopeMapRecord>> SqliteIdentityStore::loadScopeMap(RegistryId registry,
-                                                                        std::string_view name) {
+Result<std::optional<ScopeMapRecord>> SqlIdentityStore::loadScopeMap(RegistryId registry,
+                                                                     std::string_view name) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -105,15 +107,15 @@ Result<std::optional<ScopeMapRecord>> SqliteIdentityStore::loadScopeMap(Registry
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, name);
   std::optional<ScopeMapRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select scope map");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select scope map");
     if (!out) out = ScopeMapRecord{std::string(name), (*s)->text(0), {}, (*s)->integer(1)};
     addRule(**s, 2, *out);
   }
   return out;
 }
 
-Result<std::vector<ScopeMapRecord>> SqliteIdentityStore::listScopeMaps(RegistryId registry) {
+Result<std::vector<ScopeMapRecord>> SqlIdentityStore::listScopeMaps(RegistryId registry) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -123,8 +125,8 @@ Result<std::vector<ScopeMapRecord>> SqliteIdentityStore::listScopeMaps(RegistryI
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   std::vector<ScopeMapRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select scope maps");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select scope maps");
     auto name = (*s)->text(0);
     if (out.empty() || out.back().name != name) {
       out.push_back({std::move(name), (*s)->text(1), {}, (*s)->integer(2)});
@@ -134,11 +136,11 @@ Result<std::vector<ScopeMapRecord>> SqliteIdentityStore::listScopeMaps(RegistryI
   return out;
 }
 
-Result<bool> SqliteIdentityStore::updateScopeMap(RegistryId registry, const ScopeMapRecord& map) {
+Result<bool> SqlIdentityStore::updateScopeMap(RegistryId registry, const ScopeMapRecord& map) {
   return changed(writeScopeMap(registry, map));
 }
 
-Result<bool> SqliteIdentityStore::writeScopeMap(RegistryId registry, const ScopeMapRecord& map) {
+Result<bool> SqlIdentityStore::writeScopeMap(RegistryId registry, const ScopeMapRecord& map) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -164,11 +166,11 @@ Result<bool> SqliteIdentityStore::writeScopeMap(RegistryId registry, const Scope
   return true;
 }
 
-Result<bool> SqliteIdentityStore::deleteScopeMap(RegistryId registry, std::string_view name) {
+Result<bool> SqlIdentityStore::deleteScopeMap(RegistryId registry, std::string_view name) {
   return changed(db_->freeing([&] { return removeScopeMap(registry, name); }));
 }
 
-Result<bool> SqliteIdentityStore::removeScopeMap(RegistryId registry, std::string_view name) {
+Result<bool> SqlIdentityStore::removeScopeMap(RegistryId registry, std::string_view name) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -183,10 +185,10 @@ Result<bool> SqliteIdentityStore::removeScopeMap(RegistryId registry, std::strin
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, name);
     const int rc = (*s)->step();
-    if (rc == SQLITE_ROW) {
+    if (rc == sql::kRow) {
       return conflict("scope map " + std::string(name) + " is used by token " + (*s)->text(0));
     }
-    if (rc != SQLITE_DONE) return (*c)->fail("select tokens of scope map");
+    if (rc != sql::kDone) return (*c)->fail("select tokens of scope map");
   }
   {
     auto s = (*c)->prepare("DELETE FROM scope_map_rules WHERE scope_map_id = ?");
@@ -206,40 +208,42 @@ Result<bool> SqliteIdentityStore::removeScopeMap(RegistryId registry, std::strin
 
 // Tokens.
 
-Result<void> SqliteIdentityStore::createToken(RegistryId registry, const TokenRecord& token) {
+Result<void> SqlIdentityStore::createToken(RegistryId registry, const TokenRecord& token) {
   return changed(insertToken(registry, token));
 }
 
-Result<void> SqliteIdentityStore::insertToken(RegistryId registry, const TokenRecord& token) {
+Result<void> SqlIdentityStore::insertToken(RegistryId registry, const TokenRecord& token) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
   if (auto r = tx.begin(); !r) return r;
+  int64_t id = 0;
   {
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO tokens(registry_id, name, scope_map, enabled, created) "
-        "VALUES(?, ?, ?, ?, ?)");
+        "INSERT INTO tokens(registry_id, name, scope_map, enabled, created) "
+        "VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id");
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, token.name).bind(3, token.scopeMap);
     (*s)->bind(4, int64_t{token.enabled}).bind(5, nowSeconds());
-    if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) return conflict("token " + token.name + " exists");
+    auto inserted = sql::insertedId(**c, **s);
+    if (!inserted) return inserted.takeError();
+    if (!*inserted) return conflict("token " + token.name + " exists");
+    id = **inserted;
   }
-  const int64_t id = sqlite3_last_insert_rowid((*c)->db());
   for (const auto& secret : token.secrets) {
     if (auto r = upsertSecret(**c, id, registry, secret); !r) return r;
   }
   return tx.commit();
 }
 
-Result<std::optional<TokenRecord>> SqliteIdentityStore::token(RegistryId registry,
-                                                              std::string_view name) {
+Result<std::optional<TokenRecord>> SqlIdentityStore::token(RegistryId registry,
+                                                           std::string_view name) {
   return cached(tokens_, std::to_string(registry) + "/" + std::string(name),
                 [&] { return loadToken(registry, name); });
 }
 
-Result<std::optional<TokenRecord>> SqliteIdentityStore::loadToken(RegistryId registry,
-                                                                  std::string_view name) {
+Result<std::optional<TokenRecord>> SqlIdentityStore::loadToken(RegistryId registry,
+                                                               std::string_view name) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -249,8 +253,8 @@ Result<std::optional<TokenRecord>> SqliteIdentityStore::loadToken(RegistryId reg
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, name);
   std::optional<TokenRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select token");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select token");
     if (!out) {
       out = TokenRecord{
           std::string(name), (*s)->text(0), (*s)->integer(1) != 0, {}, (*s)->integer(2)};
@@ -260,7 +264,7 @@ Result<std::optional<TokenRecord>> SqliteIdentityStore::loadToken(RegistryId reg
   return out;
 }
 
-Result<std::vector<TokenRecord>> SqliteIdentityStore::listTokens(RegistryId registry) {
+Result<std::vector<TokenRecord>> SqlIdentityStore::listTokens(RegistryId registry) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -270,8 +274,8 @@ Result<std::vector<TokenRecord>> SqliteIdentityStore::listTokens(RegistryId regi
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   std::vector<TokenRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select tokens");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select tokens");
     auto name = (*s)->text(0);
     if (out.empty() || out.back().name != name) {
       out.push_back({std::move(name), (*s)->text(1), (*s)->integer(2) != 0, {}, (*s)->integer(3)});
@@ -281,35 +285,35 @@ Result<std::vector<TokenRecord>> SqliteIdentityStore::listTokens(RegistryId regi
   return out;
 }
 
-Result<bool> SqliteIdentityStore::setTokenEnabled(RegistryId registry, std::string_view name,
-                                                  bool enabled) {
+Result<bool> SqlIdentityStore::setTokenEnabled(RegistryId registry, std::string_view name,
+                                               bool enabled) {
   return changed(writeTokenEnabled(registry, name, enabled));
 }
 
-Result<bool> SqliteIdentityStore::writeTokenEnabled(RegistryId registry, std::string_view name,
-                                                    bool enabled) {
+Result<bool> SqlIdentityStore::writeTokenEnabled(RegistryId registry, std::string_view name,
+                                                 bool enabled) {
   return changeRows(*db_, "UPDATE tokens SET enabled = ? WHERE registry_id = ? AND name = ?",
                     int64_t{enabled}, registry, name);
 }
 
-Result<bool> SqliteIdentityStore::setTokenScopeMap(RegistryId registry, std::string_view name,
-                                                   std::string_view scopeMap) {
+Result<bool> SqlIdentityStore::setTokenScopeMap(RegistryId registry, std::string_view name,
+                                                std::string_view scopeMap) {
   return changed(writeTokenScopeMap(registry, name, scopeMap));
 }
 
-Result<bool> SqliteIdentityStore::writeTokenScopeMap(RegistryId registry, std::string_view name,
-                                                     std::string_view scopeMap) {
+Result<bool> SqlIdentityStore::writeTokenScopeMap(RegistryId registry, std::string_view name,
+                                                  std::string_view scopeMap) {
   return changeRows(*db_, "UPDATE tokens SET scope_map = ? WHERE registry_id = ? AND name = ?",
                     scopeMap, registry, name);
 }
 
-Result<bool> SqliteIdentityStore::setTokenSecret(RegistryId registry, std::string_view name,
-                                                 const StoredSecret& secret) {
+Result<bool> SqlIdentityStore::setTokenSecret(RegistryId registry, std::string_view name,
+                                              const StoredSecret& secret) {
   return changed(writeTokenSecret(registry, name, secret));
 }
 
-Result<bool> SqliteIdentityStore::writeTokenSecret(RegistryId registry, std::string_view name,
-                                                   const StoredSecret& secret) {
+Result<bool> SqlIdentityStore::writeTokenSecret(RegistryId registry, std::string_view name,
+                                                const StoredSecret& secret) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -323,24 +327,24 @@ Result<bool> SqliteIdentityStore::writeTokenSecret(RegistryId registry, std::str
   return true;
 }
 
-Result<bool> SqliteIdentityStore::deleteTokenSecret(RegistryId registry, std::string_view token,
-                                                    std::string_view secretName) {
+Result<bool> SqlIdentityStore::deleteTokenSecret(RegistryId registry, std::string_view token,
+                                                 std::string_view secretName) {
   return changed(db_->freeing([&] { return removeTokenSecret(registry, token, secretName); }));
 }
 
-Result<bool> SqliteIdentityStore::removeTokenSecret(RegistryId registry, std::string_view token,
-                                                    std::string_view secretName) {
+Result<bool> SqlIdentityStore::removeTokenSecret(RegistryId registry, std::string_view token,
+                                                 std::string_view secretName) {
   return changeRows(*db_,
                     "DELETE FROM token_passwords WHERE name = ? AND token_id = "
                     "(SELECT id FROM tokens WHERE registry_id = ? AND name = ?)",
                     secretName, registry, token);
 }
 
-Result<bool> SqliteIdentityStore::deleteToken(RegistryId registry, std::string_view name) {
+Result<bool> SqlIdentityStore::deleteToken(RegistryId registry, std::string_view name) {
   return changed(db_->freeing([&] { return removeToken(registry, name); }));
 }
 
-Result<bool> SqliteIdentityStore::removeToken(RegistryId registry, std::string_view name) {
+Result<bool> SqlIdentityStore::removeToken(RegistryId registry, std::string_view name) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);

@@ -4,15 +4,15 @@
 #include <limits>
 #include <string>
 
-#include "meta/sqlite/sqlite_store_impl.hpp"
+#include "meta/sql/store_impl.hpp"
 
 namespace berth::meta {
 
-using sqlite::Connection;
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
+using sql::Connection;
+using sql::nowSeconds;
+using sql::run;
+using sql::Stmt;
+using sql::Transaction;
 
 namespace {
 
@@ -30,8 +30,8 @@ std::string inQuotes(std::string_view s) {
 template <class Read>
 auto one(Connection& c, Stmt& s, Read read) -> Result<std::optional<decltype(read(s))>> {
   const int rc = s.step();
-  if (rc == SQLITE_DONE) return std::optional<decltype(read(s))>();
-  if (rc != SQLITE_ROW) return c.fail("select");
+  if (rc == sql::kDone) return std::optional<decltype(read(s))>();
+  if (rc != sql::kRow) return c.fail("select");
   return std::optional<decltype(read(s))>(read(s));
 }
 
@@ -147,10 +147,9 @@ Result<void> recordTagDeletions(Connection& c, RepositoryId repository,
   return run(c, **s);
 }
 
-Result<std::vector<TagEvent>> SqliteStore::tagHistory(RegistryId registry,
-                                                      std::string_view repository,
-                                                      std::string_view tag, int64_t beforeId,
-                                                      size_t limit) {
+Result<std::vector<TagEvent>> SqlStore::tagHistory(RegistryId registry, std::string_view repository,
+                                                   std::string_view tag, int64_t beforeId,
+                                                   size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -161,8 +160,8 @@ Result<std::vector<TagEvent>> SqliteStore::tagHistory(RegistryId registry,
   (*s)->bind(4, beforeId > 0 ? beforeId : std::numeric_limits<int64_t>::max());
   (*s)->bind(5, static_cast<int64_t>(limit));
   std::vector<TagEvent> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select tag history");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select tag history");
     TagEvent e;
     e.id = (*s)->integer(0);
     e.tag = std::string(tag);
@@ -177,7 +176,7 @@ Result<std::vector<TagEvent>> SqliteStore::tagHistory(RegistryId registry,
   return out;
 }
 
-Result<uint64_t> SqliteStore::pruneTagHistory(int64_t before) {
+Result<uint64_t> SqlStore::pruneTagHistory(int64_t before) {
   return db_->freeing([&]() -> Result<uint64_t> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -185,7 +184,7 @@ Result<uint64_t> SqliteStore::pruneTagHistory(int64_t before) {
     if (!s) return s.takeError();
     (*s)->bind(1, before);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+    return static_cast<uint64_t>((*c)->changes());
   });
 }
 
@@ -228,8 +227,8 @@ RepositoryInfo readRepository(Stmt& s) {
 
 }  // namespace
 
-Result<std::optional<RepositoryInfo>> SqliteStore::repository(RegistryId registry,
-                                                              std::string_view name) {
+Result<std::optional<RepositoryInfo>> SqlStore::repository(RegistryId registry,
+                                                           std::string_view name) {
   auto c = lease();
   if (!c) return c.takeError();
   static const std::string sql = std::string(kRepositoryColumns) + " AND r.name = ?";
@@ -239,9 +238,8 @@ Result<std::optional<RepositoryInfo>> SqliteStore::repository(RegistryId registr
   return one(**c, **s, readRepository);
 }
 
-Result<std::vector<RepositoryInfo>> SqliteStore::repositoriesByTime(RegistryId registry,
-                                                                    bool newestFirst,
-                                                                    size_t limit) {
+Result<std::vector<RepositoryInfo>> SqlStore::repositoriesByTime(RegistryId registry,
+                                                                 bool newestFirst, size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();
   static const std::string newest =
@@ -254,14 +252,14 @@ Result<std::vector<RepositoryInfo>> SqliteStore::repositoriesByTime(RegistryId r
   const auto bounded = std::min<size_t>(limit, std::numeric_limits<int64_t>::max());
   (*s)->bind(1, registry).bind(2, static_cast<int64_t>(bounded));
   std::vector<RepositoryInfo> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select repositories");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select repositories");
     out.push_back(readRepository(**s));
   }
   return out;
 }
 
-Result<bool> SqliteStore::updateRepository(RepositoryId repository, const AttributeChange& change) {
+Result<bool> SqlStore::updateRepository(RepositoryId repository, const AttributeChange& change) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -272,11 +270,10 @@ Result<bool> SqliteStore::updateRepository(RepositoryId repository, const Attrib
   bindChange(**s, change, true);
   (*s)->bind(5, nowSeconds()).bind(6, repository);
   if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return (*c)->changes() > 0;
 }
 
-Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository,
-                                                         const Actor& actor) {
+Result<RepositoryDeletion> SqlStore::deleteRepository(RepositoryId repository, const Actor& actor) {
   return db_->freeing([&]() -> Result<RepositoryDeletion> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -307,8 +304,8 @@ Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository
       auto s = (*c)->prepare(sql);
       if (!s) return s.takeError();
       (*s)->bind(1, repository);
-      for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-        if (rc != SQLITE_ROW) return (*c)->fail("select");
+      for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+        if (rc != sql::kRow) return (*c)->fail("select");
         out.push_back((*s)->text(0));
       }
       return {};
@@ -348,7 +345,7 @@ Result<RepositoryDeletion> SqliteStore::deleteRepository(RepositoryId repository
   });
 }
 
-Result<Usage> SqliteStore::usage(RegistryId registry) {
+Result<Usage> SqlStore::usage(RegistryId registry) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -391,21 +388,21 @@ TagInfo readTag(Stmt& s) {
 
 }  // namespace
 
-Result<std::vector<TagInfo>> SqliteStore::tagInfos(RepositoryId repository) {
+Result<std::vector<TagInfo>> SqlStore::tagInfos(RepositoryId repository) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(kTagColumns);
   if (!s) return s.takeError();
   (*s)->bind(1, repository);
   std::vector<TagInfo> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select tags");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select tags");
     out.push_back(readTag(**s));
   }
   return out;
 }
 
-Result<std::optional<TagInfo>> SqliteStore::tagInfo(RepositoryId repository, std::string_view tag) {
+Result<std::optional<TagInfo>> SqlStore::tagInfo(RepositoryId repository, std::string_view tag) {
   auto c = lease();
   if (!c) return c.takeError();
   static const std::string sql = std::string(kTagColumns) + " AND t.name = ?";
@@ -415,8 +412,8 @@ Result<std::optional<TagInfo>> SqliteStore::tagInfo(RepositoryId repository, std
   return one(**c, **s, readTag);
 }
 
-Result<bool> SqliteStore::updateTag(RepositoryId repository, std::string_view tag,
-                                    const AttributeChange& change) {
+Result<bool> SqlStore::updateTag(RepositoryId repository, std::string_view tag,
+                                 const AttributeChange& change) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -426,7 +423,7 @@ Result<bool> SqliteStore::updateTag(RepositoryId repository, std::string_view ta
   bindChange(**s, change, false);
   (*s)->bind(3, repository).bind(4, tag);
   if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return (*c)->changes() > 0;
 }
 
 namespace {
@@ -455,8 +452,8 @@ Result<void> addTags(Connection& c, RepositoryId repository, std::vector<Manifes
   auto s = c.prepare("SELECT digest, name FROM tags WHERE repository_id = ? ORDER BY name");
   if (!s) return s.takeError();
   (*s)->bind(1, repository);
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return c.fail("select tags");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return c.fail("select tags");
     const auto digest = (*s)->text(0);
     for (auto& m : manifests) {
       if (m.manifest.digest == digest) m.tags.push_back((*s)->text(1));
@@ -467,23 +464,23 @@ Result<void> addTags(Connection& c, RepositoryId repository, std::vector<Manifes
 
 }  // namespace
 
-Result<std::vector<ManifestInfo>> SqliteStore::manifestInfos(RepositoryId repository) {
+Result<std::vector<ManifestInfo>> SqlStore::manifestInfos(RepositoryId repository) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(kManifestColumns);
   if (!s) return s.takeError();
   (*s)->bind(1, repository);
   std::vector<ManifestInfo> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select manifests");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select manifests");
     out.push_back(readManifest(**s));
   }
   if (auto r = addTags(**c, repository, out); !r) return r.takeError();
   return out;
 }
 
-Result<std::optional<ManifestInfo>> SqliteStore::manifestInfo(RepositoryId repository,
-                                                              std::string_view digest) {
+Result<std::optional<ManifestInfo>> SqlStore::manifestInfo(RepositoryId repository,
+                                                           std::string_view digest) {
   auto c = lease();
   if (!c) return c.takeError();
   static const std::string sql = std::string(kManifestColumns) + " AND digest = ?";
@@ -497,8 +494,8 @@ Result<std::optional<ManifestInfo>> SqliteStore::manifestInfo(RepositoryId repos
   return std::optional<ManifestInfo>(std::move(one.front()));
 }
 
-Result<bool> SqliteStore::updateManifest(RepositoryId repository, std::string_view digest,
-                                         const AttributeChange& change) {
+Result<bool> SqlStore::updateManifest(RepositoryId repository, std::string_view digest,
+                                      const AttributeChange& change) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -508,7 +505,7 @@ Result<bool> SqliteStore::updateManifest(RepositoryId repository, std::string_vi
   bindChange(**s, change, false);
   (*s)->bind(3, repository).bind(4, digest);
   if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return (*c)->changes() > 0;
 }
 
 }  // namespace berth::meta

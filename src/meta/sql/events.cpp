@@ -1,25 +1,24 @@
-// The SQLite EventStore (the outbox, webhooks and their deliveries, the audit log), in the same
-// database file as the metadata, and recordEvent(), which the MetadataStore calls inside the
+// The EventStore (the outbox, webhooks and their deliveries, the audit log), in the same
+// database as the metadata, and recordEvent(), which the MetadataStore calls inside the
 // transaction of each change.
-#include "meta/sqlite/sqlite_events.hpp"
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 
 #include "core/random.hpp"
-#include "meta/sqlite/database.hpp"
-#include "meta/sqlite/json_columns.hpp"
-#include "meta/sqlite/sqlite_store_impl.hpp"
+#include "meta/sql/database.hpp"
+#include "meta/sql/json_columns.hpp"
+#include "meta/sql/store_impl.hpp"
 
 namespace berth::meta {
 namespace {
 
-using sqlite::listFrom;
-using sqlite::listJson;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
+using sql::listFrom;
+using sql::listJson;
+using sql::run;
+using sql::Stmt;
+using sql::Transaction;
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -84,39 +83,44 @@ Delivery deliveryFrom(Stmt& s) {
   "id, registry_id, webhook, event_id, action, payload, state, attempts, created_ms, " \
   "next_attempt_ms, finished_ms, status, error, response, duration_ms"
 
-Result<void> insertDelivery(sqlite::Connection& c, const Delivery& d) {
+// Inserts a delivery; its id.
+Result<int64_t> insertDelivery(sql::Connection& c, const Delivery& d) {
   auto s = c.prepare(
       "INSERT INTO deliveries(registry_id, webhook, event_id, action, payload, state, attempts, "
       "created_ms, next_attempt_ms, finished_ms, status, error, response, duration_ms) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s) return s.takeError();
   (*s)->bind(1, d.registry).bind(2, d.webhook).bind(3, d.eventId).bind(4, d.action);
   (*s)->bind(5, d.payload).bind(6, d.state).bind(7, static_cast<int64_t>(d.attempts));
   (*s)->bind(8, d.createdMs).bind(9, d.nextAttemptMs).bind(10, d.finishedMs);
   (*s)->bind(11, static_cast<int64_t>(d.status)).bind(12, d.error).bind(13, d.response);
   (*s)->bind(14, d.durationMs);
-  return run(c, **s);
+  auto id = sql::insertedId(c, **s);
+  if (!id) return id.takeError();
+  if (!*id) return c.fail("insert delivery");
+  return **id;
 }
 
-class SqliteEventStore final : public EventStore {
+class SqlEventStore final : public EventStore {
  public:
-  explicit SqliteEventStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  explicit SqlEventStore(std::shared_ptr<sql::Database> db) : db_(std::move(db)) {}
 
   Result<void> createWebhook(const Webhook& w) override {
     auto c = db_->writer();
     if (!c) return c.takeError();
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO webhooks(registry_id, name, uri, actions, scopes, headers, "
-        "enabled, sealed_secret, created) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO webhooks(registry_id, name, uri, actions, scopes, headers, "
+        "enabled, sealed_secret, created) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
+        "NOTHING");
     if (!s) return s.takeError();
     const auto actions = listJson(w.actions);
     const auto scopes = listJson(w.scopes);
     const auto headers = headersJson(w.headers);
     (*s)->bind(1, w.registry).bind(2, w.name).bind(3, w.uri).bind(4, actions).bind(5, scopes);
     (*s)->bind(6, headers).bind(7, int64_t{w.enabled ? 1 : 0}).bind(8, w.sealedSecret);
-    (*s)->bind(9, sqlite::nowSeconds());
+    (*s)->bind(9, sql::nowSeconds());
     if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) {
+    if ((*c)->changes() == 0) {
       return makeError(ApiCode::Conflict, "webhook " + w.name + " already exists");
     }
     return {};
@@ -131,8 +135,8 @@ class SqliteEventStore final : public EventStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, name);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return std::optional<Webhook>();
-    if (rc != SQLITE_ROW) return (*c)->fail("select webhook");
+    if (rc == sql::kDone) return std::optional<Webhook>();
+    if (rc != sql::kRow) return (*c)->fail("select webhook");
     return std::optional<Webhook>(webhookFrom(**s));
   }
 
@@ -145,8 +149,8 @@ class SqliteEventStore final : public EventStore {
     if (!s) return s.takeError();
     (*s)->bind(1, registry);
     std::vector<Webhook> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select webhooks");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select webhooks");
       out.push_back(webhookFrom(**s));
     }
     return out;
@@ -166,7 +170,7 @@ class SqliteEventStore final : public EventStore {
     (*s)->bind(5, int64_t{w.enabled ? 1 : 0}).bind(6, w.sealedSecret);
     (*s)->bind(7, w.registry).bind(8, w.name);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   }
 
   Result<bool> deleteWebhook(RegistryId registry, std::string_view name) override {
@@ -185,7 +189,7 @@ class SqliteEventStore final : public EventStore {
         if (!s) return s.takeError();
         (*s)->bind(1, registry).bind(2, name);
         if (auto r = run(**c, **s); !r) return r.takeError();
-        existed = sqlite3_changes((*c)->db()) > 0;
+        existed = (*c)->changes() > 0;
       }
       if (auto r = tx.commit(); !r) return r.takeError();
       return existed;
@@ -202,9 +206,9 @@ class SqliteEventStore final : public EventStore {
       if (!s) return s.takeError();
       (*s)->bind(1, consumer);
       const int rc = (*s)->step();
-      if (rc == SQLITE_ROW) {
+      if (rc == sql::kRow) {
         cursor = (*s)->integer(0);
-      } else if (rc != SQLITE_DONE) {
+      } else if (rc != sql::kDone) {
         return (*c)->fail("select cursor");
       }
     }
@@ -215,8 +219,8 @@ class SqliteEventStore final : public EventStore {
     if (!s) return s.takeError();
     (*s)->bind(1, cursor).bind(2, static_cast<int64_t>(limit));
     std::vector<OutboxEvent> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select events");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select events");
       OutboxEvent e;
       e.id = (*s)->integer(0);
       e.registry = (*s)->integer(1);
@@ -257,8 +261,7 @@ class SqliteEventStore final : public EventStore {
   Result<int64_t> addDelivery(const Delivery& d) override {
     auto c = db_->writer();
     if (!c) return c.takeError();
-    if (auto r = insertDelivery(**c, d); !r) return r.takeError();
-    return static_cast<int64_t>(sqlite3_last_insert_rowid((*c)->db()));
+    return insertDelivery(**c, d);
   }
 
   Result<std::vector<Delivery>> claimDeliveries(int64_t now, int64_t lease, size_t limit,
@@ -281,8 +284,8 @@ class SqliteEventStore final : public EventStore {
           "ORDER BY next_attempt_ms, id");
       if (!s) return s.takeError();
       (*s)->bind(1, now);
-      for (int rc; out.size() < limit && (rc = (*s)->step()) != SQLITE_DONE;) {
-        if (rc != SQLITE_ROW) return (*c)->fail("select deliveries");
+      for (int rc; out.size() < limit && (rc = (*s)->step()) != sql::kDone;) {
+        if (rc != sql::kRow) return (*c)->fail("select deliveries");
         auto d = deliveryFrom(**s);
         const auto key = std::to_string(d.registry) + "/" + d.webhook;
         if (std::find(busy.begin(), busy.end(), key) != busy.end()) continue;
@@ -329,8 +332,8 @@ class SqliteEventStore final : public EventStore {
     (*s)->bind(1, registry).bind(2, webhook);
     (*s)->bind(3, beforeId > 0 ? beforeId : INT64_MAX).bind(4, static_cast<int64_t>(limit));
     std::vector<Delivery> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select deliveries");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select deliveries");
       out.push_back(deliveryFrom(**s));
     }
     return out;
@@ -342,7 +345,7 @@ class SqliteEventStore final : public EventStore {
     auto s = (*c)->prepare("SELECT MIN(next_attempt_ms) FROM deliveries WHERE state = 'pending'");
     if (!s) return s.takeError();
     const int rc = (*s)->step();
-    if (rc != SQLITE_ROW) return (*c)->fail("select due");
+    if (rc != sql::kRow) return (*c)->fail("select due");
     if ((*s)->isNull(0)) return std::optional<int64_t>();
     return std::optional<int64_t>((*s)->integer(0));
   }
@@ -363,7 +366,7 @@ class SqliteEventStore final : public EventStore {
         if (!s) return s.takeError();
         (*s)->bind(1, before);
         if (auto r = run(**c, **s); !r) return r.takeError();
-        removed += static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+        removed += static_cast<uint64_t>((*c)->changes());
       }
       return removed;
     });
@@ -403,8 +406,8 @@ class SqliteEventStore final : public EventStore {
     (*s)->bind(3, q.registry).bind(4, q.identity).bind(5, q.action);
     (*s)->bind(6, static_cast<int64_t>(q.limit));
     std::vector<AuditRecord> out;
-    for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-      if (rc != SQLITE_ROW) return (*c)->fail("select audit");
+    for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+      if (rc != sql::kRow) return (*c)->fail("select audit");
       AuditRecord a;
       a.id = (*s)->integer(0);
       a.timeMs = (*s)->integer(1);
@@ -430,28 +433,28 @@ class SqliteEventStore final : public EventStore {
       if (!s) return s.takeError();
       (*s)->bind(1, before);
       if (auto r = run(**c, **s); !r) return r.takeError();
-      return static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+      return static_cast<uint64_t>((*c)->changes());
     });
   }
 
  private:
-  std::shared_ptr<sqlite::Database> db_;
+  std::shared_ptr<sql::Database> db_;
 };
 
 }  // namespace
 
-Result<bool> moveEventCursor(sqlite::Connection& c, std::string_view consumer, int64_t from,
+Result<bool> moveEventCursor(sql::Connection& c, std::string_view consumer, int64_t from,
                              int64_t to) {
   auto s = c.prepare(
       "INSERT INTO event_cursors(consumer, position) VALUES(?1, ?3) "
-      "ON CONFLICT(consumer) DO UPDATE SET position = ?3 WHERE position = ?2");
+      "ON CONFLICT(consumer) DO UPDATE SET position = ?3 WHERE event_cursors.position = ?2");
   if (!s) return s.takeError();
   (*s)->bind(1, consumer).bind(2, from).bind(3, to);
   if (auto r = run(c, **s); !r) return r.takeError();
-  return sqlite3_changes(c.db()) > 0;
+  return c.changes() > 0;
 }
 
-Result<void> recordEvent(sqlite::Connection& c, RepositoryId repository, std::string_view action,
+Result<void> recordEvent(sql::Connection& c, RepositoryId repository, std::string_view action,
                          std::string_view digest, std::string_view tag, const Actor& actor) {
   auto s = c.prepare(
       "INSERT INTO events(registry_id, uid, time_ms, action, repository, tag, digest, "
@@ -467,11 +470,8 @@ Result<void> recordEvent(sqlite::Connection& c, RepositoryId repository, std::st
   return run(c, **s);
 }
 
-Result<EventStorePtr> openSqliteEventStore(const std::filesystem::path& file,
-                                           std::shared_ptr<DiskReserve> reserve) {
-  auto db = sqlite::Database::open(file, std::move(reserve));
-  if (!db) return db.takeError();
-  return EventStorePtr(new SqliteEventStore(std::move(*db)));
+EventStorePtr makeSqlEventStore(sql::DatabasePtr db) {
+  return EventStorePtr(new SqlEventStore(std::move(db)));
 }
 
 }  // namespace berth::meta

@@ -1,5 +1,5 @@
 #pragma once
-// The SQLite IdentityStore. Internal to src/meta/sqlite: identity_store.cpp holds the cache,
+// The IdentityStore. Internal to src/meta/sql: identity_store.cpp holds the cache,
 // registries, admin passwords and signing keys; identity_tokens.cpp scope maps and tokens.
 #include <filesystem>
 #include <mutex>
@@ -7,17 +7,17 @@
 #include <unordered_map>
 
 #include "meta/identity_store.hpp"
-#include "meta/sqlite/database.hpp"
-#include "meta/sqlite/identity_store.hpp"
+#include "meta/sql/database.hpp"
+#include "meta/sql/stores.hpp"
 
 namespace berth::meta {
 
-// What the identity store's files use of the SQLite layer.
-using sqlite::Connection;
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
+// What the identity store's files use of the SQL layer.
+using sql::Connection;
+using sql::nowSeconds;
+using sql::run;
+using sql::Stmt;
+using sql::Transaction;
 
 inline Error conflict(std::string detail) {
   return makeError(ApiCode::Conflict, std::move(detail));
@@ -25,36 +25,23 @@ inline Error conflict(std::string detail) {
 
 // Runs one statement that changes rows, its parameters bound in order; true when a row changed.
 template <class... Params>
-Result<bool> changeRows(sqlite::Database& db, const char* sql, const Params&... params) {
+Result<bool> changeRows(sql::Database& db, const char* sql, const Params&... params) {
   auto c = db.writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(sql);
   if (!s) return s.takeError();
   int i = 0;
   ((*s)->bind(++i, params), ...);
-  if (auto r = sqlite::run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  if (auto r = sql::run(**c, **s); !r) return r.takeError();
+  return (*c)->changes() > 0;
 }
 
 // Identities are read on every request and change rarely, often from another process
-// (`berth admin`). Reads are cached; every write appends a byte to "<db>-identity", and a
-// reader whose stat(2) of that file differs from the cache's drops the cache. One stat per
-// read replaces a query and SQLite's file locking, and a change still counts from the next
-// request on.
-class GenerationFile {
+// (`berth admin`, another node). Reads are cached; every write announces a change of the
+// database's Identity topic, and a reader that finds its generation moved drops the cache.
+class SqlIdentityStore final : public IdentityStore {
  public:
-  explicit GenerationFile(std::filesystem::path path) : path_(std::move(path)) {}
-  uint64_t read() const;
-  void bump() const;
-
- private:
-  std::filesystem::path path_;
-};
-
-class SqliteIdentityStore final : public IdentityStore {
- public:
-  SqliteIdentityStore(std::shared_ptr<sqlite::Database> db, std::filesystem::path generation)
-      : db_(std::move(db)), generation_(std::move(generation)) {}
+  explicit SqlIdentityStore(std::shared_ptr<sql::Database> db) : db_(std::move(db)) {}
 
   Result<std::optional<RegistrySettings>> registrySettings(RegistryId registry) override;
   Result<std::optional<RegistrySettings>> registryByName(std::string_view name) override;
@@ -117,7 +104,7 @@ class SqliteIdentityStore final : public IdentityStore {
   // the generation file has changed since it was filled.
   template <class T, class Load>
   Result<T> cached(std::unordered_map<std::string, T>& map, const std::string& key, Load load) {
-    const uint64_t generation = generation_.read();
+    const uint64_t generation = db_->generation(sql::Topic::Identity);
     {
       std::lock_guard lock(cacheMutex_);
       if (generation != cachedGeneration_) {
@@ -143,7 +130,7 @@ class SqliteIdentityStore final : public IdentityStore {
   // Every successful write passes through here, so that every reader drops its cache.
   template <class R>
   R changed(R result) {
-    if (result) generation_.bump();
+    if (result) db_->announce(sql::Topic::Identity);
     return result;
   }
 
@@ -170,8 +157,7 @@ class SqliteIdentityStore final : public IdentityStore {
                                  std::string_view secretName);
   Result<bool> removeToken(RegistryId registry, std::string_view name);
 
-  std::shared_ptr<sqlite::Database> db_;
-  GenerationFile generation_;
+  std::shared_ptr<sql::Database> db_;
   std::mutex cacheMutex_;
   uint64_t cachedGeneration_ = 0;
   std::unordered_map<std::string, std::optional<RegistrySettings>> settings_;  // by id

@@ -1,15 +1,10 @@
-// The SQLite IdentityStore: its cache, registries, admin passwords and signing keys.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "core/unique_fd.hpp"
-#include "meta/sqlite/identity_store_impl.hpp"
+// The IdentityStore: its cache, registries, admin passwords and signing keys.
+#include "meta/sql/identity_store_impl.hpp"
 
 namespace berth::meta {
 namespace {
 
-using sqlite::Database;
+using sql::Database;
 
 // The columns every registry query selects, in this order.
 RegistrySettings registryFrom(Stmt& s) {
@@ -61,40 +56,21 @@ constexpr const char* kDeleteRegistryRows[] = {
 
 }  // namespace
 
-uint64_t GenerationFile::read() const {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) return 0;
-  return static_cast<uint64_t>(st.st_size) * 1000003u ^
-         static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000u ^
-         static_cast<uint64_t>(st.st_mtim.tv_nsec);
-}
-
-void GenerationFile::bump() const {
-  UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (fd) [[maybe_unused]]
-    auto n = ::write(fd.get(), "+", 1);
-}
-
-Result<IdentityStorePtr> openSqliteIdentityStore(const std::filesystem::path& file,
-                                                 std::shared_ptr<DiskReserve> reserve) {
-  auto db = Database::open(file, std::move(reserve));
-  if (!db) return db.takeError();
-  auto generation = file;
-  generation += "-identity";
-  return IdentityStorePtr(new SqliteIdentityStore(std::move(*db), std::move(generation)));
+IdentityStorePtr makeSqlIdentityStore(sql::DatabasePtr db) {
+  return IdentityStorePtr(new SqlIdentityStore(std::move(db)));
 }
 
 // Registries.
 
-Result<std::optional<RegistrySettings>> SqliteIdentityStore::registrySettings(RegistryId registry) {
+Result<std::optional<RegistrySettings>> SqlIdentityStore::registrySettings(RegistryId registry) {
   return cached(settings_, std::to_string(registry), [&] { return loadRegistry(registry); });
 }
 
-Result<std::optional<RegistrySettings>> SqliteIdentityStore::registryByName(std::string_view name) {
+Result<std::optional<RegistrySettings>> SqlIdentityStore::registryByName(std::string_view name) {
   return cached(registriesByName_, std::string(name), [&] { return loadRegistry(name); });
 }
 
-Result<std::optional<RegistrySettings>> SqliteIdentityStore::loadRegistry(RegistryId registry) {
+Result<std::optional<RegistrySettings>> SqlIdentityStore::loadRegistry(RegistryId registry) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -104,12 +80,12 @@ Result<std::optional<RegistrySettings>> SqliteIdentityStore::loadRegistry(Regist
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return std::optional<RegistrySettings>();
-  if (rc != SQLITE_ROW) return (*c)->fail("select registry");
+  if (rc == sql::kDone) return std::optional<RegistrySettings>();
+  if (rc != sql::kRow) return (*c)->fail("select registry");
   return std::optional<RegistrySettings>(registryFrom(**s));
 }
 
-Result<std::optional<RegistrySettings>> SqliteIdentityStore::loadRegistry(std::string_view name) {
+Result<std::optional<RegistrySettings>> SqlIdentityStore::loadRegistry(std::string_view name) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -119,12 +95,12 @@ Result<std::optional<RegistrySettings>> SqliteIdentityStore::loadRegistry(std::s
   if (!s) return s.takeError();
   (*s)->bind(1, name);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return std::optional<RegistrySettings>();
-  if (rc != SQLITE_ROW) return (*c)->fail("select registry by name");
+  if (rc == sql::kDone) return std::optional<RegistrySettings>();
+  if (rc != sql::kRow) return (*c)->fail("select registry by name");
   return std::optional<RegistrySettings>(registryFrom(**s));
 }
 
-Result<std::vector<RegistrySettings>> SqliteIdentityStore::listRegistries() {
+Result<std::vector<RegistrySettings>> SqlIdentityStore::listRegistries() {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -133,41 +109,40 @@ Result<std::vector<RegistrySettings>> SqliteIdentityStore::listRegistries() {
       "FROM registries ORDER BY name");
   if (!s) return s.takeError();
   std::vector<RegistrySettings> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select registries");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select registries");
     out.push_back(registryFrom(**s));
   }
   return out;
 }
 
-Result<RegistryId> SqliteIdentityStore::createRegistry(const RegistrySettings& settings) {
+Result<RegistryId> SqlIdentityStore::createRegistry(const RegistrySettings& settings) {
   return changed(insertRegistry(settings));
 }
 
-Result<RegistryId> SqliteIdentityStore::insertRegistry(const RegistrySettings& settings) {
+Result<RegistryId> SqlIdentityStore::insertRegistry(const RegistrySettings& settings) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
-      "INSERT OR IGNORE INTO registries(name, created, admin_enabled, anonymous_pull, sku, "
-      "quota_bytes, storage_path, audit_pulls) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO registries(name, created, admin_enabled, anonymous_pull, sku, quota_bytes, "
+      "storage_path, audit_pulls) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+      "RETURNING id");
   if (!s) return s.takeError();
   (*s)->bind(1, settings.name).bind(2, nowSeconds());
   (*s)->bind(3, int64_t{settings.adminEnabled}).bind(4, int64_t{settings.anonymousPull});
   (*s)->bind(5, settings.sku).bind(6, static_cast<int64_t>(settings.quotaBytes));
   (*s)->bind(7, settings.storagePath).bind(8, int64_t{settings.auditPulls});
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  if (sqlite3_changes((*c)->db()) == 0) {
-    return makeError(ApiCode::Conflict, "registry " + settings.name + " exists");
-  }
-  return RegistryId{sqlite3_last_insert_rowid((*c)->db())};
+  auto id = sql::insertedId(**c, **s);
+  if (!id) return id.takeError();
+  if (!*id) return makeError(ApiCode::Conflict, "registry " + settings.name + " exists");
+  return RegistryId{**id};
 }
 
-Result<void> SqliteIdentityStore::updateRegistry(RegistryId registry,
-                                                 const RegistryChange& change) {
+Result<void> SqlIdentityStore::updateRegistry(RegistryId registry, const RegistryChange& change) {
   return changed(writeRegistry(registry, change));
 }
 
-Result<void> SqliteIdentityStore::writeRegistry(RegistryId registry, const RegistryChange& change) {
+Result<void> SqlIdentityStore::writeRegistry(RegistryId registry, const RegistryChange& change) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   // An unbound parameter is NULL, and COALESCE keeps the column's value.
@@ -185,11 +160,11 @@ Result<void> SqliteIdentityStore::writeRegistry(RegistryId registry, const Regis
   return run(**c, **s);
 }
 
-Result<bool> SqliteIdentityStore::deleteRegistry(RegistryId registry) {
+Result<bool> SqlIdentityStore::deleteRegistry(RegistryId registry) {
   return changed(db_->freeing([&] { return removeRegistry(registry); }));
 }
 
-Result<bool> SqliteIdentityStore::removeRegistry(RegistryId registry) {
+Result<bool> SqlIdentityStore::removeRegistry(RegistryId registry) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -199,8 +174,8 @@ Result<bool> SqliteIdentityStore::removeRegistry(RegistryId registry) {
     if (!s) return s.takeError();
     (*s)->bind(1, registry);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return false;
-    if (rc != SQLITE_ROW) return (*c)->fail("select registry");
+    if (rc == sql::kDone) return false;
+    if (rc != sql::kRow) return (*c)->fail("select registry");
   }
   for (const char* sql : kDeleteRegistryRows) {
     auto s = (*c)->prepare(sql);
@@ -214,12 +189,12 @@ Result<bool> SqliteIdentityStore::removeRegistry(RegistryId registry) {
 
 // Admin passwords.
 
-Result<std::vector<StoredSecret>> SqliteIdentityStore::adminSecrets(RegistryId registry) {
+Result<std::vector<StoredSecret>> SqlIdentityStore::adminSecrets(RegistryId registry) {
   return cached(adminSecrets_, std::to_string(registry),
                 [&] { return loadAdminSecrets(registry); });
 }
 
-Result<std::vector<StoredSecret>> SqliteIdentityStore::loadAdminSecrets(RegistryId registry) {
+Result<std::vector<StoredSecret>> SqlIdentityStore::loadAdminSecrets(RegistryId registry) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -227,20 +202,20 @@ Result<std::vector<StoredSecret>> SqliteIdentityStore::loadAdminSecrets(Registry
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   std::vector<StoredSecret> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select admin passwords");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select admin passwords");
     out.push_back({(*s)->text(0), (*s)->text(1), std::nullopt, (*s)->integer(2)});
   }
   return out;
 }
 
-Result<void> SqliteIdentityStore::setAdminSecret(RegistryId registry, std::string_view name,
-                                                 std::string_view hash) {
+Result<void> SqlIdentityStore::setAdminSecret(RegistryId registry, std::string_view name,
+                                              std::string_view hash) {
   return changed(writeAdminSecret(registry, name, hash));
 }
 
-Result<void> SqliteIdentityStore::writeAdminSecret(RegistryId registry, std::string_view name,
-                                                   std::string_view hash) {
+Result<void> SqlIdentityStore::writeAdminSecret(RegistryId registry, std::string_view name,
+                                                std::string_view hash) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -254,7 +229,7 @@ Result<void> SqliteIdentityStore::writeAdminSecret(RegistryId registry, std::str
 
 // Signing keys, not cached here: the Authenticator keeps the keys it has parsed.
 
-Result<std::vector<SigningKeyRecord>> SqliteIdentityStore::signingKeys() {
+Result<std::vector<SigningKeyRecord>> SqlIdentityStore::signingKeys() {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -262,8 +237,8 @@ Result<std::vector<SigningKeyRecord>> SqliteIdentityStore::signingKeys() {
       "ORDER BY created DESC, rowid DESC");
   if (!s) return s.takeError();
   std::vector<SigningKeyRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select signing keys");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select signing keys");
     SigningKeyRecord k{(*s)->text(0), (*s)->text(1), (*s)->integer(2), std::nullopt};
     if (!(*s)->isNull(3)) k.retired = (*s)->integer(3);
     out.push_back(std::move(k));
@@ -271,7 +246,7 @@ Result<std::vector<SigningKeyRecord>> SqliteIdentityStore::signingKeys() {
   return out;
 }
 
-Result<void> SqliteIdentityStore::addSigningKey(const SigningKeyRecord& key) {
+Result<void> SqlIdentityStore::addSigningKey(const SigningKeyRecord& key) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("INSERT INTO signing_keys(kid, private_pem, created) VALUES(?, ?, ?)");
@@ -280,7 +255,7 @@ Result<void> SqliteIdentityStore::addSigningKey(const SigningKeyRecord& key) {
   return run(**c, **s);
 }
 
-Result<void> SqliteIdentityStore::retireSigningKeys(std::string_view keep, int64_t when) {
+Result<void> SqlIdentityStore::retireSigningKeys(std::string_view keep, int64_t when) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("UPDATE signing_keys SET retired = ? WHERE kid <> ? AND retired IS NULL");
@@ -292,8 +267,8 @@ Result<void> SqliteIdentityStore::retireSigningKeys(std::string_view keep, int64
 // Sessions. Not cached (each is read by the requests of one browser) and no generation bump:
 // they change nothing another reader caches.
 
-Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, size_t maxSessions,
-                                                size_t perIdentity) {
+Result<void> SqlIdentityStore::createSession(const SessionRecord& session, size_t maxSessions,
+                                             size_t perIdentity) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -309,7 +284,8 @@ Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, si
     // Room for the new one among its identity's: the oldest beyond perIdentity - 1 go.
     auto s = (*c)->prepare(
         "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE kind = ? AND "
-        "registry_id IS ? AND subject = ? ORDER BY created DESC, rowid DESC LIMIT -1 OFFSET ?)");
+        "registry_id IS NOT DISTINCT FROM ? AND subject = ? ORDER BY created DESC, rowid DESC "
+        "LIMIT " BERTH_NO_LIMIT " OFFSET ?)");
     if (!s) return s.takeError();
     (*s)->bind(1, static_cast<int64_t>(session.kind));
     if (session.registry) (*s)->bind(2, *session.registry);  // unbound: NULL
@@ -319,7 +295,7 @@ Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, si
   {
     auto s = (*c)->prepare(
         "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY created DESC, "
-        "rowid DESC LIMIT -1 OFFSET ?)");
+        "rowid DESC LIMIT " BERTH_NO_LIMIT " OFFSET ?)");
     if (!s) return s.takeError();
     (*s)->bind(1, keep(maxSessions));
     if (auto r = run(**c, **s); !r) return r.takeError();
@@ -336,8 +312,7 @@ Result<void> SqliteIdentityStore::createSession(const SessionRecord& session, si
   return tx.commit();
 }
 
-Result<std::optional<SessionRecord>> SqliteIdentityStore::session(std::string_view id,
-                                                                  int64_t now) {
+Result<std::optional<SessionRecord>> SqlIdentityStore::session(std::string_view id, int64_t now) {
   auto c = db_->lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -346,8 +321,8 @@ Result<std::optional<SessionRecord>> SqliteIdentityStore::session(std::string_vi
   if (!s) return s.takeError();
   (*s)->bind(1, id).bind(2, now);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
-  if (rc != SQLITE_ROW) return (*c)->fail("select session");
+  if (rc == sql::kDone) return std::optional<SessionRecord>();
+  if (rc != sql::kRow) return (*c)->fail("select session");
   SessionRecord r;
   r.id = std::string(id);
   const auto kind = (*s)->integer(0);
@@ -364,14 +339,14 @@ Result<std::optional<SessionRecord>> SqliteIdentityStore::session(std::string_vi
   return std::optional<SessionRecord>(std::move(r));
 }
 
-Result<bool> SqliteIdentityStore::deleteSession(std::string_view id) {
+Result<bool> SqlIdentityStore::deleteSession(std::string_view id) {
   auto c = db_->writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("DELETE FROM sessions WHERE id = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, id);
   if (auto r = run(**c, **s); !r) return r.takeError();
-  return sqlite3_changes((*c)->db()) > 0;
+  return (*c)->changes() > 0;
 }
 
 }  // namespace berth::meta

@@ -1,42 +1,41 @@
 #include <algorithm>
+#include <cstring>
 #include <span>
 
 #include "core/log.hpp"
-#include "meta/sqlite/database.hpp"
-#include "meta/sqlite/sqlite_store_impl.hpp"
+#include "meta/sql/database.hpp"
+#include "meta/sql/store_impl.hpp"
 
 namespace berth::meta {
 
-using sqlite::nowSeconds;
-using sqlite::run;
-using sqlite::Stmt;
-using sqlite::Transaction;
+using sql::nowSeconds;
+using sql::run;
+using sql::Stmt;
+using sql::Transaction;
 
-SqliteStore::~SqliteStore() = default;
+SqlStore::~SqlStore() = default;
 
-Result<MetadataStorePtr> openSqliteStore(const std::filesystem::path& file,
-                                         std::shared_ptr<DiskReserve> reserve) {
-  return SqliteStore::open(file, std::move(reserve));
+MetadataStorePtr makeSqlStore(sql::DatabasePtr db) {
+  return MetadataStorePtr(new SqlStore(std::move(db)));
 }
 
-Result<MetadataStorePtr> SqliteStore::open(const std::filesystem::path& file,
-                                           std::shared_ptr<DiskReserve> reserve) {
-  auto db = sqlite::Database::open(file, std::move(reserve));
-  if (!db) return db.takeError();
-  return MetadataStorePtr(new SqliteStore(std::move(*db)));
+Stores makeSqlStores(const sql::DatabasePtr& db) {
+  return Stores{makeSqlStore(db), makeSqlIdentityStore(db), makeSqlEventStore(db),
+                makeSqlUpstreamStore(db)};
 }
 
-Result<RegistryId> SqliteStore::ensureRegistry(std::string_view name) {
+Result<RegistryId> SqlStore::ensureRegistry(std::string_view name) {
   auto c = writer();
   if (!c) return c.takeError();
   // Looked up first: starting on a full disk must not need a write.
   if (auto s = (*c)->prepare("SELECT id FROM registries WHERE name = ?"); !s) {
     return s.takeError();
-  } else if ((*s)->bind(1, name).step() == SQLITE_ROW) {
+  } else if ((*s)->bind(1, name).step() == sql::kRow) {
     return (*s)->integer(0);
   }
   {
-    auto s = (*c)->prepare("INSERT OR IGNORE INTO registries(name, created) VALUES(?, ?)");
+    auto s =
+        (*c)->prepare("INSERT INTO registries(name, created) VALUES(?, ?) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
     (*s)->bind(1, name).bind(2, nowSeconds());
     if (auto r = run(**c, **s); !r) return r.takeError();
@@ -44,24 +43,24 @@ Result<RegistryId> SqliteStore::ensureRegistry(std::string_view name) {
   auto s = (*c)->prepare("SELECT id FROM registries WHERE name = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, name);
-  if ((*s)->step() != SQLITE_ROW) return (*c)->fail("select registry");
+  if ((*s)->step() != sql::kRow) return (*c)->fail("select registry");
   return (*s)->integer(0);
 }
 
-Result<std::optional<RepositoryId>> SqliteStore::findRepository(RegistryId registry,
-                                                                std::string_view name) {
+Result<std::optional<RepositoryId>> SqlStore::findRepository(RegistryId registry,
+                                                             std::string_view name) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("SELECT id FROM repositories WHERE registry_id = ? AND name = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, name);
   const int rc = (*s)->step();
-  if (rc == SQLITE_ROW) return std::optional<RepositoryId>((*s)->integer(0));
-  if (rc == SQLITE_DONE) return std::optional<RepositoryId>();
+  if (rc == sql::kRow) return std::optional<RepositoryId>((*s)->integer(0));
+  if (rc == sql::kDone) return std::optional<RepositoryId>();
   return (*c)->fail("select repository");
 }
 
-Result<RepositoryId> SqliteStore::ensureRepository(RegistryId registry, std::string_view name) {
+Result<RepositoryId> SqlStore::ensureRepository(RegistryId registry, std::string_view name) {
   auto found = findRepository(registry, name);
   if (!found) return found.takeError();
   if (*found) return **found;
@@ -69,8 +68,8 @@ Result<RepositoryId> SqliteStore::ensureRepository(RegistryId registry, std::str
   if (!c) return c.takeError();
   {
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO repositories(registry_id, name, created, updated) "
-        "VALUES(?, ?, ?, ?)");
+        "INSERT INTO repositories(registry_id, name, created, updated) "
+        "VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
     const auto now = nowSeconds();
     (*s)->bind(1, registry).bind(2, name).bind(3, now).bind(4, now);
@@ -79,19 +78,19 @@ Result<RepositoryId> SqliteStore::ensureRepository(RegistryId registry, std::str
   auto s = (*c)->prepare("SELECT id FROM repositories WHERE registry_id = ? AND name = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, name);
-  if ((*s)->step() != SQLITE_ROW) return (*c)->fail("select repository");
+  if ((*s)->step() != sql::kRow) return (*c)->fail("select repository");
   return (*s)->integer(0);
 }
 
 namespace {
 
 // Reads one keyset page: the statement yields names in order and was given limit + 1.
-Result<Page> readPage(sqlite::Connection& c, Stmt& s, size_t limit) {
+Result<Page> readPage(sql::Connection& c, Stmt& s, size_t limit) {
   Page page;
   for (;;) {
     const int rc = s.step();
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return c.fail("page");
+    if (rc == sql::kDone) break;
+    if (rc != sql::kRow) return c.fail("page");
     if (page.items.size() == limit) {
       page.more = true;
       break;
@@ -103,8 +102,7 @@ Result<Page> readPage(sqlite::Connection& c, Stmt& s, size_t limit) {
 
 }  // namespace
 
-Result<Page> SqliteStore::listRepositories(RegistryId registry, std::string_view after,
-                                           size_t limit) {
+Result<Page> SqlStore::listRepositories(RegistryId registry, std::string_view after, size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -123,11 +121,11 @@ std::string gib(uint64_t bytes) {
   return text;
 }
 
-Error quotaExceeded(sqlite::Connection& c, RegistryId registry, uint64_t size) {
+Error quotaExceeded(sql::Connection& c, RegistryId registry, uint64_t size) {
   auto s = c.prepare("SELECT quota_bytes, used_bytes FROM registries WHERE id = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
-  if ((*s)->step() != SQLITE_ROW) return makeError(ApiCode::NameUnknown, "no such registry");
+  if ((*s)->step() != sql::kRow) return makeError(ApiCode::NameUnknown, "no such registry");
   const auto quota = static_cast<uint64_t>((*s)->integer(0));
   const auto used = static_cast<uint64_t>((*s)->integer(1));
   return explainedError(ApiCode::Denied,
@@ -140,7 +138,7 @@ Error quotaExceeded(sqlite::Connection& c, RegistryId registry, uint64_t size) {
 
 namespace {
 
-Result<void> deleteUploadRecord(sqlite::Connection& c, std::string_view uuid) {
+Result<void> deleteUploadRecord(sql::Connection& c, std::string_view uuid) {
   auto s = c.prepare("DELETE FROM uploads WHERE uuid = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, uuid);
@@ -148,7 +146,7 @@ Result<void> deleteUploadRecord(sqlite::Connection& c, std::string_view uuid) {
 }
 
 // Links the blob to the repository, or, when it is linked, makes the link's time now.
-Result<void> upsertLink(sqlite::Connection& c, RegistryId registry, RepositoryId repository,
+Result<void> upsertLink(sql::Connection& c, RegistryId registry, RepositoryId repository,
                         std::string_view digest, uint64_t size, int64_t now) {
   auto s = c.prepare(
       "INSERT INTO repository_blobs(repository_id, digest, registry_id, size, created, touched) "
@@ -162,9 +160,9 @@ Result<void> upsertLink(sqlite::Connection& c, RegistryId registry, RepositoryId
 
 }  // namespace
 
-Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
-                                   std::string_view digest, uint64_t size,
-                                   const BytesStep& placeBytes, std::string_view endsUpload) {
+Result<void> SqlStore::linkBlob(RegistryId registry, RepositoryId repository,
+                                std::string_view digest, uint64_t size, const BytesStep& placeBytes,
+                                std::string_view endsUpload) {
   auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -172,12 +170,13 @@ Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
   const auto now = nowSeconds();
   {
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO blobs(registry_id, digest, size, created) VALUES(?, ?, ?, ?)");
+        "INSERT INTO blobs(registry_id, digest, size, created) VALUES(?, ?, ?, ?) ON CONFLICT DO "
+        "NOTHING");
     if (!s) return s.takeError();
     (*s)->bind(1, registry).bind(2, digest).bind(3, static_cast<int64_t>(size)).bind(4, now);
     if (auto r = run(**c, **s); !r) return r;
   }
-  if (sqlite3_changes((*c)->db()) > 0) {
+  if ((*c)->changes() > 0) {
     // A blob new to the registry: it counts against the quota, all or nothing.
     auto s = (*c)->prepare(
         "UPDATE registries SET used_bytes = used_bytes + ?1 "
@@ -185,7 +184,7 @@ Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
     if (!s) return s.takeError();
     (*s)->bind(1, static_cast<int64_t>(size)).bind(2, registry);
     if (auto r = run(**c, **s); !r) return r;
-    if (sqlite3_changes((*c)->db()) == 0) return quotaExceeded(**c, registry, size);
+    if ((*c)->changes() == 0) return quotaExceeded(**c, registry, size);
   }
   if (auto r = upsertLink(**c, registry, repository, digest, size, now); !r) return r;
   if (!endsUpload.empty()) {
@@ -200,8 +199,8 @@ Result<void> SqliteStore::linkBlob(RegistryId registry, RepositoryId repository,
   return tx.commit();
 }
 
-Result<std::optional<uint64_t>> SqliteStore::mountBlob(RepositoryId from, RepositoryId repository,
-                                                       std::string_view digest) {
+Result<std::optional<uint64_t>> SqlStore::mountBlob(RepositoryId from, RepositoryId repository,
+                                                    std::string_view digest) {
   auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -215,8 +214,8 @@ Result<std::optional<uint64_t>> SqliteStore::mountBlob(RepositoryId from, Reposi
     if (!s) return s.takeError();
     (*s)->bind(1, from).bind(2, digest);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return std::optional<uint64_t>();
-    if (rc != SQLITE_ROW) return (*c)->fail("select blob link");
+    if (rc == sql::kDone) return std::optional<uint64_t>();
+    if (rc != sql::kRow) return (*c)->fail("select blob link");
     registry = (*s)->integer(0);
     size = static_cast<uint64_t>((*s)->integer(1));
   }
@@ -227,8 +226,8 @@ Result<std::optional<uint64_t>> SqliteStore::mountBlob(RepositoryId from, Reposi
   return std::optional<uint64_t>(size);
 }
 
-Result<std::optional<uint64_t>> SqliteStore::linkedBlob(RepositoryId repository,
-                                                        std::string_view digest) {
+Result<std::optional<uint64_t>> SqlStore::linkedBlob(RepositoryId repository,
+                                                     std::string_view digest) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s =
@@ -236,12 +235,12 @@ Result<std::optional<uint64_t>> SqliteStore::linkedBlob(RepositoryId repository,
   if (!s) return s.takeError();
   (*s)->bind(1, repository).bind(2, digest);
   const int rc = (*s)->step();
-  if (rc == SQLITE_ROW) return std::optional<uint64_t>(static_cast<uint64_t>((*s)->integer(0)));
-  if (rc == SQLITE_DONE) return std::optional<uint64_t>();
+  if (rc == sql::kRow) return std::optional<uint64_t>(static_cast<uint64_t>((*s)->integer(0)));
+  if (rc == sql::kDone) return std::optional<uint64_t>();
   return (*c)->fail("select blob link");
 }
 
-Result<bool> SqliteStore::unlinkBlob(RepositoryId repository, std::string_view digest) {
+Result<bool> SqlStore::unlinkBlob(RepositoryId repository, std::string_view digest) {
   return db_->freeing([&]() -> Result<bool> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -249,7 +248,7 @@ Result<bool> SqliteStore::unlinkBlob(RepositoryId repository, std::string_view d
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, digest);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    return sqlite3_changes((*c)->db()) > 0;
+    return (*c)->changes() > 0;
   });
 }
 
@@ -257,20 +256,20 @@ namespace {
 
 // The digest `tag` points at, read inside the caller's transaction; nullopt when it does not
 // exist.
-Result<std::optional<std::string>> tagDigest(sqlite::Connection& c, RepositoryId repository,
+Result<std::optional<std::string>> tagDigest(sql::Connection& c, RepositoryId repository,
                                              std::string_view tag) {
   auto s = c.prepare("SELECT digest FROM tags WHERE repository_id = ? AND name = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, repository).bind(2, tag);
   const int rc = (*s)->step();
-  if (rc == SQLITE_ROW) return std::optional<std::string>((*s)->text(0));
-  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc == sql::kRow) return std::optional<std::string>((*s)->text(0));
+  if (rc == sql::kDone) return std::optional<std::string>();
   return c.fail("select tag");
 }
 
 // Points `tag` at `digest` inside the caller's transaction (its time becomes now), recording
 // the change when it is one: `action` when the tag is new, "moved" when it pointed elsewhere.
-Result<void> pointTagIn(sqlite::Connection& c, RegistryId registry, RepositoryId repository,
+Result<void> pointTagIn(sql::Connection& c, RegistryId registry, RepositoryId repository,
                         std::string_view tag, std::string_view digest, std::string_view action,
                         const Actor& actor, int64_t now) {
   if (auto r = refuseTagMove(c, repository, tag, digest); !r) return r;
@@ -292,9 +291,9 @@ Result<void> pointTagIn(sqlite::Connection& c, RegistryId registry, RepositoryId
 
 }  // namespace
 
-Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId repository,
-                                      const ManifestRecord& m, const std::vector<ManifestRef>& refs,
-                                      std::optional<std::string_view> tag, const Actor& actor) {
+Result<void> SqlStore::putManifest(RegistryId registry, RepositoryId repository,
+                                   const ManifestRecord& m, const std::vector<ManifestRef>& refs,
+                                   std::optional<std::string_view> tag, const Actor& actor) {
   auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -303,9 +302,9 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
   {
     // Content-addressed: a second PUT of the same digest changes nothing but tags.
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO manifests(repository_id, digest, registry_id, media_type, "
+        "INSERT INTO manifests(repository_id, digest, registry_id, media_type, "
         "artifact_type, size, payload, subject, annotations, created) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, m.digest).bind(3, registry).bind(4, m.mediaType);
     (*s)->bind(5, m.artifactType).bind(6, static_cast<int64_t>(m.size)).bindBlob(7, m.payload);
@@ -327,17 +326,17 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
                      : "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?");
     if (!check) return check.takeError();
     (*check)->bind(1, repository).bind(2, ref.digest);
-    if (const int rc = (*check)->step(); rc == SQLITE_DONE) {
+    if (const int rc = (*check)->step(); rc == sql::kDone) {
       return makeError(ApiCode::ManifestBlobUnknown,
                        (ref.manifest ? "manifest " : "blob ") + ref.digest);
-    } else if (rc != SQLITE_ROW) {
+    } else if (rc != sql::kRow) {
       return (*c)->fail("select reference");
     }
   }
   for (const auto& ref : refs) {
     auto s = (*c)->prepare(
-        "INSERT OR IGNORE INTO manifest_refs(repository_id, manifest_digest, ref_digest, "
-        "registry_id, is_manifest) VALUES(?, ?, ?, ?, ?)");
+        "INSERT INTO manifest_refs(repository_id, manifest_digest, ref_digest, "
+        "registry_id, is_manifest) VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, m.digest).bind(3, ref.digest).bind(4, registry);
     (*s)->bind(5, int64_t{ref.manifest ? 1 : 0});
@@ -359,8 +358,8 @@ Result<void> SqliteStore::putManifest(RegistryId registry, RepositoryId reposito
   return tx.commit();
 }
 
-Result<std::optional<ManifestRecord>> SqliteStore::getManifest(RepositoryId repository,
-                                                               std::string_view digest) {
+Result<std::optional<ManifestRecord>> SqlStore::getManifest(RepositoryId repository,
+                                                            std::string_view digest) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -369,8 +368,8 @@ Result<std::optional<ManifestRecord>> SqliteStore::getManifest(RepositoryId repo
   if (!s) return s.takeError();
   (*s)->bind(1, repository).bind(2, digest);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return std::optional<ManifestRecord>();
-  if (rc != SQLITE_ROW) return (*c)->fail("select manifest");
+  if (rc == sql::kDone) return std::optional<ManifestRecord>();
+  if (rc != sql::kRow) return (*c)->fail("select manifest");
   ManifestRecord m;
   m.digest = std::string(digest);
   m.mediaType = (*s)->text(0);
@@ -383,9 +382,9 @@ Result<std::optional<ManifestRecord>> SqliteStore::getManifest(RepositoryId repo
   return std::optional<ManifestRecord>(std::move(m));
 }
 
-Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId repository,
-                                                             std::string_view digest,
-                                                             const Actor& actor) {
+Result<std::vector<std::string>> SqlStore::deleteManifest(RepositoryId repository,
+                                                          std::string_view digest,
+                                                          const Actor& actor) {
   return db_->freeing([&]() -> Result<std::vector<std::string>> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -397,8 +396,8 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
       if (!s) return s.takeError();
       (*s)->bind(1, repository).bind(2, digest);
       const int rc = (*s)->step();
-      if (rc == SQLITE_DONE) return doomed;
-      if (rc != SQLITE_ROW) return (*c)->fail("select manifest");
+      if (rc == sql::kDone) return doomed;
+      if (rc != sql::kRow) return (*c)->fail("select manifest");
     }
     // The manifest, then its referrers, theirs, and so on: a referrer's subject is gone.
     doomed.emplace_back(digest);
@@ -408,8 +407,8 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
           "SELECT digest FROM manifests WHERE repository_id = ? AND subject = ? ORDER BY digest");
       if (!s) return s.takeError();
       (*s)->bind(1, repository).bind(2, doomed[i]);
-      for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-        if (rc != SQLITE_ROW) return (*c)->fail("select referrers");
+      for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+        if (rc != sql::kRow) return (*c)->fail("select referrers");
         auto referrer = (*s)->text(0);
         if (std::find(doomed.begin(), doomed.end(), referrer) == doomed.end()) {
           doomed.push_back(std::move(referrer));
@@ -424,20 +423,29 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
           "r.registry_id = p.registry_id WHERE r.id = ?");
       if (!s) return s.takeError();
       (*s)->bind(1, repository);
-      if (const int rc = (*s)->step(); rc == SQLITE_ROW) {
+      if (const int rc = (*s)->step(); rc == sql::kRow) {
         soft = (*s)->integer(0) != 0;
-      } else if (rc != SQLITE_DONE) {
+      } else if (rc != sql::kDone) {
         return (*c)->fail("select policy");
       }
     }
     // Soft: kept aside with the tags they had; their references stay, and so do their blobs.
-    static constexpr const char* kSoft[] = {
-        "INSERT OR REPLACE INTO deleted_manifests(repository_id, digest, registry_id, "
-        "media_type, artifact_type, size, payload, subject, annotations, created, deleted, "
-        "deleted_by, tags) SELECT repository_id, digest, registry_id, media_type, "
-        "artifact_type, size, payload, subject, annotations, created, ?3, ?4, "
-        "COALESCE((SELECT group_concat(name, char(10)) FROM tags WHERE repository_id = ?1 "
-        "AND digest = ?2), '') FROM manifests WHERE repository_id = ?1 AND digest = ?2",
+    // The tags are joined by newlines, by each database's own aggregate.
+#define BERTH_SET_ASIDE(JOINED_TAGS)                                                         \
+  "INSERT INTO deleted_manifests(repository_id, digest, registry_id, media_type, "           \
+  "artifact_type, size, payload, subject, annotations, created, deleted, deleted_by, tags) " \
+  "SELECT repository_id, digest, registry_id, media_type, artifact_type, size, payload, "    \
+  "subject, annotations, created, ?3, ?4, COALESCE((SELECT " JOINED_TAGS                     \
+  " FROM tags WHERE "                                                                        \
+  "repository_id = ?1 AND digest = ?2), '') FROM manifests WHERE repository_id = ?1 AND "    \
+  "digest = ?2"
+    static constexpr const char* kSetAside[] = {BERTH_SET_ASIDE("group_concat(name, char(10))"),
+                                                BERTH_SET_ASIDE("string_agg(name, chr(10))")};
+#undef BERTH_SET_ASIDE
+    const char* const setAside[] = {
+        // A manifest deleted before, restored and deleted again: kept aside once, as it is now.
+        "DELETE FROM deleted_manifests WHERE repository_id = ?1 AND digest = ?2",
+        kSetAside[(*c)->dialect() == sql::Dialect::Sqlite ? 0 : 1],
         "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2",
         "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
     };
@@ -451,7 +459,7 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
         "DELETE FROM manifest_refs WHERE repository_id = ?1 AND manifest_digest = ?2",
         "DELETE FROM tags WHERE repository_id = ?1 AND digest = ?2",
     };
-    const std::span<const char* const> statements(soft ? std::span<const char* const>(kSoft)
+    const std::span<const char* const> statements(soft ? std::span<const char* const>(setAside)
                                                        : std::span<const char* const>(kHard));
     for (const auto& d : doomed) {
       if (auto r = recordTagDeletions(**c, repository, d, actor, now); !r) return r.takeError();
@@ -460,8 +468,8 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
         auto s = (*c)->prepare(sql);
         if (!s) return s.takeError();
         (*s)->bind(1, repository).bind(2, d);
-        if (sql == statements[0]) (*s)->bind(3, now);
-        if (sql == kSoft[0]) (*s)->bind(4, actor.identity);
+        if (std::strstr(sql, "?3")) (*s)->bind(3, now);
+        if (std::strstr(sql, "?4")) (*s)->bind(4, actor.identity);
         if (auto r = run(**c, **s); !r) return r.takeError();
       }
     }
@@ -470,15 +478,15 @@ Result<std::vector<std::string>> SqliteStore::deleteManifest(RepositoryId reposi
   });
 }
 
-Result<std::optional<std::string>> SqliteStore::resolveTag(RepositoryId repository,
-                                                           std::string_view tag) {
+Result<std::optional<std::string>> SqlStore::resolveTag(RepositoryId repository,
+                                                        std::string_view tag) {
   auto c = lease();
   if (!c) return c.takeError();
   return tagDigest(**c, repository, tag);
 }
 
-Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view tag,
-                                    const Actor& actor) {
+Result<bool> SqlStore::deleteTag(RepositoryId repository, std::string_view tag,
+                                 const Actor& actor) {
   return db_->freeing([&]() -> Result<bool> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -498,15 +506,15 @@ Result<bool> SqliteStore::deleteTag(RepositoryId repository, std::string_view ta
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, tag);
     if (auto r = run(**c, **s); !r) return r.takeError();
-    const bool existed = sqlite3_changes((*c)->db()) > 0;
+    const bool existed = (*c)->changes() > 0;
     if (auto r = tx.commit(); !r) return r.takeError();
     return existed;
   });
 }
 
-Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag,
-                                   std::string_view digest, std::string_view action,
-                                   const Actor& actor) {
+Result<bool> SqlStore::pointTag(RepositoryId repository, std::string_view tag,
+                                std::string_view digest, std::string_view action,
+                                const Actor& actor) {
   auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -518,8 +526,8 @@ Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, digest);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return false;
-    if (rc != SQLITE_ROW) return (*c)->fail("select manifest");
+    if (rc == sql::kDone) return false;
+    if (rc != sql::kRow) return (*c)->fail("select manifest");
     registry = (*s)->integer(0);
   }
   auto pointed = pointTagIn(**c, registry, repository, tag, digest, action, actor, nowSeconds());
@@ -529,9 +537,8 @@ Result<bool> SqliteStore::pointTag(RepositoryId repository, std::string_view tag
   return true;
 }
 
-Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_view digest,
-                                          const std::vector<std::string>& tags,
-                                          const Actor& actor) {
+Result<bool> SqlStore::restoreManifest(RepositoryId repository, std::string_view digest,
+                                       const std::vector<std::string>& tags, const Actor& actor) {
   auto c = writer();
   if (!c) return c.takeError();
   Transaction tx(**c);
@@ -544,8 +551,8 @@ Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_v
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, digest);
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) return false;
-    if (rc != SQLITE_ROW) return (*c)->fail("select deleted manifest");
+    if (rc == sql::kDone) return false;
+    if (rc != sql::kRow) return (*c)->fail("select deleted manifest");
     registry = (*s)->integer(0);
     const auto text = (*s)->text(1);
     for (size_t at = 0; at < text.size();) {
@@ -555,10 +562,11 @@ Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_v
     }
   }
   static constexpr const char* kRestore[] = {
-      "INSERT OR IGNORE INTO manifests(repository_id, digest, registry_id, media_type, "
+      "INSERT INTO manifests(repository_id, digest, registry_id, media_type, "
       "artifact_type, size, payload, subject, annotations, created) SELECT repository_id, "
       "digest, registry_id, media_type, artifact_type, size, payload, subject, annotations, "
-      "created FROM deleted_manifests WHERE repository_id = ?1 AND digest = ?2",
+      "created FROM deleted_manifests WHERE repository_id = ?1 AND digest = ?2 ON CONFLICT DO "
+      "NOTHING",
       "DELETE FROM deleted_manifests WHERE repository_id = ?1 AND digest = ?2",
   };
   for (const char* sql : kRestore) {
@@ -575,7 +583,7 @@ Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_v
       auto s = (*c)->prepare("SELECT 1 FROM tags WHERE repository_id = ? AND name = ?");
       if (!s) return s.takeError();
       (*s)->bind(1, repository).bind(2, tag);
-      if ((*s)->step() == SQLITE_ROW) continue;
+      if ((*s)->step() == sql::kRow) continue;
     }
     auto r = pointTagIn(**c, registry, repository, tag, digest, "restored", actor, now);
     if (!r) return r.takeError();
@@ -591,7 +599,7 @@ Result<bool> SqliteStore::restoreManifest(RepositoryId repository, std::string_v
   return true;
 }
 
-Result<std::vector<DeletedManifest>> SqliteStore::deletedManifests(RepositoryId repository) {
+Result<std::vector<DeletedManifest>> SqlStore::deletedManifests(RepositoryId repository) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -601,8 +609,8 @@ Result<std::vector<DeletedManifest>> SqliteStore::deletedManifests(RepositoryId 
   if (!s) return s.takeError();
   (*s)->bind(1, repository);
   std::vector<DeletedManifest> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select deleted manifests");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select deleted manifests");
     DeletedManifest d;
     d.digest = (*s)->text(0);
     d.mediaType = (*s)->text(1);
@@ -623,7 +631,7 @@ Result<std::vector<DeletedManifest>> SqliteStore::deletedManifests(RepositoryId 
   return out;
 }
 
-Result<std::vector<std::pair<std::string, uint64_t>>> SqliteStore::repositoriesWithDeleted(
+Result<std::vector<std::pair<std::string, uint64_t>>> SqlStore::repositoriesWithDeleted(
     RegistryId registry) {
   auto c = lease();
   if (!c) return c.takeError();
@@ -633,14 +641,14 @@ Result<std::vector<std::pair<std::string, uint64_t>>> SqliteStore::repositoriesW
   if (!s) return s.takeError();
   (*s)->bind(1, registry);
   std::vector<std::pair<std::string, uint64_t>> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select deleted manifests");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select deleted manifests");
     out.emplace_back((*s)->text(0), static_cast<uint64_t>((*s)->integer(1)));
   }
   return out;
 }
 
-Result<uint64_t> SqliteStore::expireDeletedManifests(RegistryId registry, int64_t before) {
+Result<uint64_t> SqlStore::expireDeletedManifests(RegistryId registry, int64_t before) {
   return db_->freeing([&]() -> Result<uint64_t> {
     auto c = writer();
     if (!c) return c.takeError();
@@ -665,14 +673,14 @@ Result<uint64_t> SqliteStore::expireDeletedManifests(RegistryId registry, int64_
       (*s)->bind(1, registry).bind(2, before);
       if (sql == kExpire[0]) (*s)->bind(3, nowSeconds());
       if (auto r = run(**c, **s); !r) return r.takeError();
-      if (sql == kExpire[2]) expired = static_cast<uint64_t>(sqlite3_changes((*c)->db()));
+      if (sql == kExpire[2]) expired = static_cast<uint64_t>((*c)->changes());
     }
     if (auto r = tx.commit(); !r) return r.takeError();
     return expired;
   });
 }
 
-Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view after, size_t limit) {
+Result<Page> SqlStore::listTags(RepositoryId repository, std::string_view after, size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -682,8 +690,8 @@ Result<Page> SqliteStore::listTags(RepositoryId repository, std::string_view aft
   return readPage(**c, **s, limit);
 }
 
-Result<std::vector<ManifestRecord>> SqliteStore::referrers(RepositoryId repository,
-                                                           std::string_view subject) {
+Result<std::vector<ManifestRecord>> SqlStore::referrers(RepositoryId repository,
+                                                        std::string_view subject) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -694,8 +702,8 @@ Result<std::vector<ManifestRecord>> SqliteStore::referrers(RepositoryId reposito
   std::vector<ManifestRecord> out;
   for (;;) {
     const int rc = (*s)->step();
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return (*c)->fail("select referrers");
+    if (rc == sql::kDone) break;
+    if (rc != sql::kRow) return (*c)->fail("select referrers");
     ManifestRecord m;
     m.digest = (*s)->text(0);
     m.mediaType = (*s)->text(1);
@@ -709,7 +717,7 @@ Result<std::vector<ManifestRecord>> SqliteStore::referrers(RepositoryId reposito
   return out;
 }
 
-Result<void> SqliteStore::createUpload(const UploadRecord& u) {
+Result<void> SqlStore::createUpload(const UploadRecord& u) {
   auto c = writer();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -719,15 +727,15 @@ Result<void> SqliteStore::createUpload(const UploadRecord& u) {
   return run(**c, **s);
 }
 
-Result<std::optional<UploadRecord>> SqliteStore::getUpload(std::string_view uuid) {
+Result<std::optional<UploadRecord>> SqlStore::getUpload(std::string_view uuid) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare("SELECT registry_id, repository, created FROM uploads WHERE uuid = ?");
   if (!s) return s.takeError();
   (*s)->bind(1, uuid);
   const int rc = (*s)->step();
-  if (rc == SQLITE_DONE) return std::optional<UploadRecord>();
-  if (rc != SQLITE_ROW) return (*c)->fail("select upload");
+  if (rc == sql::kDone) return std::optional<UploadRecord>();
+  if (rc != sql::kRow) return (*c)->fail("select upload");
   UploadRecord u;
   u.uuid = std::string(uuid);
   u.registry = (*s)->integer(0);
@@ -736,8 +744,8 @@ Result<std::optional<UploadRecord>> SqliteStore::getUpload(std::string_view uuid
   return std::optional<UploadRecord>(std::move(u));
 }
 
-Result<std::vector<UploadRecord>> SqliteStore::uploadsBefore(RegistryId registry, int64_t before,
-                                                             size_t limit) {
+Result<std::vector<UploadRecord>> SqlStore::uploadsBefore(RegistryId registry, int64_t before,
+                                                          size_t limit) {
   auto c = lease();
   if (!c) return c.takeError();
   auto s = (*c)->prepare(
@@ -746,14 +754,14 @@ Result<std::vector<UploadRecord>> SqliteStore::uploadsBefore(RegistryId registry
   if (!s) return s.takeError();
   (*s)->bind(1, registry).bind(2, before).bind(3, static_cast<int64_t>(limit));
   std::vector<UploadRecord> out;
-  for (int rc; (rc = (*s)->step()) != SQLITE_DONE;) {
-    if (rc != SQLITE_ROW) return (*c)->fail("select uploads");
+  for (int rc; (rc = (*s)->step()) != sql::kDone;) {
+    if (rc != sql::kRow) return (*c)->fail("select uploads");
     out.push_back(UploadRecord{(*s)->text(0), registry, (*s)->text(1), (*s)->integer(2)});
   }
   return out;
 }
 
-Result<void> SqliteStore::deleteUpload(std::string_view uuid) {
+Result<void> SqlStore::deleteUpload(std::string_view uuid) {
   return db_->freeing([&]() -> Result<void> {
     auto c = writer();
     if (!c) return c.takeError();

@@ -1,46 +1,46 @@
 #pragma once
-// The SQLite MetadataStore. Internal to src/meta/sqlite: sqlite_store.cpp holds the data
-// plane's methods, sqlite_catalog.cpp those of the control plane.
+// The MetadataStore on a SQL database. Internal to src/meta/sql: store.cpp holds the data
+// plane's methods, catalog.cpp those of the control plane, gc.cpp and policies.cpp the
+// lifecycle's.
 #include "meta/metadata_store.hpp"
-#include "meta/sqlite/database.hpp"
-#include "meta/sqlite/sqlite_store.hpp"
+#include "meta/sql/database.hpp"
+#include "meta/sql/stores.hpp"
 
 namespace berth::meta {
 
 // Lock checks run inside the transaction of the change they guard; DENIED names the lock.
 // A tag moving to `digest`: the tag and the manifest it leaves must both allow it.
-Result<void> refuseTagMove(sqlite::Connection& c, RepositoryId repository, std::string_view tag,
+Result<void> refuseTagMove(sql::Connection& c, RepositoryId repository, std::string_view tag,
                            std::string_view digest);
-Result<void> refuseTagDelete(sqlite::Connection& c, RepositoryId repository, std::string_view tag);
-Result<void> refuseManifestDelete(sqlite::Connection& c, RepositoryId repository,
+Result<void> refuseTagDelete(sql::Connection& c, RepositoryId repository, std::string_view tag);
+Result<void> refuseManifestDelete(sql::Connection& c, RepositoryId repository,
                                   std::string_view digest);
 
 // Appends a change of `tag` to the tag history, inside the caller's transaction.
-Result<void> recordTagChange(sqlite::Connection& c, RepositoryId repository, std::string_view tag,
+Result<void> recordTagChange(sql::Connection& c, RepositoryId repository, std::string_view tag,
                              std::string_view action, std::string_view oldDigest,
                              std::string_view newDigest, const Actor& actor, int64_t now);
 // recordTagChange(deleted) for every tag of the repository, or those pointing at `digest`.
-Result<void> recordTagDeletions(sqlite::Connection& c, RepositoryId repository,
+Result<void> recordTagDeletions(sql::Connection& c, RepositoryId repository,
                                 std::optional<std::string_view> digest, const Actor& actor,
                                 int64_t now);
 
 // Moves an outbox consumer's cursor from `from` to `to`, inside the caller's transaction; false
 // when it is no longer at `from` (another process took those events).
-Result<bool> moveEventCursor(sqlite::Connection& c, std::string_view consumer, int64_t from,
+Result<bool> moveEventCursor(sql::Connection& c, std::string_view consumer, int64_t from,
                              int64_t to);
 
 // Appends a change to the outbox (src/meta/event_store.hpp), inside the caller's transaction:
 // `action` ("push", "delete") of the manifest `digest` of the repository, through `tag` when
 // one is named. The manifest's media type and size are read from its row, so a deletion is
 // recorded before the row goes.
-Result<void> recordEvent(sqlite::Connection& c, RepositoryId repository, std::string_view action,
+Result<void> recordEvent(sql::Connection& c, RepositoryId repository, std::string_view action,
                          std::string_view digest, std::string_view tag, const Actor& actor);
 
-class SqliteStore final : public MetadataStore {
+class SqlStore final : public MetadataStore {
  public:
-  static Result<MetadataStorePtr> open(const std::filesystem::path& file,
-                                       std::shared_ptr<DiskReserve> reserve);
-  ~SqliteStore() override;
+  explicit SqlStore(std::shared_ptr<sql::Database> db) : db_(std::move(db)) {}
+  ~SqlStore() override;
 
   Result<RegistryId> ensureRegistry(std::string_view name) override;
   Result<std::optional<RepositoryId>> findRepository(RegistryId registry,
@@ -131,15 +131,14 @@ class SqliteStore final : public MetadataStore {
                               std::string_view result) override;
 
  private:
-  explicit SqliteStore(std::shared_ptr<sqlite::Database> db) : db_(std::move(db)) {}
-  Result<sqlite::Database::Lease> lease(const char* caller = BERTH_CALLER) {
+  Result<sql::Database::Lease> lease(const char* caller = BERTH_CALLER) {
     return db_->lease(caller);
   }
-  Result<sqlite::Database::Lease> writer(const char* caller = BERTH_CALLER) {
+  Result<sql::Database::Lease> writer(const char* caller = BERTH_CALLER) {
     return db_->writer(caller);
   }
 
-  std::shared_ptr<sqlite::Database> db_;
+  std::shared_ptr<sql::Database> db_;
 };
 
 }  // namespace berth::meta
