@@ -188,9 +188,25 @@ struct UploadRecord {
   int64_t created = 0;
 };
 
+// A change of content that others may hold copies of (the data plane's caches): one
+// repository's tags, manifests, links or attributes, everything of a registry, or anything
+// at all (changes may have been missed).
+struct ContentChange {
+  enum class Scope { Repository, Registry, Everything };
+  Scope scope = Scope::Everything;
+  int64_t id = 0;  // of the repository or the registry
+};
+// Holds a watch on changes; dropping it ends the watch.
+using Watch = std::shared_ptr<void>;
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
+
+  // Calls `changed` (on a thread of the store's) for every change made through another process
+  // that shares the database (other nodes on PostgreSQL), shortly after it commits; changes
+  // of this process are the caller's to know. SQLite, one process: never called.
+  virtual Watch watchContent(std::function<void(const ContentChange&)> changed) = 0;
 
   virtual Result<RegistryId> ensureRegistry(std::string_view name) = 0;
 

@@ -15,10 +15,20 @@ struct RegistryApp::State {
   Caches caches;
   Services services;
 
+  // Ends before the caches go (members end in reverse order).
+  meta::Watch watch;
+
   explicit State(RegistryDeps d)
       : deps(d),
         caches(d.manifestCacheEntries),
-        services{d.meta, authorizer, caches, d.pullThrough} {}
+        services{d.meta, authorizer, caches, d.pullThrough},
+        watch(d.meta.watchContent([this](const meta::ContentChange& change) {
+          if (change.scope == meta::ContentChange::Scope::Repository) {
+            caches.forgetRepository(change.id);
+          } else {
+            caches.clear();
+          }
+        })) {}
 };
 
 RegistryApp::RegistryApp(RegistryDeps deps) : state_(std::make_unique<State>(deps)) {}
@@ -391,11 +401,22 @@ http::Dispatch RegistryApp::dispatch(http::Request& req) {
 // ---- helpers shared by the handlers ----
 
 void Caches::clear() {
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
   auto all = [](const auto&, const auto&) { return true; };
   manifests.eraseIf(all);
   tags.eraseIf(all);
   blobLinks.eraseIf(all);
   repositories.eraseIf(all);
+}
+
+void Caches::forgetRepository(meta::RepositoryId repository) {
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  const auto prefix = std::to_string(repository) + "/";
+  auto of = [&](const std::string& k, const auto&) { return k.starts_with(prefix); };
+  manifests.eraseIf(of);
+  tags.eraseIf(of);
+  blobLinks.eraseIf(of);
+  repositories.eraseIf([&](const std::string&, const Repository& r) { return r.id == repository; });
 }
 
 void Caches::forgetRepositoryTags(meta::RepositoryId repository) {
@@ -434,11 +455,12 @@ Result<std::optional<Caches::Repository>> findRepositoryEntry(Services& s,
                                                               std::string_view name) {
   const auto key = Caches::key(registry, name);
   if (auto hit = s.caches.repositories.get(key)) return std::optional<Caches::Repository>(*hit);
+  const auto epoch = s.caches.epoch();
   auto found = s.meta.repository(registry, name);
   if (!found) return found.takeError();
   if (!*found) return std::optional<Caches::Repository>();
   Caches::Repository entry{(*found)->id, (*found)->attributes};
-  s.caches.repositories.put(key, entry);
+  if (s.caches.unchangedSince(epoch)) s.caches.repositories.put(key, entry);
   return std::optional<Caches::Repository>(entry);
 }
 

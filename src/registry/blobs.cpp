@@ -129,6 +129,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
   if (auto cached = s.caches.blobLinks.get(linkKey)) {
     size = *cached;
   } else {
+    const auto epoch = s.caches.epoch();
     auto linked = s.meta.linkedBlob(**repository, digest->str());
     if (!linked) return replyError(linked.error());
     if (!*linked) {
@@ -136,7 +137,7 @@ http::Dispatch handleBlob(Services& s, http::Request& req, Target& t) {
       return fail(ApiCode::BlobUnknown);
     }
     size = **linked;
-    s.caches.blobLinks.put(linkKey, size);
+    if (s.caches.unchangedSince(epoch)) s.caches.blobLinks.put(linkKey, size);
   }
 
   http::Response resp;

@@ -1,5 +1,6 @@
 #pragma once
 // The handlers of the data plane, one file per resource. Internal to the registry component.
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -13,7 +14,8 @@ namespace berth::registry {
 
 inline constexpr size_t kMaxManifestBytes = 4 * 1024 * 1024;
 
-// Caches in front of the metadata store, invalidated on every write through this process.
+// Caches in front of the metadata store, invalidated on every write through this process, and
+// on the changes other nodes announce (meta::MetadataStore::watchContent).
 struct Caches {
   explicit Caches(size_t entries)
       : manifests(entries, "manifests"),
@@ -39,8 +41,20 @@ struct Caches {
     return k;
   }
   void forgetRepositoryTags(meta::RepositoryId repository);
-  // After a change made outside the data plane (control API): start again from the store.
+  // After a change made outside the data plane (control API) or by another node: start again
+  // from the store.
   void clear();
+  // Another node changed the repository: everything of it goes.
+  void forgetRepository(meta::RepositoryId repository);
+
+  // Moves on whenever clear() or forgetRepository() runs. A value read from the store goes into
+  // a cache only if the epoch did not move while it was read: a change another node announced
+  // meanwhile may have come too early to remove it.
+  uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+  bool unchangedSince(uint64_t epoch) const { return this->epoch() == epoch; }
+
+ private:
+  std::atomic<uint64_t> epoch_{0};
 };
 
 struct Services {

@@ -17,11 +17,12 @@ Result<ManifestPtr> loadManifest(Services& s, meta::RepositoryId repository,
                                  const std::string& digest) {
   const auto key = Caches::key(repository, digest);
   if (auto hit = s.caches.manifests.get(key)) return *hit;
+  const auto epoch = s.caches.epoch();
   auto found = s.meta.getManifest(repository, digest);
   if (!found) return found.takeError();
   if (!*found) return ManifestPtr();
   auto manifest = std::make_shared<const meta::ManifestRecord>(std::move(**found));
-  s.caches.manifests.put(key, manifest);
+  if (s.caches.unchangedSince(epoch)) s.caches.manifests.put(key, manifest);
   return manifest;
 }
 
@@ -29,9 +30,10 @@ Result<std::optional<std::string>> resolveTag(Services& s, meta::RepositoryId re
                                               const std::string& tag) {
   const auto key = Caches::key(repository, tag);
   if (auto hit = s.caches.tags.get(key)) return std::optional<std::string>(*hit);
+  const auto epoch = s.caches.epoch();
   auto found = s.meta.resolveTag(repository, tag);
   if (!found) return found.takeError();
-  if (*found) s.caches.tags.put(key, **found);
+  if (*found && s.caches.unchangedSince(epoch)) s.caches.tags.put(key, **found);
   return found;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -146,6 +147,64 @@ TYPED_TEST(MetadataStoreConformance, UploadSessions) {
   EXPECT_EQ(got->registry, this->registry);
   ASSERT_TRUE(this->store->deleteUpload(u.uuid));
   EXPECT_FALSE(*this->store->getUpload(u.uuid));
+}
+
+// Other nodes' caches hear of every change of content made through another handle (PostgreSQL:
+// within a second); SQLite has no other process to hear it, and calls nothing.
+TYPED_TEST(MetadataStoreConformance, ChangesThroughAnotherHandleAreAnnounced) {
+  std::mutex mutex;
+  std::vector<ContentChange> heard;
+  auto watch = this->store->watchContent([&](const ContentChange& change) {
+    std::lock_guard lock(mutex);
+    heard.push_back(change);
+  });
+  const bool announced = !TypeParam::kSeenAtOnce;
+  // Whether `scope` of `id` was heard (within a second; SQLite is given a moment only); what
+  // was heard is forgotten.
+  auto hears = [&](ContentChange::Scope scope, int64_t id) {
+    const auto until =
+        std::chrono::steady_clock::now() +
+        (announced ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(50));
+    for (;;) {
+      {
+        std::lock_guard lock(mutex);
+        const bool found = std::any_of(heard.begin(), heard.end(), [&](const auto& c) {
+          return c.scope == scope && c.id == id;
+        });
+        if (found || std::chrono::steady_clock::now() > until) {
+          heard.clear();
+          return found;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  using Scope = ContentChange::Scope;
+  auto other = this->factory.otherMeta();
+  const auto repo = this->repo;
+  ASSERT_TRUE(other->linkBlob(this->registry, repo, kD1, 10));
+  ASSERT_TRUE(other->linkBlob(this->registry, repo, kD2, 10));
+  ASSERT_TRUE(other->putManifest(this->registry, repo, this->manifest(kD3), {{kD1, false}}, "v"));
+  EXPECT_EQ(hears(Scope::Repository, repo), announced) << "a push";
+  ASSERT_TRUE(other->pointTag(repo, "w", kD3, "created", {}));
+  EXPECT_EQ(hears(Scope::Repository, repo), announced) << "a tag";
+  ASSERT_TRUE(other->deleteTag(repo, "w"));
+  EXPECT_EQ(hears(Scope::Repository, repo), announced) << "a tag deleted";
+  ASSERT_TRUE(*other->updateRepository(repo, {.readEnabled = false}));
+  EXPECT_EQ(hears(Scope::Repository, repo), announced) << "attributes";
+  ASSERT_TRUE(*other->updateTag(repo, "v", {.writeEnabled = false}));
+  EXPECT_EQ(hears(Scope::Repository, repo), announced) << "a tag's attributes";
+  ASSERT_TRUE(*other->unlinkBlob(repo, kD2));
+  EXPECT_EQ(hears(Scope::Repository, repo), announced) << "a link";
+  ASSERT_TRUE(other->linkBlob(this->registry, repo, kD2, 10));
+  ASSERT_EQ(*other->removeUnreferencedLinks(this->registry, storeNow() + 60, 100), 1u);
+  EXPECT_EQ(hears(Scope::Registry, this->registry), announced) << "links collected";
+  // A watch ended hears nothing more.
+  watch.reset();
+  ASSERT_TRUE(other->pointTag(repo, "x", kD3, "created", {}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::lock_guard lock(mutex);
+  EXPECT_TRUE(heard.empty());
 }
 
 TYPED_TEST(MetadataStoreConformance, DataSurvivesReopening) {

@@ -10,6 +10,8 @@
 #   BERTH_TEST_STORE=DIR    keep the blobs in the object store emulator `tools/emulator start`
 #                           left in DIR (its URL and credentials), under a prefix of this test;
 #                           BERTH_TEST_STORE_PARAMS=&redirect=true adds to its URL
+#   BERTH_TEST_POSTGRES=DIR keep the metadata in a new database of the PostgreSQL server
+#                           `tools/postgres start` left in DIR
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -183,6 +185,15 @@ _start_registry() {
     source "$BERTH_TEST_STORE/env"
     E2E_SERVE_ARGS+=(--storage "${url/\?//$(basename "$TMP")?}${BERTH_TEST_STORE_PARAMS:-}")
     log "blobs in $url under $(basename "$TMP")"
+  fi
+  if [[ -n "${BERTH_TEST_POSTGRES:-}" ]]; then
+    local db
+    db=$("$(dirname "${BASH_SOURCE[0]}")/../../tools/postgres" createdb "$BERTH_TEST_POSTGRES" \
+      "e2e_${TEST_NAME}_$$_$RANDOM") || fail "no database on the server in $BERTH_TEST_POSTGRES"
+    # `berth admin` reads it from the environment, `berth serve` from its flag.
+    export BERTH_METADATA=$db
+    E2E_SERVE_ARGS+=(--metadata "$db")
+    log "metadata in $db"
   fi
   # A script may put the data directory somewhere of its own (a small tmpfs, say).
   if declare -F e2e_data_created >/dev/null; then e2e_data_created "$DATA"; fi

@@ -31,14 +31,7 @@ constexpr int64_t kMigrationLock = 0x6265727468'0002;
 // The channel changes are announced on; the payload names the topic.
 constexpr const char* kChannel = "berth_changes";
 
-const char* topicName(sql::Topic topic) {
-  switch (topic) {
-    case sql::Topic::Identity:
-      return "identity";
-  }
-  return "";
-}
-constexpr std::array kTopics = {sql::Topic::Identity};
+constexpr std::array kTopics = {sql::Topic::Identity, sql::Topic::Content};
 
 // `?N` becomes `$N`, and each bare `?` the next number after the largest so far (SQLite's
 // rule); string literals are left alone. The number of parameters goes to `count`, and which
@@ -374,7 +367,7 @@ class Database final : public sql::Database {
     if (!c) return;  // the change is made; other nodes' caches catch up on their next reconnect
     auto s = (*c)->prepare("SELECT pg_notify(?, ?)");
     if (!s) return;
-    (*s)->bind(1, kChannel).bind(2, topicName(topic));
+    (*s)->bind(1, kChannel).bind(2, sql::notification(topic, ""));
     (void)sql::run(**c, **s);
   }
 
@@ -497,7 +490,10 @@ class Database final : public sql::Database {
         auto& conn = static_cast<Connection&>(**c);
         if (conn.exec("LISTEN berth_changes")) {
           backoffMs = 100;
-          for (auto& g : generations_) g.fetch_add(1, std::memory_order_acq_rel);
+          for (auto topic : kTopics) {
+            generations_[static_cast<size_t>(topic)].fetch_add(1, std::memory_order_acq_rel);
+            dispatch(topic, "*");
+          }
           receive(conn);
         }
       }
@@ -519,10 +515,12 @@ class Database final : public sql::Database {
         return;
       }
       while (PGnotify* n = PQnotifies(conn)) {
+        const std::string_view payload(n->extra);
+        const auto colon = payload.find(':');
         for (auto topic : kTopics) {
-          if (std::string_view(n->extra) == topicName(topic)) {
-            generations_[static_cast<size_t>(topic)].fetch_add(1, std::memory_order_acq_rel);
-          }
+          if (payload.substr(0, colon) != sql::topicName(topic)) continue;
+          generations_[static_cast<size_t>(topic)].fetch_add(1, std::memory_order_acq_rel);
+          dispatch(topic, colon == std::string_view::npos ? "" : payload.substr(colon + 1));
         }
         PQfreemem(n);
       }

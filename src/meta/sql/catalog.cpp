@@ -269,8 +269,7 @@ Result<bool> SqlStore::updateRepository(RepositoryId repository, const Attribute
   if (!s) return s.takeError();
   bindChange(**s, change, true);
   (*s)->bind(5, nowSeconds()).bind(6, repository);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return (*c)->changes() > 0;
+  return changeOf(**c, **s, repository);
 }
 
 Result<RepositoryDeletion> SqlStore::deleteRepository(RepositoryId repository, const Actor& actor) {
@@ -326,6 +325,7 @@ Result<RepositoryDeletion> SqlStore::deleteRepository(RepositoryId repository, c
         return r.takeError();
       }
     }
+    if (auto r = repositoryChanged(**c, repository); !r) return r.takeError();
     static constexpr const char* kDeletes[] = {
         "DELETE FROM tags WHERE repository_id = ?",
         "DELETE FROM manifest_refs WHERE repository_id = ?",
@@ -422,8 +422,7 @@ Result<bool> SqlStore::updateTag(RepositoryId repository, std::string_view tag,
   if (!s) return s.takeError();
   bindChange(**s, change, false);
   (*s)->bind(3, repository).bind(4, tag);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return (*c)->changes() > 0;
+  return changeOf(**c, **s, repository);
 }
 
 namespace {
@@ -504,8 +503,7 @@ Result<bool> SqlStore::updateManifest(RepositoryId repository, std::string_view 
   if (!s) return s.takeError();
   bindChange(**s, change, false);
   (*s)->bind(3, repository).bind(4, digest);
-  if (auto r = run(**c, **s); !r) return r.takeError();
-  return (*c)->changes() > 0;
+  return changeOf(**c, **s, repository);
 }
 
 }  // namespace berth::meta

@@ -50,6 +50,69 @@ Result<std::optional<int64_t>> insertedId(Connection& c, Stmt& s) {
 
 void Database::countError() { ++tErrors; }
 
+const char* topicName(Topic topic) {
+  switch (topic) {
+    case Topic::Identity:
+      return "identity";
+    case Topic::Content:
+      return "content";
+  }
+  return "";
+}
+
+std::string notification(Topic topic, std::string_view key) {
+  std::string payload = topicName(topic);
+  payload += ':';
+  payload += key;
+  return payload;
+}
+
+Result<void> notify(Connection& c, Topic topic, std::string_view key) {
+  if (c.dialect() != Dialect::Postgres) return {};
+  auto s = c.prepare("SELECT pg_notify('berth_changes', ?)");
+  if (!s) return s.takeError();
+  (*s)->bind(1, notification(topic, key));
+  return run(c, **s);
+}
+
+std::shared_ptr<void> Database::subscribe(Topic topic,
+                                          std::function<void(std::string_view key)> heard) {
+  auto subscriber = std::make_shared<Subscriber>();
+  subscriber->topic = topic;
+  subscriber->heard = std::move(heard);
+  {
+    std::lock_guard lock(subscribersMutex_);
+    subscribers_.push_back(subscriber);
+  }
+  // The watch ends when the handle goes, after a call in progress returns: nothing is called
+  // once the handle's owner may be gone.
+  auto self = weak_from_this();
+  return std::shared_ptr<void>(subscriber.get(), [self, subscriber](void*) {
+    {
+      std::lock_guard calling(subscriber->calling);
+      subscriber->watching = false;
+    }
+    if (auto db = self.lock()) {
+      std::lock_guard lock(db->subscribersMutex_);
+      std::erase(db->subscribers_, subscriber);
+    }
+  });
+}
+
+void Database::dispatch(Topic topic, std::string_view key) {
+  std::vector<std::shared_ptr<Subscriber>> listening;
+  {
+    std::lock_guard lock(subscribersMutex_);
+    for (const auto& s : subscribers_) {
+      if (s->topic == topic) listening.push_back(s);
+    }
+  }
+  for (const auto& s : listening) {
+    std::lock_guard calling(s->calling);
+    if (s->watching) s->heard(key);
+  }
+}
+
 Database::~Database() = default;
 
 Database::Lease::Lease(Database& db, std::unique_ptr<Connection> c, metrics::Operation op,

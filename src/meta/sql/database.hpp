@@ -31,6 +31,9 @@ inline constexpr int kDone = 101;
 
 enum class Dialect { Sqlite, Postgres };
 
+// What a change is about, for those that keep copies of it (caches of other processes).
+enum class Topic { Identity, Content };
+
 int64_t nowSeconds();
 
 // A prepared statement, ready to bind; reset when it goes.
@@ -78,6 +81,14 @@ using Stmt = Statement;
 
 // Runs a statement that returns no rows.
 Result<void> run(Connection& c, Stmt& s);
+
+// Tells other processes on the database about a change of `key` under `topic`, when the
+// transaction the connection is in commits (at once outside one). Only PostgreSQL has other
+// processes to tell: nothing happens on SQLite.
+Result<void> notify(Connection& c, Topic topic, std::string_view key);
+// The payload notify() sends: "<topic>:<key>".
+std::string notification(Topic topic, std::string_view key);
+const char* topicName(Topic topic);
 // Runs an INSERT ... RETURNING id: the id, or nothing when no row was inserted (ON CONFLICT DO
 // NOTHING).
 Result<std::optional<int64_t>> insertedId(Connection& c, Stmt& s);
@@ -115,9 +126,6 @@ class Transaction {
 #else
 #define BERTH_CALLER __builtin_FUNCTION()
 #endif
-
-// What a change is about, for those that keep copies of it (caches of other processes).
-enum class Topic { Identity };
 
 // A pool of connections to one database.
 class Database : public std::enable_shared_from_this<Database> {
@@ -169,8 +177,16 @@ class Database : public std::enable_shared_from_this<Database> {
   virtual uint64_t generation(Topic topic) = 0;
   virtual void announce(Topic topic) = 0;
 
+  // Calls `heard` with the key of every notify(topic, key) other processes commit, and with
+  // "*" when some may have been missed (a reconnection). What it returns ends the watch.
+  std::shared_ptr<void> subscribe(Topic topic, std::function<void(std::string_view key)> heard);
+
   // Called by the drivers when a call fails: what a lease counts.
   static void countError();
+
+ protected:
+  // Passes a notification on to the topic's subscribers.
+  void dispatch(Topic topic, std::string_view key);
 
  protected:
   // `maxReaders`: connections to read with, at most (0: as many as threads ask for at once).
@@ -183,6 +199,14 @@ class Database : public std::enable_shared_from_this<Database> {
 
  private:
   void giveBack(std::unique_ptr<Connection> c, bool writer);
+  struct Subscriber {
+    Topic topic;
+    std::function<void(std::string_view)> heard;
+    std::mutex calling;  // held while `heard` runs, and to end the watch
+    bool watching = true;
+  };
+  std::mutex subscribersMutex_;
+  std::vector<std::shared_ptr<Subscriber>> subscribers_;
   std::shared_ptr<DiskReserve> reserve_;
   const size_t maxReaders_;
   std::mutex mutex_;

@@ -467,7 +467,9 @@ Result<void> recordEvent(sql::Connection& c, RepositoryId repository, std::strin
   (*s)->bind(1, repository).bind(2, uid).bind(3, nowMs()).bind(4, action).bind(5, tag);
   (*s)->bind(6, digest).bind(7, actor.requestId).bind(8, actor.host).bind(9, actor.method);
   (*s)->bind(10, actor.userAgent).bind(11, actor.identity).bind(12, actor.source);
-  return run(c, **s);
+  if (auto r = run(c, **s); !r) return r;
+  // Every change recorded here is one of the repository's content.
+  return repositoryChanged(c, repository);
 }
 
 EventStorePtr makeSqlEventStore(sql::DatabasePtr db) {

@@ -38,6 +38,9 @@ Result<uint64_t> SqlStore::removeUnreferencedLinks(RegistryId registry, int64_t 
     (*s)->bind(1, registry).bind(2, before).bind(3, static_cast<int64_t>(limit));
     if (auto r = run(**c, **s); !r) return r.takeError();
     const auto removed = static_cast<uint64_t>((*c)->changes());
+    if (removed > 0) {
+      if (auto r = registryChanged(**c, registry); !r) return r.takeError();
+    }
     if (auto r = tx.commit(); !r) return r.takeError();
     return removed;
   });

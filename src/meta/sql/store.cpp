@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <span>
 
@@ -22,6 +23,35 @@ MetadataStorePtr makeSqlStore(sql::DatabasePtr db) {
 Stores makeSqlStores(const sql::DatabasePtr& db) {
   return Stores{makeSqlStore(db), makeSqlIdentityStore(db), makeSqlEventStore(db),
                 makeSqlUpstreamStore(db)};
+}
+
+Result<void> repositoryChanged(sql::Connection& c, RepositoryId repository) {
+  return sql::notify(c, sql::Topic::Content, "r" + std::to_string(repository));
+}
+
+Result<void> registryChanged(sql::Connection& c, RegistryId registry) {
+  return sql::notify(c, sql::Topic::Content, "g" + std::to_string(registry));
+}
+
+Result<bool> changeOf(sql::Connection& c, sql::Stmt& s, RepositoryId repository) {
+  if (auto r = run(c, s); !r) return r.takeError();
+  if (c.changes() == 0) return false;
+  if (auto r = repositoryChanged(c, repository); !r) return r.takeError();
+  return true;
+}
+
+Watch SqlStore::watchContent(std::function<void(const ContentChange&)> changed) {
+  return db_->subscribe(sql::Topic::Content, [changed = std::move(changed)](std::string_view key) {
+    ContentChange change;
+    int64_t id = 0;
+    if (key.size() > 1 && (key[0] == 'r' || key[0] == 'g') &&
+        std::from_chars(key.data() + 1, key.data() + key.size(), id).ec == std::errc()) {
+      change.scope =
+          key[0] == 'r' ? ContentChange::Scope::Repository : ContentChange::Scope::Registry;
+      change.id = id;
+    }
+    changed(change);
+  });
 }
 
 Result<RegistryId> SqlStore::ensureRegistry(std::string_view name) {
@@ -247,8 +277,7 @@ Result<bool> SqlStore::unlinkBlob(RepositoryId repository, std::string_view dige
     auto s = (*c)->prepare("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?");
     if (!s) return s.takeError();
     (*s)->bind(1, repository).bind(2, digest);
-    if (auto r = run(**c, **s); !r) return r.takeError();
-    return (*c)->changes() > 0;
+    return changeOf(**c, **s, repository);
   });
 }
 

@@ -37,11 +37,20 @@ Result<bool> moveEventCursor(sql::Connection& c, std::string_view consumer, int6
 Result<void> recordEvent(sql::Connection& c, RepositoryId repository, std::string_view action,
                          std::string_view digest, std::string_view tag, const Actor& actor);
 
+// Tells other nodes that the content of a repository or of a whole registry changed (their
+// caches), when the caller's transaction commits.
+Result<void> repositoryChanged(sql::Connection& c, RepositoryId repository);
+Result<void> registryChanged(sql::Connection& c, RegistryId registry);
+// Runs an UPDATE or DELETE of one repository's rows; true when it changed one, which is then
+// announced with repositoryChanged().
+Result<bool> changeOf(sql::Connection& c, sql::Stmt& s, RepositoryId repository);
+
 class SqlStore final : public MetadataStore {
  public:
   explicit SqlStore(std::shared_ptr<sql::Database> db) : db_(std::move(db)) {}
   ~SqlStore() override;
 
+  Watch watchContent(std::function<void(const ContentChange&)> changed) override;
   Result<RegistryId> ensureRegistry(std::string_view name) override;
   Result<std::optional<RepositoryId>> findRepository(RegistryId registry,
                                                      std::string_view name) override;

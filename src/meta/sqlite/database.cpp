@@ -483,11 +483,8 @@ Result<std::shared_ptr<Database>> Database::open(const std::filesystem::path& fi
 
 std::filesystem::path Database::topicFile(sql::Topic topic) const {
   auto path = file_;
-  switch (topic) {
-    case sql::Topic::Identity:
-      path += "-identity";
-      break;
-  }
+  path += "-";
+  path += sql::topicName(topic);
   return path;
 }
 
