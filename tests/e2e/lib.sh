@@ -138,15 +138,16 @@ reference_start() {
 }
 
 # second_berth_start DATA LOG: another berth (the binary under test) with its admin account on,
-# as another registry to talk to: its address in B_ADDR, the admin password in B_PASS.
+# as another registry to talk to: its address in B_ADDR, the admin password in B_PASS. Its
+# metadata is its own (SQLite in DATA), whatever the first one's is.
 second_berth_start() {
   local data=$1 port
   port=$(free_port)
   B_ADDR=127.0.0.1:$port
   mkdir -p "$data"
-  "$BERTH" admin update --data "$data" --admin-enabled true >/dev/null
-  B_PASS=$("$BERTH" admin credential renew --data "$data" --password-name password |
-    jq -er '.passwords[] | select(.name == "password") | .value')
+  BERTH_METADATA="" "$BERTH" admin update --data "$data" --admin-enabled true >/dev/null
+  B_PASS=$(BERTH_METADATA="" "$BERTH" admin credential renew --data "$data" \
+    --password-name password | jq -er '.passwords[] | select(.name == "password") | .value')
   setsid "$BERTH" serve --listen "$B_ADDR" --data "$data" 2>"$2" &
   EXTRA_PIDS+=($!)
   for _ in $(seq 100); do
