@@ -322,6 +322,9 @@ void Node::startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays
                                    const std::function<bool()>& stopping) mutable {
     runPurgeSchedules(stopping);
     if (Clock::now() < nextHourly) return;
+    // Once an hour on one node: a node that finds another at it tries again next interval.
+    auto lease = lead("lifecycle");
+    if (!lease) return;
     nextHourly = Clock::now() + std::chrono::hours(1);
     applyRetention(stopping);
     const int64_t before = std::time(nullptr) - int64_t{tagHistoryDays} * 86400;
@@ -373,7 +376,22 @@ void countGc(const meta::GcRun& run, std::chrono::steady_clock::duration took) {
 
 }  // namespace
 
+// Whether this process may run `job` now (no other node sharing the database runs it); the
+// lease to hold while it runs, or null.
+meta::JobLease Node::lead(std::string_view job) {
+  auto lease = stores_.meta->exclusive(job);
+  if (!lease) {
+    log::warn("background job skipped", {{"job", job}, {"error", lease.error().detail}});
+    return nullptr;
+  }
+  if (!*lease) log::write(log::Level::Debug, "background job runs on another node", {{"job", job}});
+  return std::move(*lease);
+}
+
 void Node::collectGarbage(const jobs::GcOptions& options) {
+  // One pass at a time across the nodes; a node that dies gives its turn up.
+  auto lease = lead("gc");
+  if (!lease) return;
   auto registries = stores_.identities->listRegistries();
   if (!registries) {
     log::warn("garbage collection skipped", {{"error", registries.error().detail}});

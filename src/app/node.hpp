@@ -124,6 +124,7 @@ class Node final : public http::Application {
   void startUpkeep(std::chrono::seconds interval);
   void startGc(std::chrono::seconds interval, jobs::GcOptions options);
   void collectGarbage(const jobs::GcOptions& options);
+  meta::JobLease lead(std::string_view job);
   void startLifecycle(std::chrono::seconds interval, uint32_t tagHistoryDays);
   void runPurgeSchedules(const std::function<bool()>& stopping);
   void applyRetention(const std::function<bool()>& stopping);

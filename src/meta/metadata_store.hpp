@@ -198,6 +198,8 @@ struct ContentChange {
 };
 // Holds a watch on changes; dropping it ends the watch.
 using Watch = std::shared_ptr<void>;
+// Holds the right to run a job alone (MetadataStore::exclusive); dropping it gives it up.
+using JobLease = std::shared_ptr<void>;
 
 class MetadataStore {
  public:
@@ -207,6 +209,11 @@ class MetadataStore {
   // that shares the database (other nodes on PostgreSQL), shortly after it commits; changes
   // of this process are the caller's to know. SQLite, one process: never called.
   virtual Watch watchContent(std::function<void(const ContentChange&)> changed) = 0;
+  // The right to run `job` (garbage collection, retention) in one process of all that share the
+  // database at a time, until the lease is dropped or the process ends (on PostgreSQL, a
+  // session advisory lock: a node that dies gives it up with its connection). Null when another
+  // process holds it now.
+  virtual Result<JobLease> exclusive(std::string_view job) = 0;
 
   virtual Result<RegistryId> ensureRegistry(std::string_view name) = 0;
 

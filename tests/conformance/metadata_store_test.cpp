@@ -207,6 +207,26 @@ TYPED_TEST(MetadataStoreConformance, ChangesThroughAnotherHandleAreAnnounced) {
   EXPECT_TRUE(heard.empty());
 }
 
+// A job (garbage collection) runs in one process at a time: another handle on the database
+// is refused it until the lease goes.
+TYPED_TEST(MetadataStoreConformance, AJobRunsInOneProcessAtATime) {
+  auto other = this->factory.otherMeta();
+  auto lease = this->store->exclusive("gc");
+  ASSERT_TRUE(lease);
+  ASSERT_TRUE(*lease);
+  auto refused = other->exclusive("gc");
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(*refused);
+  auto another = other->exclusive("lifecycle");  // another job is free
+  ASSERT_TRUE(another);
+  EXPECT_TRUE(*another);
+  lease->reset();
+  auto taken = other->exclusive("gc");
+  ASSERT_TRUE(taken);
+  EXPECT_TRUE(*taken);
+  EXPECT_FALSE(this->store->exclusive("gc").value());
+}
+
 TYPED_TEST(MetadataStoreConformance, DataSurvivesReopening) {
   ASSERT_TRUE(this->store->putManifest(this->registry, this->repo, this->manifest(kD1), {}, "v"));
   this->store.reset();

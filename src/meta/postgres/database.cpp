@@ -355,6 +355,7 @@ class Database final : public sql::Database {
   }
 
   sql::Dialect dialect() const override { return sql::Dialect::Postgres; }
+  std::string where() const override { return redacted(options_.url); }
 
   uint64_t generation(sql::Topic topic) override {
     return generations_[static_cast<size_t>(topic)].load(std::memory_order_acquire);
@@ -411,6 +412,31 @@ class Database final : public sql::Database {
       return makeError(ApiCode::Unknown, "metadata database unavailable", 503);
     }
     return std::unique_ptr<sql::Connection>(std::make_unique<Connection>(conn));
+  }
+
+  // Here: among all nodes, by a session advisory lock on a connection of the job's own.
+  Result<std::shared_ptr<void>> exclusive(std::string_view job) override {
+    auto c = connect(false);
+    if (!c) return c.takeError();
+    // FNV-1a: the job's name as a lock key, apart from the writers' and the migrations'.
+    int64_t key = static_cast<int64_t>(0xcbf29ce484222325ull);
+    for (unsigned char ch : job)
+      key = static_cast<int64_t>((static_cast<uint64_t>(key) ^ ch) * 0x100000001b3ull);
+    auto s = (*c)->prepare("SELECT pg_try_advisory_lock(?)");
+    if (!s) return s.takeError();
+    (*s)->bind(1, key);
+    if ((*s)->step() != sql::kRow) return (*c)->fail("lock job");
+    if ((*s)->integer(0) == 0) return std::shared_ptr<void>();
+    s->reset();
+    auto* held = c->release();
+    return std::shared_ptr<void>(held, [key](void* p) {
+      std::unique_ptr<sql::Connection> connection(static_cast<sql::Connection*>(p));
+      if (!connection->healthy()) return;
+      auto unlock = connection->prepare("SELECT pg_advisory_unlock(?)");
+      if (!unlock) return;
+      (*unlock)->bind(1, key);
+      (void)sql::run(*connection, **unlock);
+    });
   }
 
   Result<void> lockWriter(sql::Connection& c) override {

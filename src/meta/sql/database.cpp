@@ -1,5 +1,7 @@
 #include "meta/sql/database.hpp"
 
+#include <algorithm>
+#include <set>
 #include <unordered_map>
 
 #include "core/log.hpp"
@@ -73,6 +75,19 @@ Result<void> notify(Connection& c, Topic topic, std::string_view key) {
   if (!s) return s.takeError();
   (*s)->bind(1, notification(topic, key));
   return run(c, **s);
+}
+
+Result<std::shared_ptr<void>> Database::exclusive(std::string_view job) {
+  // Jobs held in this process, by database and name.
+  static std::mutex mutex;
+  static std::set<std::string> held;
+  std::string name = where() + "\n" + std::string(job);
+  std::lock_guard lock(mutex);
+  if (!held.insert(name).second) return std::shared_ptr<void>();
+  return std::shared_ptr<void>(reinterpret_cast<void*>(1), [name](void*) {
+    std::lock_guard lock(mutex);
+    held.erase(name);
+  });
 }
 
 std::shared_ptr<void> Database::subscribe(Topic topic,

@@ -177,6 +177,13 @@ class Database : public std::enable_shared_from_this<Database> {
   virtual uint64_t generation(Topic topic) = 0;
   virtual void announce(Topic topic) = 0;
 
+  // The right to run `job` in one process at a time, until the handle goes; null when another
+  // process holds it (MetadataStore::exclusive). Here: among the handles on where() of this
+  // process (a SQLite database has no other process running jobs).
+  virtual Result<std::shared_ptr<void>> exclusive(std::string_view job);
+  // The database's file or server, as the handles of one process name it.
+  virtual std::string where() const = 0;
+
   // Calls `heard` with the key of every notify(topic, key) other processes commit, and with
   // "*" when some may have been missed (a reconnection). What it returns ends the watch.
   std::shared_ptr<void> subscribe(Topic topic, std::function<void(std::string_view key)> heard);

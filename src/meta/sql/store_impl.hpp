@@ -51,6 +51,7 @@ class SqlStore final : public MetadataStore {
   ~SqlStore() override;
 
   Watch watchContent(std::function<void(const ContentChange&)> changed) override;
+  Result<JobLease> exclusive(std::string_view job) override { return db_->exclusive(job); }
   Result<RegistryId> ensureRegistry(std::string_view name) override;
   Result<std::optional<RepositoryId>> findRepository(RegistryId registry,
                                                      std::string_view name) override;

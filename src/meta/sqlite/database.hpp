@@ -112,6 +112,7 @@ class Database final : public sql::Database {
   static Result<std::shared_ptr<Database>> open(const std::filesystem::path& file,
                                                 std::shared_ptr<DiskReserve> reserve = nullptr);
   sql::Dialect dialect() const override { return sql::Dialect::Sqlite; }
+  std::string where() const override { return file_.string(); }
 
   // Other processes (`berth admin`) write the same file: a change is announced by appending a
   // byte to "<db>-<topic>", and its generation is that file's size and time. One stat(2) per
