@@ -118,6 +118,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
       config.domain.empty() ? "localhost:" + std::to_string(address->port) : config.domain;
   options.domain = domain;
   options.operatorTokenFile = config.operatorTokenFile;
+  options.secretKeyFile = config.secretKeyFile;
   options.diskReserveBytes = config.diskReserveBytes;
   options.storage = config.storage;
   options.store.openBlobs = config.openBlobCacheEntries;

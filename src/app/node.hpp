@@ -66,6 +66,9 @@ struct NodeOptions {
   // Holds the operator token of the control API; created when missing. Empty:
   // <data>/operator-token.
   std::filesystem::path operatorTokenFile;
+  // Seals secrets in the metadata; created when missing. Empty: <data>/secret.key. Nodes that
+  // share a metadata database share it.
+  std::filesystem::path secretKeyFile;
   uint64_t diskReserveBytes = kDefaultDiskReserveBytes;
   // Where registries keep their blobs (a store URL; empty: <data>/registries), and how.
   std::string storage;

@@ -54,6 +54,11 @@ constexpr ConfigKey kKeys[] = {
      "File with the control API's operator token; created with a fresh token (mode 0600) when "
      "missing. Empty: DATA/operator-token.",
      &ServeConfig::operatorTokenFile},
+    {"secret_key_file", "--secret-key-file",
+     "File with the key that seals secrets in the metadata (webhook secrets, upstream "
+     "passwords); created (mode 0600) when missing. Nodes sharing a metadata database must "
+     "share it. Empty: DATA/secret.key.",
+     &ServeConfig::secretKeyFile},
     {"disk_reserve_bytes", "",
      "Space kept free on the data file system for deleting and starting up when it is full.",
      &ServeConfig::diskReserveBytes},

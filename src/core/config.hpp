@@ -30,6 +30,7 @@ struct ServeConfig {
   // Empty: "localhost:<listen port>".
   std::string domain;
   std::string operatorTokenFile;  // empty: <data>/operator-token
+  std::string secretKeyFile;      // empty: <data>/secret.key
   // Space kept free on the data file system for deleting and starting up when it is full.
   uint64_t diskReserveBytes = 64ull << 20;
   // Open connections at most, in all and from one client address (0: no per-client limit);

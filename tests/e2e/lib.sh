@@ -12,6 +12,9 @@
 #                           BERTH_TEST_STORE_PARAMS=&redirect=true adds to its URL
 #   BERTH_TEST_POSTGRES=DIR keep the metadata in a new database of the PostgreSQL server
 #                           `tools/postgres start` left in DIR
+#   BERTH_TEST_CLUSTER=N    N berth nodes on that database and that object store (both must be
+#                           set), behind HAProxy balancing each request round-robin: the
+#                           clients talk to HAProxy; NODE_ADDRS and NODE_PIDS list the nodes
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -199,6 +202,10 @@ _start_registry() {
   # A script may put the data directory somewhere of its own (a small tmpfs, say).
   if declare -F e2e_data_created >/dev/null; then e2e_data_created "$DATA"; fi
   admin_login_setup "$DATA"
+  if [[ -n "${BERTH_TEST_CLUSTER:-}" ]]; then
+    _start_cluster "$bin" "$BERTH_TEST_CLUSTER"
+    return
+  fi
   # own process group (setsid execs, same pid), so a hung server can be killed with its children
   setsid "$bin" serve --listen "$REG" --data "$DATA" "${E2E_SERVE_ARGS[@]}" \
     >"$TMP/server.out" 2>"$TMP/server.log" &
@@ -214,6 +221,73 @@ _start_registry() {
     sleep 0.1
   done
   fail "server did not answer GET http://$REG/v2/ within ${patience}s"
+}
+
+# _start_cluster BIN N: N nodes sharing the metadata database, the object store, the operator
+# token and the secret key (those of the first node's data directory, DATA), each with a data
+# directory of its own (spools, caches), and HAProxy in front at REG.
+NODE_ADDRS=()
+NODE_PIDS=()
+HAPROXY_PID=""
+_start_cluster() {
+  local bin=$1 count=$2 i port front cfg
+  [[ -n "${BERTH_TEST_POSTGRES:-}" && -n "${BERTH_TEST_STORE:-}" ]] ||
+    fail "BERTH_TEST_CLUSTER needs BERTH_TEST_POSTGRES and BERTH_TEST_STORE"
+  command -v haproxy >/dev/null || fail "haproxy is not installed (tools/install-deps)"
+  front=$REG
+  for ((i = 1; i <= count; i++)); do
+    local data=$DATA log=$TMP/server.log
+    ((i == 1)) || { data=$TMP/node$i; log=$TMP/node$i.log; }
+    mkdir -p "$data"
+    port=$(free_port)
+    setsid "$bin" serve --listen "127.0.0.1:$port" --data "$data" --domain "$front" \
+      --operator-token-file "$DATA/operator-token" --secret-key-file "$DATA/secret.key" \
+      "${E2E_SERVE_ARGS[@]}" >>"$TMP/server.out" 2>>"$log" &
+    NODE_PIDS+=($!)
+    NODE_ADDRS+=("127.0.0.1:$port")
+    # The first node makes the operator token and the secret key the others read.
+    _wait_node "127.0.0.1:$port" "$!" "$log"
+  done
+  SERVER_PID=${NODE_PIDS[0]}
+  EXTRA_PIDS+=("${NODE_PIDS[@]:1}")
+  cfg=$TMP/haproxy.cfg
+  {
+    printf 'global\n  maxconn 2000\n'
+    printf 'defaults\n  mode http\n  timeout connect 5s\n  timeout client 300s\n'
+    printf '  timeout server 300s\n  timeout http-request 60s\n'
+    # Each request to the next node in turn, however many a client sends on one connection;
+    # one a node refused to connect goes to another (it never reached the first).
+    printf '  option http-server-close\n  balance roundrobin\n  retries 2\n'
+    printf '  option redispatch 1\n'
+    printf 'frontend registry\n  bind %s\n  default_backend nodes\n' "$front"
+    printf 'backend nodes\n'
+    for ((i = 0; i < count; i++)); do
+      printf '  server node%d %s check inter 500 fall 2 rise 1\n' "$((i + 1))" "${NODE_ADDRS[i]}"
+    done
+  } >"$cfg"
+  haproxy -db -f "$cfg" >"$TMP/haproxy.log" 2>&1 &
+  HAPROXY_PID=$!
+  # SIGUSR1: HAProxy's graceful stop, which exits 0 (SIGTERM ends it with 143).
+  AT_EXIT+=("kill -USR1 $HAPROXY_PID 2>/dev/null; wait $HAPROXY_PID 2>/dev/null")
+  for _ in $(seq 100); do
+    curl -fsS --max-time 2 -o /dev/null "${CURL_AUTH[@]}" "http://$REG/v2/" 2>/dev/null && {
+      log "$count nodes behind HAProxy at $REG: ${NODE_ADDRS[*]}"
+      return 0
+    }
+    sleep 0.1
+  done
+  cat "$TMP/haproxy.log" >&2
+  fail "HAProxy on $REG did not answer"
+}
+
+# _wait_node ADDR PID LOG: until the node answers GET /v2/.
+_wait_node() {
+  for _ in $(seq 600); do
+    curl -fsS --max-time 2 -o /dev/null "${CURL_AUTH[@]}" "http://$1/v2/" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { tail -20 "$3" >&2; fail "node $1 exited before answering"; }
+    sleep 0.1
+  done
+  fail "node $1 did not answer GET /v2/ within 60s"
 }
 
 # admin_login_setup DATA_DIR: enable the admin account of the registry in DATA_DIR, give it a
