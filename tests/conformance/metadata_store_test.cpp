@@ -254,6 +254,43 @@ TYPED_TEST(MetadataStoreConformance, QuotaRefusesOnlyBlobsNewToTheRegistry) {
   EXPECT_EQ(this->store->usage(this->registry)->repositories, 2u);
 }
 
+// Two handles (two nodes on PostgreSQL, two processes on SQLite) pushing at once: the quota is
+// counted in the transaction that records each blob, so exactly the blobs that fit are taken.
+TYPED_TEST(MetadataStoreConformance, TheQuotaHoldsWhenHandlesPushAtOnce) {
+  constexpr uint64_t kQuota = 10ull * 1024 * 1024 * 1024;  // a new registry's (Basic)
+  constexpr uint64_t kBlob = 1 << 20;
+  constexpr int kFit = 7, kThreads = 8, kEach = 3;
+  ASSERT_TRUE(this->store->linkBlob(this->registry, this->repo, kD1, kQuota - kFit * kBlob));
+  std::vector<MetadataStorePtr> handles;
+  handles.push_back(this->factory.otherMeta());
+  handles.push_back(this->factory.otherMeta());
+  std::atomic<int> taken{0}, refused{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto& store = *handles[static_cast<size_t>(t % 2)];
+      for (int i = 0; i < kEach; ++i) {
+        char hex[65];
+        std::snprintf(hex, sizeof hex, "%064x", t * 100 + i + 1);
+        auto linked =
+            store.linkBlob(this->registry, this->repo, std::string("sha256:") + hex, kBlob);
+        if (linked) {
+          ++taken;
+        } else if (linked.error().code == ApiCode::Denied) {
+          ++refused;
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(taken.load(), kFit);
+  EXPECT_EQ(refused.load(), kThreads * kEach - kFit);
+  EXPECT_EQ(this->store->usage(this->registry)->storedBytes, kQuota);
+}
+
 // A pushed blob's link and the end of its upload session are one transaction: both happen,
 // or, when the link is refused, neither.
 TYPED_TEST(MetadataStoreConformance, LinkingABlobEndsItsUploadSession) {

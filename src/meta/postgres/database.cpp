@@ -217,6 +217,31 @@ class Connection final : public sql::Connection {
     for (size_t i = 0; i < types.size(); ++i) {
       if (!p.used[i] && types[i] == 0) types[i] = kText;
     }
+    const bool alone = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+    auto r = attempt(p, values, types, formats);
+    // The connection dropped (the server restarted, a proxy or a firewall cut it): a query
+    // that changes nothing and was not part of a transaction is asked again on a new one. A
+    // change is not: it may have been made before the connection went.
+    if (!r && alone && PQstatus(conn_) == CONNECTION_BAD && p.sql.starts_with("SELECT") &&
+        reconnect()) {
+      r = attempt(p, values, types, formats);
+    }
+    return r;
+  }
+
+  // A new session on the same server: what was prepared on the old one is gone with it.
+  bool reconnect() {
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) return false;
+    log::warn("metadata database connection dropped; reconnected", {});
+    for (auto& [sql, prepared] : prepared_) prepared.names.clear();
+    error_.clear();
+    state_.clear();
+    return true;
+  }
+
+  ResultPtr attempt(Prepared& p, const std::vector<std::optional<std::string>>& values,
+                    const std::vector<Oid>& types, const std::vector<int>& formats) {
     std::string signature;
     for (size_t i = 0; i < types.size(); ++i) signature += std::to_string(types[i]) + ",";
     auto name = p.names.find(signature);
@@ -321,6 +346,18 @@ int Statement::step() {
 
 }  // namespace
 
+namespace {
+
+// The server's notices (a table that exists already, a session ended by an administrator) go
+// to the log, not to stderr.
+void notice(void*, const char* message) {
+  std::string_view text(message);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  log::write(log::Level::Debug, "postgres notice", {{"message", text}});
+}
+
+}  // namespace
+
 bool isUrl(std::string_view text) {
   return text.starts_with("postgres://") || text.starts_with("postgresql://");
 }
@@ -402,6 +439,7 @@ class Database final : public sql::Database {
     const char* values[] = {
         "5", "1", "10", "5", "3", "berth", settings.c_str(), options_.url.c_str(), nullptr};
     PGconn* conn = PQconnectdbParams(keys, values, 1);
+    if (conn != nullptr) PQsetNoticeProcessor(conn, notice, nullptr);
     if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
       std::string message = conn ? PQerrorMessage(conn) : "out of memory";
       while (!message.empty() && message.back() == '\n') message.pop_back();
