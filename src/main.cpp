@@ -119,6 +119,7 @@ int serve(const ServeFlags& flags, CLI::App& cmd) {
   options.domain = domain;
   options.operatorTokenFile = config.operatorTokenFile;
   options.secretKeyFile = config.secretKeyFile;
+  if (const char* key = std::getenv("BERTH_SECRET_KEY"); key && *key) options.secretKey = key;
   options.diskReserveBytes = config.diskReserveBytes;
   options.storage = config.storage;
   options.store.openBlobs = config.openBlobCacheEntries;

@@ -69,6 +69,8 @@ struct NodeOptions {
   // Seals secrets in the metadata; created when missing. Empty: <data>/secret.key. Nodes that
   // share a metadata database share it.
   std::filesystem::path secretKeyFile;
+  // The key itself (base64), instead of a file: BERTH_SECRET_KEY in containers.
+  std::string secretKey;
   uint64_t diskReserveBytes = kDefaultDiskReserveBytes;
   // Where registries keep their blobs (a store URL; empty: <data>/registries), and how.
   std::string storage;

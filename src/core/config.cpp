@@ -57,7 +57,8 @@ constexpr ConfigKey kKeys[] = {
     {"secret_key_file", "--secret-key-file",
      "File with the key that seals secrets in the metadata (webhook secrets, upstream "
      "passwords); created (mode 0600) when missing. Nodes sharing a metadata database must "
-     "share it. Empty: DATA/secret.key.",
+     "share it. Empty: DATA/secret.key. The environment variable BERTH_SECRET_KEY (the 32 bytes "
+     "in base64, `head -c 32 /dev/urandom | base64`) takes its place, for containers.",
      &ServeConfig::secretKeyFile},
     {"disk_reserve_bytes", "",
      "Space kept free on the data file system for deleting and starting up when it is full.",

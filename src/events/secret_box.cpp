@@ -55,6 +55,19 @@ Result<SecretBox> SecretBox::open(const std::filesystem::path& file) {
   return SecretBox(std::move(key));
 }
 
+Result<SecretBox> SecretBox::fromText(std::string_view text) {
+  if (sodium_init() < 0) return makeError(ApiCode::Unknown, "libsodium failed to initialise");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '=')) text.remove_suffix(1);
+  auto key = auth::base64urlDecode(text);
+  if (!key)
+    key = auth::base64Decode(std::string(text) + std::string((4 - text.size() % 4) % 4, '='));
+  if (!key || key->size() != crypto_secretbox_KEYBYTES) {
+    return makeError(ApiCode::Unknown, "secret key: not base64 of " +
+                                           std::to_string(crypto_secretbox_KEYBYTES) + " bytes");
+  }
+  return SecretBox(std::move(*key));
+}
+
 std::string SecretBox::newSecret() {
   if (sodium_init() < 0) return {};  // never in practice: open() checked it at start
   std::string bytes(32, '\0');

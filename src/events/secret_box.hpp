@@ -16,6 +16,9 @@ class SecretBox {
   // Reads the key at `file`, creating it (32 random bytes, 0600) when missing. An error when
   // the file exists with another size or mode open to others.
   static Result<SecretBox> open(const std::filesystem::path& file);
+  // The key given as text (base64 or base64url of 32 bytes): for containers, where it comes
+  // from the environment (BERTH_SECRET_KEY) rather than a file of the node's.
+  static Result<SecretBox> fromText(std::string_view text);
 
   // A new random secret to hand out once: 32 bytes, base64url.
   static std::string newSecret();

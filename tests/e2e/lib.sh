@@ -260,9 +260,11 @@ _start_cluster() {
     printf '  option http-server-close\n  balance roundrobin\n  retries 2\n'
     printf '  option redispatch 1\n'
     printf 'frontend registry\n  bind %s\n  default_backend nodes\n' "$front"
-    printf 'backend nodes\n'
+    # As deploy/haproxy/haproxy.cfg: a node is in while its /readyz answers 200.
+    printf 'backend nodes\n  option httpchk GET /readyz\n  http-check expect status 200\n'
+    printf '  default-server check inter 500 fall 2 rise 1\n'
     for ((i = 0; i < count; i++)); do
-      printf '  server node%d %s check inter 500 fall 2 rise 1\n' "$((i + 1))" "${NODE_ADDRS[i]}"
+      printf '  server node%d %s\n' "$((i + 1))" "${NODE_ADDRS[i]}"
     done
   } >"$cfg"
   haproxy -db -f "$cfg" >"$TMP/haproxy.log" 2>&1 &

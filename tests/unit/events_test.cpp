@@ -180,6 +180,28 @@ class SecretBoxTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir); }
 };
 
+// Nodes of a cluster share the key: given as text (BERTH_SECRET_KEY), it opens what the same
+// bytes in a key file sealed; text that is not 32 bytes in base64 is refused.
+TEST_F(SecretBoxTest, AKeyGivenAsTextOpensWhatTheSameKeyFileSealed) {
+  const std::string bytes(32, '\x5a');
+  {
+    std::ofstream out(dir / "secret.key", std::ios::binary);
+    out << bytes;
+  }
+  fs::permissions(dir / "secret.key", fs::perms::owner_read | fs::perms::owner_write);
+  auto file = SecretBox::open(dir / "secret.key");
+  ASSERT_TRUE(file) << file.error().detail;
+  for (const char* text : {"WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=\n",
+                           "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo"}) {
+    auto given = SecretBox::fromText(text);
+    ASSERT_TRUE(given) << given.error().detail;
+    EXPECT_EQ(*given->unseal(file->seal("webhook secret")), "webhook secret");
+    EXPECT_EQ(*file->unseal(given->seal("upstream password")), "upstream password");
+  }
+  EXPECT_FALSE(SecretBox::fromText("c2hvcnQ="));
+  EXPECT_FALSE(SecretBox::fromText("not base64 at all!"));
+}
+
 TEST_F(SecretBoxTest, SealsUnderAKeyThatOnlyTheOwnerReads) {
   auto box = SecretBox::open(dir / "secret.key");
   ASSERT_TRUE(box) << box.error().detail;
