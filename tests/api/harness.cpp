@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "support/postgres.hpp"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -962,6 +964,34 @@ void startServer() {
     }
     url.insert(query, "/" + s.tmpDir.filename().string());
     s.args.insert(s.args.end(), {"--storage", url});
+  }
+  // BERTH_TEST_POSTGRES=DIR: the metadata goes to a new database of the PostgreSQL server
+  // tools/postgres started there, with the admin account turned on in it.
+  if (const char* pgDir = std::getenv("BERTH_TEST_POSTGRES"); pgDir && *pgDir) {
+    ::setenv("BERTH_TEST_POSTGRES_DIR", pgDir, 1);
+    std::string url;
+    try {
+      url = berth_test::newPostgresDatabase();
+    } catch (const std::exception& e) {
+      s.error = e.what();
+      return;
+    }
+    CommandResult enable = runCommand({s.bin, "admin", "update", "--data", dataDir.string(),
+                                       "--metadata", url, "--admin-enabled", "true"});
+    std::string password;
+    if (auto doc = json::parse(enable.out);
+        enable.status == 0 && doc && doc->find("passwords") && doc->find("passwords")->isArray()) {
+      for (const auto& p : doc->find("passwords")->asArray())
+        if (p.getString("name") == "password") password = p.getString("value").value_or("");
+    }
+    if (password.empty()) {
+      s.error = "cannot turn the admin account on in " + url + ":\n" + enable.describe();
+      return;
+    }
+    s.password = password;
+    s.args.insert(s.args.end(), {"--metadata", url});
+    // `berth admin` commands a test runs on the server's data directory find it there too.
+    ::setenv("BERTH_METADATA", url.c_str(), 1);
   }
   s.args.insert(s.args.end(), extraServeArgs().begin(), extraServeArgs().end());
   spawnServer(s);
