@@ -240,11 +240,11 @@ Result<std::unique_ptr<Node>> Node::open(NodeOptions options) {
   node->metricsHere_ = options.metricsHere;
   node->portal_ = options.portal;
   node->requestMetrics_ = std::make_unique<RequestMetrics>(options.metricsRegistryLabel);
-  auto secrets = !options.secretKey.empty()
-                     ? events::SecretBox::fromText(options.secretKey)
-                     : events::SecretBox::open(options.secretKeyFile.empty()
-                                                   ? node->dataDir_ / "secret.key"
-                                                   : options.secretKeyFile);
+  auto secrets =
+      !options.secretKey.empty()
+          ? events::SecretBox::fromText(options.secretKey)
+          : events::SecretBox::open(options.secretKeyFile.empty() ? node->dataDir_ / "secret.key"
+                                                                  : options.secretKeyFile);
   if (!secrets) return secrets.takeError();
   node->secrets_ = std::make_unique<events::SecretBox>(std::move(*secrets));
   node->webhooks_ = std::make_unique<events::WebhookDispatcher>(*node->stores_.events,

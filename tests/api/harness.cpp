@@ -1,7 +1,5 @@
 #include "harness.hpp"
 
-#include "support/postgres.hpp"
-
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -31,6 +29,8 @@
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include "support/postgres.hpp"
 
 namespace fs = std::filesystem;
 
