@@ -25,12 +25,24 @@ Stores makeSqlStores(const sql::DatabasePtr& db) {
                 makeSqlUpstreamStore(db)};
 }
 
+namespace {
+
+// "<kind><id>": built by appending (gcc 12 at -O3 warns, wrongly, of an overlapping copy in
+// `"r" + std::to_string(id)`).
+std::string contentKey(char kind, int64_t id) {
+  std::string key(1, kind);
+  key += std::to_string(id);
+  return key;
+}
+
+}  // namespace
+
 Result<void> repositoryChanged(sql::Connection& c, RepositoryId repository) {
-  return sql::notify(c, sql::Topic::Content, "r" + std::to_string(repository));
+  return sql::notify(c, sql::Topic::Content, contentKey('r', repository));
 }
 
 Result<void> registryChanged(sql::Connection& c, RegistryId registry) {
-  return sql::notify(c, sql::Topic::Content, "g" + std::to_string(registry));
+  return sql::notify(c, sql::Topic::Content, contentKey('g', registry));
 }
 
 Result<bool> changeOf(sql::Connection& c, sql::Stmt& s, RepositoryId repository) {
