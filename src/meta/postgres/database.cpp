@@ -94,9 +94,10 @@ std::string validText(std::string_view v) {
   return out;
 }
 
-bool validUtf8(std::string_view v) {
+// Whether `v` is plain ASCII without NUL: nothing to check further (names, digests, numbers).
+bool plainAscii(std::string_view v) {
   for (unsigned char c : v) {
-    if (c == 0 || c >= 0x80) return validText(v) == v;
+    if (c == 0 || c >= 0x80) return false;
   }
   return true;
 }
@@ -131,8 +132,7 @@ class Statement final : public sql::Statement {
         result_(nullptr, &PQclear) {}
 
   Statement& bind(int i, std::string_view v) override {
-    if (!validUtf8(v)) return set(i, validText(v), kText, 0);
-    return set(i, std::string(v), kText, 0);
+    return set(i, plainAscii(v) ? std::string(v) : validText(v), kText, 0);
   }
   Statement& bindBlob(int i, std::string_view v) override {
     return set(i, std::string(v), kBytea, 1);
@@ -242,8 +242,14 @@ class Connection final : public sql::Connection {
 
   ResultPtr attempt(Prepared& p, const std::vector<std::optional<std::string>>& values,
                     const std::vector<Oid>& types, const std::vector<int>& formats) {
-    std::string signature;
-    for (size_t i = 0; i < types.size(); ++i) signature += std::to_string(types[i]) + ",";
+    // One letter per parameter's type: the statement is prepared once per combination.
+    std::string signature(types.size(), '-');
+    for (size_t i = 0; i < types.size(); ++i) {
+      signature[i] = types[i] == kInt8    ? 'i'
+                     : types[i] == kText  ? 't'
+                     : types[i] == kBytea ? 'b'
+                                          : '-';
+    }
     auto name = p.names.find(signature);
     if (name == p.names.end()) {
       std::string statement = "s" + std::to_string(++statements_);
